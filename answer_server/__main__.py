@@ -1,0 +1,99 @@
+"""`python -m answer_server`: serve Slack, Plivo's webhooks and /healthz."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+
+from dotenv import dotenv_values
+
+from voice.settings import VARIABLES, SettingsError, load_settings
+
+log = logging.getLogger("answer_server")
+
+SWEEP_INTERVAL = 300  # seconds between looks for calls Plivo never reported on
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv)
+    environ = {**dotenv_values(".env"), **os.environ}  # the real environment wins
+    try:
+        settings = load_settings(environ)
+    except SettingsError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(settings.secrets())
+
+    # Imported here so --help and configuration errors stay fast and quiet.
+    import waitress
+
+    from answer_server.app import create_app
+
+    app = create_app(settings)
+    start_sweeper(app)
+    log.info("VoiceBridge listening on http://%s:%s (public URL %s)", settings.host, settings.port, settings.public_url)
+    waitress.serve(app, host=settings.host, port=settings.port, threads=8, ident="voicebridge")
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    width = max(len(name) for name, _, _ in VARIABLES)
+    lines = [f"  {name:<{width}}  {meaning}" + (f" (default: {default})" if default else " (required)")
+             for name, meaning, default in VARIABLES]
+    parser = argparse.ArgumentParser(
+        prog="python -m answer_server",
+        description="Serve the VoiceBridge Slack app: POST /slack/events for Slack, "
+        "/plivo/… for Plivo's callbacks and GET /healthz, with a production WSGI server (waitress).",
+        epilog="Configuration comes from environment variables, also read from a .env file "
+        "in the working directory (the environment wins):\n" + "\n".join(lines),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser.parse_args(argv)
+
+
+class RedactSecrets(logging.Filter):
+    """Replace any configured secret in a log record by [redacted]."""
+
+    def __init__(self, secrets: tuple[str, ...]):
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if len(s) >= 6)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(secrets: tuple[str, ...]) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
+
+
+def start_sweeper(app) -> threading.Thread:
+    """Close calls that never got a final callback, so their codes are erased."""
+    calls = app.extensions["voicebridge"]["calls"]
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(SWEEP_INTERVAL):
+            try:
+                calls.expire_stale()
+            except Exception:
+                log.exception("sweeping stale calls failed")
+
+    thread = threading.Thread(target=loop, name="stale-call-sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
+if __name__ == "__main__":
+    sys.exit(main())

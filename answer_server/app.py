@@ -1,0 +1,105 @@
+"""The application factory: builds every I/O object once and wires the routes."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import datetime
+from typing import Callable
+
+from flask import Flask, Response, jsonify, request
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk import WebClient
+
+from answer_server.plivo_routes import plivo_blueprint
+from bot.app import create_bolt_app
+from bot.reporter import SlackReporter
+from voice.calls import CallService, utcnow
+from voice.models import CallRecord
+from voice.plivo import PlivoClient
+from voice.settings import Settings
+from voice.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    plivo: PlivoClient | None = None,
+    slack_client: WebClient | None = None,
+    listener_executor: Executor | None = None,
+    report_executor: Executor | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Flask:
+    """Build the whole server. Tests pass fakes or loopback-backed clients."""
+    store = store or Store.from_url(settings.database_url)
+    store.ready()  # creates the tables when the database is up; /healthz retries
+    plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
+    slack_client = slack_client or WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
+    )
+    # One worker: a call's updates reach Slack in the order they happened.
+    report_executor = report_executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-report")
+
+    def notify(call: CallRecord) -> None:
+        report_executor.submit(reporter.publish, call.token)
+
+    calls = CallService(
+        store,
+        plivo,
+        public_url=settings.public_url,
+        from_number=settings.plivo_from_number,
+        notify=notify,
+        clock=clock,
+    )
+    reporter = SlackReporter(slack_client, calls.get, calls.attach_message)
+    bolt = create_bolt_app(
+        signing_secret=settings.slack_signing_secret,
+        bot_token=settings.slack_bot_token,
+        client=slack_client,
+        calls=calls,
+        reporter=reporter,
+        listener_executor=listener_executor,
+    )
+
+    app = Flask(__name__)
+    app.extensions["voicebridge"] = {"calls": calls, "store": store, "reporter": reporter, "bolt": bolt}
+    _add_slack_route(app, SlackRequestHandler(bolt))
+    app.register_blueprint(
+        plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
+    )
+    _add_health_route(app, store)
+    _add_error_pages(app)
+    return app
+
+
+def _add_slack_route(app: Flask, handler: SlackRequestHandler) -> None:
+    @app.post("/slack/events")
+    def slack_events():
+        # Bolt answers a non-numeric timestamp with a 500; it is a forged request.
+        if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
+            return jsonify(error="invalid request"), 401
+        return handler.handle(request)
+
+
+def _add_health_route(app: Flask, store: Store) -> None:
+    @app.get("/healthz")
+    def healthz():
+        if store.ready():
+            return jsonify(status="ok")
+        return jsonify(status="unavailable", database="unreachable"), 503
+
+
+def _add_error_pages(app: Flask) -> None:
+    # Plain, short answers: nothing a caller sees includes a traceback.
+    for status, text in ((404, "not found"), (405, "method not allowed")):
+        app.register_error_handler(status, lambda _e, s=status, t=text: Response(t + "\n", s, mimetype="text/plain"))
+
+    @app.errorhandler(Exception)
+    def internal_error(error):
+        if hasattr(error, "code") and isinstance(getattr(error, "code"), int):
+            return Response(f"{error.code}\n", error.code, mimetype="text/plain")
+        log.exception("unhandled error on %s", request.path.rsplit("/", 1)[0])
+        return Response("internal error\n", 500, mimetype="text/plain")

@@ -1,0 +1,1 @@
+"""The Slack side: Bolt listeners, command parsing, messages and reporting."""

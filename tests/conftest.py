@@ -1,0 +1,146 @@
+"""Fixtures: settings → fakes of Slack and Plivo → the app → signed senders.
+
+Tests start from a cleared environment, build a fresh app per test on a
+temporary SQLite file (or PostgreSQL where TEST_DATABASE_URL is set), and
+talk to it only as Slack and Plivo would.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import responses
+from sqlalchemy import create_engine, text
+
+from answer_server import create_app
+from tests.fakes.senders import PlivoSender, Signed, SlackSender
+from tests.fakes.slack_api import FakeSlackApi
+from voice.settings import Settings
+from voice.store import Store, make_engine
+
+PLIVO_API = "https://api.plivo.test"
+AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
+AUTH_TOKEN = "plivo-auth-token-for-tests"
+SIGNING_SECRET = "slack-signing-secret-for-tests"
+BOT_TOKEN = "xoxb-test-token"
+PUBLIC_URL = "https://voice.example.test"
+CREATE_CALL_URL = f"{PLIVO_API}/v1/Account/{AUTH_ID}/Call/"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch):
+    # Slack's OAuth variables would flip Bolt into OAuth mode; ours must come from fixtures.
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "PLIVO_")) or name in ("DATABASE_URL", "PUBLIC_URL"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def fake_slack():
+    with FakeSlackApi(bot_token=BOT_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(tmp_path, fake_slack) -> Settings:
+    return Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        plivo_auth_id=AUTH_ID,
+        plivo_auth_token=AUTH_TOKEN,
+        plivo_from_number="+14155550100",
+        public_url=PUBLIC_URL,
+        plivo_api_url=PLIVO_API,
+        slack_api_url=fake_slack.base_url,
+        database_url=f"sqlite:///{tmp_path / 'calls.sqlite3'}",
+    )
+
+
+@pytest.fixture
+def plivo_api():
+    """Plivo's REST API as `responses` mocks; create-call answers 201 unless a test says otherwise."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def plivo_accepts(plivo_api, request_uuid: str | None = None) -> str:
+    request_uuid = request_uuid or str(uuid.uuid4())
+    plivo_api.post(
+        CREATE_CALL_URL,
+        status=201,
+        json={"api_id": str(uuid.uuid4()), "message": "call fired", "request_uuid": request_uuid},
+    )
+    return request_uuid
+
+
+@pytest.fixture
+def app(settings, plivo_api):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def slack():
+    return SlackSender(SIGNING_SECRET)
+
+
+@pytest.fixture
+def plivo():
+    return PlivoSender(AUTH_TOKEN, PUBLIC_URL)
+
+
+def send(client, signed: Signed):
+    return client.post(signed.path, data=signed.body, headers=signed.headers)
+
+
+def callback_path(url: str) -> str:
+    """The path part of a callback URL we gave Plivo."""
+    assert url.startswith(PUBLIC_URL), url
+    return url[len(PUBLIC_URL):]
+
+
+# -- databases: every store test runs on SQLite and, where configured, PostgreSQL --
+
+def _postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    url = _postgres_url()
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set (bash .ci/run sets it for the local PostgreSQL)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(database_url):
+    store = Store(make_engine(database_url))
+    store.create_schema()
+    yield store
+    store.engine.dispose()
+
+
+def assert_no_code(text: str, code: str) -> None:
+    """The code must not appear, whole or spelled out as the call reads it."""
+    for form in (code, ", ".join(code), " ".join(code), "-".join(code)):
+        assert form not in text, f"code leaked into: {text[:300]}"

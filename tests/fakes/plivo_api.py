@@ -1,0 +1,103 @@
+"""A loopback fake of Plivo's create-call API, for tests of the whole server process.
+
+`responses` covers the REST calls made inside the test process; a server
+started as a separate process needs a real HTTP peer instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+class FakePlivoApi:
+    def __init__(self, auth_id: str, auth_token: str):
+        self.auth_id = auth_id
+        self.auth_token = auth_token
+        self.created: list[dict[str, Any]] = []  # bodies of accepted create-call requests
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.reply: tuple[int, dict] | None = None  # override: (status, body) for create-call
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.base_url = ""
+
+    def start(self) -> "FakePlivoApi":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                fake._handle(self)
+
+            def do_DELETE(self):  # noqa: N802
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> "FakePlivoApi":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; Plivo saw {self.requests}")
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        with self._lock:
+            self.requests.append((handler.command, handler.path))
+        if self.delay:
+            time.sleep(self.delay)
+        expected = "Basic " + base64.b64encode(f"{self.auth_id}:{self.auth_token}".encode()).decode()
+        if handler.headers.get("Authorization") != expected:
+            return self._send(handler, 401, {"error": "authentication failed"})
+        if handler.command == "POST" and handler.path == f"/v1/Account/{self.auth_id}/Call/":
+            if self.reply:
+                return self._send(handler, *self.reply)
+            body = json.loads(raw or b"{}")
+            missing = [key for key in ("from", "to", "answer_url") if not body.get(key)]
+            if missing:
+                return self._send(handler, 400, {"api_id": str(uuid.uuid4()), "error": f"{missing[0]} is required"})
+            request_uuid = str(uuid.uuid4())
+            with self._lock:
+                self.created.append(body | {"request_uuid": request_uuid})
+            return self._send(handler, 201, {"api_id": str(uuid.uuid4()), "message": "call fired",
+                                             "request_uuid": request_uuid})
+        if handler.command == "DELETE":
+            return self._send(handler, 204, None)
+        return self._send(handler, 404, {"error": "not found"})
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, status: int, body: dict | None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
+        handler.send_response(status)
+        if data:
+            handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)

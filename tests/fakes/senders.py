@@ -1,0 +1,149 @@
+"""Requests built and signed exactly as Slack and Plivo build them.
+
+Each builder returns a `Signed` request (path, body, headers) that a test
+sends either through Flask's test client or over real HTTP to a server
+process, so both kinds of test speak the same wire format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from voice.signature import compute_signature
+
+
+@dataclass(frozen=True)
+class Signed:
+    path: str
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SlackSender:
+    """Slash commands as Slack sends them: form-encoded, in Slack's field order, signed v0."""
+
+    def __init__(self, signing_secret: str, response_url: str = "https://hooks.slack.com/commands/T0001/1/x"):
+        self.signing_secret = signing_secret
+        self.response_url = response_url
+
+    def command(
+        self,
+        text: str,
+        *,
+        command: str = "/voiceotp",
+        user_id: str = "U0ANA",
+        channel_id: str = "C0OPS",
+        response_url: str | None = None,
+        trigger_id: str | None = None,
+        timestamp: int | None = None,
+    ) -> Signed:
+        body = urlencode(
+            [
+                ("token", "deprecated-verification-token"),
+                ("team_id", "T0001"),
+                ("team_domain", "example"),
+                ("channel_id", channel_id),
+                ("channel_name", "ops"),
+                ("user_id", user_id),
+                ("user_name", "ana"),
+                ("command", command),
+                ("text", text),
+                ("api_app_id", "A0VOICE"),
+                ("is_enterprise_install", "false"),
+                ("response_url", response_url or self.response_url),
+                ("trigger_id", trigger_id or f"{secrets.randbelow(10**12)}.1.{uuid.uuid4().hex}"),
+            ]
+        )
+        return self.sign("/slack/events", body, timestamp)
+
+    def sign(self, path: str, body: str, timestamp: int | None = None) -> Signed:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        digest = hmac.new(self.signing_secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+        return Signed(
+            path,
+            body,
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": ts,
+                "X-Slack-Signature": f"v0={digest}",
+                "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            },
+        )
+
+
+class PlivoSender:
+    """Plivo's callbacks: POSTed form fields with X-Plivo-Signature-V3 over the public URL."""
+
+    def __init__(self, auth_token: str, public_url: str, *, from_number: str = "14155550100"):
+        self.auth_token = auth_token
+        self.public_url = public_url.rstrip("/")
+        self.from_number = from_number
+
+    def answer(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
+        return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress") | {"Event": "StartApp"})
+
+    def ring(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
+        return self.post(path, self._standard(call_uuid, to, request_uuid, "ringing") | {"Event": "Ring"})
+
+    def hangup(
+        self,
+        path: str,
+        *,
+        call_uuid: str,
+        to: str,
+        status: str = "completed",
+        duration: int = 21,
+        cause_code: int = 4000,
+        cause_name: str = "Normal Hangup",
+        request_uuid: str = "",
+    ) -> Signed:
+        fields = self._standard(call_uuid, to, request_uuid, status) | {
+            "Event": "Hangup",
+            "Duration": str(duration),
+            "BillDuration": str(60 if duration else 0),
+            "HangupCause": cause_name.upper().replace(" ", "_"),
+            "HangupCauseCode": str(cause_code),
+            "HangupCauseName": cause_name,
+            "HangupSource": "Callee",
+            "StartTime": "2026-11-29 10:00:00",
+            "EndTime": "2026-11-29 10:00:30",
+        }
+        return self.post(path, fields)
+
+    def post(self, path: str, fields: dict[str, str], *, auth_token: str | None = None) -> Signed:
+        nonce = str(secrets.randbelow(10**20))
+        url = self.public_url + path
+        signature = compute_signature(auth_token or self.auth_token, "POST", url, fields, nonce)
+        return Signed(
+            path,
+            urlencode(fields),
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Plivo-Signature-V3": signature,
+                "X-Plivo-Signature-Ma-V3": signature,
+                "X-Plivo-Signature-V3-Nonce": nonce,
+                "User-Agent": "PlivoHTTP/1.0",
+            },
+        )
+
+    def _standard(self, call_uuid: str, to: str, request_uuid: str, status: str) -> dict[str, str]:
+        # Plivo sends numbers without the +.
+        return {
+            "CallUUID": call_uuid,
+            "ALegUUID": call_uuid,
+            "RequestUUID": request_uuid or call_uuid,
+            "ALegRequestUUID": request_uuid or call_uuid,
+            "From": self.from_number,
+            "To": to.lstrip("+"),
+            "CallStatus": status,
+            "Direction": "outbound",
+            "BillRate": "0.0085",
+            "ParentAuthID": "MAXXXXXXXXXXXXXXXXXX",
+            "SessionStart": "2026-11-29 10:00:00.000000",
+        }

@@ -1,0 +1,261 @@
+"""Loopback fake of the Slack Web API and command ``response_url``s, for tests.
+
+slack_sdk talks HTTP through urllib, which mocking libraries such as
+``responses`` cannot intercept, so this fake is a real HTTP server on
+127.0.0.1 speaking Slack's wire format. Point ``WebClient(base_url=fake.base_url)``
+and ``WebhookClient(fake.response_url())`` at it and inspect what arrived.
+Standard library only, so it works in any test environment.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlparse
+
+AUTH_TEST = {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "voicebot",
+             "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT"}
+SCOPES = "commands,chat:write,chat:write.public"
+RESPONSE_URL_MAX_USES = 5  # Slack's documented limit per response_url
+COMMANDS_PREFIX = "/commands/T0001/"
+
+
+@dataclass
+class RecordedRequest:
+    method_or_path: str  # Web API method ("chat.update") or URL path for response_urls
+    headers: dict[str, str]  # keys lower-cased
+    body_dict: dict[str, Any]
+    raw_body: bytes
+
+
+@dataclass
+class Message:
+    ts: str
+    channel: str
+    text: str | None
+    blocks: list | None
+    versions: list[tuple[str | None, list | None]] = field(default_factory=list)  # older states, oldest first
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    """slack_sdk sends JSON for chat.* but form-encoded params for other calls."""
+    text = raw.decode("utf-8").strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        return json.loads(text)
+    body: dict[str, Any] = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(text).items()}
+    for key in ("blocks", "attachments"):  # form-encoded calls carry these as JSON strings
+        if isinstance(body.get(key), str) and body[key].startswith("["):
+            body[key] = json.loads(body[key])
+    return body
+
+
+class FakeSlackApi:
+    def __init__(self, bot_token: str = "xoxb-test-token") -> None:
+        self.bot_token = bot_token
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+        self.reset()
+
+    # ---- lifecycle -------------------------------------------------------
+    def start(self) -> "FakeSlackApi":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                fake._handle(self)
+
+            def log_message(self, *args: Any) -> None:  # keep pytest output clean
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True  # a hung request must not block interpreter exit
+        port = self._server.server_address[1]
+        self._root = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self._root}/api/"
+        # Short poll interval: shutdown() waits up to one interval, which adds up across many tests.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
+                                        name="FakeSlackApi", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+
+    __enter__ = start
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def response_url(self, name: str = "default") -> str:
+        return f"{self._root}{COMMANDS_PREFIX}{name}"
+
+    # ---- configuration ---------------------------------------------------
+    def reset(self) -> None:
+        with self._lock:
+            self._requests: list[RecordedRequest] = []
+            self._messages: dict[str, list[Message]] = {}
+            self._ts_counter = 0
+            self._failing_channels: dict[str, str] = {}
+            self._failing_methods: dict[str, str] = {}
+            self._delay = 0.0
+            self._responses: dict[str, list[dict]] = {}  # accepted response_url payloads
+            self._rejected: dict[str, list[dict]] = {}  # payloads refused after the 5-use limit
+            self._response_messages: dict[str, list[dict]] = {}  # what the user would see
+
+    def fail_channel(self, channel_id: str, error: str = "not_in_channel") -> None:
+        with self._lock:
+            self._failing_channels[channel_id] = error
+
+    def fail_method(self, method: str, error: str) -> None:
+        with self._lock:
+            self._failing_methods[method] = error
+
+    def set_delay(self, seconds: float) -> None:
+        with self._lock:
+            self._delay = seconds
+
+    # ---- inspection ------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def calls(self, method: str) -> list[dict]:
+        with self._lock:
+            return [r.body_dict for r in self._requests if r.method_or_path == method]
+
+    def messages(self, channel: str) -> list[Message]:
+        # Copies, so callers never observe a half-applied update from a server thread.
+        with self._lock:
+            return [replace(m, versions=list(m.versions)) for m in self._messages.get(channel, [])]
+
+    def responses_to(self, response_url: str) -> list[dict]:
+        with self._lock:
+            return list(self._responses.get(urlparse(response_url).path, []))
+
+    def rejected_responses_to(self, response_url: str) -> list[dict]:
+        with self._lock:
+            return list(self._rejected.get(urlparse(response_url).path, []))
+
+    def response_messages(self, response_url: str) -> list[dict]:
+        """Messages currently shown for a response_url, after replace_original/delete_original."""
+        with self._lock:
+            return list(self._response_messages.get(urlparse(response_url).path, []))
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        # The app under test answers Slack asynchronously, so tests must poll.
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                seen = [r.method_or_path for r in self.requests]
+                raise AssertionError(f"wait_for({getattr(predicate, '__name__', predicate)!r}) still falsy "
+                                     f"after {timeout}s (last value {value!r}); requests seen: {seen}")
+            time.sleep(0.02)
+
+    def wait_for_message(self, channel: str, predicate_on_message: Callable[[Message], Any],
+                         timeout: float = 5.0) -> Message:
+        def matching_message() -> Message | None:
+            return next((m for m in self.messages(channel) if predicate_on_message(m)), None)
+        try:
+            return self.wait_for(matching_message, timeout)
+        except AssertionError:
+            texts = [m.text for m in self.messages(channel)]
+            raise AssertionError(f"no message in {channel!r} matched within {timeout}s; texts: {texts}") from None
+
+    # ---- HTTP handling ---------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        path = urlparse(h.path).path
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        try:
+            body = _parse_body(raw)
+        except (ValueError, UnicodeDecodeError):
+            body = {}
+        time.sleep(self._delay)  # simulate a slow Slack; float read is atomic, no lock needed
+        if path.startswith("/api/"):
+            method = path[len("/api/"):]
+            with self._lock:
+                self._requests.append(RecordedRequest(method, headers, body, raw))
+                payload = self._web_api(method, body, headers.get("authorization", ""))
+            # Real Slack sends the token's scopes on every authenticated reply, not just auth.test.
+            extra = {"x-oauth-scopes": SCOPES} if payload.get("ok") else {}
+            self._reply(h, 200, json.dumps(payload).encode(), "application/json; charset=utf-8", extra)
+        elif path.startswith(COMMANDS_PREFIX):
+            with self._lock:
+                self._requests.append(RecordedRequest(path, headers, body, raw))
+                status, text = self._response_url(path, body)
+            self._reply(h, status, text.encode(), "text/html", {})
+        else:
+            self._reply(h, 404, b"not found", "text/plain", {})
+
+    @staticmethod
+    def _reply(h: BaseHTTPRequestHandler, status: int, data: bytes, ctype: str, extra: dict) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in extra.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _web_api(self, method: str, body: dict, authorization: str) -> dict:
+        """Called with the lock held. Slack reports errors as HTTP 200 with ok:false."""
+        if authorization != f"Bearer {self.bot_token}":
+            return {"ok": False, "error": "invalid_auth"}
+        if method in self._failing_methods:
+            return {"ok": False, "error": self._failing_methods[method]}
+        if method == "auth.test":
+            return dict(AUTH_TEST)
+        if method not in ("chat.postMessage", "chat.update"):
+            return {"ok": True}
+        channel = body.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self._failing_channels:
+            return {"ok": False, "error": self._failing_channels[channel]}
+        if method == "chat.postMessage":
+            self._ts_counter += 1
+            micros = 1_700_000_000_000_000 + self._ts_counter * 100  # unique, increasing, Slack-shaped
+            ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+            msg = Message(ts, channel, body.get("text"), body.get("blocks"))
+            self._messages.setdefault(channel, []).append(msg)
+            return {"ok": True, "channel": channel, "ts": ts,
+                    "message": {"text": msg.text, "blocks": msg.blocks, "ts": ts, "bot_id": "BBOT", "type": "message"}}
+        msg = next((m for m in self._messages.get(channel, []) if m.ts == body.get("ts")), None)
+        if msg is None:
+            return {"ok": False, "error": "message_not_found"}
+        msg.versions.append((msg.text, msg.blocks))
+        msg.text = body.get("text", msg.text)
+        msg.blocks = body.get("blocks", msg.blocks)  # omitted blocks are left untouched, as in Slack
+        return {"ok": True, "channel": channel, "ts": msg.ts, "text": msg.text}
+
+    def _response_url(self, path: str, body: dict) -> tuple[int, str]:
+        """Called with the lock held."""
+        accepted = self._responses.setdefault(path, [])
+        if len(accepted) >= RESPONSE_URL_MAX_USES:
+            self._rejected.setdefault(path, []).append(body)
+            return 404, "used_url"
+        accepted.append(body)
+        shown = self._response_messages.setdefault(path, [])
+        if body.get("delete_original"):
+            if shown:
+                shown.pop()
+        elif body.get("replace_original") and shown:
+            shown[-1] = body
+        else:
+            shown.append(body)
+        return 200, "ok"

@@ -1,0 +1,278 @@
+"""/voiceotp through the whole app, in-process: Slack's command, Plivo's REST API
+(`responses`), Plivo's callbacks and the channel message on a loopback Slack."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, plivo_accepts, send
+from voice.models import ENDED
+
+CODE = "483920"
+NUMBER = "+14155550123"
+CHANNEL = "C0OPS"
+
+
+def created_call_bodies(plivo_api) -> list[dict]:
+    return [json.loads(call.request.body) for call in plivo_api.calls if call.request.url == CREATE_CALL_URL]
+
+
+def wait_for_create(plivo_api, fake_slack) -> dict:
+    bodies = fake_slack.wait_for(lambda: created_call_bodies(plivo_api))
+    return bodies[0]
+
+
+def start_call(client, slack, plivo_api, fake_slack, text=f"{NUMBER} {CODE}", **kwargs):
+    plivo_accepts(plivo_api, "req-0001")
+    reply = send(client, slack.command(text, **kwargs))
+    assert reply.status_code == 200
+    return reply, wait_for_create(plivo_api, fake_slack)
+
+
+def channel_message(fake_slack, predicate, channel=CHANNEL):
+    return fake_slack.wait_for_message(channel, lambda m: predicate(m.text or ""))
+
+
+def test_the_requester_sees_the_number_called_with_the_code_masked(client, slack, plivo_api, fake_slack):
+    reply, _ = start_call(client, slack, plivo_api, fake_slack)
+    body = reply.get_data(as_text=True)
+    assert "Calling +1 415-555-0123…" in body
+    assert "••••••" in body
+    assert_no_code(body, CODE)
+
+
+def test_a_status_message_appears_in_the_channel_then_the_call_is_placed(client, slack, plivo_api, fake_slack):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    message = channel_message(fake_slack, lambda t: "calling…" in t)
+    assert message.text == ":telephone_receiver: Voice code to +1 415-555-0123 requested by <@U0ANA>: calling…"
+    assert created["to"] == NUMBER and created["from"] == "+14155550100"
+    assert created["answer_method"] == "POST"
+    for key in ("answer_url", "hangup_url", "ring_url"):
+        assert created[key].startswith("https://voice.example.test/plivo/")
+        assert_no_code(created[key], CODE)
+
+
+def test_plivo_is_called_with_basic_auth_json_and_a_time_limit(client, slack, plivo_api, fake_slack):
+    start_call(client, slack, plivo_api, fake_slack)
+    call = next(c for c in plivo_api.calls if c.request.url == CREATE_CALL_URL)
+    assert call.request.headers["Authorization"].startswith("Basic ")
+    assert call.request.headers["Content-Type"] == "application/json"
+    body = json.loads(call.request.body)
+    assert 0 < body["time_limit"] <= 300 and 0 < body["ring_timeout"] <= 60
+
+
+def test_the_answer_url_reads_the_code_digit_by_digit_at_least_twice(client, slack, plivo_api, fake_slack, plivo):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    answer = send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/xml"
+    assert answer.headers["Cache-Control"] == "no-store"
+    document = answer.get_data(as_text=True)
+    assert document.count("4, 8, 3, 9, 2, 0.") >= 2
+    assert "Again: 4, 8, 3, 9, 2, 0." in document
+    channel_message(fake_slack, lambda t: "answered, reading the code…" in t)
+
+
+def test_the_hangup_updates_the_same_channel_message_once(client, slack, plivo_api, fake_slack, plivo):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    hangup = plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21)
+    assert send(client, hangup).status_code == 200
+    final = channel_message(fake_slack, lambda t: "answered, 21 s" in t)
+    assert final.text.endswith(":white_check_mark: answered, 21 s")
+
+    # Plivo retries the hangup: nothing changes and nothing more is posted.
+    updates_before = len(fake_slack.calls("chat.update"))
+    assert send(client, hangup).status_code == 200
+    time.sleep(0.3)
+    assert len(fake_slack.calls("chat.update")) == updates_before
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "cause_code", "cause_name", "shown"),
+    [
+        ("busy", 3010, "Busy Line", ":no_entry_sign: busy"),
+        ("no-answer", 3030, "No Answer", ":no_entry_sign: no answer"),
+        ("timeout", 3030, "No Answer", ":no_entry_sign: no answer"),
+        ("failed", 2000, "Invalid Destination Address", ":x: failed: the number does not exist (invalid destination)"),
+        ("cancel", 1000, "Canceled", ":heavy_multiplication_x: cancelled"),
+    ],
+)
+def test_each_ending_is_reported_in_words(client, slack, plivo_api, fake_slack, plivo, status, cause_code, cause_name, shown):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    hangup = plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-9", to=NUMBER,
+                          status=status, duration=0, cause_code=cause_code, cause_name=cause_name)
+    send(client, hangup)
+    message = channel_message(fake_slack, lambda t: shown in t)
+    assert message.text.endswith(shown)
+
+
+def test_an_ended_call_gets_a_polite_hangup_and_its_code_is_gone(app, client, slack, plivo_api, fake_slack, plivo):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    answer_path = callback_path(created["answer_url"])
+    send(client, plivo.answer(answer_path, call_uuid="call-1", to=NUMBER))
+    send(client, plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER))
+    again = send(client, plivo.answer(answer_path, call_uuid="call-1", to=NUMBER))
+    assert again.status_code == 200
+    document = again.get_data(as_text=True)
+    assert "<Hangup" in document and "no longer valid" in document
+    assert_no_code(document, CODE)
+
+    store = app.extensions["voicebridge"]["store"]
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT * FROM calls").fetchall()
+    assert rows and all(CODE not in str(row) for row in rows)
+    token = answer_path.rsplit("/", 1)[1]
+    assert store.get(token).status == ENDED
+
+
+def test_an_unknown_call_token_gets_a_polite_hangup(client, plivo):
+    reply = send(client, plivo.answer("/plivo/answer/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", call_uuid="x", to=NUMBER))
+    assert reply.status_code == 200 and reply.mimetype == "text/xml"
+    assert "<Hangup" in reply.get_data(as_text=True)
+
+
+def test_a_second_call_uuid_cannot_fetch_the_code(client, slack, plivo_api, fake_slack, plivo):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    path = callback_path(created["answer_url"])
+    send(client, plivo.answer(path, call_uuid="call-1", to=NUMBER))
+    other = send(client, plivo.answer(path, call_uuid="call-2", to=NUMBER))
+    assert_no_code(other.get_data(as_text=True), CODE)
+
+
+@pytest.mark.parametrize("forgery", ["wrong token", "no signature", "tampered field", "other url"])
+def test_a_forged_plivo_callback_gets_403_and_changes_nothing(client, slack, plivo_api, fake_slack, plivo, forgery):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    channel_message(fake_slack, lambda t: "calling…" in t)
+    path = callback_path(created["hangup_url"])
+    fields = {"CallUUID": "call-1", "CallStatus": "busy", "HangupCauseCode": "3010", "Duration": "0"}
+    if forgery == "wrong token":
+        signed = plivo.post(path, fields, auth_token="not-our-token")
+    else:
+        signed = plivo.post(path if forgery != "other url" else "/plivo/hangup/other", fields)
+    headers = dict(signed.headers)
+    body = signed.body
+    if forgery == "no signature":
+        headers.pop("X-Plivo-Signature-V3")
+        headers.pop("X-Plivo-Signature-Ma-V3")
+    if forgery == "tampered field":
+        body = body.replace("busy", "completed")
+    reply = client.post(path, data=body, headers=headers)
+    assert reply.status_code == 403
+    answer = client.post(callback_path(created["answer_url"]), data=body, headers=headers)
+    assert answer.status_code == 403
+    time.sleep(0.2)
+    assert fake_slack.messages(CHANNEL)[0].text.endswith("calling…")
+    assert fake_slack.calls("chat.update") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "Tell me which number to call and which code to read."),
+        ("+14155550123", "The code is missing"),
+        ("+14155550123 12", "The code must be 4 to 10 digits; yours has 2."),
+        ("4155550123 483920", "does not start with + and a country code"),
+        ("+15551234567 483920", "is not a valid number"),
+        ("+1 415 555 0123 48a920", "The code must be 4 to 10 digits"),
+    ],
+)
+def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack, plivo_api, fake_slack, text, problem):
+    reply = send(client, slack.command(text))
+    body = reply.get_data(as_text=True)
+    assert reply.status_code == 200
+    assert problem in body
+    assert "Usage: `/voiceotp <number> <code>`" in body
+    time.sleep(0.3)
+    assert created_call_bodies(plivo_api) == []
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+def test_help_shows_the_usage(client, slack, plivo_api):
+    body = send(client, slack.command("help")).get_data(as_text=True)
+    assert body.startswith("Usage: `/voiceotp <number> <code>`")
+
+
+@pytest.mark.parametrize("change", ["bad signature", "stale timestamp", "garbage timestamp"])
+def test_a_forged_or_stale_slack_request_gets_401_and_places_no_call(client, slack, plivo_api, fake_slack, change):
+    if change == "stale timestamp":
+        signed = slack.command(f"{NUMBER} {CODE}", timestamp=int(time.time()) - 600)
+        headers = signed.headers
+    else:
+        signed = slack.command(f"{NUMBER} {CODE}")
+        headers = dict(signed.headers)
+        if change == "bad signature":
+            headers["X-Slack-Signature"] = "v0=" + "0" * 64
+        else:
+            headers["X-Slack-Request-Timestamp"] = "yesterday"
+    reply = client.post(signed.path, data=signed.body, headers=headers)
+    assert reply.status_code == 401
+    time.sleep(0.3)
+    assert created_call_bodies(plivo_api) == []
+    assert fake_slack.requests == []
+
+
+@pytest.mark.parametrize(
+    ("status", "plivo_body", "shown"),
+    [
+        (400, {"error": "invalid to number"}, "Plivo rejected the call request: invalid to number."),
+        (401, {"error": "authentication failed"}, "check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN"),
+        (403, {"error": "Calls to this destination country are barred."},
+         "Plivo does not allow calls to this destination"),
+        (429, {"error": "too many requests"}, "Plivo is limiting how fast we place calls"),
+        (503, {"error": "service unavailable"}, "Plivo had a problem on its side (HTTP 503)"),
+    ],
+)
+def test_plivo_errors_become_words_in_the_channel_message(client, slack, plivo_api, fake_slack, status, plivo_body, shown):
+    plivo_api.post(CREATE_CALL_URL, status=status, json=plivo_body)
+    send(client, slack.command(f"{NUMBER} {CODE}"))
+    message = channel_message(fake_slack, lambda t: "failed" in t)
+    assert shown in message.text
+    assert "could not be placed" in message.text
+    assert "Traceback" not in message.text
+
+
+def test_a_plivo_timeout_is_reported_and_the_code_is_not_kept(app, client, slack, plivo_api, fake_slack):
+    plivo_api.post(CREATE_CALL_URL, body=requests.ReadTimeout("read timed out"))
+    send(client, slack.command(f"{NUMBER} {CODE}"))
+    message = channel_message(fake_slack, lambda t: "failed" in t)
+    assert "did not answer in time" in message.text
+    store = app.extensions["voicebridge"]["store"]
+    with store.engine.connect() as conn:
+        secrets_left = conn.exec_driver_sql("SELECT secret FROM calls").fetchall()
+    assert secrets_left == [(None,)]
+
+
+def test_where_the_bot_cannot_post_the_response_url_carries_the_status(client, slack, plivo_api, fake_slack, plivo):
+    fake_slack.fail_channel("G0PRIVATE", "not_in_channel")
+    url = fake_slack.response_url("private")
+    _, created = start_call(client, slack, plivo_api, fake_slack, channel_id="G0PRIVATE", response_url=url)
+    fake_slack.wait_for(lambda: any("calling…" in p["text"] for p in fake_slack.responses_to(url)))
+    send(client, plivo.hangup(callback_path(created["hangup_url"]), call_uuid="c", to=NUMBER, status="busy",
+                              duration=0, cause_code=3010, cause_name="Busy Line"))
+    last = fake_slack.wait_for(lambda: [p for p in fake_slack.responses_to(url) if "busy" in p["text"]])
+    assert last[0]["replace_original"] is True
+    assert last[0]["response_type"] == "in_channel"
+    for payload in fake_slack.responses_to(url):
+        assert_no_code(json.dumps(payload), CODE)
+
+
+def test_the_same_command_delivered_twice_places_one_call(client, slack, plivo_api, fake_slack):
+    plivo_accepts(plivo_api)
+    signed = slack.command(f"{NUMBER} {CODE}", trigger_id="123.456.abc")
+    send(client, signed)
+    send(client, signed)
+    wait_for_create(plivo_api, fake_slack)
+    time.sleep(0.3)
+    assert len(created_call_bodies(plivo_api)) == 1
+
+
+def test_healthz_answers_ok_when_the_database_is_reachable(client):
+    reply = client.get("/healthz")
+    assert reply.status_code == 200 and reply.get_json() == {"status": "ok"}

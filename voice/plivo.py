@@ -1,0 +1,169 @@
+"""Plivo's REST API: place, cancel and hang up calls.
+
+Our own small client on a `requests.Session` rather than the plivo SDK: the
+SDK has no base-URL option, retries a create-call after a 5xx (which can ring
+a phone twice) and is not thread-safe (../shared/reference/plivo.md §1, §8).
+Errors come back as one exception type whose message a person understands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import requests
+
+log = logging.getLogger(__name__)
+
+# (connect, read) seconds. A create-call normally answers in well under a second.
+DEFAULT_TIMEOUT = (3.05, 10.0)
+# Retried only when Plivo said 429: the request was refused, so no phone rang.
+RATE_LIMIT_RETRIES = 2
+
+
+class PlivoError(Exception):
+    """A Plivo request failed. `str(error)` is a sentence for the requester.
+
+    `placed_unknown` is true when we cannot tell whether the call was placed
+    (a timeout after the request was sent): the caller must not retry blindly.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, placed_unknown: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.placed_unknown = placed_unknown
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    from_number: str  # E.164
+    to_number: str  # E.164
+    answer_url: str
+    hangup_url: str
+    ring_url: str
+    #: Seconds to ring before giving up; voicemail usually picks up by ~30 s.
+    ring_timeout: int = 45
+    #: Hard cap on the call's length after answer, so a stuck call cannot run up a bill.
+    time_limit: int = 120
+
+
+class PlivoClient:
+    def __init__(
+        self,
+        base_url: str,
+        auth_id: str,
+        auth_token: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._account_url = f"{base_url.rstrip('/')}/v1/Account/{auth_id}"
+        self._session = session or requests.Session()
+        self._session.auth = (auth_id, auth_token)
+        self._session.headers.update({"Accept": "application/json", "User-Agent": "voicebridge/1"})
+        self._timeout = timeout
+        self._sleep = sleep
+
+    def create_call(self, call: OutboundCall) -> str:
+        """Ask Plivo to place the call; its request UUID."""
+        body = {
+            "from": call.from_number,
+            "to": call.to_number,
+            "answer_url": call.answer_url,
+            "answer_method": "POST",
+            "hangup_url": call.hangup_url,
+            "hangup_method": "POST",
+            "ring_url": call.ring_url,
+            "ring_method": "POST",
+            "ring_timeout": call.ring_timeout,
+            "time_limit": call.time_limit,
+        }
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            response = self._send("POST", "/Call/", json=body)
+            if response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
+                break
+            self._sleep(1.0 * (attempt + 1))
+        _raise_for_create(response)
+        uuid = _json(response).get("request_uuid")
+        if isinstance(uuid, list):
+            uuid = uuid[0] if uuid else None
+        if not isinstance(uuid, str) or not uuid:
+            raise PlivoError("Plivo accepted the call but sent no request ID.", status=response.status_code)
+        return uuid
+
+    def hang_up(self, call_uuid: str) -> None:
+        """Hang up a live call."""
+        # An empty UUID would hang up every call on the account (Plivo docs).
+        if not call_uuid:
+            raise ValueError("a call UUID is required")
+        self._expect_gone(self._send("DELETE", f"/Call/{call_uuid}/"))
+
+    def cancel_request(self, request_uuid: str) -> None:
+        """Cancel a queued or ringing call by its request UUID."""
+        if not request_uuid:
+            raise ValueError("a request UUID is required")
+        self._expect_gone(self._send("DELETE", f"/Request/{request_uuid}/"))
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        url = self._account_url + path
+        try:
+            return self._session.request(method, url, timeout=self._timeout, **kwargs)
+        except requests.ConnectTimeout:
+            raise PlivoError("Plivo could not be reached (connection timed out); no call was placed.") from None
+        except requests.Timeout:
+            raise PlivoError(
+                "Plivo did not answer in time, so the call may or may not have been placed.",
+                placed_unknown=True,
+            ) from None
+        except requests.ConnectionError:
+            raise PlivoError("Plivo could not be reached (connection failed); no call was placed.") from None
+
+    @staticmethod
+    def _expect_gone(response: requests.Response) -> None:
+        # 404: the call already ended, which is what we wanted.
+        if response.status_code not in (200, 202, 204, 404):
+            raise PlivoError(f"Plivo refused to stop the call (HTTP {response.status_code}).",
+                             status=response.status_code)
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _plivo_says(response: requests.Response) -> str:
+    error = _json(response).get("error")
+    if isinstance(error, str) and error.strip():
+        return error.strip()[:200]
+    return ""
+
+
+def _raise_for_create(response: requests.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    says = _plivo_says(response)
+    log.warning("Plivo refused a call: HTTP %s %s", status, says)
+    if status == 400:
+        message = f"Plivo rejected the call request: {says or 'a parameter was missing or invalid'}."
+    elif status == 401:
+        message = ("Plivo rejected this app's credentials; an admin should check "
+                   "PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN.")
+    elif status == 403:
+        message = (f"Plivo does not allow calls to this destination ({says or 'barred'}). "
+                   "An admin can enable the country in the Plivo console's geo permissions.")
+    elif status == 404:
+        message = "Plivo does not know this account; an admin should check PLIVO_AUTH_ID."
+    elif status == 429:
+        message = "Plivo is limiting how fast we place calls right now; try again in a minute."
+    elif status >= 500:
+        message = f"Plivo had a problem on its side (HTTP {status}); no call was placed. Try again shortly."
+    else:
+        message = f"Plivo refused the call (HTTP {status}{': ' + says if says else ''})."
+    raise PlivoError(message.replace("..", "."), status=status)

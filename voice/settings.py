@@ -1,0 +1,165 @@
+"""Configuration: one frozen object built from the environment at start-up.
+
+`load_settings` reports every problem at once, one line each, so an operator
+fixes a bad `.env` in one go. Values of secrets never appear in a problem line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
+
+# Name, meaning and default of every variable; `python -m answer_server --help`
+# prints this table, so the help cannot drift from what is read.
+VARIABLES: tuple[tuple[str, str, str | None], ...] = (
+    ("SLACK_BOT_TOKEN", "bot token of the Slack app (xoxb-…)", None),
+    ("SLACK_SIGNING_SECRET", "signing secret of the Slack app; verifies Slack's requests", None),
+    ("PLIVO_AUTH_ID", "Plivo Auth ID (MA… or SA…, 20 characters)", None),
+    ("PLIVO_AUTH_TOKEN", "Plivo Auth Token; also verifies Plivo's callbacks", None),
+    ("PLIVO_FROM_NUMBER", "caller ID, a number on the Plivo account, e.g. +14155550100", None),
+    ("PUBLIC_URL", "base URL at which Plivo reaches this server, e.g. https://calls.example.com", None),
+    ("PLIVO_API_URL", "Plivo REST API base", "https://api.plivo.com"),
+    ("SLACK_API_URL", "Slack Web API base", "https://slack.com/api/"),
+    ("DATABASE_URL", "SQLAlchemy URL of the store (postgresql+psycopg://… for PostgreSQL)", DEFAULT_DATABASE_URL),
+    ("HOST", "address to listen on", "0.0.0.0"),
+    ("PORT", "port to listen on", "3000"),
+)
+
+_AUTH_ID = re.compile(r"^(MA|SA)[A-Z0-9]{18}$")
+
+
+class SettingsError(Exception):
+    """The environment cannot configure the server; `problems` has one line each."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Bolt's bot token; sent only to SLACK_API_URL.
+    slack_bot_token: str
+    #: Verifies X-Slack-Signature on every request to /slack/events.
+    slack_signing_secret: str
+    #: Plivo account; the token also keys X-Plivo-Signature-V3.
+    plivo_auth_id: str
+    plivo_auth_token: str
+    #: Caller ID in E.164 form (+14155550100).
+    plivo_from_number: str
+    #: Public base URL without a trailing slash; callbacks are signed over it.
+    public_url: str
+    plivo_api_url: str = "https://api.plivo.com"
+    slack_api_url: str = "https://slack.com/api/"
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "0.0.0.0"
+    port: int = 3000
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never reach a log line."""
+        return (self.slack_bot_token, self.slack_signing_secret, self.plivo_auth_token)
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from `environ`, or raise SettingsError listing every problem."""
+    problems: list[str] = []
+    values = {name: (environ.get(name) or "").strip() for name, _, _ in VARIABLES}
+    for name, _, default in VARIABLES:
+        if not values[name]:
+            if default is None:
+                problems.append(f"{name} is required: {_meaning(name)}")
+            else:
+                values[name] = default
+
+    checks = (
+        ("SLACK_BOT_TOKEN", _check_bot_token),
+        ("PLIVO_AUTH_ID", _check_auth_id),
+        ("PLIVO_FROM_NUMBER", _check_from_number),
+        ("PUBLIC_URL", _check_base_url),
+        ("PLIVO_API_URL", _check_base_url),
+        ("SLACK_API_URL", _check_base_url),
+        ("DATABASE_URL", _check_database_url),
+        ("PORT", _check_port),
+    )
+    for name, check in checks:
+        if values[name]:
+            problem = check(values[name])
+            if problem:
+                problems.append(f"{name} {problem}")
+    if problems:
+        raise SettingsError(problems)
+
+    return Settings(
+        slack_bot_token=values["SLACK_BOT_TOKEN"],
+        slack_signing_secret=values["SLACK_SIGNING_SECRET"],
+        plivo_auth_id=values["PLIVO_AUTH_ID"],
+        plivo_auth_token=values["PLIVO_AUTH_TOKEN"],
+        plivo_from_number=_e164(values["PLIVO_FROM_NUMBER"]),
+        public_url=values["PUBLIC_URL"].rstrip("/"),
+        plivo_api_url=values["PLIVO_API_URL"].rstrip("/"),
+        slack_api_url=values["SLACK_API_URL"].rstrip("/") + "/",
+        database_url=values["DATABASE_URL"],
+        host=values["HOST"],
+        port=int(values["PORT"]),
+    )
+
+
+def _meaning(name: str) -> str:
+    return next(meaning for n, meaning, _ in VARIABLES if n == name)
+
+
+def _check_bot_token(value: str) -> str | None:
+    if not value.startswith("xoxb-"):
+        return "must be a bot token starting with xoxb-"
+    return None
+
+
+def _check_auth_id(value: str) -> str | None:
+    if not _AUTH_ID.match(value):
+        return "must be 20 characters starting with MA or SA (see the Plivo console)"
+    return None
+
+
+def _check_from_number(value: str) -> str | None:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return "must be a number in E.164 form with + and country code, e.g. +14155550100"
+    if not phonenumbers.is_valid_number(number):
+        return "is not a valid phone number"
+    return None
+
+
+def _e164(value: str) -> str:
+    return phonenumbers.format_number(phonenumbers.parse(value, None), phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_base_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL"
+    if parts.query or parts.fragment:
+        return "must not have a query or a fragment"
+    return None
+
+
+def _check_database_url(value: str) -> str | None:
+    try:
+        make_url(value)
+    except ArgumentError:
+        return "is not a valid SQLAlchemy URL (e.g. sqlite:///voicebridge.sqlite3)"
+    return None
+
+
+def _check_port(value: str) -> str | None:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        return "must be a port number from 1 to 65535"
+    return None

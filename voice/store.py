@@ -1,0 +1,288 @@
+"""The store: calls and their codes, through SQLAlchemy Core.
+
+SQLite by default, PostgreSQL when DATABASE_URL says so. Every state change is
+one conditional UPDATE, so a callback delivered twice, or to two instances
+sharing the database, changes a call only once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Answer, CallRecord, Requester
+from voice.outcomes import Outcome
+
+log = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("to_number", String(20), nullable=False),
+    Column("requester_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("team_id", String(32), nullable=False, default=""),
+    Column("reply_url", Text),
+    Column("request_id", String(128), unique=True),
+    # The code in clear, only while the call may still need it; see finish().
+    Column("secret", String(16)),
+    Column("code_length", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False),
+    # Where the status message lives: "chat" (channel + ts) or "reply_url".
+    Column("message_via", String(16)),
+    Column("message_channel", String(32)),
+    Column("message_ts", String(32)),
+    Column("request_uuid", String(64), index=True),
+    Column("call_uuid", String(64)),
+    Column("outcome", String(16)),
+    Column("cause", Text),
+    Column("duration", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+)
+
+
+def make_engine(database_url: str) -> Engine:
+    # hide_parameters: a failed statement's message would otherwise carry its
+    # bound values, a code among them, into the log.
+    engine = create_engine(database_url, pool_pre_ping=True, hide_parameters=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _tune_sqlite)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    # WAL lets the answer route read while a callback writes; the timeout
+    # makes concurrent writers wait instead of failing with "locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._schema_ready = False
+
+    @classmethod
+    def from_url(cls, database_url: str) -> "Store":
+        return cls(make_engine(database_url))
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+        self._schema_ready = True
+
+    def ready(self) -> bool:
+        """Whether the database answers and has our tables (created on first success)."""
+        try:
+            if not self._schema_ready:
+                self.create_schema()
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as error:
+            log.warning("database not reachable: %s", type(error).__name__)
+            return False
+        return True
+
+    # -- writing -------------------------------------------------------------
+
+    def add_call(
+        self,
+        *,
+        token: str,
+        kind: str,
+        to_number: str,
+        requester: Requester,
+        code: str,
+        request_id: str | None,
+        now: datetime,
+    ) -> CallRecord | None:
+        """Store a new call; None if `request_id` was seen before."""
+        values = dict(
+            token=token,
+            kind=kind,
+            to_number=to_number,
+            requester_id=requester.user_id,
+            channel_id=requester.channel_id,
+            team_id=requester.team_id,
+            reply_url=requester.reply_url,
+            request_id=request_id,
+            secret=code,
+            code_length=len(code),
+            status=QUEUED,
+            created_at=now,
+        )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(calls).values(**values))
+        except IntegrityError:
+            return None
+        return self.get(token)
+
+    def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None) -> None:
+        self._update(token, message_via=via, message_channel=channel, message_ts=ts)
+
+    def mark_dialled(self, token: str, request_uuid: str) -> None:
+        """Record Plivo's request UUID; a callback may already have moved the status on."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(calls)
+                .where(calls.c.token == token)
+                .values(request_uuid=request_uuid)
+            )
+            conn.execute(
+                update(calls)
+                .where(calls.c.token == token, calls.c.status == QUEUED)
+                .values(status=CALLING)
+            )
+
+    def mark_ringing(self, token: str, call_uuid: str) -> CallRecord | None:
+        """Move a call to ringing; the record if this changed it, else None."""
+        changed = self._update_where(
+            token,
+            calls.c.status.in_((QUEUED, CALLING)),
+            status=RINGING,
+            call_uuid=func.coalesce(calls.c.call_uuid, call_uuid),
+        )
+        return self.get(token) if changed else None
+
+    def claim_answer(self, token: str, call_uuid: str, now: datetime) -> Answer | None:
+        """The call and its code for Plivo's answer request, or None.
+
+        The first call UUID seen binds the token: a request for another call
+        UUID, or for a call that has ended, gets nothing.
+        """
+        with self.engine.begin() as conn:
+            before = conn.execute(select(calls.c.status).where(calls.c.token == token)).scalar()
+            result = conn.execute(
+                update(calls)
+                .where(
+                    calls.c.token == token,
+                    calls.c.status != ENDED,
+                    calls.c.secret.is_not(None),
+                    or_(calls.c.call_uuid.is_(None), calls.c.call_uuid == call_uuid),
+                )
+                .values(
+                    status=ANSWERED,
+                    call_uuid=call_uuid,
+                    answered_at=func.coalesce(calls.c.answered_at, now),
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            row = conn.execute(select(calls).where(calls.c.token == token)).mappings().one()
+        return Answer(call=_record(row), code=row["secret"], first=before != ANSWERED)
+
+    def finish(
+        self,
+        token: str,
+        *,
+        outcome: Outcome,
+        cause: str | None,
+        duration: int | None,
+        call_uuid: str | None,
+        now: datetime,
+    ) -> CallRecord | None:
+        """End a call once and erase its code; the record if this call ended it."""
+        changed = self._update_where(
+            token,
+            calls.c.status != ENDED,
+            status=ENDED,
+            outcome=outcome.value,
+            cause=cause,
+            duration=duration,
+            ended_at=now,
+            secret=None,
+            **({"call_uuid": call_uuid} if call_uuid else {}),
+        )
+        return self.get(token) if changed else None
+
+    # -- reading -------------------------------------------------------------
+
+    def get(self, token: str) -> CallRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(calls).where(calls.c.token == token)).mappings().first()
+        return _record(row) if row else None
+
+    def unfinished_before(self, moment: datetime) -> list[CallRecord]:
+        """Calls created before `moment` that have not ended."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(calls).where(calls.c.status != ENDED, calls.c.created_at < moment)
+            ).mappings().all()
+        return [_record(row) for row in rows]
+
+    # -- internals -----------------------------------------------------------
+
+    def _update(self, token: str, **values) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(calls).where(calls.c.token == token).values(**values))
+
+    def _update_where(self, token: str, condition, **values) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(calls).where(calls.c.token == token, condition).values(**values)
+            )
+        return result.rowcount == 1
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def _record(row: RowMapping) -> CallRecord:
+    return CallRecord(
+        token=row["token"],
+        kind=row["kind"],
+        to_number=row["to_number"],
+        requester=Requester(
+            user_id=row["requester_id"],
+            channel_id=row["channel_id"],
+            team_id=row["team_id"],
+            reply_url=row["reply_url"],
+        ),
+        status=row["status"],
+        created_at=_utc(row["created_at"]),
+        code_length=row["code_length"],
+        request_id=row["request_id"],
+        message_via=row["message_via"],
+        message_channel=row["message_channel"],
+        message_ts=row["message_ts"],
+        request_uuid=row["request_uuid"],
+        call_uuid=row["call_uuid"],
+        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
+        cause=row["cause"],
+        duration=row["duration"],
+        answered_at=_utc(row["answered_at"]),
+        ended_at=_utc(row["ended_at"]),
+    )
