@@ -42,8 +42,8 @@ def parse_phone_number(text: str) -> PhoneNumber:
         )
     try:
         number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        raise InvalidPhoneNumber(f"“{text}” is not a phone number with a known country code.") from None
+    except phonenumbers.NumberParseException as error:
+        raise InvalidPhoneNumber(_parse_failure(text, error)) from None
     reason = phonenumbers.is_possible_number_with_reason(number)
     if reason == ValidationResult.TOO_SHORT:
         raise InvalidPhoneNumber(f"“{text}” is too short to be a phone number.")
@@ -58,6 +58,15 @@ def parse_phone_number(text: str) -> PhoneNumber:
         display=phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL),
         region=phonenumbers.region_code_for_number(number),
     )
+
+
+def _parse_failure(text: str, error: phonenumbers.NumberParseException) -> str:
+    kinds = phonenumbers.NumberParseException
+    if error.error_type == kinds.TOO_LONG:
+        return f"“{text}” is too long to be a phone number."
+    if error.error_type in (kinds.TOO_SHORT_NSN, kinds.TOO_SHORT_AFTER_IDD):
+        return f"“{text}” is too short to be a phone number."
+    return f"“{text}” is not a phone number with a known country code."
 
 
 def display_number(e164: str) -> str:

@@ -140,7 +140,7 @@ def _json(response: requests.Response) -> dict:
 def _plivo_says(response: requests.Response) -> str:
     error = _json(response).get("error")
     if isinstance(error, str) and error.strip():
-        return error.strip()[:200]
+        return error.strip().rstrip(".")[:200]
     return ""
 
 
@@ -166,4 +166,4 @@ def _raise_for_create(response: requests.Response) -> None:
         message = f"Plivo had a problem on its side (HTTP {status}); no call was placed. Try again shortly."
     else:
         message = f"Plivo refused the call (HTTP {status}{': ' + says if says else ''})."
-    raise PlivoError(message.replace("..", "."), status=status)
+    raise PlivoError(message, status=status)

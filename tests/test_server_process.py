@@ -1,0 +1,349 @@
+"""The real server, started as `python -m answer_server` in its own process and
+driven over real HTTP exactly as Slack and Plivo would. Loopback fakes stand in
+for Slack's Web API (FakeSlackApi) and Plivo's REST API (FakePlivoApi)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import AUTH_ID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET, assert_no_code
+from tests.fakes.plivo_api import FakePlivoApi
+from tests.fakes.senders import PlivoSender, Signed, SlackSender
+from voice.settings import VARIABLES
+
+ROOT = Path(__file__).resolve().parent.parent  # so `-m answer_server` imports from any cwd
+CODE = "483920"
+SPOKEN = "4, 8, 3, 9, 2, 0."
+NUMBER = "+14155550123"
+CHANNEL = "C0OPS"
+STARTUP_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bare_env() -> dict[str, str]:
+    """The least a process needs: no settings at all."""
+    return {"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+
+def settings_env(tmp_path: Path, port: int, slack_api_url: str, plivo_api_url: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "PLIVO_AUTH_ID": AUTH_ID,
+        "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
+        "PLIVO_FROM_NUMBER": "+14155550100",
+        "PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PLIVO_API_URL": plivo_api_url,
+        "SLACK_API_URL": slack_api_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'calls.sqlite3'}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+
+
+class ServerProcess:
+    """`python -m answer_server` in `cwd`; stop() then start() restarts it on the same database and port."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], url: str):
+        self.cwd, self.env, self.url = cwd, env, url
+        self.log_path = cwd / "server.log"  # appended to, so a restart keeps both outputs
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "ServerProcess":
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "answer_server"], cwd=self.cwd, env=self.env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with status {self.process.returncode}:\n{self.output()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"GET /healthz did not answer 200 within {STARTUP_TIMEOUT} s; server output:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.process = None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_output(self, text: str, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared in the server output:\n{self.output()}")
+            time.sleep(0.02)
+
+    def send(self, signed: Signed, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.post(self.url + signed.path, data=signed.body.encode(),
+                             headers=headers or signed.headers, timeout=10)
+
+    def path_of(self, url: str) -> str:
+        """The path part of a callback URL the server gave Plivo."""
+        assert url.startswith(self.url + "/"), url
+        return url[len(self.url):]
+
+
+@pytest.fixture
+def fake_plivo():
+    with FakePlivoApi(AUTH_ID, AUTH_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def server_env(tmp_path, fake_slack, fake_plivo) -> dict[str, str]:
+    return bare_env() | settings_env(tmp_path, free_port(), fake_slack.base_url, fake_plivo.base_url)
+
+
+@pytest.fixture
+def launch(tmp_path, server_env):
+    """Start a server (extra variables as keywords); every one started is stopped afterwards."""
+    started: list[ServerProcess] = []
+
+    def launch(**extra: str) -> ServerProcess:
+        server = ServerProcess(tmp_path, server_env | extra, server_env["PUBLIC_URL"])
+        started.append(server)
+        return server.start()
+
+    yield launch
+    for server in started:
+        server.stop()
+    if started:
+        print(started[0].output())  # pytest shows it when the test failed
+
+
+@pytest.fixture
+def server(launch) -> ServerProcess:
+    return launch()
+
+
+@pytest.fixture
+def slack(fake_slack) -> SlackSender:
+    return SlackSender(SIGNING_SECRET, response_url=fake_slack.response_url())
+
+
+@pytest.fixture
+def plivo(server_env) -> PlivoSender:
+    return PlivoSender(AUTH_TOKEN, server_env["PUBLIC_URL"])
+
+
+def request_call(server: ServerProcess, slack: SlackSender, text: str = f"{NUMBER} {CODE}"):
+    """Send the slash command; Slack's HTTP reply and how long it took."""
+    started = time.monotonic()
+    reply = server.send(slack.command(text))
+    return reply, time.monotonic() - started
+
+
+def created_call(fake_plivo: FakePlivoApi, timeout: float = 5.0) -> dict:
+    return fake_plivo.wait_for(lambda: list(fake_plivo.created), timeout)[0]
+
+
+def channel_message(fake_slack, text: str):
+    return fake_slack.wait_for_message(CHANNEL, lambda m: text in (m.text or ""))
+
+
+def run_answered_call(server, slack, plivo, fake_slack, fake_plivo):
+    """/voiceotp, then Plivo's ring, answer and hangup, checking each step; the final message."""
+    reply, elapsed = request_call(server, slack)
+    assert reply.status_code == 200, reply.text
+    assert elapsed < 1.0, f"Slack's reply took {elapsed:.2f} s"
+    assert "Calling +1 415-555-0123…" in reply.text
+    assert_no_code(reply.text, CODE)
+
+    posted = channel_message(fake_slack, "calling…")
+    created = created_call(fake_plivo)
+    assert created["to"] == NUMBER and created["from"] == "+14155550100"
+    for key in ("answer_url", "hangup_url", "ring_url"):
+        assert created[key].startswith(server.url + "/plivo/"), created[key]
+        assert_no_code(created[key], CODE)
+
+    ring = server.send(plivo.ring(server.path_of(created["ring_url"]), call_uuid="call-1", to=NUMBER))
+    assert ring.status_code == 200
+    channel_message(fake_slack, "ringing…")
+
+    answer = server.send(plivo.answer(server.path_of(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/xml")
+    assert answer.text.count(SPOKEN) >= 2
+
+    hangup = plivo.hangup(server.path_of(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21)
+    assert server.send(hangup).status_code == 200
+    final = channel_message(fake_slack, "answered, 21 s")
+    assert final.ts == posted.ts
+    assert final.text.endswith("answered, 21 s")
+    # One update each for ringing, answered and the hangup.
+    fake_slack.wait_for(lambda: len(fake_slack.calls("chat.update")) == 3)
+    return hangup, final
+
+
+# -- the whole flow ------------------------------------------------------------
+
+def test_a_voice_code_call_runs_from_slash_command_to_hangup_over_real_http(
+        server, slack, plivo, fake_slack, fake_plivo):
+    hangup, final = run_answered_call(server, slack, plivo, fake_slack, fake_plivo)
+
+    # Plivo retries the hangup: nothing changes and nothing more is sent to Slack.
+    assert server.send(hangup).status_code == 200
+    time.sleep(0.5)
+    assert len(fake_slack.calls("chat.update")) == 3
+    assert len(fake_slack.calls("chat.postMessage")) == 1
+    assert [m.text for m in fake_slack.messages(CHANNEL)] == [final.text]
+
+
+def test_slack_gets_its_reply_at_once_even_when_plivo_is_slow(server, slack, fake_slack, fake_plivo):
+    fake_plivo.delay = 3
+    reply, elapsed = request_call(server, slack)
+    assert reply.status_code == 200 and "Calling +1 415-555-0123…" in reply.text
+    assert elapsed < 1.5, f"the reply waited for Plivo: {elapsed:.2f} s"
+    assert created_call(fake_plivo, timeout=10)["to"] == NUMBER
+
+
+def test_a_call_placed_before_a_restart_is_read_and_reported_by_the_new_process(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    server = launch()
+    request_call(server, slack)
+    posted = channel_message(fake_slack, "calling…")
+    created = created_call(fake_plivo)
+    server.wait_for_output("placed: request")  # the request UUID is stored
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url + "/healthz", timeout=1)
+
+    server.start()
+    answer = server.send(plivo.answer(server.path_of(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    assert answer.status_code == 200 and answer.text.count(SPOKEN) >= 2
+    hangup = plivo.hangup(server.path_of(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21)
+    assert server.send(hangup).status_code == 200
+    final = channel_message(fake_slack, "answered, 21 s")
+    assert final.ts == posted.ts and final.text.endswith(":white_check_mark: answered, 21 s")
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+# -- refusals and failures -------------------------------------------------------
+
+def test_a_plivo_callback_with_a_bad_signature_gets_403_and_changes_nothing(
+        server, slack, plivo, fake_slack, fake_plivo):
+    request_call(server, slack)
+    channel_message(fake_slack, "calling…")
+    created = created_call(fake_plivo)
+    fields = {"CallUUID": "call-1", "CallStatus": "busy", "HangupCauseCode": "3010", "Duration": "0"}
+    for key in ("hangup_url", "answer_url"):
+        forged = plivo.post(server.path_of(created[key]), fields, auth_token="not-our-token")
+        reply = server.send(forged)
+        assert reply.status_code == 403
+        assert_no_code(reply.text, CODE)
+    time.sleep(0.3)
+    assert fake_slack.calls("chat.update") == []
+    assert fake_slack.messages(CHANNEL)[0].text.endswith("calling…")
+
+
+def test_a_slack_command_with_a_bad_signature_gets_401_and_places_no_call(server, slack, fake_slack, fake_plivo):
+    signed = slack.command(f"{NUMBER} {CODE}")
+    reply = server.send(signed, headers=signed.headers | {"X-Slack-Signature": "v0=" + "0" * 64})
+    assert reply.status_code == 401
+    time.sleep(0.3)
+    assert fake_plivo.requests == []
+    assert fake_slack.requests == []
+
+
+def test_an_invalid_number_gets_a_specific_error_with_the_usage_and_places_no_call(
+        server, slack, fake_slack, fake_plivo):
+    reply, _ = request_call(server, slack, "+15551234567 483920")
+    assert reply.status_code == 200
+    assert "is not a valid number" in reply.text
+    assert "Usage: `/voiceotp <number> <code>`" in reply.text
+    time.sleep(0.3)
+    assert fake_plivo.requests == []
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+def test_plivo_barring_the_destination_is_reported_in_words_in_the_channel(server, slack, fake_slack, fake_plivo):
+    fake_plivo.reply = (403, {"error": "Calls to this destination country are barred."})
+    reply, _ = request_call(server, slack)
+    assert reply.status_code == 200
+    message = channel_message(fake_slack, "failed")
+    assert "could not be placed" in message.text
+    assert "Plivo does not allow calls to this destination" in message.text
+    assert fake_plivo.requests and fake_plivo.created == []
+    for sent in fake_slack.requests:
+        assert b"Traceback" not in sent.raw_body
+    assert "Traceback" not in reply.text
+
+
+# -- start-up configuration -------------------------------------------------------
+
+def run_module(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "answer_server", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_a_misconfigured_server_exits_with_status_2_and_one_error_line_per_problem(tmp_path, server_env):
+    env = server_env | {"PORT": "abc"}
+    del env["SLACK_BOT_TOKEN"]
+    result = run_module(tmp_path, env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines), lines
+    assert any(line.startswith("error: SLACK_BOT_TOKEN") for line in lines)
+    assert any(line.startswith("error: PORT") for line in lines)
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_help_lists_every_configuration_variable(tmp_path):
+    result = run_module(tmp_path, bare_env(), "--help")
+    assert result.returncode == 0, result.stderr
+    for name, _, _ in VARIABLES:
+        assert name in result.stdout
+
+
+def test_settings_are_read_from_a_dot_env_file_in_the_working_directory(tmp_path, fake_slack, fake_plivo):
+    values = settings_env(tmp_path, free_port(), fake_slack.base_url, fake_plivo.base_url)
+    (tmp_path / ".env").write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+    server = ServerProcess(tmp_path, bare_env(), values["PUBLIC_URL"])
+    try:
+        server.start()
+        assert requests.get(server.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    finally:
+        server.stop()
+
+
+# -- secrets -----------------------------------------------------------------------
+
+def test_no_code_or_secret_reaches_the_server_output_even_at_debug_level(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    server = launch(LOG_LEVEL="DEBUG")
+    run_answered_call(server, slack, plivo, fake_slack, fake_plivo)
+    server.stop()  # everything is written out
+    output = server.output()
+    assert " DEBUG " in output  # the check below means something
+    assert_no_code(output, CODE)
+    assert SPOKEN not in output
+    for secret in (BOT_TOKEN, SIGNING_SECRET, AUTH_TOKEN):
+        assert secret not in output

@@ -1,0 +1,83 @@
+"""Settings from the environment: every problem reported, secrets never echoed."""
+
+import pytest
+
+from voice.settings import Settings, SettingsError, load_settings
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
+    "SLACK_SIGNING_SECRET": "s3cr3t-signing",
+    "PLIVO_AUTH_ID": "MAXXXXXXXXXXXXXXXXXX",
+    "PLIVO_AUTH_TOKEN": "pl1vo-t0ken",
+    "PLIVO_FROM_NUMBER": "+1 415 555 0100",
+    "PUBLIC_URL": "https://calls.example.com/",
+}
+
+
+def test_it_builds_settings_with_defaults():
+    settings = load_settings(GOOD)
+    assert settings == Settings(
+        slack_bot_token="xoxb-1-2-abc",
+        slack_signing_secret="s3cr3t-signing",
+        plivo_auth_id="MAXXXXXXXXXXXXXXXXXX",
+        plivo_auth_token="pl1vo-t0ken",
+        plivo_from_number="+14155550100",
+        public_url="https://calls.example.com",
+        plivo_api_url="https://api.plivo.com",
+        slack_api_url="https://slack.com/api/",
+        database_url="sqlite:///voicebridge.sqlite3",
+        host="0.0.0.0",
+        port=3000,
+    )
+
+
+def test_it_takes_overrides():
+    settings = load_settings(GOOD | {
+        "PLIVO_API_URL": "http://127.0.0.1:9000/",
+        "SLACK_API_URL": "http://127.0.0.1:9001/api",
+        "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/test",
+        "HOST": "127.0.0.1",
+        "PORT": "8080",
+    })
+    assert settings.plivo_api_url == "http://127.0.0.1:9000"
+    assert settings.slack_api_url == "http://127.0.0.1:9001/api/"
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+
+
+def test_it_reports_every_missing_variable_at_once():
+    with pytest.raises(SettingsError) as caught:
+        load_settings({})
+    names = [line.split()[0] for line in caught.value.problems]
+    assert names == ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "PLIVO_AUTH_ID",
+                     "PLIVO_AUTH_TOKEN", "PLIVO_FROM_NUMBER", "PUBLIC_URL"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN must be a bot token starting with xoxb-"),
+        ("PLIVO_AUTH_ID", "MA123", "PLIVO_AUTH_ID must be 20 characters starting with MA or SA"),
+        ("PLIVO_FROM_NUMBER", "4155550100", "PLIVO_FROM_NUMBER must be a number in E.164 form"),
+        ("PLIVO_FROM_NUMBER", "+15551234567", "PLIVO_FROM_NUMBER is not a valid phone number"),
+        ("PUBLIC_URL", "calls.example.com", "PUBLIC_URL must be an http:// or https:// URL"),
+        ("PUBLIC_URL", "https://x.test/?a=1", "PUBLIC_URL must not have a query or a fragment"),
+        ("PLIVO_API_URL", "ftp://plivo", "PLIVO_API_URL must be an http:// or https:// URL"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL is not a valid SQLAlchemy URL"),
+        ("PORT", "abc", "PORT must be a port number from 1 to 65535"),
+        ("PORT", "70000", "PORT must be a port number from 1 to 65535"),
+    ],
+)
+def test_it_explains_a_malformed_value(name, value, problem):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {name: value})
+    assert len(caught.value.problems) == 1
+    assert caught.value.problems[0].startswith(problem)
+
+
+def test_a_problem_line_never_contains_a_secret_value():
+    secret_values = {"SLACK_BOT_TOKEN": "xoxp-very-secret", "PLIVO_AUTH_ID": "SECRETISH"}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | secret_values)
+    for line in caught.value.problems:
+        assert "very-secret" not in line and "SECRETISH" not in line
