@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    configure_logging(settings.secrets())
+    configure_logging(settings.log_level, settings.secrets())
 
     # Imported here so --help and configuration errors stay fast and quiet.
     import waitress
@@ -55,27 +55,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class RedactSecrets(logging.Filter):
-    """Replace any configured secret in a log record by [redacted]."""
+class RedactingFormatter(logging.Formatter):
+    """Replace any configured secret by [redacted], tracebacks included."""
 
-    def __init__(self, secrets: tuple[str, ...]):
-        super().__init__()
+    def __init__(self, fmt: str, secrets: tuple[str, ...]):
+        super().__init__(fmt)
         self._secrets = tuple(s for s in secrets if len(s) >= 6)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
 
-def configure_logging(secrets: tuple[str, ...]) -> None:
+def configure_logging(level: str, secrets: tuple[str, ...]) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), handlers=[handler], force=True)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def start_sweeper(app) -> threading.Thread:

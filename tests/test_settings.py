@@ -28,6 +28,7 @@ def test_it_builds_settings_with_defaults():
         database_url="sqlite:///voicebridge.sqlite3",
         host="0.0.0.0",
         port=3000,
+        log_level="INFO",
     )
 
 
@@ -66,6 +67,7 @@ def test_it_reports_every_missing_variable_at_once():
         ("DATABASE_URL", "not a url", "DATABASE_URL is not a valid SQLAlchemy URL"),
         ("PORT", "abc", "PORT must be a port number from 1 to 65535"),
         ("PORT", "70000", "PORT must be a port number from 1 to 65535"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
     ],
 )
 def test_it_explains_a_malformed_value(name, value, problem):
@@ -81,3 +83,25 @@ def test_a_problem_line_never_contains_a_secret_value():
         load_settings(GOOD | secret_values)
     for line in caught.value.problems:
         assert "very-secret" not in line and "SECRETISH" not in line
+
+
+def test_the_log_never_shows_a_secret_even_in_a_traceback():
+    import io
+    import logging
+
+    from answer_server.__main__ import RedactingFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(message)s", ("xoxb-1-2-abc", "pl1vo-t0ken")))
+    logger = logging.getLogger("test.redaction")
+    logger.addHandler(handler)
+    try:
+        raise RuntimeError("token pl1vo-t0ken rejected")
+    except RuntimeError:
+        logger.exception("calling with xoxb-1-2-abc failed")
+    finally:
+        logger.removeHandler(handler)
+    output = stream.getvalue()
+    assert "Traceback" in output and "RuntimeError: token [redacted] rejected" in output
+    assert "xoxb-1-2-abc" not in output and "pl1vo-t0ken" not in output

@@ -31,7 +31,9 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("DATABASE_URL", "SQLAlchemy URL of the store (postgresql+psycopg://… for PostgreSQL)", DEFAULT_DATABASE_URL),
     ("HOST", "address to listen on", "0.0.0.0"),
     ("PORT", "port to listen on", "3000"),
+    ("LOG_LEVEL", "how much to log: DEBUG, INFO, WARNING or ERROR", "INFO"),
 )
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _AUTH_ID = re.compile(r"^(MA|SA)[A-Z0-9]{18}$")
 
@@ -62,6 +64,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "0.0.0.0"
     port: int = 3000
+    log_level: str = "INFO"
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
@@ -88,6 +91,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("SLACK_API_URL", _check_base_url),
         ("DATABASE_URL", _check_database_url),
         ("PORT", _check_port),
+        ("LOG_LEVEL", _check_log_level),
     )
     for name, check in checks:
         if values[name]:
@@ -109,6 +113,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         database_url=values["DATABASE_URL"],
         host=values["HOST"],
         port=int(values["PORT"]),
+        log_level=values["LOG_LEVEL"].upper(),
     )
 
 
@@ -162,4 +167,10 @@ def _check_database_url(value: str) -> str | None:
 def _check_port(value: str) -> str | None:
     if not value.isdigit() or not 0 < int(value) < 65536:
         return "must be a port number from 1 to 65535"
+    return None
+
+
+def _check_log_level(value: str) -> str | None:
+    if value.upper() not in LOG_LEVELS:
+        return "must be one of " + ", ".join(LOG_LEVELS)
     return None
