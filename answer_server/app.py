@@ -17,6 +17,7 @@ from bot.reporter import SlackReporter
 from voice.calls import CallService, utcnow
 from voice.models import CallRecord
 from voice.plivo import PlivoClient
+from voice.policy import DestinationPolicy
 from voice.settings import Settings
 from voice.store import Store
 
@@ -51,6 +52,7 @@ def create_app(
         plivo,
         public_url=settings.public_url,
         from_number=settings.plivo_from_number,
+        policy=DestinationPolicy(settings.allowed_countries, settings.plivo_from_number),
         notify=notify,
         clock=clock,
     )

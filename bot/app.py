@@ -15,7 +15,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.commands import CommandError, HelpRequest, OtpRequest, parse_voiceotp
-from bot.messages import USAGE, calling_reply, failure_reply, usage_reply
+from bot.messages import USAGE, calling_reply, failure_reply, refusal_reply, usage_reply
 from bot.reporter import SlackReporter
 from voice.calls import CallService
 from voice.models import Requester
@@ -43,27 +43,32 @@ def create_bolt_app(
         listener_executor=listener_executor,
         logger=logging.getLogger("slack_bolt"),
     )
-    app.command("/voiceotp")(ack=ack_voiceotp, lazy=[_placer(calls, reporter)])
+    app.command("/voiceotp")(ack=_acker(calls), lazy=[_placer(calls, reporter)])
     app.error(_on_error)
     return app
 
 
-def ack_voiceotp(ack, command) -> None:
-    """Answer at once: the usage, a specific error, or "Calling …" with the code masked."""
-    request = parse_voiceotp(command.get("text", ""))
-    if isinstance(request, HelpRequest):
-        ack(USAGE)
-    elif isinstance(request, CommandError):
-        ack(usage_reply(request.problem))
-    else:
-        ack(calling_reply(request.number, len(request.code)))
+def _acker(calls: CallService):
+    def ack_voiceotp(ack, command) -> None:
+        """Answer at once: the usage, a specific refusal, or "Calling …" with the code masked."""
+        request = parse_voiceotp(command.get("text", ""))
+        if isinstance(request, HelpRequest):
+            ack(USAGE)
+        elif isinstance(request, CommandError):
+            ack(usage_reply(request.problem))
+        elif refusal := calls.refusal_for(request.number):
+            ack(refusal_reply(refusal))
+        else:
+            ack(calling_reply(request.number, len(request.code)))
+
+    return ack_voiceotp
 
 
 def _placer(calls: CallService, reporter: SlackReporter):
     def place_voiceotp(command, respond) -> None:
         """After the ack: store the call, post its status message, then dial."""
         request = parse_voiceotp(command.get("text", ""))
-        if not isinstance(request, OtpRequest):
+        if not isinstance(request, OtpRequest) or calls.refusal_for(request.number):
             return  # lazy listeners run even when the ack refused the input
         requester = Requester(
             user_id=command["user_id"],

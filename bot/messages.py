@@ -22,6 +22,11 @@ def usage_reply(problem: str | None = None) -> str:
     return f":warning: {escape(problem)}\n{USAGE}" if problem else USAGE
 
 
+def refusal_reply(reason: str) -> str:
+    """A valid request we will not carry out (policy): why, and that no call was placed."""
+    return f":no_entry: {escape(reason)} No call was placed."
+
+
 def calling_reply(number: PhoneNumber, code_length: int) -> str:
     """The requester's ephemeral acknowledgement; the code is masked."""
     return f":telephone_receiver: Calling {number.display}… (code {'•' * code_length})"

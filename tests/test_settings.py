@@ -29,6 +29,7 @@ def test_it_builds_settings_with_defaults():
         host="0.0.0.0",
         port=3000,
         log_level="INFO",
+        allowed_countries=frozenset({"US"}),
     )
 
 
@@ -68,6 +69,8 @@ def test_it_reports_every_missing_variable_at_once():
         ("PORT", "abc", "PORT must be a port number from 1 to 65535"),
         ("PORT", "70000", "PORT must be a port number from 1 to 65535"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
+        ("ALLOWED_COUNTRIES", "US,XX", "ALLOWED_COUNTRIES must be ISO country codes separated by commas"),
+        ("ALLOWED_COUNTRIES", ",", "ALLOWED_COUNTRIES must be ISO country codes separated by commas"),
     ],
 )
 def test_it_explains_a_malformed_value(name, value, problem):
@@ -105,3 +108,11 @@ def test_the_log_never_shows_a_secret_even_in_a_traceback():
     output = stream.getvalue()
     assert "Traceback" in output and "RuntimeError: token [redacted] rejected" in output
     assert "xoxb-1-2-abc" not in output and "pl1vo-t0ken" not in output
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("", frozenset({"US"})), ("*", None), ("gb, fr", frozenset({"GB", "FR"}))],
+)
+def test_allowed_countries_default_to_the_caller_ids_country(value, allowed):
+    assert load_settings(GOOD | {"ALLOWED_COUNTRIES": value}).allowed_countries == allowed

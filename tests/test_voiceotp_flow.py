@@ -276,3 +276,30 @@ def test_the_same_command_delivered_twice_places_one_call(client, slack, plivo_a
 def test_healthz_answers_ok_when_the_database_is_reachable(client):
     reply = client.get("/healthz")
     assert reply.status_code == 200 and reply.get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("+1 900 555 0123 483920", "+1 900-555-0123 is refused: this app never calls premium-rate numbers."),
+        ("+14155550100 483920", "is this app's own caller ID"),
+    ],
+)
+def test_a_forbidden_destination_is_refused_in_the_reply_and_never_dialled(client, slack, plivo_api, fake_slack, text, reason):
+    body = send(client, slack.command(text)).get_data(as_text=True)
+    assert reason in body and "No call was placed." in body
+    time.sleep(0.3)
+    assert created_call_bodies(plivo_api) == []
+    assert fake_slack.calls("chat.postMessage") == []
+
+
+def test_a_country_not_allowed_is_refused(settings, plivo_api, slack, fake_slack):
+    from dataclasses import replace
+
+    from answer_server import create_app
+
+    client = create_app(replace(settings, allowed_countries=frozenset({"US"}))).test_client()
+    body = send(client, slack.command("+34 612 34 56 78 483920")).get_data(as_text=True)
+    assert "is in Spain, which this workspace does not call (allowed: US)" in body
+    time.sleep(0.3)
+    assert created_call_bodies(plivo_api) == []

@@ -16,6 +16,7 @@ from voice.models import Answer, CallRecord, HangupReport, Requester
 from voice.numbers import PhoneNumber
 from voice.outcomes import Outcome, classify_hangup
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
+from voice.policy import DestinationPolicy, refusal_for
 from voice.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,10 @@ STALE_AFTER = timedelta(minutes=30)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class CallRefused(ValueError):
+    """The destination may not be called; the message says why, for a person."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class CallService:
         *,
         public_url: str,
         from_number: str,
+        policy: DestinationPolicy | None = None,
         notify: Callable[[CallRecord], None] = lambda call: None,
         clock: Callable[[], datetime] = utcnow,
     ):
@@ -60,16 +66,27 @@ class CallService:
         self.plivo = plivo
         self.public_url = public_url
         self.from_number = from_number
+        self.policy = policy or DestinationPolicy(allowed_countries=None, own_number=from_number)
         self.notify = notify
         self.clock = clock
 
     def get(self, token: str) -> CallRecord | None:
         return self.store.get(token)
 
+    def refusal_for(self, to: PhoneNumber) -> str | None:
+        """Why `to` may not be called (country, number type, our own number); None if it may."""
+        return refusal_for(to, self.policy)
+
     def open_otp_call(
         self, to: PhoneNumber, code: str, requester: Requester, request_id: str | None = None
     ) -> CallRecord | None:
-        """Store a call that will read `code`; None if `request_id` was seen before."""
+        """Store a call that will read `code`; None if `request_id` was seen before.
+
+        Raises CallRefused for a destination the policy forbids.
+        """
+        refusal = self.refusal_for(to)
+        if refusal:
+            raise CallRefused(refusal)
         return self.store.add_call(
             token=secrets.token_urlsafe(24),
             kind="otp",

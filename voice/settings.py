@@ -32,8 +32,13 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("HOST", "address to listen on", "0.0.0.0"),
     ("PORT", "port to listen on", "3000"),
     ("LOG_LEVEL", "how much to log: DEBUG, INFO, WARNING or ERROR", "INFO"),
+    ("ALLOWED_COUNTRIES", "ISO codes of the countries calls may go to, comma-separated; * for all",
+     "the country of PLIVO_FROM_NUMBER"),
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+# Defaults computed from other variables once those are known.
+_DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES"}
 
 _AUTH_ID = re.compile(r"^(MA|SA)[A-Z0-9]{18}$")
 
@@ -65,6 +70,8 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     log_level: str = "INFO"
+    #: ISO region codes calls may go to; None allows all ("*").
+    allowed_countries: frozenset[str] | None = None
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
@@ -79,7 +86,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         if not values[name]:
             if default is None:
                 problems.append(f"{name} is required: {_meaning(name)}")
-            else:
+            elif name not in _DERIVED_DEFAULTS:
                 values[name] = default
 
     checks = (
@@ -92,6 +99,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("DATABASE_URL", _check_database_url),
         ("PORT", _check_port),
         ("LOG_LEVEL", _check_log_level),
+        ("ALLOWED_COUNTRIES", _check_countries),
     )
     for name, check in checks:
         if values[name]:
@@ -114,6 +122,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         host=values["HOST"],
         port=int(values["PORT"]),
         log_level=values["LOG_LEVEL"].upper(),
+        allowed_countries=_countries(values["ALLOWED_COUNTRIES"], values["PLIVO_FROM_NUMBER"]),
     )
 
 
@@ -174,3 +183,23 @@ def _check_log_level(value: str) -> str | None:
     if value.upper() not in LOG_LEVELS:
         return "must be one of " + ", ".join(LOG_LEVELS)
     return None
+
+
+def _check_countries(value: str) -> str | None:
+    if value.strip() == "*":
+        return None
+    codes = [code.strip().upper() for code in value.split(",") if code.strip()]
+    unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
+    if not codes or unknown:
+        return "must be ISO country codes separated by commas (e.g. US,CA,GB) or *" + (
+            f"; unknown: {', '.join(unknown)}" if unknown else "")
+    return None
+
+
+def _countries(value: str, from_number: str) -> frozenset[str] | None:
+    if value.strip() == "*":
+        return None
+    if value:
+        return frozenset(code.strip().upper() for code in value.split(",") if code.strip())
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(from_number, None))
+    return frozenset({region}) if region else frozenset()
