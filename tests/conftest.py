@@ -7,8 +7,11 @@ talk to it only as Slack and Plivo would.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import uuid
+from datetime import datetime, timezone
 
 import pytest
 import responses
@@ -73,6 +76,61 @@ def plivo_accepts(plivo_api, request_uuid: str | None = None) -> str:
         json={"api_id": str(uuid.uuid4()), "message": "call fired", "request_uuid": request_uuid},
     )
     return request_uuid
+
+
+class PlivoRest:
+    """Plivo's REST API on `responses`: every call accepted with a fresh request
+    UUID (req-1, req-2, …), every hang-up and cancel answered 204; all recorded."""
+
+    def __init__(self, mock: responses.RequestsMock):
+        self.created: list[dict] = []  # create-call bodies, plus the request_uuid given
+        self.stopped: list[tuple[str, str]] = []  # ("Call" | "Request", uuid) of every DELETE
+        self.refuse_with: tuple[int, dict] | None = None  # answer create-calls with this instead
+        mock.add_callback(responses.POST, CREATE_CALL_URL, callback=self._create)
+        mock.add_callback(responses.DELETE, re.compile(rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/(Call|Request)/.+/"),
+                          callback=self._delete)
+
+    def _create(self, request):
+        if self.refuse_with:
+            status, body = self.refuse_with
+            return status, {}, json.dumps(body)
+        request_uuid = f"req-{len(self.created) + 1}"
+        self.created.append(json.loads(request.body) | {"request_uuid": request_uuid})
+        return 201, {}, json.dumps({"api_id": str(uuid.uuid4()), "message": "call fired", "request_uuid": request_uuid})
+
+    def _delete(self, request):
+        kind, uuid_ = request.url.rstrip("/").split("/")[-2:]
+        self.stopped.append((kind, uuid_))
+        return 204, {}, ""
+
+    def to(self, number: str) -> list[dict]:
+        return [body for body in self.created if body["to"] == number]
+
+
+@pytest.fixture
+def plivo_rest(plivo_api) -> PlivoRest:
+    return PlivoRest(plivo_api)
+
+
+class Clock:
+    """A clock the test moves by hand: retries and escalations without sleeping."""
+
+    def __init__(self, now: datetime = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The call lifecycle with a controllable clock: what gets notified, and when."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import responses
@@ -14,19 +14,6 @@ from voice.plivo import PlivoClient
 PLIVO = "https://api.plivo.test"
 CALL_URL = f"{PLIVO}/v1/Account/MAXXXXXXXXXXXXXXXXXX/Call/"
 REQUESTER = Requester(user_id="U1", channel_id="C1")
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock():
-    return Clock()
 
 
 @pytest.fixture

@@ -30,6 +30,10 @@ def test_it_builds_settings_with_defaults():
         port=3000,
         log_level="INFO",
         allowed_countries=frozenset({"US"}),
+        default_region="US",
+        alert_retries=2,
+        alert_retry_delay=60,
+        plivo_cps=2.0,
     )
 
 
@@ -71,6 +75,14 @@ def test_it_reports_every_missing_variable_at_once():
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
         ("ALLOWED_COUNTRIES", "US,XX", "ALLOWED_COUNTRIES must be ISO country codes separated by commas"),
         ("ALLOWED_COUNTRIES", ",", "ALLOWED_COUNTRIES must be ISO country codes separated by commas"),
+        ("DEFAULT_REGION", "XX", "DEFAULT_REGION must be an ISO country code"),
+        ("ALERT_RETRIES", "-1", "ALERT_RETRIES must be a whole number from 0 to 10"),
+        ("ALERT_RETRIES", "11", "ALERT_RETRIES must be a whole number from 0 to 10"),
+        ("ALERT_RETRY_DELAY", "1.5", "ALERT_RETRY_DELAY must be a whole number from 0 to 3600"),
+        ("ALERT_RETRY_DELAY", "3601", "ALERT_RETRY_DELAY must be a whole number from 0 to 3600"),
+        ("PLIVO_CPS", "0", "PLIVO_CPS must be a number of calls per second above 0"),
+        ("PLIVO_CPS", "fast", "PLIVO_CPS must be a number of calls per second above 0"),
+        ("PLIVO_CPS", "nan", "PLIVO_CPS must be a number of calls per second above 0"),
     ],
 )
 def test_it_explains_a_malformed_value(name, value, problem):
@@ -116,3 +128,14 @@ def test_the_log_never_shows_a_secret_even_in_a_traceback():
 )
 def test_allowed_countries_default_to_the_caller_ids_country(value, allowed):
     assert load_settings(GOOD | {"ALLOWED_COUNTRIES": value}).allowed_countries == allowed
+
+
+def test_alert_settings_and_the_call_rate_can_be_set():
+    settings = load_settings(GOOD | {"ALERT_RETRIES": "0", "ALERT_RETRY_DELAY": "5", "PLIVO_CPS": "0.5",
+                                     "DEFAULT_REGION": "gb"})
+    assert (settings.alert_retries, settings.alert_retry_delay, settings.plivo_cps) == (0, 5, 0.5)
+    assert settings.default_region == "GB"
+
+
+def test_the_default_region_follows_the_caller_id():
+    assert load_settings(GOOD | {"PLIVO_FROM_NUMBER": "+44 20 7183 8750"}).default_region == "GB"

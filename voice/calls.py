@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
+from voice.clock import utcnow
 from voice.models import Answer, CallRecord, HangupReport, Requester
 from voice.numbers import PhoneNumber
 from voice.outcomes import Outcome, classify_hangup
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 
 #: A call with no final callback after this long is closed, and its code erased.
 STALE_AFTER = timedelta(minutes=30)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class CallRefused(ValueError):

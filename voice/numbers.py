@@ -76,3 +76,31 @@ def display_number(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return e164
     return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+def parse_profile_number(text: str, default_region: str | None) -> PhoneNumber:
+    """Parse the free text of a Slack profile's phone field.
+
+    People write "(415) 555-0123", "+44 20 7183 8750" or "415.555.0123 ext 12";
+    a number without a country code is read as one of `default_region`. An
+    extension is dropped: a phone call cannot dial it.
+    """
+    text = text.strip()
+    if not text:
+        raise InvalidPhoneNumber("There is no phone number in the Slack profile.")
+    try:
+        number = phonenumbers.parse(text, default_region if not text.startswith("+") else None)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhoneNumber(
+            f"The profile number “{text}” is not a phone number"
+            + ("" if default_region else " with + and a country code")
+            + "."
+        ) from None
+    number.extension = None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(f"The profile number “{text}” is not a valid number.")
+    return PhoneNumber(
+        e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+        display=phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL),
+        region=phonenumbers.region_code_for_number(number),
+    )

@@ -17,6 +17,9 @@ class Outcome(str, Enum):
     NO_ANSWER = "no_answer"  # it rang out
     FAILED = "failed"  # the call could not be made or connected; `cause` says why
     CANCELLED = "cancelled"  # hung up by us (API) before it was answered
+    # An answering machine picked up (Plivo's machine detection said so). For
+    # an alert this is not an acknowledgement, so it is retried like no answer.
+    VOICEMAIL = "voicemail"
 
 
 # Plivo's final CallStatus values on the hangup URL.

@@ -15,6 +15,8 @@ from typing import Callable
 
 import requests
 
+from voice.throttle import RateLimiter
+
 log = logging.getLogger(__name__)
 
 # (connect, read) seconds. A create-call normally answers in well under a second.
@@ -34,6 +36,11 @@ class PlivoError(Exception):
         super().__init__(message)
         self.status = status
         self.placed_unknown = placed_unknown
+
+    @property
+    def permanent(self) -> bool:
+        """Whether asking again would get the same answer (a 4xx other than 429)."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class PlivoClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
+        throttle: RateLimiter | None = None,
     ):
         self._account_url = f"{base_url.rstrip('/')}/v1/Account/{auth_id}"
         self._session = session or requests.Session()
@@ -72,6 +80,7 @@ class PlivoClient:
         self._session.headers.update({"Accept": "application/json", "User-Agent": "voicebridge/1"})
         self._timeout = timeout
         self._sleep = sleep
+        self._throttle = throttle  # PLIVO_CPS, for every call placed, OTP and alert alike
 
     def create_call(self, call: OutboundCall) -> str:
         """Ask Plivo to place the call; its request UUID."""
@@ -95,6 +104,8 @@ class PlivoClient:
                 "machine_detection_time": call.machine_detection_time,
             }
         for attempt in range(RATE_LIMIT_RETRIES + 1):
+            if self._throttle:
+                self._throttle.acquire()
             response = self._send("POST", "/Call/", json=body)
             if response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
                 break

@@ -34,11 +34,16 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("LOG_LEVEL", "how much to log: DEBUG, INFO, WARNING or ERROR", "INFO"),
     ("ALLOWED_COUNTRIES", "ISO codes of the countries calls may go to, comma-separated; * for all",
      "the country of PLIVO_FROM_NUMBER"),
+    ("DEFAULT_REGION", "ISO code of the country assumed for Slack profile numbers written without +",
+     "the country of PLIVO_FROM_NUMBER"),
+    ("ALERT_RETRIES", "/voicealert: how many more rounds of calls when nobody acknowledges (0-10)", "2"),
+    ("ALERT_RETRY_DELAY", "/voicealert: seconds between the end of a round and the next one (0-3600)", "60"),
+    ("PLIVO_CPS", "calls placed per second at most, Plivo's outbound limit for the account", "2"),
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Defaults computed from other variables once those are known.
-_DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES"}
+_DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES", "DEFAULT_REGION"}
 
 _AUTH_ID = re.compile(r"^(MA|SA)[A-Z0-9]{18}$")
 
@@ -72,6 +77,15 @@ class Settings:
     log_level: str = "INFO"
     #: ISO region codes calls may go to; None allows all ("*").
     allowed_countries: frozenset[str] | None = None
+    #: Region for profile numbers without a country code ("415 555 0123"); None
+    #: accepts only international ones.
+    default_region: str | None = None
+    #: /voicealert: rounds of calls after the first when nobody acknowledges.
+    alert_retries: int = 2
+    #: /voicealert: seconds from the end of a round to the start of the next.
+    alert_retry_delay: int = 60
+    #: Create-call requests per second at most (Plivo's default account limit is 2).
+    plivo_cps: float = 2.0
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
@@ -100,6 +114,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("PORT", _check_port),
         ("LOG_LEVEL", _check_log_level),
         ("ALLOWED_COUNTRIES", _check_countries),
+        ("DEFAULT_REGION", _check_region),
+        ("ALERT_RETRIES", _whole_number_check(0, 10)),
+        ("ALERT_RETRY_DELAY", _whole_number_check(0, 3600)),
+        ("PLIVO_CPS", _check_cps),
     )
     for name, check in checks:
         if values[name]:
@@ -123,6 +141,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         port=int(values["PORT"]),
         log_level=values["LOG_LEVEL"].upper(),
         allowed_countries=_countries(values["ALLOWED_COUNTRIES"], values["PLIVO_FROM_NUMBER"]),
+        default_region=values["DEFAULT_REGION"].upper() or _region_of(values["PLIVO_FROM_NUMBER"]),
+        alert_retries=int(values["ALERT_RETRIES"]),
+        alert_retry_delay=int(values["ALERT_RETRY_DELAY"]),
+        plivo_cps=float(values["PLIVO_CPS"]),
     )
 
 
@@ -196,10 +218,39 @@ def _check_countries(value: str) -> str | None:
     return None
 
 
+def _check_region(value: str) -> str | None:
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        return "must be an ISO country code such as US, GB or FR"
+    return None
+
+
+def _whole_number_check(low: int, high: int):
+    def check(value: str) -> str | None:
+        if not value.isdigit() or not low <= int(value) <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _check_cps(value: str) -> str | None:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 100:
+        return "must be a number of calls per second above 0 and at most 100 (e.g. 2 or 0.5)"
+    return None
+
+
 def _countries(value: str, from_number: str) -> frozenset[str] | None:
     if value.strip() == "*":
         return None
     if value:
         return frozenset(code.strip().upper() for code in value.split(",") if code.strip())
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(from_number, None))
+    region = _region_of(from_number)
     return frozenset({region}) if region else frozenset()
+
+
+def _region_of(number: str) -> str | None:
+    return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or None

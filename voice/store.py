@@ -8,7 +8,7 @@ sharing the database, changes a call only once.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import (
     Column,
@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from voice.clock import as_utc
 from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Answer, CallRecord, Requester
 from voice.outcomes import Outcome
 
@@ -253,13 +254,6 @@ class Store:
         return result.rowcount == 1
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
-
-
 def _record(row: RowMapping) -> CallRecord:
     return CallRecord(
         token=row["token"],
@@ -272,7 +266,7 @@ def _record(row: RowMapping) -> CallRecord:
             reply_url=row["reply_url"],
         ),
         status=row["status"],
-        created_at=_utc(row["created_at"]),
+        created_at=as_utc(row["created_at"]),
         code_length=row["code_length"],
         request_id=row["request_id"],
         message_via=row["message_via"],
@@ -283,6 +277,6 @@ def _record(row: RowMapping) -> CallRecord:
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         cause=row["cause"],
         duration=row["duration"],
-        answered_at=_utc(row["answered_at"]),
-        ended_at=_utc(row["ended_at"]),
+        answered_at=as_utc(row["answered_at"]),
+        ended_at=as_utc(row["ended_at"]),
     )

@@ -1,0 +1,133 @@
+"""The alert state machine, pure: positions, rounds, chains, and each call's state."""
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, Leg, Target
+from voice.alert_plan import (
+    Advance,
+    GiveUp,
+    Over,
+    Wait,
+    latest_legs,
+    leg_state,
+    next_step,
+    targets_at,
+)
+from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Requester
+from voice.outcomes import Outcome
+
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+ALICE = Target("+14155550101", 0, "U1", "Alice")
+BOB = Target("+14155550102", 0, "U2", "Bob")
+CAROL = Target("+14155550103", 1, "U3", "Carol")
+NUMBER = Target("+14155550104", 2)
+
+
+def alert(targets=(ALICE, BOB), position=-1, rounds=3, delay=60, status=ACTIVE, **changes) -> AlertRecord:
+    return AlertRecord(
+        id=1, requester=Requester("U0", "C0"), sender_name="Ana", channel_name="ops", message="DB down",
+        targets=tuple(targets), skipped=(), rounds=rounds, retry_delay=delay, position=position,
+        status=status, created_at=NOW, **changes,
+    )
+
+
+def leg(target=0, position=0, status=ENDED, outcome=Outcome.NO_ANSWER, leg_id=None, **changes) -> Leg:
+    return Leg(id=leg_id or 10 * position + target + 1, alert_id=1, token=f"t{position}{target}",
+               position=position, target=target, to_number="+1", status=status, created_at=NOW,
+               outcome=outcome if status == ENDED else None, **changes)
+
+
+def test_a_new_alert_calls_its_first_stage_now():
+    assert next_step(alert(), [], NOW) == Advance(0, NOW)
+
+
+def test_it_waits_while_any_call_of_the_position_is_going():
+    assert next_step(alert(position=0), [leg(0), leg(1, status=RINGING)], NOW) == Wait()
+
+
+def test_a_fan_out_retries_the_round_after_the_delay_once_every_call_ended():
+    step = next_step(alert(position=0), [leg(0, outcome=Outcome.BUSY), leg(1, outcome=Outcome.VOICEMAIL)], NOW)
+    assert step == Advance(1, NOW + timedelta(seconds=60))
+
+
+def test_a_chain_calls_the_next_link_as_soon_as_the_current_call_ends():
+    chain = alert(targets=(ALICE, CAROL, NUMBER), position=0)
+    assert next_step(chain, [leg(0)], NOW) == Advance(1, NOW)
+    assert next_step(replace(chain, position=1), [leg(1, position=1)], NOW) == Advance(2, NOW)
+    # After the last link, the next round waits for the delay and starts over at the first.
+    assert next_step(replace(chain, position=2), [leg(2, position=2)], NOW) == Advance(3, NOW + timedelta(seconds=60))
+    assert targets_at(chain, 3, []) == [0]
+
+
+def test_after_the_last_round_it_gives_up():
+    assert alert(rounds=3).positions == 3  # one stage, three rounds
+    assert next_step(alert(position=1), [leg(0, position=1), leg(1, position=1)], NOW) == Advance(2, NOW + timedelta(seconds=60))
+    assert next_step(alert(position=2), [leg(0, position=2), leg(1, position=2)], NOW) == GiveUp()
+    assert next_step(alert(rounds=1, position=0), [leg(0), leg(1)], NOW) == GiveUp()
+
+
+@pytest.mark.parametrize("status", [ACKNOWLEDGED, CANCELLED, EXHAUSTED])
+def test_an_alert_that_is_over_does_nothing_more(status):
+    assert next_step(alert(position=0, status=status), [leg(0)], NOW) == Over()
+
+
+def test_positions_with_nobody_left_to_call_are_passed_over():
+    chain = alert(targets=(ALICE, CAROL))
+    # Carol was refused outright in round 1: from then on, each round is Alice alone.
+    carol_refused = leg(1, position=1, outcome=Outcome.FAILED, permanent=True)
+    assert next_step(replace(chain, position=1), [leg(0), carol_refused], NOW) == Advance(2, NOW + timedelta(seconds=60))
+    assert next_step(replace(chain, position=2), [leg(0), carol_refused, leg(0, position=2)], NOW) == \
+        Advance(4, NOW + timedelta(seconds=60))
+
+
+def test_it_gives_up_at_once_when_nobody_is_left_to_call():
+    refused = leg(0, outcome=Outcome.FAILED, permanent=True)
+    assert next_step(alert(targets=(ALICE,), position=0), [refused], NOW) == GiveUp()
+
+
+def test_targets_refused_outright_by_plivo_are_not_called_again():
+    fan_out = alert()
+    earlier = [leg(0, outcome=Outcome.FAILED, permanent=True), leg(1, outcome=Outcome.FAILED)]
+    assert targets_at(fan_out, 0, []) == [0, 1]
+    assert targets_at(fan_out, 1, earlier) == [1]
+
+
+def test_a_mixed_plan_calls_a_whole_stage_at_once():
+    mixed = alert(targets=(ALICE, BOB, CAROL))
+    assert mixed.stages == 2
+    assert targets_at(mixed, 0, []) == [0, 1]
+    assert targets_at(mixed, 1, []) == [2]
+    assert targets_at(mixed, 2, []) == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("the_leg", "state"),
+    [
+        (None, "waiting"),
+        (leg(status=QUEUED), "queued"),
+        (leg(status=CALLING), "queued"),
+        (leg(status=RINGING), "ringing"),
+        (leg(status=ANSWERED), "answered"),
+        (leg(status=ANSWERED, machine=True), "voicemail"),
+        (leg(outcome=Outcome.VOICEMAIL, machine=True), "voicemail"),
+        (leg(outcome=Outcome.BUSY), "busy"),
+        (leg(outcome=Outcome.NO_ANSWER), "no answer"),
+        (leg(outcome=Outcome.FAILED), "failed"),
+        (leg(outcome=Outcome.ANSWERED), "answered, not acknowledged"),
+        (leg(outcome=Outcome.CANCELLED), "cancelled"),
+        (leg(status=RINGING, stop_requested=True), "cancelled"),
+        (leg(outcome=Outcome.ANSWERED, stop_requested=True), "cancelled"),
+        (leg(outcome=Outcome.BUSY, stop_requested=True), "busy"),
+        (leg(outcome=Outcome.ANSWERED, leg_id=99), "acknowledged"),
+    ],
+)
+def test_each_call_has_a_state_for_its_line(the_leg, state):
+    assert leg_state(alert(status=ACKNOWLEDGED, resolved_leg=99), the_leg) == state
+
+
+def test_the_latest_call_of_each_target_is_shown():
+    first, retry, other = leg(0, position=0), leg(0, position=1, status=RINGING), leg(1, position=0)
+    assert latest_legs([retry, first, other]) == {0: retry, 1: other}

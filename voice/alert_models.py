@@ -1,0 +1,129 @@
+"""The values of an alert: who to call in which order, each call (leg), and who took it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from voice.models import ENDED, Requester
+from voice.outcomes import Outcome
+
+# An alert's status. ACTIVE moves to exactly one of the others, by one
+# conditional UPDATE, so the first acknowledgement wins everywhere.
+ACTIVE = "active"  # calls are being placed or retried
+ACKNOWLEDGED = "acknowledged"  # someone took it, by phone or in Slack
+CANCELLED = "cancelled"  # someone stopped it in Slack
+EXHAUSTED = "exhausted"  # every round ended and nobody acknowledged; still acknowledgeable in Slack
+
+VIA_PHONE = "phone"
+VIA_SLACK = "slack"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One phone to ring, and where it stands in the escalation chain."""
+
+    number: str  # E.164
+    stage: int  # 0 is called first; stage n+1 only when nobody at stage n acknowledged
+    user_id: str | None = None  # the Slack user whose profile gave the number
+    name: str | None = None  # how to say who they are ("Alice Smith"); None for a bare number
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A recipient not called, and why, for the requester."""
+
+    label: str  # as Slack shows it: "<@U123>", "+1 415-555-0100", "<!subteam^S1>"
+    reason: str
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """What the Slack side asks for, once the recipients are numbers."""
+
+    requester: Requester
+    sender_name: str  # spoken: "This is an alert from <sender_name>"
+    channel_name: str | None  # spoken; None where Slack gives no name (DMs, private channels)
+    message: str  # plain text, 1 to 1000 characters, spoken verbatim
+    targets: tuple[Target, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One call placed for an alert. Its token is the only thing in its callback URLs."""
+
+    id: int
+    alert_id: int
+    token: str
+    position: int  # the alert's position when it was placed: round * stages + stage
+    target: int  # index into AlertRecord.targets
+    to_number: str
+    status: str  # voice.models QUEUED → CALLING → RINGING → ANSWERED → ENDED, forward only
+    created_at: datetime
+    machine: bool = False  # Plivo's machine detection heard an answering machine
+    stop_requested: bool = False  # the alert was taken or cancelled while this call was live
+    permanent: bool = False  # failed in a way a retry cannot fix (Plivo refused the request)
+    silences: int = 0  # menus in a row that got no key
+    request_uuid: str | None = None
+    call_uuid: str | None = None
+    outcome: Outcome | None = None
+    cause: str | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status == ENDED
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: int
+    requester: Requester
+    sender_name: str
+    channel_name: str | None
+    message: str
+    targets: tuple[Target, ...]
+    skipped: tuple[Skipped, ...]
+    rounds: int  # 1 + ALERT_RETRIES when the alert was raised
+    retry_delay: int  # seconds, ALERT_RETRY_DELAY when the alert was raised
+    position: int  # -1 before the first call; then round * stages + stage
+    status: str
+    created_at: datetime
+    request_id: str | None = None
+    next_at: datetime | None = None  # when the next round starts, while one is pending
+    resolved_at: datetime | None = None
+    resolved_via: str | None = None  # VIA_PHONE or VIA_SLACK
+    resolved_by: str | None = None  # Slack user ID of who took or cancelled it, if known
+    resolved_name: str | None = None  # their name, for speech
+    resolved_number: str | None = None  # the number that acknowledged, by phone
+    resolved_leg: int | None = None  # the leg that acknowledged
+    message_via: str | None = None  # "chat" or "reply_url", as for calls
+    message_channel: str | None = None
+    message_ts: str | None = None
+
+    @property
+    def stages(self) -> int:
+        return max((target.stage for target in self.targets), default=0) + 1
+
+    @property
+    def round(self) -> int:
+        """0-based round of the current position (0 before any call)."""
+        return max(self.position, 0) // self.stages
+
+    @property
+    def positions(self) -> int:
+        return self.rounds * self.stages
+
+    @property
+    def open(self) -> bool:
+        return self.status == ACTIVE
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert with its calls: everything the Slack message shows."""
+
+    alert: AlertRecord
+    legs: tuple[Leg, ...] = field(default_factory=tuple)
