@@ -14,7 +14,7 @@ from voice.settings import VARIABLES, SettingsError, load_settings
 
 log = logging.getLogger("answer_server")
 
-SWEEP_INTERVAL = 300  # seconds between looks for calls Plivo never reported on
+SWEEP_INTERVAL = 60  # seconds between looks for calls Plivo never reported on
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(settings)
     start_sweeper(app)
+    # Alert retries and escalations are jobs in the database: this runs the due ones.
+    app.extensions["voicebridge"]["scheduler"].start_polling()
     log.info("VoiceBridge listening on http://%s:%s (public URL %s)", settings.host, settings.port, settings.public_url)
     waitress.serve(app, host=settings.host, port=settings.port, threads=8, ident="voicebridge")
     return 0
@@ -76,16 +78,17 @@ def configure_logging(level: str, secrets: tuple[str, ...]) -> None:
 
 
 def start_sweeper(app) -> threading.Thread:
-    """Close calls that never got a final callback, so their codes are erased."""
-    calls = app.extensions["voicebridge"]["calls"]
+    """Close calls that never got a final callback: codes are erased, alerts move on."""
+    services = app.extensions["voicebridge"]
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.wait(SWEEP_INTERVAL):
-            try:
-                calls.expire_stale()
-            except Exception:
-                log.exception("sweeping stale calls failed")
+            for service in (services["calls"], services["alerts"]):
+                try:
+                    service.expire_stale()
+                except Exception:
+                    log.exception("sweeping stale calls failed")
 
     thread = threading.Thread(target=loop, name="stale-call-sweeper", daemon=True)
     thread.start()

@@ -8,18 +8,29 @@ from datetime import datetime
 from typing import Callable
 
 from flask import Flask, Response, jsonify, request
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt import App
+from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
 
+from answer_server.alert_routes import alert_blueprint
 from answer_server.plivo_routes import plivo_blueprint
+from bot.alert_listeners import register_alert_listeners
+from bot.alert_reporter import AlertReporter
 from bot.app import create_bolt_app
+from bot.directory import SlackDirectory
 from bot.reporter import SlackReporter
-from voice.calls import CallService, utcnow
+from bot.slack_request import SlackRequest
+from voice.alert_store import AlertStore
+from voice.alerts import AlertService
+from voice.calls import CallService
+from voice.clock import utcnow
 from voice.models import CallRecord
 from voice.plivo import PlivoClient
 from voice.policy import DestinationPolicy
+from voice.scheduler import Scheduler
 from voice.settings import Settings
 from voice.store import Store
+from voice.throttle import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +43,20 @@ def create_app(
     slack_client: WebClient | None = None,
     listener_executor: Executor | None = None,
     report_executor: Executor | None = None,
+    background_executor: Executor | None = None,
+    slack_update_interval: float = 1.0,
     clock: Callable[[], datetime] = utcnow,
 ) -> Flask:
-    """Build the whole server. Tests pass fakes or loopback-backed clients."""
+    """Build the whole server. Tests pass fakes or loopback-backed clients.
+
+    `background_executor` runs alert work that must not hold up a webhook
+    (placing the next calls, stopping the others); `slack_update_interval` is
+    the least time between two updates of one alert message.
+    """
     store = store or Store.from_url(settings.database_url)
     store.ready()  # creates the tables when the database is up; /healthz retries
-    plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
+    plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token,
+                                 throttle=RateLimiter(settings.plivo_cps))
     slack_client = slack_client or WebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
     )
@@ -65,25 +84,79 @@ def create_app(
         reporter=reporter,
         listener_executor=listener_executor,
     )
+    alerts, scheduler, alert_reporter = _add_alerts(
+        settings, store, plivo, slack_client, bolt, calls.policy,
+        background_executor=background_executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="alert-work"),
+        report_executor=report_executor,
+        slack_update_interval=slack_update_interval,
+        clock=clock,
+    )
 
     app = Flask(__name__)
-    app.extensions["voicebridge"] = {"calls": calls, "store": store, "reporter": reporter, "bolt": bolt}
-    _add_slack_route(app, SlackRequestHandler(bolt))
+    app.extensions["voicebridge"] = {
+        "calls": calls, "store": store, "reporter": reporter, "bolt": bolt, "plivo": plivo,
+        "alerts": alerts, "scheduler": scheduler, "alert_reporter": alert_reporter,
+    }
+    _add_slack_route(app, bolt)
     app.register_blueprint(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
+    )
+    app.register_blueprint(
+        alert_blueprint(alerts, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     )
     _add_health_route(app, store)
     _add_error_pages(app)
     return app
 
 
-def _add_slack_route(app: Flask, handler: SlackRequestHandler) -> None:
+def _add_alerts(
+    settings: Settings,
+    store: Store,
+    plivo: PlivoClient,
+    slack_client: WebClient,
+    bolt: App,
+    policy: DestinationPolicy,
+    *,
+    background_executor: Executor,
+    report_executor: Executor,
+    slack_update_interval: float,
+    clock: Callable[[], datetime],
+) -> tuple[AlertService, Scheduler, AlertReporter]:
+    """/voicealert: the alert service on its scheduler, its Slack side, its listeners."""
+    scheduler = Scheduler(store.engine, clock=clock, executor=background_executor)
+    alerts = AlertService(
+        AlertStore(store.engine),
+        plivo,
+        scheduler,
+        public_url=settings.public_url,
+        from_number=settings.plivo_from_number,
+        policy=policy,  # the same destinations are refused as for voice codes
+        retries=settings.alert_retries,
+        retry_delay=settings.alert_retry_delay,
+        notify=lambda alert_id: reporter.changed(alert_id),
+        gave_up=lambda alert_id: report_executor.submit(reporter.gave_up, alert_id),
+        clock=clock,
+    )
+    reporter = AlertReporter(slack_client, alerts.view, alerts.attach_message, interval=slack_update_interval)
+    register_alert_listeners(
+        bolt, alerts=alerts, directory=SlackDirectory(slack_client, settings.default_region), reporter=reporter
+    )
+    return alerts, scheduler, reporter
+
+
+def _add_slack_route(app: Flask, bolt: App) -> None:
     @app.post("/slack/events")
     def slack_events():
         # Bolt answers a non-numeric timestamp with a 500; it is a forged request.
         if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
             return jsonify(error="invalid request"), 401
-        return handler.handle(request)
+        # Bolt's Flask adapter, with our request class (see bot/slack_request.py).
+        slack_request = SlackRequest(
+            body=request.get_data(as_text=True),
+            query=request.query_string.decode("utf-8"),
+            headers=request.headers,
+        )
+        return to_flask_response(bolt.dispatch(slack_request))
 
 
 def _add_health_route(app: Flask, store: Store) -> None:

@@ -1,112 +1,54 @@
-"""Plivo's webhooks: answer (serves the call script), ring and hangup.
+"""Plivo's webhooks for voice codes: answer (serves the call script), ring and hangup.
 
-Every request is checked against X-Plivo-Signature-V3 before anything is read
-or written, over the URL as Plivo called it: PUBLIC_URL + path + query, not
-the Host header a proxy or tunnel may rewrite.
+Each is signed by Plivo; answer_server/plivo_requests.py checks that first.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
-from flask import Blueprint, Response, request
+from flask import Blueprint
 
+from answer_server.plivo_requests import TOKEN, params, parse_hangup, require_plivo_signature, xml_response
 from answer_server.plivo_xml import TRY_LATER, empty_document, goodbye_document, otp_document
 from voice.calls import CallService
-from voice.models import HangupReport
-from voice.signature import is_valid_signature
 
 log = logging.getLogger(__name__)
-
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> Blueprint:
     bp = Blueprint("plivo", __name__, url_prefix="/plivo")
-
-    @bp.before_request
-    def verify_signature():
-        if not _signed_by_plivo(auth_token, public_url):
-            log.warning("refused an unsigned or forged request to %s", request.path.rsplit("/", 1)[0])
-            return Response("invalid signature\n", status=403, mimetype="text/plain")
-        return None
+    require_plivo_signature(bp, auth_token=auth_token, public_url=public_url)
 
     @bp.route("/answer/<token>", methods=["GET", "POST"])
     def answer(token: str):
         """Serve the script that reads the code, or a polite goodbye."""
-        call_uuid = _params().get("CallUUID", "")
-        if not _TOKEN.match(token) or not call_uuid:
-            return _xml(goodbye_document())
+        call_uuid = params().get("CallUUID", "")
+        if not TOKEN.match(token) or not call_uuid:
+            return xml_response(goodbye_document())
         try:
             answer = calls.answer(token, call_uuid)
         except Exception:
             log.exception("answering a call failed")
-            return _xml(goodbye_document(TRY_LATER))
+            return xml_response(goodbye_document(TRY_LATER))
         if answer is None:
-            return _xml(goodbye_document())
-        return _xml(otp_document(answer.code))
+            return xml_response(goodbye_document())
+        return xml_response(otp_document(answer.code))
 
     @bp.route("/ring/<token>", methods=["GET", "POST"])
     def ring(token: str):
-        call_uuid = _params().get("CallUUID", "")
-        if _TOKEN.match(token) and call_uuid:
+        call_uuid = params().get("CallUUID", "")
+        if TOKEN.match(token) and call_uuid:
             calls.ringing(token, call_uuid)
-        return _xml(empty_document())
+        return xml_response(empty_document())
 
     @bp.route("/hangup/<token>", methods=["GET", "POST"])
     def hangup(token: str):
         """Record the outcome once; a retried delivery changes nothing."""
-        report = parse_hangup(_params())
-        if _TOKEN.match(token) and report:
+        report = parse_hangup(params())
+        if TOKEN.match(token) and report:
             calls.hangup(token, report)
         # 200 even for unknown calls, so Plivo does not retry them over and over.
-        return _xml(empty_document())
+        return xml_response(empty_document())
 
     return bp
-
-
-def parse_hangup(params: dict[str, str]) -> HangupReport | None:
-    """The fields we use from Plivo's hangup callback; None without a call UUID."""
-    call_uuid = params.get("CallUUID", "")
-    if not call_uuid:
-        return None
-    return HangupReport(
-        call_uuid=call_uuid,
-        call_status=params.get("CallStatus", ""),
-        cause_code=_int(params.get("HangupCauseCode")),
-        cause_name=params.get("HangupCauseName") or params.get("HangupCause"),
-        duration=_int(params.get("Duration")),
-    )
-
-
-def _signed_by_plivo(auth_token: str, public_url: str) -> bool:
-    url = public_url.rstrip("/") + request.path
-    if request.query_string:
-        url += "?" + request.query_string.decode("utf-8", "replace")
-    params = request.form.to_dict(flat=False) if request.method == "POST" else {}
-    nonce = request.headers.get("X-Plivo-Signature-V3-Nonce")
-    return any(
-        is_valid_signature(auth_token, request.method, url, params, nonce, request.headers.get(header))
-        # The main-account signature also counts when a subaccount owns the call.
-        for header in ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3")
-    )
-
-
-def _params() -> dict[str, str]:
-    source = request.form if request.method == "POST" else request.args
-    return source.to_dict(flat=True)
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def _xml(document: bytes) -> Response:
-    response = Response(document, status=200, mimetype="text/xml")
-    # The answer document may hold a code: no cache may keep it.
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -1,4 +1,4 @@
-"""Report a call's progress in Slack: one status message, posted once, then updated.
+"""Report progress in Slack: one status message, posted once, then updated.
 
 Where the bot cannot post in the channel (a private channel it is not in, a
 DM) the command's response_url carries the message instead.
@@ -7,6 +7,7 @@ DM) the command's response_url carries the message instead.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 from slack_sdk import WebClient
@@ -34,14 +35,70 @@ VIA_CHAT = "chat"
 VIA_REPLY_URL = "reply_url"
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a status message lives."""
+
+    via: str | None  # VIA_CHAT, VIA_REPLY_URL, or None before it is posted
+    channel: str | None = None
+    ts: str | None = None
+
+
+class StatusMessages:
+    """Posting and updating one message, through chat.* or a response_url."""
+
+    def __init__(self, client: WebClient):
+        self._client = client
+
+    def post(self, channel_id: str, reply_url: str | None, text: str, blocks: list[dict]) -> Place | None:
+        """Post the message; where it went, or None if nowhere would take it."""
+        try:
+            response = self._client.chat_postMessage(channel=channel_id, text=text, blocks=blocks, unfurl_links=False)
+        except SlackApiError as error:
+            code = error.response.get("error")
+            if code not in _CANNOT_POST:
+                raise
+            log.info("cannot post in %s (%s); using the response_url", channel_id, code)
+            return Place(VIA_REPLY_URL) if self.reply(reply_url, text, blocks, replace=False) else None
+        return Place(VIA_CHAT, response["channel"], response["ts"])
+
+    def update(self, place: Place, reply_url: str | None, text: str, blocks: list[dict]) -> None:
+        if place.via == VIA_CHAT:
+            self._client.chat_update(channel=place.channel, ts=place.ts, text=text, blocks=blocks)
+        elif place.via == VIA_REPLY_URL:
+            self.reply(reply_url, text, blocks, replace=True)
+
+    def follow_up(self, place: Place, reply_url: str | None, text: str) -> None:
+        """A new message under the status message: edits notify nobody, this does."""
+        if place.via == VIA_CHAT:
+            self._client.chat_postMessage(channel=place.channel, thread_ts=place.ts, text=text)
+        elif place.via == VIA_REPLY_URL:
+            self.reply(reply_url, text, None, replace=False)
+
+    def reply(self, url: str | None, text: str, blocks: list[dict] | None, *, replace: bool) -> bool:
+        if not url:
+            log.warning("no response_url to report through")
+            return False
+        response = WebhookClient(url, timeout=10).send_dict(
+            {"response_type": "in_channel", "replace_original": replace, "text": text, "blocks": blocks}
+        )
+        if response.status_code != 200:
+            # Slack's response_url allows 5 uses in 30 minutes.
+            log.warning("response_url refused a report: HTTP %s", response.status_code)
+            return False
+        return True
+
+
 class SlackReporter:
+    """A voice code call's status message."""
+
     def __init__(
         self,
         client: WebClient,
         lookup: Callable[[str], CallRecord | None],
         attach: Callable[..., None],
     ):
-        self._client = client
+        self._messages = StatusMessages(client)
         self._lookup = lookup  # the latest state of a call, by token
         self._attach = attach  # remember where the status message went
 
@@ -50,57 +107,12 @@ class SlackReporter:
         call = self._lookup(token)
         if call is None:
             return
+        place = Place(call.message_via, call.message_channel, call.message_ts)
+        text, blocks = status_text(call), status_blocks(call)
         try:
-            if call.message_via == VIA_CHAT:
-                self._update(call)
-            elif call.message_via == VIA_REPLY_URL:
-                self._reply(call, replace=True)
-            else:
-                self._post(call)
+            if place.via:
+                self._messages.update(place, call.requester.reply_url, text, blocks)
+            elif posted := self._messages.post(call.requester.channel_id, call.requester.reply_url, text, blocks):
+                self._attach(call.token, posted.via, posted.channel, posted.ts)
         except Exception:  # a reporting failure must not break the call itself
             log.exception("could not report call %s in Slack", token[:6])
-
-    def _post(self, call: CallRecord) -> None:
-        try:
-            response = self._client.chat_postMessage(
-                channel=call.requester.channel_id,
-                text=status_text(call),
-                blocks=status_blocks(call),
-                unfurl_links=False,
-            )
-        except SlackApiError as error:
-            code = error.response.get("error")
-            if code not in _CANNOT_POST:
-                raise
-            log.info("cannot post in %s (%s); using the response_url", call.requester.channel_id, code)
-            if self._reply(call, replace=False):
-                self._attach(call.token, VIA_REPLY_URL)
-            return
-        self._attach(call.token, VIA_CHAT, response["channel"], response["ts"])
-
-    def _update(self, call: CallRecord) -> None:
-        self._client.chat_update(
-            channel=call.message_channel,
-            ts=call.message_ts,
-            text=status_text(call),
-            blocks=status_blocks(call),
-        )
-
-    def _reply(self, call: CallRecord, *, replace: bool) -> bool:
-        url = call.requester.reply_url
-        if not url:
-            log.warning("call %s has no response_url to report through", call.token[:6])
-            return False
-        response = WebhookClient(url, timeout=10).send_dict(
-            {
-                "response_type": "in_channel",
-                "replace_original": replace,
-                "text": status_text(call),
-                "blocks": status_blocks(call),
-            }
-        )
-        if response.status_code != 200:
-            # Slack's response_url allows 5 uses in 30 minutes.
-            log.warning("response_url refused a report for call %s: HTTP %s", call.token[:6], response.status_code)
-            return False
-        return True

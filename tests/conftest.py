@@ -11,6 +11,7 @@ import json
 import os
 import re
 import uuid
+from concurrent.futures import Executor, Future
 from datetime import datetime, timezone
 
 import pytest
@@ -58,6 +59,8 @@ def settings(tmp_path, fake_slack) -> Settings:
         plivo_api_url=PLIVO_API,
         slack_api_url=fake_slack.base_url,
         database_url=f"sqlite:///{tmp_path / 'calls.sqlite3'}",
+        default_region="US",
+        plivo_cps=100.0,  # pacing has its own tests; flows should not wait for it
     )
 
 
@@ -131,6 +134,18 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+class InlineExecutor(Executor):
+    """Runs submitted work at once, on the caller's thread: background work made deterministic."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 - handed to the future, as an executor does
+            future.set_exception(error)
+        return future
 
 
 @pytest.fixture

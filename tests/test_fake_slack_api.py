@@ -138,3 +138,28 @@ def test_reset_clears_state_and_explicit_start_stop_work():
         assert fake.messages("C1") == [] and fake.requests == []
     finally:
         fake.stop()
+
+
+def test_users_info_describes_a_user_with_their_profile_phone(fake, client):
+    fake.add_user("U1", "Alice Smith", "+1 415 555 0101")
+    user = client.users_info(user="U1")["user"]
+    assert user["profile"]["phone"] == "+1 415 555 0101"
+    assert user["profile"]["display_name"] == "Alice" and user["real_name"] == "Alice Smith"
+    with pytest.raises(SlackApiError) as e:
+        client.users_info(user="U404")
+    assert e.value.response["error"] == "user_not_found"
+
+
+def test_usergroups_users_list_gives_the_members(fake, client):
+    fake.add_usergroup("S1", ["U1", "U2"])
+    assert client.usergroups_users_list(usergroup="S1")["users"] == ["U1", "U2"]
+    with pytest.raises(SlackApiError) as e:
+        client.usergroups_users_list(usergroup="S404")
+    assert e.value.response["error"] == "no_such_subteam"
+
+
+def test_a_thread_reply_is_kept_apart_from_the_channel_messages(fake, client):
+    parent = client.chat_postMessage(channel="C1", text="alert")["ts"]
+    client.chat_postMessage(channel="C1", thread_ts=parent, text="<@U0> nobody acknowledged")
+    assert [m.text for m in fake.messages("C1")] == ["alert"]
+    assert [m.text for m in fake.replies("C1", parent)] == ["<@U0> nobody acknowledged"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
@@ -61,6 +62,50 @@ class SlackSender:
             ]
         )
         return self.sign("/slack/events", body, timestamp)
+
+    def action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        message: dict,
+        block_id: str = "actions",
+        user_id: str = "U0BOB",
+        username: str = "bob",
+        channel_id: str = "C0OPS",
+        response_url: str = "https://hooks.slack.com/actions/T0001/2/y",
+        timestamp: int | None = None,
+    ) -> Signed:
+        """A button click (`block_actions`) as Slack sends it: `payload=<urlencoded JSON>`, signed v0.
+
+        `message` is the message that carries the button, as Slack shows it (ts, text, blocks).
+        """
+        now = time.time()
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": username, "name": username, "team_id": "T0001"},
+            "api_app_id": "A0VOICE",
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
+                          "is_ephemeral": False},
+            "trigger_id": f"{secrets.randbelow(10**12)}.1.{uuid.uuid4().hex}",
+            "team": {"id": "T0001", "domain": "example"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": "ops"},
+            "message": {"type": "message", "user": "UBOT", "bot_id": "BBOT"} | message,
+            "state": {"values": {}},
+            "response_url": response_url,
+            "actions": [{
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": f"{now:.6f}",
+            }],
+        }
+        return self.sign("/slack/events", urlencode({"payload": json.dumps(payload)}), timestamp)
 
     def sign(self, path: str, body: str, timestamp: int | None = None) -> Signed:
         ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -115,6 +160,21 @@ class PlivoSender:
             "EndTime": "2026-11-29 10:00:30",
         }
         return self.post(path, fields)
+
+    def machine(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
+        """Asynchronous machine detection: an answering machine picked up."""
+        fields = self._standard(call_uuid, to, request_uuid, "in-progress")
+        fields = {key: fields[key] for key in ("From", "To", "RequestUUID", "ALegRequestUUID", "CallUUID",
+                                               "Direction", "ALegUUID", "CallStatus")}
+        return self.post(path, fields | {"Machine": "true", "IfMachine": "continue", "Event": "MachineDetection"})
+
+    def digits(self, path: str, *, call_uuid: str, to: str, digits: str, request_uuid: str = "") -> Signed:
+        """GetDigits' action: the key pressed, with the standard fields."""
+        return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress") | {"Digits": digits})
+
+    def redirect(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
+        """A <Redirect> to our URL: the standard fields only."""
+        return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress"))
 
     def post(self, path: str, fields: dict[str, str], *, auth_token: str | None = None) -> Signed:
         nonce = str(secrets.randbelow(10**20))

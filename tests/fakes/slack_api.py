@@ -38,6 +38,7 @@ class Message:
     text: str | None
     blocks: list | None
     versions: list[tuple[str | None, list | None]] = field(default_factory=list)  # older states, oldest first
+    thread_ts: str | None = None  # set on a reply in a thread
 
 
 def _parse_body(raw: bytes) -> dict[str, Any]:
@@ -69,6 +70,9 @@ class FakeSlackApi:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                fake._handle(self)
+
+            def do_GET(self) -> None:  # noqa: N802 slack_sdk reads users.* and usergroups.* with GET
                 fake._handle(self)
 
             def log_message(self, *args: Any) -> None:  # keep pytest output clean
@@ -112,6 +116,8 @@ class FakeSlackApi:
             self._responses: dict[str, list[dict]] = {}  # accepted response_url payloads
             self._rejected: dict[str, list[dict]] = {}  # payloads refused after the 5-use limit
             self._response_messages: dict[str, list[dict]] = {}  # what the user would see
+            self._users: dict[str, dict] = {}  # users.info's "user" objects
+            self._usergroups: dict[str, list[str]] = {}
 
     def fail_channel(self, channel_id: str, error: str = "not_in_channel") -> None:
         with self._lock:
@@ -120,6 +126,20 @@ class FakeSlackApi:
     def fail_method(self, method: str, error: str) -> None:
         with self._lock:
             self._failing_methods[method] = error
+
+    def add_user(self, user_id: str, name: str, phone: str = "", *, deleted: bool = False,
+                 is_bot: bool = False) -> None:
+        """A workspace member as users.info describes them; `phone` is the profile's free text."""
+        with self._lock:
+            self._users[user_id] = {
+                "id": user_id, "team_id": "T0001", "name": name.lower().replace(" ", "."), "deleted": deleted,
+                "real_name": name, "is_bot": is_bot,
+                "profile": {"real_name": name, "display_name": name.split()[0], "phone": phone},
+            }
+
+    def add_usergroup(self, group_id: str, members: list[str]) -> None:
+        with self._lock:
+            self._usergroups[group_id] = list(members)
 
     def set_delay(self, seconds: float) -> None:
         with self._lock:
@@ -136,9 +156,15 @@ class FakeSlackApi:
             return [r.body_dict for r in self._requests if r.method_or_path == method]
 
     def messages(self, channel: str) -> list[Message]:
+        """Messages in the channel itself, not in threads."""
         # Copies, so callers never observe a half-applied update from a server thread.
         with self._lock:
-            return [replace(m, versions=list(m.versions)) for m in self._messages.get(channel, [])]
+            return [replace(m, versions=list(m.versions)) for m in self._messages.get(channel, [])
+                    if m.thread_ts is None]
+
+    def replies(self, channel: str, thread_ts: str) -> list[Message]:
+        with self._lock:
+            return [replace(m) for m in self._messages.get(channel, []) if m.thread_ts == thread_ts]
 
     def responses_to(self, response_url: str) -> list[dict]:
         with self._lock:
@@ -179,10 +205,11 @@ class FakeSlackApi:
     # ---- HTTP handling ---------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
-        path = urlparse(h.path).path
+        url = urlparse(h.path)
+        path = url.path
         headers = {k.lower(): v for k, v in h.headers.items()}
         try:
-            body = _parse_body(raw)
+            body = _parse_body(raw or url.query.encode())
         except (ValueError, UnicodeDecodeError):
             body = {}
         time.sleep(self._delay)  # simulate a slow Slack; float read is atomic, no lock needed
@@ -220,6 +247,13 @@ class FakeSlackApi:
             return {"ok": False, "error": self._failing_methods[method]}
         if method == "auth.test":
             return dict(AUTH_TEST)
+        if method == "users.info":
+            user = self._users.get(body.get("user"))
+            return {"ok": True, "user": json.loads(json.dumps(user))} if user else {"ok": False, "error": "user_not_found"}
+        if method == "usergroups.users.list":
+            members = self._usergroups.get(body.get("usergroup"))
+            return {"ok": True, "users": list(members)} if members is not None else \
+                {"ok": False, "error": "no_such_subteam"}
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": True}
         channel = body.get("channel")
@@ -231,7 +265,7 @@ class FakeSlackApi:
             self._ts_counter += 1
             micros = 1_700_000_000_000_000 + self._ts_counter * 100  # unique, increasing, Slack-shaped
             ts = f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
-            msg = Message(ts, channel, body.get("text"), body.get("blocks"))
+            msg = Message(ts, channel, body.get("text"), body.get("blocks"), thread_ts=body.get("thread_ts"))
             self._messages.setdefault(channel, []).append(msg)
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"text": msg.text, "blocks": msg.blocks, "ts": ts, "bot_id": "BBOT", "type": "message"}}

@@ -1,0 +1,79 @@
+"""What every Plivo webhook shares: the signature check, the form, the XML reply.
+
+Every request is checked against X-Plivo-Signature-V3 before anything is read
+or written, over the URL as Plivo called it: PUBLIC_URL + path + query, not
+the Host header a proxy or tunnel may rewrite.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, request
+
+from voice.models import HangupReport
+from voice.signature import is_valid_signature
+
+log = logging.getLogger(__name__)
+
+# The shape of the opaque tokens we put in callback URLs.
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str) -> None:
+    """Refuse, with 403, every request to `bp` that Plivo did not sign."""
+
+    @bp.before_request
+    def verify_signature():
+        if not _signed_by_plivo(auth_token, public_url):
+            log.warning("refused an unsigned or forged request to %s", request.path.rsplit("/", 1)[0])
+            return Response("invalid signature\n", status=403, mimetype="text/plain")
+        return None
+
+
+def params() -> dict[str, str]:
+    """Plivo's fields, from the form (POST) or the query (GET)."""
+    source = request.form if request.method == "POST" else request.args
+    return source.to_dict(flat=True)
+
+
+def parse_hangup(fields: dict[str, str]) -> HangupReport | None:
+    """The fields we use from Plivo's hangup callback; None without a call UUID."""
+    call_uuid = fields.get("CallUUID", "")
+    if not call_uuid:
+        return None
+    return HangupReport(
+        call_uuid=call_uuid,
+        call_status=fields.get("CallStatus", ""),
+        cause_code=_int(fields.get("HangupCauseCode")),
+        cause_name=fields.get("HangupCauseName") or fields.get("HangupCause"),
+        duration=_int(fields.get("Duration")),
+    )
+
+
+def xml_response(document: bytes) -> Response:
+    response = Response(document, status=200, mimetype="text/xml")
+    # A call script may hold a code or an alert's text: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_by_plivo(auth_token: str, public_url: str) -> bool:
+    url = public_url.rstrip("/") + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("utf-8", "replace")
+    fields = request.form.to_dict(flat=False) if request.method == "POST" else {}
+    nonce = request.headers.get("X-Plivo-Signature-V3-Nonce")
+    return any(
+        is_valid_signature(auth_token, request.method, url, fields, nonce, request.headers.get(header))
+        # The main-account signature also counts when a subaccount owns the call.
+        for header in ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3")
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None

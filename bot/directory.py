@@ -1,0 +1,135 @@
+"""Slack's directory: users and user groups turned into names and phone numbers.
+
+`users.info` (scope users:read) gives a person's name and the free-text phone
+field of their profile; `usergroups.users.list` (usergroups:read) the members
+of a group. Every recipient that cannot be called is kept with the reason, for
+the requester.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.alert_commands import GROUP, USER, Recipient
+from voice.alert_models import Skipped, Target
+from voice.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number, parse_profile_number
+
+log = logging.getLogger(__name__)
+
+#: The most phones one alert rings in a round: a mistyped group must not call a whole company.
+MAX_TARGETS = 50
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    name: str  # display name, else real name, else handle
+    phone: str  # the profile's phone field, as typed
+    active: bool = True  # False for deactivated users and bots
+
+
+@dataclass(frozen=True)
+class Resolution:
+    targets: tuple[Target, ...]
+    skipped: tuple[Skipped, ...]
+
+
+class TooManyRecipients(ValueError):
+    """More people than MAX_TARGETS; the message says how many."""
+
+
+class SlackDirectory:
+    def __init__(self, client: WebClient, default_region: str | None):
+        self._client = client
+        self._default_region = default_region
+
+    def person(self, user_id: str) -> Person | str:
+        """The person, or why they cannot be read (a sentence)."""
+        try:
+            user = self._client.users_info(user=user_id)["user"]
+        except SlackApiError as error:
+            code = error.response.get("error")
+            log.info("users.info %s failed: %s", user_id, code)
+            return f"is not a user this app can see in Slack ({code})"
+        profile = user.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                or user.get("name") or user_id)
+        return Person(user_id=user_id, name=name, phone=profile.get("phone") or "",
+                      active=not user.get("deleted") and not user.get("is_bot"))
+
+    def name(self, user_id: str) -> str | None:
+        person = self.person(user_id)
+        return person.name if isinstance(person, Person) else None
+
+    def members(self, group_id: str) -> list[str] | str:
+        """The user IDs of a user group, or why they cannot be read."""
+        try:
+            return list(self._client.usergroups_users_list(usergroup=group_id)["users"] or [])
+        except SlackApiError as error:
+            code = error.response.get("error")
+            log.info("usergroups.users.list %s failed: %s", group_id, code)
+            return f"could not be read from Slack ({code})"
+
+    def resolve(
+        self, stages: Sequence[Sequence[Recipient]], refusal: Callable[[PhoneNumber], str | None]
+    ) -> Resolution:
+        """Numbers for every recipient, stage by stage; who cannot be called, and why.
+
+        A group is expanded to its members; someone already called in the same
+        stage is called once. Stages left empty are dropped, so the chain goes on.
+        Raises TooManyRecipients beyond MAX_TARGETS.
+        """
+        targets: list[Target] = []
+        skipped: list[Skipped] = []
+        people: dict[str, Person | str] = {}
+        for stage in stages:
+            stage_index = len({target.stage for target in targets})
+            seen: set[str] = set()
+            for label, user_id, number in self._expand(stage, skipped):
+                if user_id:
+                    person = people.setdefault(user_id, self.person(user_id))
+                    number, problem = self._number_of(person)
+                    if problem:
+                        skipped.append(Skipped(label, problem))
+                        continue
+                if reason := refusal(number):
+                    skipped.append(Skipped(label, reason))
+                elif number.e164 not in seen:
+                    seen.add(number.e164)
+                    name = people[user_id].name if user_id else None
+                    targets.append(Target(number.e164, stage_index, user_id, name))
+        if len(targets) > MAX_TARGETS:
+            raise TooManyRecipients(
+                f"That would call {len(targets)} phones; one alert calls at most {MAX_TARGETS}.")
+        return Resolution(tuple(targets), tuple(skipped))
+
+    def _expand(self, stage: Sequence[Recipient], skipped: list[Skipped]):
+        """(label, user ID or None, number or None) for each person of a stage."""
+        for recipient in stage:
+            if recipient.kind == GROUP:
+                members = self.members(recipient.id)
+                if isinstance(members, str) or not members:
+                    skipped.append(Skipped(recipient.label, members or "has no members"))
+                    continue
+                yield from ((f"<@{member}>", member, None) for member in members)
+            elif recipient.kind == USER:
+                yield recipient.label, recipient.id, None
+            else:
+                yield recipient.label, None, parse_phone_number(recipient.id)
+
+    def _number_of(self, person: Person | str) -> tuple[PhoneNumber | None, str | None]:
+        if isinstance(person, str):
+            return None, person
+        if not person.active:
+            return None, "is deactivated or a bot"
+        if not person.phone.strip():
+            return None, "has no phone number in their Slack profile"
+        try:
+            return parse_profile_number(person.phone, self._default_region), None
+        except InvalidPhoneNumber as error:
+            return None, f"has a phone number that cannot be called: {error.reason}"

@@ -1,0 +1,376 @@
+"""/voicealert through the whole app, in-process: Slack's signed command and button
+clicks, Plivo's REST API (`responses`), Plivo's signed callbacks followed as Plivo
+follows them (the XML's Redirect and GetDigits URLs), and the alert message on a
+loopback Slack. A controllable clock drives retries and escalation."""
+
+from __future__ import annotations
+
+import time
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from answer_server import create_app
+from tests.conftest import SIGNING_SECRET, InlineExecutor, callback_path, send
+from tests.fakes.senders import SlackSender
+
+CHANNEL = "C0OPS"
+ALICE, BOB = "+14155550101", "+14155550102"
+MENU = "Press 1 to acknowledge. Press 2 to hear the message again."
+INTRO = "This is an alert from Ana, sent from the Slack channel ops."
+
+
+@pytest.fixture
+def alert_app(settings, plivo_api, clock):
+    return create_app(settings, clock=clock, background_executor=InlineExecutor(), slack_update_interval=0)
+
+
+@pytest.fixture
+def slack(fake_slack) -> SlackSender:
+    return SlackSender(SIGNING_SECRET, response_url=fake_slack.response_url())
+
+
+@pytest.fixture
+def client(alert_app):
+    return alert_app.test_client()
+
+
+@pytest.fixture
+def scheduler(alert_app):
+    return alert_app.extensions["voicebridge"]["scheduler"]
+
+
+@pytest.fixture(autouse=True)
+def people(fake_slack):
+    fake_slack.add_user("U0ANA", "Ana Lopez", "+1 415 555 0199")
+    fake_slack.add_user("U1", "Alice Smith", "(415) 555-0101")
+    fake_slack.add_user("U2", "Bob Jones", "+1 415 555 0102")
+    fake_slack.add_user("U3", "Carol", "")
+    fake_slack.add_usergroup("S1", ["U1", "U2", "U3"])
+
+
+def speech(document: ET.Element) -> list[str]:
+    return [speak.text for speak in document.iter("Speak")]
+
+
+class Callee:
+    """One alert call driven as Plivo drives it, following the URLs the server gave."""
+
+    def __init__(self, client, plivo, created: dict, call_uuid: str):
+        self.client, self.plivo, self.created, self.call_uuid = client, plivo, created, call_uuid
+
+    def _post(self, signed) -> ET.Element:
+        reply = send(self.client, signed)
+        assert reply.status_code == 200 and reply.mimetype == "text/xml", reply.get_data(as_text=True)
+        assert reply.headers["Cache-Control"] == "no-store"
+        return ET.fromstring(reply.get_data())
+
+    def _fields(self):
+        return dict(call_uuid=self.call_uuid, to=self.created["to"], request_uuid=self.created["request_uuid"])
+
+    def ring(self) -> None:
+        self._post(self.plivo.ring(callback_path(self.created["ring_url"]), **self._fields()))
+
+    def answer(self) -> ET.Element:
+        return self._post(self.plivo.answer(callback_path(self.created["answer_url"]), **self._fields()))
+
+    def follow(self, document: ET.Element) -> ET.Element:
+        """Plivo reaches a <Redirect> (after the message, or after a menu got no key)."""
+        redirect = document.find("Redirect")
+        return self._post(self.plivo.redirect(callback_path(redirect.text), **self._fields()))
+
+    def press(self, document: ET.Element, digits: str) -> ET.Element:
+        action = document.find("GetDigits").get("action")
+        return self._post(self.plivo.digits(callback_path(action), digits=digits, **self._fields()))
+
+    def machine(self) -> None:
+        self._post(self.plivo.machine(callback_path(self.created["machine_detection_url"]), **self._fields()))
+
+    def hang_up(self, status="completed", code=4000, name="Normal Hangup", duration=20) -> None:
+        self._post(self.plivo.hangup(callback_path(self.created["hangup_url"]), status=status, cause_code=code,
+                                     cause_name=name, duration=duration, **self._fields()))
+
+
+def alert(client, slack, fake_slack, plivo_rest, text, calls=1):
+    """Send /voicealert; the command's reply once `calls` calls have been placed."""
+    reply = send(client, slack.command(text, command="/voicealert"))
+    assert reply.status_code == 200
+    fake_slack.wait_for(lambda: len(plivo_rest.created) >= calls)
+    return reply.get_data(as_text=True)
+
+
+def callee(client, plivo, plivo_rest, number, nth=0) -> Callee:
+    created = plivo_rest.to(number)[nth]
+    return Callee(client, plivo, created, f"call-{created['request_uuid']}")
+
+
+def alert_message(fake_slack, *needles):
+    return fake_slack.wait_for_message(CHANNEL, lambda m: all(n in _shown(m) for n in needles))
+
+
+def _shown(message) -> str:
+    return (message.text or "") + "\n".join(str(block) for block in message.blocks or [])
+
+
+def buttons(message) -> list[str]:
+    return [e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+
+
+# -- acknowledgement ---------------------------------------------------------------
+
+
+def test_a_keypress_acknowledges_and_every_other_call_stops(client, slack, plivo, plivo_rest, fake_slack, clock):
+    reply = alert(client, slack, fake_slack, plivo_rest, "<@U1> <@U2> The database is down", calls=2)
+    assert reply.startswith(":rotating_light: Raising the alert")
+    assert [body["to"] for body in plivo_rest.created] == [ALICE, BOB]
+    posted = alert_message(fake_slack, "The database is down", "<@U1>", "<@U2>")
+    assert buttons(posted) == ["alert_acknowledge", "alert_cancel"]
+
+    alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
+    bob.ring()
+    alert_message(fake_slack, "<@U2> :bell: ringing")
+    document = alice.answer()
+    assert speech(document) == [INTRO, "The database is down"]
+    menu = alice.follow(document)
+    assert speech(menu) == [MENU]
+    digits = menu.find("GetDigits")
+    assert (digits.get("numDigits"), digits.get("method")) == ("1", "POST")
+
+    clock.advance(seconds=65)
+    done = alice.press(menu, "1")
+    assert speech(done) == ["Acknowledged. Thank you."] and done[-1].tag == "Hangup"
+    # Bob's ringing call is cancelled by its request UUID; Alice keeps hers.
+    assert plivo_rest.stopped == [("Request", bob.created["request_uuid"])]
+    final = alert_message(fake_slack, "*Acknowledged* by <@U1> by phone after 1 min 5 s")
+    assert final.ts == posted.ts and buttons(final) == []
+    bob.hang_up("cancel", 1000, "Canceled", 0)
+    alert_message(fake_slack, "<@U2> :heavy_multiplication_x: cancelled", "<@U1> :white_check_mark: acknowledged")
+    assert len(fake_slack.messages(CHANNEL)) == 1
+
+
+def test_a_second_keypress_hears_who_acknowledged_first(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<!subteam^S1|@oncall> Disk full", calls=2)
+    alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
+    alice_menu, bob_menu = alice.follow(alice.answer()), bob.follow(bob.answer())
+    alice.press(alice_menu, "1")
+    # Bob's call was answered: it is hung up by its call UUID.
+    assert ("Call", bob.call_uuid) in plivo_rest.stopped
+    late = bob.press(bob_menu, "1")
+    assert speech(late) == ["This alert was already acknowledged by Alice. Goodbye."]
+    assert late[-1].tag == "Hangup"
+
+
+def test_the_acknowledge_button_stops_the_calls_as_a_keypress_does(client, slack, plivo, plivo_rest, fake_slack, clock):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1>, <@U2> Payments failing", calls=2)
+    posted = alert_message(fake_slack, "Payments failing")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    alice_menu = alice.follow(alice.answer())
+    clock.advance(seconds=40)
+
+    click = slack.action("alert_acknowledge", buttons_value(posted), message=message_of(posted), user_id="U2")
+    assert send(client, click).status_code == 200
+    final = alert_message(fake_slack, "*Acknowledged* by <@U2> in Slack after 40 s")
+    assert buttons(final) == []
+    fake_slack.wait_for(lambda: len(plivo_rest.stopped) == 2)
+    assert sorted(plivo_rest.stopped) == [("Call", alice.call_uuid), ("Request", "req-2")]
+    assert speech(alice.press(alice_menu, "1")) == ["This alert was already acknowledged by Bob. Goodbye."]
+
+
+def test_a_late_click_is_told_who_took_the_alert(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Late")
+    posted = alert_message(fake_slack, "Late")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    alice.press(alice.follow(alice.answer()), "1")
+    response_url = fake_slack.response_url("late-click")
+    click = slack.action("alert_cancel", buttons_value(posted), message=message_of(posted), response_url=response_url)
+    send(client, click)
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(response_url))
+    assert told["text"] == ":white_check_mark: <@U1> already acknowledged this alert by phone."
+    assert told["response_type"] == "ephemeral" and told["replace_original"] is False
+
+
+def test_cancel_stops_every_call_and_says_who_cancelled(client, slack, plivo, plivo_rest, fake_slack, clock):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> <@U2> False alarm?", calls=2)
+    posted = alert_message(fake_slack, "False alarm?")
+    cancel = next(e for b in posted.blocks if b["type"] == "actions" for e in b["elements"]
+                  if e["action_id"] == "alert_cancel")
+    assert cancel["confirm"]["confirm"]["text"] == "Cancel alert"  # Slack asks before it sends the click
+    clock.advance(seconds=125)
+    send(client, slack.action("alert_cancel", buttons_value(posted), message=message_of(posted), user_id="U2"))
+    alert_message(fake_slack, "*Cancelled* by <@U2> in Slack after 2 min 5 s")
+    fake_slack.wait_for(lambda: len(plivo_rest.stopped) == 2)
+    bob = callee(client, plivo, plivo_rest, BOB)
+    assert speech(bob.answer()) == ["This alert was cancelled by Bob. Goodbye."]
+
+
+# -- voicemail, retries, escalation ------------------------------------------------------
+
+
+def test_voicemail_gets_the_message_once_and_is_retried(client, slack, plivo, plivo_rest, fake_slack, clock, scheduler):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Queue backlog")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    document = alice.answer()
+    alice.machine()
+    alert_message(fake_slack, "<@U1> :mailbox_with_mail: voicemail — not acknowledged")
+    after = alice.follow(document)
+    assert after.find("GetDigits") is None and after[-1].tag == "Hangup"
+    alice.hang_up()
+    alert_message(fake_slack, "Round 2 of 3 starts")
+    clock.advance(seconds=60)
+    scheduler.run_due()
+    assert len(plivo_rest.to(ALICE)) == 2
+
+
+def test_nobody_acknowledging_is_retried_then_reported_to_the_requester(
+        client, slack, plivo, plivo_rest, fake_slack, clock, scheduler):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Certificate expires today")
+    posted = alert_message(fake_slack, "Certificate expires today")
+    for round_ in range(3):
+        callee(client, plivo, plivo_rest, ALICE, round_).hang_up("no-answer", 3030, "No Answer", 0)
+        clock.advance(seconds=59)
+        scheduler.run_due()
+        assert len(plivo_rest.created) == round_ + 1  # not before the delay
+        clock.advance(seconds=1)
+        scheduler.run_due()
+    assert len(plivo_rest.created) == 3  # the first round and ALERT_RETRIES=2 more
+    final = alert_message(fake_slack, "*Nobody acknowledged* after 3 rounds of calls. <@U0ANA>")
+    assert buttons(final) == ["alert_acknowledge"]  # someone may still take it in Slack
+    [ping] = fake_slack.wait_for(lambda: fake_slack.replies(CHANNEL, posted.ts))
+    assert ping.text.startswith("<@U0ANA> :warning: Nobody acknowledged")
+
+
+def test_an_escalation_chain_calls_the_next_link_as_soon_as_a_call_ends(
+        client, slack, plivo, plivo_rest, fake_slack, clock, scheduler):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> &gt; +14155550102 Primary is down")
+    assert [body["to"] for body in plivo_rest.created] == [ALICE]
+    alert_message(fake_slack, "1. <@U1>", "2. +1 415-555-0102 :double_vertical_bar: waiting")
+    callee(client, plivo, plivo_rest, ALICE).hang_up("busy", 3010, "Busy Line", 0)
+    assert [body["to"] for body in plivo_rest.created] == [ALICE, BOB]
+    bob = callee(client, plivo, plivo_rest, BOB)
+    bob.press(bob.follow(bob.answer()), "1")
+    bob.hang_up()
+    clock.advance(hours=1)
+    scheduler.run_due()
+    assert len(plivo_rest.created) == 2
+    alert_message(fake_slack, "*Acknowledged* by +1 415-555-0102 by phone", "<@U1> :no_entry_sign: busy")
+
+
+# -- the call script ----------------------------------------------------------------------
+
+
+def test_the_message_is_spoken_as_text_with_its_markup_intact(client, slack, plivo, plivo_rest, fake_slack):
+    # Slack escapes &, < and > in the text it sends.
+    alert(client, slack, fake_slack, plivo_rest,
+          "<@U1> Error rate &gt; 5% &amp; p99 &lt;2s? \"payload\" field is 'null' <@U2> +14155550100")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    document = alice.answer()
+    spoken = "Error rate > 5% & p99 <2s? \"payload\" field is 'null' @Bob +14155550100"
+    assert speech(document) == [INTRO, spoken]
+    assert b"<2s" not in send(client, alice.plivo.answer(callback_path(alice.created["answer_url"]),
+                                                          **alice._fields())).get_data()
+    # The message never travels in a URL.
+    for key in ("answer_url", "hangup_url", "ring_url", "machine_detection_url"):
+        assert "Error" not in alice.created[key] and "payload" not in alice.created[key]
+
+
+def test_the_menu_repeats_on_silence_says_a_wrong_key_and_replays_the_message(
+        client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Replica lag")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    menu = alice.follow(alice.answer())
+    wrong = alice.press(menu, "7")
+    assert speech(wrong) == ["Sorry, that key is not valid.", MENU]
+    again = alice.press(wrong, "2")
+    assert speech(again) == ["Replica lag", MENU]
+    for _ in range(3):
+        again = alice.follow(again)  # no key: the menu repeats
+        assert speech(again) == [MENU]
+    goodbye = alice.follow(again)
+    assert goodbye.find("GetDigits") is None and goodbye[-1].tag == "Hangup"
+
+
+def test_a_forged_alert_callback_gets_403_and_acknowledges_nothing(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Forgery")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    menu = alice.follow(alice.answer())
+    keys = callback_path(menu.find("GetDigits").get("action"))
+    forged = plivo.post(keys, {"CallUUID": alice.call_uuid, "Digits": "1"}, auth_token="not-our-token")
+    assert send(client, forged).status_code == 403
+    time.sleep(0.2)
+    assert "*Acknowledged*" not in _shown(fake_slack.messages(CHANNEL)[0])
+
+
+# -- who gets called -----------------------------------------------------------------------
+
+
+def test_people_without_a_usable_number_are_named_in_the_reply(client, slack, plivo, plivo_rest, fake_slack):
+    url = fake_slack.response_url("skipped")
+    send(client, slack.command("<!subteam^S1> <@U404> +19005550123 Outage", command="/voicealert", response_url=url))
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert told["response_type"] == "ephemeral"
+    assert "<@U3>: has no phone number in their Slack profile" in told["text"]
+    assert "<@U404>: is not a user this app can see in Slack (user_not_found)" in told["text"]
+    assert "+1 900-555-0123: +1 900-555-0123 is refused: this app never calls premium-rate numbers." in told["text"]
+    alert_message(fake_slack, "<@U3> :no_entry: not called: has no phone number")
+
+
+def test_nobody_left_to_call_places_no_call(client, slack, plivo_rest, fake_slack):
+    url = fake_slack.response_url("nobody")
+    send(client, slack.command("<@U3> Outage", command="/voicealert", response_url=url))
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert told["text"].startswith(":no_entry: Nobody can be called, so no call was placed")
+    time.sleep(0.2)
+    assert plivo_rest.created == [] and fake_slack.messages(CHANNEL) == []
+
+
+def test_refused_numbers_alone_are_refused_in_the_reply(client, slack, plivo_rest, fake_slack):
+    reply = send(client, slack.command("+14155550100 &gt; +19005550123 Outage", command="/voicealert"))
+    body = reply.get_data(as_text=True)
+    assert "Nobody can be called, so no call was placed" in body
+    assert "is this app's own caller ID" in body and "premium-rate" in body
+    time.sleep(0.2)
+    assert plivo_rest.created == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "Tell me who to call and what to say."),
+        ("The database is down", "Start with who to call"),
+        ("<@U1>", "The message is missing"),
+        ("+1 415 555 0101 Outage", "Write each number without spaces"),
+        ("<@U1> &gt; Outage", "Nothing follows the last “&gt;”"),  # mrkdwn-escaped, shown as >
+        ("<@U1> " + "x" * 1001, "The message is 1001 characters long; the limit is 1000."),
+    ],
+)
+def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack, plivo_rest, fake_slack, text, problem):
+    body = send(client, slack.command(text, command="/voicealert")).get_data(as_text=True)
+    assert problem in body
+    assert "Usage: `/voicealert <who> <message>`" in body
+    time.sleep(0.2)
+    assert plivo_rest.created == [] and fake_slack.calls("chat.postMessage") == []
+
+
+def test_where_the_bot_cannot_post_the_response_url_carries_the_alert(client, slack, plivo, plivo_rest, fake_slack):
+    fake_slack.fail_channel("G0PRIVATE", "not_in_channel")
+    url = fake_slack.response_url("private")
+    send(client, slack.command("<@U1> Private outage", command="/voicealert", channel_id="G0PRIVATE",
+                               response_url=url))
+    fake_slack.wait_for(lambda: plivo_rest.created)
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    alice.ring()
+    alice.press(alice.follow(alice.answer()), "1")
+    shown = fake_slack.wait_for(lambda: [p for p in fake_slack.responses_to(url) if "*Acknowledged*" in str(p)])
+    assert shown[0]["replace_original"] is True
+    # The post and the final state only: Slack allows five uses of a response_url.
+    time.sleep(0.3)
+    assert len(fake_slack.responses_to(url)) == 2
+
+
+def buttons_value(message) -> str:
+    return next(e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"])
+
+
+def message_of(message) -> dict:
+    return {"ts": message.ts, "text": message.text, "blocks": message.blocks}
