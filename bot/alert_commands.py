@@ -90,7 +90,7 @@ def parse_voicealert(text: str) -> AlertRequest | HelpRequest | CommandError:
         )
     if expect_recipient:
         return CommandError("Nothing follows the last “>”: put who to call next after it.")
-    if not message:
+    if not plain_message(message).strip():
         return CommandError("The message is missing: put it after the people to call.")
     length = len(plain_message(message))
     if length > MESSAGE_MAX:

@@ -6,7 +6,21 @@ from datetime import datetime
 
 from bot.messages import escape, format_duration
 from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, VIA_PHONE, AlertRecord, AlertView, Skipped
-from voice.alert_plan import latest_legs, leg_state
+from voice.alert_plan import (
+    ACKNOWLEDGED_STATE,
+    ANSWERED_STATE,
+    BUSY,
+    CANCELLED_STATE,
+    FAILED,
+    NO_ANSWER,
+    NOT_ACKNOWLEDGED,
+    QUEUED,
+    RINGING_STATE,
+    VOICEMAIL,
+    WAITING,
+    latest_legs,
+    leg_state,
+)
 from voice.numbers import display_number
 
 ACK_ACTION = "alert_acknowledge"
@@ -24,23 +38,25 @@ ALERT_USAGE = (
 # A section's text holds at most 3000 characters (Block Kit).
 _SECTION_MAX = 2900
 
+NOT_CALLED = "not called"  # the alert ended before this link of the chain was reached
 _STATE_ICONS = {
-    "waiting": ":double_vertical_bar:",
-    "queued": ":hourglass_flowing_sand:",
-    "ringing": ":bell:",
-    "answered": ":speaking_head_in_silhouette:",
-    "voicemail": ":mailbox_with_mail:",
-    "busy": ":no_entry_sign:",
-    "no answer": ":no_bell:",
-    "failed": ":x:",
-    "acknowledged": ":white_check_mark:",
-    "cancelled": ":heavy_multiplication_x:",
-    "answered, not acknowledged": ":speaking_head_in_silhouette:",
+    WAITING: ":double_vertical_bar:",
+    QUEUED: ":hourglass_flowing_sand:",
+    RINGING_STATE: ":bell:",
+    ANSWERED_STATE: ":speaking_head_in_silhouette:",
+    VOICEMAIL: ":mailbox_with_mail:",
+    BUSY: ":no_entry_sign:",
+    NO_ANSWER: ":no_bell:",
+    FAILED: ":x:",
+    ACKNOWLEDGED_STATE: ":white_check_mark:",
+    CANCELLED_STATE: ":heavy_multiplication_x:",
+    NOT_ACKNOWLEDGED: ":speaking_head_in_silhouette:",
+    NOT_CALLED: ":heavy_minus_sign:",
 }
 # What the line says, where the state's name alone would not be enough.
 _STATE_WORDS = {
-    "voicemail": "voicemail — not acknowledged",
-    "waiting": "waiting for the earlier calls",
+    VOICEMAIL: "voicemail — not acknowledged",
+    WAITING: "waiting for the earlier calls",
 }
 
 
@@ -140,13 +156,13 @@ def _recipient_lines(view: AlertView) -> list[str]:
     for index, target in enumerate(alert.targets):
         leg = latest.get(index)
         state = leg_state(alert, leg)
-        if alert.status != ACTIVE and state == "waiting":
-            state_text = "not called"
-        else:
-            state_text = _STATE_WORDS.get(state, state)
-            if state == "failed" and leg and leg.cause:
+        if alert.status != ACTIVE and state == WAITING:
+            state = NOT_CALLED
+        state_text = _STATE_WORDS.get(state, state)
+        if leg:
+            if state == FAILED and leg.cause:
                 state_text = f"failed: {escape(leg.cause)}"
-            if leg and alert.rounds > 1:
+            if alert.rounds > 1:
                 state_text += f" · call {leg.position // alert.stages + 1} of {alert.rounds}"
         who = f"<@{target.user_id}>" if target.user_id else display_number(target.number)
         prefix = f"{target.stage + 1}." if chain else "•"

@@ -246,6 +246,46 @@ def test_a_call_placed_before_a_restart_is_read_and_reported_by_the_new_process(
     assert len(fake_slack.messages(CHANNEL)) == 1
 
 
+def test_an_alert_retry_pending_at_a_restart_fires_once_in_the_new_process(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    from xml.etree import ElementTree as ET
+
+    server = launch(ALERT_RETRY_DELAY="2", ALERT_RETRIES="2", LOG_LEVEL="DEBUG")
+    reply = server.send(slack.command(f"{NUMBER} Primary database is down", command="/voicealert"))
+    assert reply.status_code == 200 and "Raising the alert" in reply.text
+    first = created_call(fake_plivo)
+    posted = fake_slack.wait_for_message(CHANNEL, lambda m: "Primary database is down" in str(m.blocks))
+    assert first["to"] == NUMBER and first["machine_detection"] == "true"
+
+    missed = plivo.hangup(server.path_of(first["hangup_url"]), call_uuid="call-1", to=NUMBER, status="no-answer",
+                          duration=0, cause_code=3030, cause_name="No Answer")
+    assert server.send(missed).status_code == 200
+    server.wait_for_output("next round at")  # the retry is a job in the database
+    server.stop()
+    time.sleep(2.5)  # it falls due while no process is running
+
+    server.start()
+    fake_plivo.wait_for(lambda: len(fake_plivo.created) == 2, timeout=10)
+    time.sleep(2.5)  # a few more polls of the new process's scheduler
+    assert len(fake_plivo.created) == 2, "the retry fired more than once"
+    retry = fake_plivo.created[1]
+    assert retry["to"] == NUMBER and retry["answer_url"] != first["answer_url"]
+
+    document = ET.fromstring(server.send(
+        plivo.answer(server.path_of(retry["answer_url"]), call_uuid="call-2", to=NUMBER)).content)
+    assert [speak.text for speak in document.iter("Speak")][1] == "Primary database is down"
+    menu = ET.fromstring(server.send(
+        plivo.redirect(server.path_of(document.find("Redirect").text), call_uuid="call-2", to=NUMBER)).content)
+    keys = server.path_of(menu.find("GetDigits").get("action"))
+    done = ET.fromstring(server.send(plivo.digits(keys, call_uuid="call-2", to=NUMBER, digits="1")).content)
+    assert [speak.text for speak in done.iter("Speak")] == ["Acknowledged. Thank you."]
+    final = fake_slack.wait_for_message(CHANNEL, lambda m: "*Acknowledged* by +1 415-555-0123 by phone" in str(m.blocks))
+    assert final.ts == posted.ts
+    server.stop()
+    assert " DEBUG " in server.output()
+    assert "Digits" not in server.output()  # keypresses never reach the log, even at DEBUG
+
+
 # -- refusals and failures -------------------------------------------------------
 
 def test_a_plivo_callback_with_a_bad_signature_gets_403_and_changes_nothing(
