@@ -12,7 +12,7 @@ from typing import Callable
 from flask import Blueprint
 
 from answer_server import plivo_xml
-from answer_server.plivo_requests import TOKEN, params, parse_hangup, require_plivo_signature, xml_response
+from answer_server.plivo_requests import TOKEN, add_progress_routes, params, require_plivo_signature, xml_response
 from answer_server.plivo_xml import (
     ACKNOWLEDGED,
     ALERT_TRY_LATER,
@@ -96,22 +96,8 @@ def alert_blueprint(alerts: AlertService, *, auth_token: str, public_url: str) -
             alerts.machine(token)
         return xml_response(empty_document())
 
-    @bp.route("/ring/<token>", methods=["GET", "POST"])
-    def ring(token: str):
-        call_uuid = params().get("CallUUID", "")
-        if TOKEN.match(token) and call_uuid:
-            alerts.ringing(token, call_uuid)
-        return xml_response(empty_document())
-
-    @bp.route("/hangup/<token>", methods=["GET", "POST"])
-    def hangup(token: str):
-        """Record the ending once; the alert moves on (next link, next round, or giving up)."""
-        report = parse_hangup(params())
-        if TOKEN.match(token) and report:
-            alerts.hangup(token, report)
-        # 200 even for unknown calls, so Plivo does not retry them over and over.
-        return xml_response(empty_document())
-
+    # The hangup also moves the alert on: the next link, the next round, or giving up.
+    add_progress_routes(bp, alerts)
     return bp
 
 

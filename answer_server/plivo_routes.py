@@ -9,8 +9,8 @@ import logging
 
 from flask import Blueprint
 
-from answer_server.plivo_requests import TOKEN, params, parse_hangup, require_plivo_signature, xml_response
-from answer_server.plivo_xml import TRY_LATER, empty_document, goodbye_document, otp_document
+from answer_server.plivo_requests import TOKEN, add_progress_routes, params, require_plivo_signature, xml_response
+from answer_server.plivo_xml import TRY_LATER, goodbye_document, otp_document
 from voice.calls import CallService
 
 log = logging.getLogger(__name__)
@@ -35,20 +35,5 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
             return xml_response(goodbye_document())
         return xml_response(otp_document(answer.code))
 
-    @bp.route("/ring/<token>", methods=["GET", "POST"])
-    def ring(token: str):
-        call_uuid = params().get("CallUUID", "")
-        if TOKEN.match(token) and call_uuid:
-            calls.ringing(token, call_uuid)
-        return xml_response(empty_document())
-
-    @bp.route("/hangup/<token>", methods=["GET", "POST"])
-    def hangup(token: str):
-        """Record the outcome once; a retried delivery changes nothing."""
-        report = parse_hangup(params())
-        if TOKEN.match(token) and report:
-            calls.hangup(token, report)
-        # 200 even for unknown calls, so Plivo does not retry them over and over.
-        return xml_response(empty_document())
-
+    add_progress_routes(bp, calls)
     return bp

@@ -8,6 +8,7 @@ Slack has its acknowledgement.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from slack_bolt import App
 
@@ -26,7 +27,7 @@ from bot.alert_reporter import AlertReporter
 from bot.commands import CommandError, HelpRequest
 from bot.directory import SlackDirectory, TooManyRecipients
 from voice.alert_models import NewAlert, Skipped
-from voice.alerts import AlertService
+from voice.alerts import AlertService, Taking
 from voice.models import Requester
 from voice.numbers import parse_phone_number
 
@@ -40,8 +41,9 @@ def register_alert_listeners(
     app: App, *, alerts: AlertService, directory: SlackDirectory, reporter: AlertReporter
 ) -> None:
     app.command("/voicealert")(ack=_acker(alerts), lazy=[_raiser(alerts, directory, reporter)])
-    app.action(ACK_ACTION)(ack=_ack_click, lazy=[_taker(alerts, directory)])
-    app.action(CANCEL_ACTION)(ack=_ack_click, lazy=[_canceller(alerts, directory)])
+    # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
+    app.action(ACK_ACTION)(ack=_ack_click, lazy=[_clicker(alerts.acknowledge, directory)])
+    app.action(CANCEL_ACTION)(ack=_ack_click, lazy=[_clicker(alerts.cancel, directory)])
 
 
 def _acker(alerts: AlertService):
@@ -129,28 +131,16 @@ def _ack_click(ack) -> None:
     ack()
 
 
-def _taker(alerts: AlertService, directory: SlackDirectory):
-    def acknowledge_alert(body, respond) -> None:
-        """Acknowledge in Slack: every call stops, as for a keypress."""
+def _clicker(take: Callable[[int, str, str], Taking], directory: SlackDirectory):
+    def on_click(body, respond) -> None:
+        """Take the alert for whoever clicked; tell them if someone was first."""
         clicked = _click(body, directory)
         if clicked:
-            taking = alerts.acknowledge(*clicked)
+            taking = take(*clicked)
             if not taking.won:
                 _tell(respond, too_late_reply(taking.alert))
 
-    return acknowledge_alert
-
-
-def _canceller(alerts: AlertService, directory: SlackDirectory):
-    def cancel_alert(body, respond) -> None:
-        """Cancel (Slack asked for confirmation first): every call stops."""
-        clicked = _click(body, directory)
-        if clicked:
-            taking = alerts.cancel(*clicked)
-            if not taking.won:
-                _tell(respond, too_late_reply(taking.alert))
-
-    return cancel_alert
+    return on_click
 
 
 def _click(body: dict, directory: SlackDirectory) -> tuple[int, str, str] | None:

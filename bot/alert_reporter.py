@@ -50,8 +50,7 @@ class AlertReporter:
         view = self._view(alert_id)
         if view is None:
             return
-        alert = view.alert
-        place = Place(alert.message_via, alert.message_channel, alert.message_ts)
+        alert, place = view.alert, _place(view)
         try:
             text, blocks = alert_text(view), alert_blocks(view)
             if place.via is None:
@@ -68,10 +67,8 @@ class AlertReporter:
         view = self._view(alert_id)
         if view is None:
             return
-        alert = view.alert
-        place = Place(alert.message_via, alert.message_channel, alert.message_ts)
         try:
-            self._messages.follow_up(place, alert.requester.reply_url, gave_up_text(alert))
+            self._messages.follow_up(_place(view), view.alert.requester.reply_url, gave_up_text(view.alert))
         except Exception:
             log.exception("could not tell the requester of alert %s that nobody acknowledged", alert_id)
 
@@ -82,3 +79,7 @@ class AlertReporter:
                 return False
             self._replied[alert_id] = status
             return True
+
+
+def _place(view: AlertView) -> Place:
+    return Place(view.alert.message_via, view.alert.message_channel, view.alert.message_ts)

@@ -31,20 +31,16 @@ from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from voice.alert_models import ACTIVE, EXHAUSTED, AlertRecord, Leg, NewAlert, Skipped, Target
-from voice.clock import as_utc
-from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Requester
+from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING
 from voice.outcomes import Outcome
-from voice.store import metadata
+from voice.store import metadata, outcome_of, record_from_row, requester_columns, requester_of, requester_values
 
 alerts = Table(
     "alerts",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("request_id", String(128), unique=True),
-    Column("requester_id", String(32), nullable=False),
-    Column("channel_id", String(32), nullable=False),
-    Column("team_id", String(32), nullable=False, default=""),
-    Column("reply_url", Text),
+    *requester_columns(),
     Column("sender_name", String(200), nullable=False),
     Column("channel_name", String(200)),
     # The message lives here and nowhere else: never in a URL.
@@ -106,10 +102,7 @@ class AlertStore:
         """Store a new alert; None if `request_id` was seen before."""
         values = dict(
             request_id=request_id,
-            requester_id=new.requester.user_id,
-            channel_id=new.requester.channel_id,
-            team_id=new.requester.team_id,
-            reply_url=new.requester.reply_url,
+            **requester_values(new.requester),
             sender_name=new.sender_name,
             channel_name=new.channel_name,
             message=new.message,
@@ -301,57 +294,13 @@ class AlertStore:
 
 
 def _alert(row: RowMapping) -> AlertRecord:
-    return AlertRecord(
-        id=row["id"],
-        requester=Requester(
-            user_id=row["requester_id"],
-            channel_id=row["channel_id"],
-            team_id=row["team_id"],
-            reply_url=row["reply_url"],
-        ),
-        sender_name=row["sender_name"],
-        channel_name=row["channel_name"],
-        message=row["message"],
+    return record_from_row(
+        AlertRecord, row,
+        requester=requester_of(row),
         targets=tuple(Target(**target) for target in json.loads(row["targets"])),
         skipped=tuple(Skipped(**skipped) for skipped in json.loads(row["skipped"] or "[]")),
-        rounds=row["rounds"],
-        retry_delay=row["retry_delay"],
-        position=row["position"],
-        status=row["status"],
-        created_at=as_utc(row["created_at"]),
-        request_id=row["request_id"],
-        next_at=as_utc(row["next_at"]),
-        resolved_at=as_utc(row["resolved_at"]),
-        resolved_via=row["resolved_via"],
-        resolved_by=row["resolved_by"],
-        resolved_name=row["resolved_name"],
-        resolved_number=row["resolved_number"],
-        resolved_leg=row["resolved_leg"],
-        message_via=row["message_via"],
-        message_channel=row["message_channel"],
-        message_ts=row["message_ts"],
     )
 
 
 def _leg(row: RowMapping) -> Leg:
-    return Leg(
-        id=row["id"],
-        alert_id=row["alert_id"],
-        token=row["token"],
-        position=row["position"],
-        target=row["target"],
-        to_number=row["to_number"],
-        status=row["status"],
-        created_at=as_utc(row["created_at"]),
-        machine=bool(row["machine"]),
-        stop_requested=bool(row["stop_requested"]),
-        permanent=bool(row["permanent"]),
-        silences=row["silences"],
-        request_uuid=row["request_uuid"],
-        call_uuid=row["call_uuid"],
-        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
-        cause=row["cause"],
-        answered_at=as_utc(row["answered_at"]),
-        ended_at=as_utc(row["ended_at"]),
-    )
-
+    return record_from_row(Leg, row, outcome=outcome_of(row))

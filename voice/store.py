@@ -8,7 +8,9 @@ sharing the database, changes a call only once.
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import (
     Column,
@@ -38,6 +40,45 @@ log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
+
+def requester_columns() -> list[Column]:
+    """Who asked, and where to report: the same columns for calls and alerts."""
+    return [
+        Column("requester_id", String(32), nullable=False),
+        Column("channel_id", String(32), nullable=False),
+        Column("team_id", String(32), nullable=False, default=""),
+        Column("reply_url", Text),
+    ]
+
+
+def requester_values(requester: Requester) -> dict:
+    return dict(requester_id=requester.user_id, channel_id=requester.channel_id,
+                team_id=requester.team_id, reply_url=requester.reply_url)
+
+
+Record = TypeVar("Record")
+
+
+def record_from_row(cls: type[Record], row: RowMapping, **special) -> Record:
+    """A dataclass from a row: each field from the column of its name (datetimes
+    made UTC), except the `special` ones, given as computed by the caller."""
+    values = dict(special)
+    for field in fields(cls):
+        if field.name not in values and field.name in row:
+            value = row[field.name]
+            values[field.name] = as_utc(value) if isinstance(value, datetime) else value
+    return cls(**values)
+
+
+def outcome_of(row: RowMapping) -> Outcome | None:
+    return Outcome(row["outcome"]) if row["outcome"] else None
+
+
+def requester_of(row: RowMapping) -> Requester:
+    return Requester(user_id=row["requester_id"], channel_id=row["channel_id"],
+                     team_id=row["team_id"], reply_url=row["reply_url"])
+
+
 calls = Table(
     "calls",
     metadata,
@@ -45,10 +86,7 @@ calls = Table(
     Column("token", String(64), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     Column("to_number", String(20), nullable=False),
-    Column("requester_id", String(32), nullable=False),
-    Column("channel_id", String(32), nullable=False),
-    Column("team_id", String(32), nullable=False, default=""),
-    Column("reply_url", Text),
+    *requester_columns(),
     Column("request_id", String(128), unique=True),
     # The code in clear, only while the call may still need it; see finish().
     Column("secret", String(16)),
@@ -130,10 +168,7 @@ class Store:
             token=token,
             kind=kind,
             to_number=to_number,
-            requester_id=requester.user_id,
-            channel_id=requester.channel_id,
-            team_id=requester.team_id,
-            reply_url=requester.reply_url,
+            **requester_values(requester),
             request_id=request_id,
             secret=code,
             code_length=len(code),
@@ -255,28 +290,4 @@ class Store:
 
 
 def _record(row: RowMapping) -> CallRecord:
-    return CallRecord(
-        token=row["token"],
-        kind=row["kind"],
-        to_number=row["to_number"],
-        requester=Requester(
-            user_id=row["requester_id"],
-            channel_id=row["channel_id"],
-            team_id=row["team_id"],
-            reply_url=row["reply_url"],
-        ),
-        status=row["status"],
-        created_at=as_utc(row["created_at"]),
-        code_length=row["code_length"],
-        request_id=row["request_id"],
-        message_via=row["message_via"],
-        message_channel=row["message_channel"],
-        message_ts=row["message_ts"],
-        request_uuid=row["request_uuid"],
-        call_uuid=row["call_uuid"],
-        outcome=Outcome(row["outcome"]) if row["outcome"] else None,
-        cause=row["cause"],
-        duration=row["duration"],
-        answered_at=as_utc(row["answered_at"]),
-        ended_at=as_utc(row["ended_at"]),
-    )
+    return record_from_row(CallRecord, row, requester=requester_of(row), outcome=outcome_of(row))
