@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from concurrent.futures import Executor, Future
 from datetime import datetime, timezone
@@ -87,6 +88,7 @@ class PlivoRest:
 
     def __init__(self, mock: responses.RequestsMock):
         self.created: list[dict] = []  # create-call bodies, plus the request_uuid given
+        self.created_at: list[float] = []  # time.monotonic() of each
         self.stopped: list[tuple[str, str]] = []  # ("Call" | "Request", uuid) of every DELETE
         self.refuse_with: tuple[int, dict] | None = None  # answer create-calls with this instead
         mock.add_callback(responses.POST, CREATE_CALL_URL, callback=self._create)
@@ -99,6 +101,7 @@ class PlivoRest:
             return status, {}, json.dumps(body)
         request_uuid = f"req-{len(self.created) + 1}"
         self.created.append(json.loads(request.body) | {"request_uuid": request_uuid})
+        self.created_at.append(time.monotonic())
         return 201, {}, json.dumps({"api_id": str(uuid.uuid4()), "message": "call fired", "request_uuid": request_uuid})
 
     def _delete(self, request):

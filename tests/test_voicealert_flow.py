@@ -6,6 +6,7 @@ loopback Slack. A controllable clock drives retries and escalation."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -104,8 +105,8 @@ def callee(client, plivo, plivo_rest, number, nth=0) -> Callee:
     return Callee(client, plivo, created, f"call-{created['request_uuid']}")
 
 
-def alert_message(fake_slack, *needles):
-    return fake_slack.wait_for_message(CHANNEL, lambda m: all(n in _shown(m) for n in needles))
+def alert_message(fake_slack, *needles, timeout=5.0):
+    return fake_slack.wait_for_message(CHANNEL, lambda m: all(n in _shown(m) for n in needles), timeout)
 
 
 def _shown(message) -> str:
@@ -366,6 +367,37 @@ def test_where_the_bot_cannot_post_the_response_url_carries_the_alert(client, sl
     # The post and the final state only: Slack allows five uses of a response_url.
     time.sleep(0.3)
     assert len(fake_slack.responses_to(url)) == 2
+
+
+# -- pacing ---------------------------------------------------------------------------------
+
+
+def test_the_alert_message_is_updated_about_once_a_second_and_ends_on_the_latest_state(
+        settings, plivo_api, plivo_rest, clock, slack, plivo, fake_slack):
+    client = create_app(settings, clock=clock, background_executor=InlineExecutor(),
+                        slack_update_interval=1.0).test_client()
+    alert(client, slack, fake_slack, plivo_rest, "<!subteam^S1> Burst of changes", calls=2)
+    alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
+    alice.ring()
+    bob.ring()
+    alice.answer()
+    bob.answer()
+    bob.machine()  # five changes within a fraction of a second
+    alert_message(fake_slack, "<@U1> :speaking_head_in_silhouette: answered",
+                  "<@U2> :mailbox_with_mail: voicemail", timeout=5)
+    updates = [r.received_at for r in fake_slack.requests if r.method_or_path == "chat.update"]
+    assert 1 <= len(updates) <= 4
+    assert all(later - earlier >= 0.9 for earlier, later in zip(updates, updates[1:])), updates
+
+
+def test_calls_are_placed_no_faster_than_plivo_cps(settings, plivo_api, plivo_rest, clock, slack, fake_slack):
+    client = create_app(replace(settings, plivo_cps=4.0), clock=clock,
+                        background_executor=InlineExecutor()).test_client()
+    fake_slack.add_user("U4", "Dee", "+1 415 555 0104")
+    fake_slack.add_usergroup("S2", ["U1", "U2", "U4"])
+    alert(client, slack, fake_slack, plivo_rest, "<!subteam^S2> Everyone at once", calls=3)
+    gaps = [later - earlier for earlier, later in zip(plivo_rest.created_at, plivo_rest.created_at[1:])]
+    assert len(gaps) == 2 and all(gap >= 0.24 for gap in gaps), gaps
 
 
 def buttons_value(message) -> str:

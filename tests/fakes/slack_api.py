@@ -29,6 +29,7 @@ class RecordedRequest:
     headers: dict[str, str]  # keys lower-cased
     body_dict: dict[str, Any]
     raw_body: bytes
+    received_at: float = field(default_factory=time.monotonic)  # for pacing checks
 
 
 @dataclass
