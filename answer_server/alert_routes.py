@@ -28,15 +28,16 @@ from answer_server.plivo_xml import (
     menu_document,
     number_as_name,
 )
+from voice.alert_calls import AlertCalls, CallTurn, Turn
 from voice.alert_models import AlertRecord
-from voice.alerts import AlertService, AlertUrls, CallTurn, Turn, alert_callback_urls
+from voice.alerts import AlertUrls, alert_callback_urls
 
 log = logging.getLogger(__name__)
 
 TRY_AGAIN = "Sorry, something went wrong on our side. Please try again."
 
 
-def alert_blueprint(alerts: AlertService, *, auth_token: str, public_url: str) -> Blueprint:
+def alert_blueprint(alerts: AlertCalls, *, auth_token: str, public_url: str) -> Blueprint:
     bp = Blueprint("plivo_alert", __name__, url_prefix="/plivo/alert")
     require_plivo_signature(bp, auth_token=auth_token, public_url=public_url)
 

@@ -20,6 +20,7 @@ from bot.app import create_bolt_app
 from bot.directory import SlackDirectory
 from bot.reporter import SlackReporter
 from bot.slack_request import SlackRequest
+from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
 from voice.alerts import AlertService
 from voice.calls import CallService
@@ -102,7 +103,7 @@ def create_app(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     )
     app.register_blueprint(
-        alert_blueprint(alerts, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
+        alert_blueprint(AlertCalls(alerts), auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     )
     _add_health_route(app, store)
     _add_error_pages(app)

@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import AUTH_ID, PLIVO_API
+from voice.alert_calls import MENU_REPEATS, AlertCalls, Turn
 from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, NewAlert, Target
 from voice.alert_store import AlertStore
-from voice.alerts import MENU_REPEATS, AlertService, Turn
+from voice.alerts import AlertService
 from voice.models import HangupReport, Requester
 from voice.outcomes import Outcome
 from voice.plivo import PlivoClient
@@ -46,6 +47,12 @@ def service(store, plivo_rest, scheduler, clock, events):
     )
 
 
+@pytest.fixture
+def phone(service):
+    """Plivo's side of the alert calls."""
+    return AlertCalls(service)
+
+
 def raise_alert(service, *targets, message="DB down"):
     alert = service.open_alert(NewAlert(REQUESTER, "Ana", "ops", message, tuple(targets)))
     service.start(alert.id)
@@ -57,13 +64,13 @@ def leg_of(service, alert, number, position=None):
     return legs[-1]
 
 
-def hang_up(service, leg, status="no-answer", code=3030, name="No Answer"):
-    service.hangup(leg.token, HangupReport(call_uuid=leg.call_uuid or f"call-{leg.id}", call_status=status,
+def hang_up(phone, leg, status="no-answer", code=3030, name="No Answer"):
+    phone.hangup(leg.token, HangupReport(call_uuid=leg.call_uuid or f"call-{leg.id}", call_status=status,
                                            cause_code=code, cause_name=name, duration=0))
 
 
-def answer(service, leg, call_uuid=None):
-    return service.answer(leg.token, call_uuid or f"call-{leg.id}")
+def answer(phone, leg, call_uuid=None):
+    return phone.answer(leg.token, call_uuid or f"call-{leg.id}")
 
 
 def test_a_fan_out_calls_everyone_at_once_with_machine_detection(service, plivo_rest):
@@ -77,15 +84,15 @@ def test_a_fan_out_calls_everyone_at_once_with_machine_detection(service, plivo_
             assert len(token) >= 32 and "DB" not in body[key]
 
 
-def test_the_first_acknowledgement_wins_and_every_other_call_stops(service, plivo_rest, events):
+def test_the_first_acknowledgement_wins_and_every_other_call_stops(service, phone, plivo_rest, events):
     carol = Target("+14155550103", 0, "U3", "Carol")
     alert = raise_alert(service, ALICE, BOB, carol)
     alice, bob, carol_leg = (leg_of(service, alert, t.number) for t in (ALICE, BOB, carol))
-    answer(service, alice)
-    service.ringing(bob.token, "call-bob")
-    answer(service, carol_leg, "call-carol")
+    answer(phone, alice)
+    phone.ringing(bob.token, "call-bob")
+    answer(phone, carol_leg, "call-carol")
 
-    turn = service.acknowledge_by_phone(alice.token)
+    turn = phone.acknowledge_by_phone(alice.token)
     assert turn.turn is Turn.ACKNOWLEDGED
     taken = service.get(alert.id)
     assert taken.status == ACKNOWLEDGED and taken.resolved_via == "phone"
@@ -94,10 +101,10 @@ def test_the_first_acknowledgement_wins_and_every_other_call_stops(service, pliv
     # Alice keeps hers to hear the confirmation.
     assert sorted(plivo_rest.stopped) == [("Call", "call-carol"), ("Request", bob.request_uuid)]
 
-    late = service.acknowledge_by_phone(carol_leg.token)
+    late = phone.acknowledge_by_phone(carol_leg.token)
     assert late.turn is Turn.TAKEN and late.alert.resolved_name == "Alice"
     # Plivo retries Alice's keypress: she still hears her own confirmation.
-    assert service.acknowledge_by_phone(alice.token).turn is Turn.ACKNOWLEDGED
+    assert phone.acknowledge_by_phone(alice.token).turn is Turn.ACKNOWLEDGED
     assert service.acknowledge(alert.id, "U9", "Zed").won is False
 
 
@@ -110,32 +117,32 @@ def test_two_acknowledgements_at_once_have_exactly_one_winner(service):
     assert service.get(alert.id).resolved_by == "U1"
 
 
-def test_acknowledging_in_slack_stops_the_calls_as_a_keypress_does(service, plivo_rest):
+def test_acknowledging_in_slack_stops_the_calls_as_a_keypress_does(service, phone, plivo_rest):
     alert = raise_alert(service, ALICE, BOB)
     alice = leg_of(service, alert, ALICE.number)
-    answer(service, alice, "call-alice")
+    answer(phone, alice, "call-alice")
     taking = service.acknowledge(alert.id, "U7", "Dana")
     assert taking.won and taking.alert.resolved_via == "slack" and taking.alert.resolved_name == "Dana"
     assert sorted(plivo_rest.stopped) == [("Call", "call-alice"), ("Request", "req-2")]
-    assert service.acknowledge_by_phone(alice.token).turn is Turn.TAKEN
+    assert phone.acknowledge_by_phone(alice.token).turn is Turn.TAKEN
 
 
-def test_cancelling_stops_every_call_and_cannot_follow_an_acknowledgement(service, plivo_rest):
+def test_cancelling_stops_every_call_and_cannot_follow_an_acknowledgement(service, phone, plivo_rest):
     alert = raise_alert(service, ALICE, BOB)
     assert service.cancel(alert.id, "U7", "Dana").won
     assert service.get(alert.id).status == CANCELLED
     assert sorted(plivo_rest.stopped) == [("Request", "req-1"), ("Request", "req-2")]
-    assert service.answer(leg_of(service, alert, ALICE.number).token, "call-1").turn is Turn.CANCELLED
+    assert phone.answer(leg_of(service, alert, ALICE.number).token, "call-1").turn is Turn.CANCELLED
     other = raise_alert(service, ALICE)
     service.acknowledge(other.id, "U1", "Alice")
     assert service.cancel(other.id, "U7", "Dana").won is False
 
 
-def test_unanswered_calls_are_retried_after_the_delay_then_given_up(service, plivo_rest, scheduler, clock, events):
+def test_unanswered_calls_are_retried_after_the_delay_then_given_up(service, phone, plivo_rest, scheduler, clock, events):
     alert = raise_alert(service, ALICE, BOB)
-    hang_up(service, leg_of(service, alert, ALICE.number), "busy", 3010, "Busy Line")
+    hang_up(phone, leg_of(service, alert, ALICE.number), "busy", 3010, "Busy Line")
     assert len(plivo_rest.created) == 2  # Bob's call is still going: the round is not over
-    hang_up(service, leg_of(service, alert, BOB.number))
+    hang_up(phone, leg_of(service, alert, BOB.number))
     assert service.get(alert.id).next_at == clock.now + timedelta(seconds=60)
 
     clock.advance(seconds=59)
@@ -148,7 +155,7 @@ def test_unanswered_calls_are_retried_after_the_delay_then_given_up(service, pli
 
     for round_ in (1, 2):
         for target in (ALICE, BOB):
-            hang_up(service, leg_of(service, alert, target.number, round_))
+            hang_up(phone, leg_of(service, alert, target.number, round_))
         clock.advance(seconds=60)
         scheduler.run_due()
     assert len(plivo_rest.created) == 6  # the first round and ALERT_RETRIES=2 more
@@ -157,34 +164,34 @@ def test_unanswered_calls_are_retried_after_the_delay_then_given_up(service, pli
     assert scheduler.pending() == []
 
 
-def test_a_chain_calls_the_next_link_at_once_and_restarts_after_the_delay(service, plivo_rest, scheduler, clock):
+def test_a_chain_calls_the_next_link_at_once_and_restarts_after_the_delay(service, phone, plivo_rest, scheduler, clock):
     alert = raise_alert(service, ALICE, CAROL)
     assert [body["to"] for body in plivo_rest.created] == [ALICE.number]
-    hang_up(service, leg_of(service, alert, ALICE.number))
+    hang_up(phone, leg_of(service, alert, ALICE.number))
     assert [body["to"] for body in plivo_rest.created] == [ALICE.number, CAROL.number]
     carol = leg_of(service, alert, CAROL.number)
-    answer(service, carol)
-    hang_up(service, carol, "completed", 4000, "Normal Hangup")  # heard it, pressed nothing
+    answer(phone, carol)
+    hang_up(phone, carol, "completed", 4000, "Normal Hangup")  # heard it, pressed nothing
     assert len(plivo_rest.created) == 2
     clock.advance(seconds=60)
     scheduler.run_due()
     assert [body["to"] for body in plivo_rest.created] == [ALICE.number, CAROL.number, ALICE.number]
 
 
-def test_an_acknowledgement_stops_the_chain(service, plivo_rest, scheduler, clock):
+def test_an_acknowledgement_stops_the_chain(service, phone, plivo_rest, scheduler, clock):
     alert = raise_alert(service, ALICE, CAROL)
     alice = leg_of(service, alert, ALICE.number)
-    answer(service, alice)
-    service.acknowledge_by_phone(alice.token)
-    hang_up(service, alice, "completed", 4000, "Normal Hangup")
+    answer(phone, alice)
+    phone.acknowledge_by_phone(alice.token)
+    hang_up(phone, alice, "completed", 4000, "Normal Hangup")
     clock.advance(hours=1)
     scheduler.run_due()
     assert [body["to"] for body in plivo_rest.created] == [ALICE.number]
 
 
-def test_an_acknowledgement_during_the_retry_delay_cancels_the_next_round(service, plivo_rest, scheduler, clock):
+def test_an_acknowledgement_during_the_retry_delay_cancels_the_next_round(service, phone, plivo_rest, scheduler, clock):
     alert = raise_alert(service, ALICE)
-    hang_up(service, leg_of(service, alert, ALICE.number))
+    hang_up(phone, leg_of(service, alert, ALICE.number))
     service.acknowledge(alert.id, "U1", "Alice")
     clock.advance(seconds=61)
     scheduler.run_due()
@@ -192,28 +199,28 @@ def test_an_acknowledgement_during_the_retry_delay_cancels_the_next_round(servic
     assert service.get(alert.id).next_at is None
 
 
-def test_voicemail_gets_the_message_once_and_counts_as_not_acknowledged(service, plivo_rest, scheduler, clock):
+def test_voicemail_gets_the_message_once_and_counts_as_not_acknowledged(service, phone, plivo_rest, scheduler, clock):
     alert = raise_alert(service, ALICE)
     leg = leg_of(service, alert, ALICE.number)
-    assert answer(service, leg).turn is Turn.PLAY
-    service.machine(leg.token)
-    assert service.after_message(leg.token).turn is Turn.HANG_UP
-    hang_up(service, leg, "completed", 4000, "Normal Hangup")
+    assert answer(phone, leg).turn is Turn.PLAY
+    phone.machine(leg.token)
+    assert phone.after_message(leg.token).turn is Turn.HANG_UP
+    hang_up(phone, leg, "completed", 4000, "Normal Hangup")
     assert service.store.leg(leg.token).outcome is Outcome.VOICEMAIL
     clock.advance(seconds=60)
     scheduler.run_due()
     assert len(plivo_rest.created) == 2
 
 
-def test_the_menu_repeats_three_times_without_a_key_then_says_goodbye(service):
+def test_the_menu_repeats_three_times_without_a_key_then_says_goodbye(service, phone):
     alert = raise_alert(service, ALICE)
     leg = leg_of(service, alert, ALICE.number)
-    answer(service, leg)
-    assert service.after_message(leg.token).turn is Turn.MENU
-    assert [service.silence(leg.token).turn for _ in range(MENU_REPEATS)] == [Turn.MENU] * MENU_REPEATS
+    answer(phone, leg)
+    assert phone.after_message(leg.token).turn is Turn.MENU
+    assert [phone.silence(leg.token).turn for _ in range(MENU_REPEATS)] == [Turn.MENU] * MENU_REPEATS
     # A key in between starts the count again.
-    assert service.key_pressed(leg.token, Turn.REPEAT).turn is Turn.REPEAT
-    assert [service.silence(leg.token).turn for _ in range(MENU_REPEATS + 1)] == [Turn.MENU] * MENU_REPEATS + [Turn.NO_INPUT]
+    assert phone.key_pressed(leg.token, Turn.REPEAT).turn is Turn.REPEAT
+    assert [phone.silence(leg.token).turn for _ in range(MENU_REPEATS + 1)] == [Turn.MENU] * MENU_REPEATS + [Turn.NO_INPUT]
 
 
 def test_a_refusal_by_plivo_is_not_retried_but_a_rate_limit_is(service, plivo_rest, scheduler, clock):
@@ -230,26 +237,26 @@ def test_a_refusal_by_plivo_is_not_retried_but_a_rate_limit_is(service, plivo_re
     assert service.get(alert.id).status == EXHAUSTED
 
 
-def test_duplicate_and_late_callbacks_change_nothing(service, plivo_rest, scheduler, clock, events):
+def test_duplicate_and_late_callbacks_change_nothing(service, phone, plivo_rest, scheduler, clock, events):
     alert = raise_alert(service, ALICE)
     leg = leg_of(service, alert, ALICE.number)
-    answer(service, leg)
-    service.ringing(leg.token, f"call-{leg.id}")  # a ring delivered after the answer
+    answer(phone, leg)
+    phone.ringing(leg.token, f"call-{leg.id}")  # a ring delivered after the answer
     assert service.store.leg(leg.token).status == "answered"
-    hang_up(service, leg, "completed", 4000, "Normal Hangup")
+    hang_up(phone, leg, "completed", 4000, "Normal Hangup")
     notified = len(events["notified"])
-    hang_up(service, leg, "busy", 3010, "Busy Line")
+    hang_up(phone, leg, "busy", 3010, "Busy Line")
     assert len(events["notified"]) == notified
     assert service.store.leg(leg.token).outcome is Outcome.ANSWERED
     assert [key for key, _ in scheduler.pending()] == [f"alert.step:{alert.id}:1"]
 
 
-def test_a_second_call_uuid_cannot_take_over_a_call(service):
+def test_a_second_call_uuid_cannot_take_over_a_call(service, phone):
     alert = raise_alert(service, ALICE)
     leg = leg_of(service, alert, ALICE.number)
-    assert answer(service, leg, "call-a").turn is Turn.PLAY
-    assert service.answer(leg.token, "call-b").turn is Turn.UNKNOWN
-    assert service.answer("no-such-token-aaaaaaaa", "call-a").turn is Turn.UNKNOWN
+    assert answer(phone, leg, "call-a").turn is Turn.PLAY
+    assert phone.answer(leg.token, "call-b").turn is Turn.UNKNOWN
+    assert phone.answer("no-such-token-aaaaaaaa", "call-a").turn is Turn.UNKNOWN
 
 
 def test_a_call_taken_before_it_was_placed_never_rings(service, plivo_rest, store):

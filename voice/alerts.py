@@ -1,10 +1,11 @@
 """Alerts: call people until one acknowledges, then stop every other call.
 
-The order of calls is decided by voice.alert_plan (pure); this module does the
-I/O around it: the store, Plivo, and jobs in the scheduler, so a retry due in a
-minute survives a restart and runs once across instances. Each change is
-reported through `notify(alert_id)`, so the Slack side can show it without this
-package knowing Slack exists.
+The order of calls is decided by voice.alert_plan (pure), what each call says
+and hears by voice.alert_calls; this module does the I/O around them: the
+store, Plivo, and jobs in the scheduler, so a retry due in a minute survives a
+restart and runs once across instances. Each change is reported through
+`notify(alert_id)`, so the Slack side can show it without this package knowing
+Slack exists.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Callable
 
 from voice.alert_models import (
@@ -31,9 +31,9 @@ from voice.alert_models import (
 from voice.alert_plan import Advance, GiveUp, next_step, targets_at
 from voice.alert_store import AlertStore
 from voice.clock import utcnow
-from voice.models import ANSWERED, QUEUED, HangupReport
+from voice.models import ANSWERED, QUEUED, token_for_log
 from voice.numbers import PhoneNumber
-from voice.outcomes import Outcome, classify_hangup
+from voice.outcomes import Outcome
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
 from voice.policy import DestinationPolicy, refusal_for
 from voice.scheduler import Scheduler
@@ -46,8 +46,6 @@ RING_TIMEOUT = 45
 #: Hard cap on an answered alert call: a 1000-character message takes about
 #: 70 s to speak, plus the menus.
 TIME_LIMIT = 300
-#: Menus in a row without a key before the call says goodbye (after the first one).
-MENU_REPEATS = 3
 #: A call with no final report from Plivo after this long is closed as failed,
 #: so the escalation does not wait forever for a lost callback.
 LEG_STALE_AFTER = timedelta(minutes=10)
@@ -72,28 +70,6 @@ def alert_callback_urls(public_url: str, token: str) -> AlertUrls:
     base = f"{public_url.rstrip('/')}/plivo/alert"
     return AlertUrls(*(f"{base}/{kind}/{token}" for kind in
                        ("answer", "hangup", "ring", "machine", "menu", "keys", "silence")))
-
-
-class Turn(str, Enum):
-    """What a call does next; the answer server turns it into Plivo XML."""
-
-    PLAY = "play"  # who sent it, from where, and the message; then the menu
-    MENU = "menu"
-    REPEAT = "repeat"  # the message again, then the menu
-    INVALID_KEY = "invalid_key"  # "Sorry, that key is not valid", then the menu
-    ACKNOWLEDGED = "acknowledged"  # "Acknowledged. Thank you." and hang up
-    TAKEN = "taken"  # someone else acknowledged it first
-    CANCELLED = "cancelled"  # the alert was cancelled in Slack
-    NO_INPUT = "no_input"  # the menu went unanswered too often
-    HANG_UP = "hang_up"  # an answering machine: it has heard the message once
-    UNKNOWN = "unknown"  # no such call
-
-
-@dataclass(frozen=True)
-class CallTurn:
-    turn: Turn
-    alert: AlertRecord | None = None
-    leg: Leg | None = None
 
 
 @dataclass(frozen=True)
@@ -162,109 +138,25 @@ class AlertService:
         alert = self.store.get(alert_id)
         return AlertView(alert, tuple(self.store.legs(alert_id))) if alert else None
 
-    # -- Plivo's callbacks -------------------------------------------------------
-
-    def ringing(self, token: str, call_uuid: str) -> None:
-        leg = self.store.leg(token)
-        if leg and self.store.mark_ringing(token, call_uuid):
-            self.notify(leg.alert_id)
-
-    def answer(self, token: str, call_uuid: str) -> CallTurn:
-        """What to play when the call is answered; the first answer is reported."""
-        bound = self.store.bind_answer(token, call_uuid, self.clock())
-        if bound is None:
-            return CallTurn(Turn.UNKNOWN)
-        leg, first = bound
-        if first:
-            self.notify(leg.alert_id)
-        return self._turn(leg, Turn.PLAY)
-
-    def machine(self, token: str) -> None:
-        """Plivo's machine detection heard an answering machine on this call."""
-        leg = self.store.leg(token)
-        if leg and self.store.mark_machine(token):
-            log.info("alert %s: call %s reached voicemail", leg.alert_id, _short(token))
-            self.notify(leg.alert_id)
-
-    def after_message(self, token: str) -> CallTurn:
-        """The message has been spoken: the menu for a person, nothing more for a machine."""
-        leg = self.store.leg(token)
-        if leg is None:
-            return CallTurn(Turn.UNKNOWN)
-        self.store.reset_silences(token)
-        return self._turn(leg, Turn.HANG_UP if leg.machine else Turn.MENU)
-
-    def silence(self, token: str) -> CallTurn:
-        """The menu got no key: play it again, up to MENU_REPEATS times."""
-        leg = self.store.leg(token)
-        if leg is None:
-            return CallTurn(Turn.UNKNOWN)
-        if leg.machine:
-            return self._turn(leg, Turn.HANG_UP)
-        repeats = self.store.count_silence(token)
-        return self._turn(leg, Turn.MENU if repeats <= MENU_REPEATS else Turn.NO_INPUT)
-
-    def key_pressed(self, token: str, turn: Turn) -> CallTurn:
-        """A key other than the acknowledgement: `turn` unless the alert is over."""
-        leg = self.store.leg(token)
-        if leg is None:
-            return CallTurn(Turn.UNKNOWN)
-        self.store.reset_silences(token)
-        return self._turn(leg, turn)
-
-    def acknowledge_by_phone(self, token: str) -> CallTurn:
-        """The callee pressed the acknowledgement key; the first one wins."""
-        leg = self.store.leg(token)
-        if leg is None:
-            return CallTurn(Turn.UNKNOWN)
-        alert = self.store.get(leg.alert_id)
-        target = alert.targets[leg.target]
-        won = self.store.resolve(
-            alert.id, status=ACKNOWLEDGED, from_statuses=(ACTIVE, EXHAUSTED), now=self.clock(),
-            resolved_via=VIA_PHONE, resolved_by=target.user_id, resolved_name=target.name,
-            resolved_number=target.number, resolved_leg=leg.id,
-        )
-        if won:
-            log.info("alert %s acknowledged by phone (call %s)", alert.id, _short(token))
-            self._stop_everything(alert.id)
-        return self._turn(leg, Turn.ACKNOWLEDGED)
-
-    def hangup(self, token: str, report: HangupReport) -> None:
-        """Record how a call ended, once, and move the alert on."""
-        leg = self.store.leg(token)
-        if leg is None or leg.ended:
-            return
-        if leg.machine:
-            outcome, cause = Outcome.VOICEMAIL, None
-        else:
-            ending = classify_hangup(report.call_status, report.cause_code, report.cause_name,
-                                     answered=leg.answered_at is not None)
-            outcome, cause = ending.outcome, ending.cause
-        self._end(leg, outcome, cause)
-
-    # -- Slack's buttons ---------------------------------------------------------
+    # -- taking it: the first acknowledgement (or a cancel) wins ------------------
 
     def acknowledge(self, alert_id: int, user_id: str, name: str) -> Taking:
         """Someone took the alert in Slack: calls stop, as for a keypress."""
-        won = self.store.resolve(
-            alert_id, status=ACKNOWLEDGED, from_statuses=(ACTIVE, EXHAUSTED), now=self.clock(),
-            resolved_via=VIA_SLACK, resolved_by=user_id, resolved_name=name,
-        )
-        if won:
-            log.info("alert %s acknowledged in Slack", alert_id)
-            self._stop_everything(alert_id)
+        won = self._take(alert_id, ACKNOWLEDGED, resolved_via=VIA_SLACK, resolved_by=user_id, resolved_name=name)
         return Taking(won, self.store.get(alert_id))
 
     def cancel(self, alert_id: int, user_id: str, name: str) -> Taking:
         """Someone cancelled the alert in Slack: every call stops."""
-        won = self.store.resolve(
-            alert_id, status=CANCELLED, from_statuses=(ACTIVE,), now=self.clock(),
-            resolved_via=VIA_SLACK, resolved_by=user_id, resolved_name=name,
-        )
-        if won:
-            log.info("alert %s cancelled in Slack", alert_id)
-            self._stop_everything(alert_id)
+        won = self._take(alert_id, CANCELLED, resolved_via=VIA_SLACK, resolved_by=user_id, resolved_name=name)
         return Taking(won, self.store.get(alert_id))
+
+    def acknowledge_call(self, leg: Leg) -> bool:
+        """The callee of `leg` pressed the acknowledgement key; whether theirs was the first."""
+        target = self.store.get(leg.alert_id).targets[leg.target]
+        return self._take(
+            leg.alert_id, ACKNOWLEDGED, resolved_via=VIA_PHONE, resolved_by=target.user_id,
+            resolved_name=target.name, resolved_number=target.number, resolved_leg=leg.id,
+        )
 
     # -- moving on ---------------------------------------------------------------
 
@@ -289,11 +181,21 @@ class AlertService:
             self.notify(alert.id)
             self.gave_up(alert.id)
 
+    def end_call(self, leg: Leg, outcome: Outcome, cause: str | None, *, permanent: bool = False) -> bool:
+        """Record how a call ended, once, and move the alert on; whether this ended it."""
+        ended = self.store.finish_leg(leg.id, outcome=outcome, cause=cause, permanent=permanent, now=self.clock())
+        if not ended:
+            return False
+        log.info("alert %s: call %s ended: %s", leg.alert_id, token_for_log(leg.token), outcome.value)
+        self.notify(leg.alert_id)
+        self.evaluate(leg.alert_id)
+        return True
+
     def expire_stale(self, max_age: timedelta = LEG_STALE_AFTER) -> int:
         """Close calls Plivo never reported the end of; how many were closed."""
         closed = 0
         for leg in self.store.unfinished_legs_before(self.clock() - max_age):
-            if self._end(leg, Outcome.FAILED, "no final report came back from Plivo"):
+            if self.end_call(leg, Outcome.FAILED, "no final report came back from Plivo"):
                 closed += 1
         return closed
 
@@ -326,21 +228,18 @@ class AlertService:
 
     # -- internals -------------------------------------------------------------------
 
-    def _turn(self, leg: Leg, wanted: Turn) -> CallTurn:
-        """`wanted`, unless the alert was taken or cancelled meanwhile."""
-        alert = self.store.get(leg.alert_id)
-        if alert.status == ACKNOWLEDGED:
-            # This very call acknowledged it when Plivo retries the keypress.
-            return CallTurn(Turn.ACKNOWLEDGED if alert.resolved_leg == leg.id else Turn.TAKEN, alert, leg)
-        if alert.status == CANCELLED:
-            return CallTurn(Turn.CANCELLED, alert, leg)
-        return CallTurn(wanted, alert, leg)
-
-    def _stop_everything(self, alert_id: int) -> None:
+    def _take(self, alert_id: int, status: str, **who) -> bool:
+        """Acknowledge or cancel, if nobody did first; then every other call stops."""
+        # Acknowledging after "nobody acknowledged" is still welcome; cancelling is not.
+        from_statuses = (ACTIVE, EXHAUSTED) if status == ACKNOWLEDGED else (ACTIVE,)
+        if not self.store.resolve(alert_id, status=status, from_statuses=from_statuses, now=self.clock(), **who):
+            return False
+        log.info("alert %s %s %s", alert_id, status, "by phone" if who.get("resolved_via") == VIA_PHONE else "in Slack")
         # Off the caller's thread: Plivo's keypress request must not wait on N
         # hang-ups. Kept as a job first, so a crash before it runs only delays it.
         self.scheduler.run_soon(STOP_JOB, str(alert_id))
         self.notify(alert_id)
+        return True
 
     def _dial(self, leg: Leg) -> None:
         if not self.store.claim_for_dial(leg.id):
@@ -362,9 +261,9 @@ class AlertService:
                 machine_detection="true",  # report only: the machine still records the message
             ))
         except PlivoError as error:
-            self._end(leg, Outcome.FAILED, str(error), permanent=error.permanent)
+            self.end_call(leg, Outcome.FAILED, str(error), permanent=error.permanent)
             return
-        log.info("alert %s: call %s placed: request %s", leg.alert_id, _short(leg.token), request_uuid)
+        log.info("alert %s: call %s placed: request %s", leg.alert_id, token_for_log(leg.token), request_uuid)
         dialled = self.store.mark_dialled(leg.id, request_uuid)
         if dialled and dialled.stop_requested:
             # The alert was taken while Plivo was placing this call.
@@ -387,18 +286,4 @@ class AlertService:
             # No request UUID yet: the dialler stops it as soon as Plivo gives one.
         except PlivoError as error:
             # Its next webhook hears "already acknowledged" and hangs up anyway.
-            log.warning("alert %s: could not stop call %s: %s", leg.alert_id, _short(leg.token), error)
-
-    def _end(self, leg: Leg, outcome: Outcome, cause: str | None, *, permanent: bool = False) -> bool:
-        ended = self.store.finish_leg(leg.id, outcome=outcome, cause=cause, permanent=permanent, now=self.clock())
-        if not ended:
-            return False
-        log.info("alert %s: call %s ended: %s", leg.alert_id, _short(leg.token), outcome.value)
-        self.notify(leg.alert_id)
-        self.evaluate(leg.alert_id)
-        return True
-
-
-def _short(token: str) -> str:
-    # Enough of the token to follow a call through the log, not enough to use it.
-    return token[:6]
+            log.warning("alert %s: could not stop call %s: %s", leg.alert_id, token_for_log(leg.token), error)

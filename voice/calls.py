@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from voice.clock import utcnow
-from voice.models import Answer, CallRecord, HangupReport, Requester
+from voice.models import Answer, CallRecord, HangupReport, Requester, token_for_log
 from voice.numbers import PhoneNumber
 from voice.outcomes import Outcome, classify_hangup
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
@@ -116,7 +116,7 @@ class CallService:
             self._finish(call.token, Outcome.FAILED, cause=str(error))
             return
         self.store.mark_dialled(call.token, request_uuid)
-        log.info("call %s placed: request %s", _short(call.token), request_uuid)
+        log.info("call %s placed: request %s", token_for_log(call.token), request_uuid)
 
     def ringing(self, token: str, call_uuid: str) -> None:
         record = self.store.mark_ringing(token, call_uuid)
@@ -127,7 +127,7 @@ class CallService:
         """The call's script data for Plivo's answer request; None for an unknown or ended call."""
         answer = self.store.claim_answer(token, call_uuid, self.clock())
         if answer and answer.first:
-            log.info("call %s answered", _short(token))
+            log.info("call %s answered", token_for_log(token))
             self.notify(answer.call)
         return answer
 
@@ -169,11 +169,6 @@ class CallService:
             token, outcome=outcome, cause=cause, duration=duration, call_uuid=call_uuid, now=self.clock()
         )
         if record:
-            log.info("call %s ended: %s", _short(token), outcome.value)
+            log.info("call %s ended: %s", token_for_log(token), outcome.value)
             self.notify(record)
         return record
-
-
-def _short(token: str) -> str:
-    # Enough of the token to follow a call through the log, not enough to use it.
-    return token[:6]

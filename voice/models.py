@@ -16,6 +16,11 @@ ENDED = "ended"  # final; `outcome` says how
 STATUSES = (QUEUED, CALLING, RINGING, ANSWERED, ENDED)
 
 
+def token_for_log(token: str) -> str:
+    """Enough of a call's token to follow it through the log, not enough to use it."""
+    return token[:6]
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asked for a call, and where to report on it."""
