@@ -95,7 +95,7 @@ def create_app(
 
     app = Flask(__name__)
     app.extensions["voicebridge"] = {
-        "calls": calls, "store": store, "reporter": reporter, "bolt": bolt, "plivo": plivo,
+        "calls": calls, "store": store, "reporter": reporter, "bolt": bolt,
         "alerts": alerts, "scheduler": scheduler, "alert_reporter": alert_reporter,
     }
     _add_slack_route(app, bolt)

@@ -77,7 +77,7 @@ def _raiser(alerts: AlertService, directory: SlackDirectory, reporter: AlertRepo
     def raise_voicealert(command, respond) -> None:
         """After the ack: find everyone's number, store the alert, post its message, then call."""
         request = parse_voicealert(command.get("text", ""))
-        if not isinstance(request, AlertRequest):
+        if not isinstance(request, AlertRequest) or _all_numbers_refused(request, alerts):
             return  # lazy listeners run even when the ack refused the input
         try:
             try:

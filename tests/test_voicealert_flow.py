@@ -326,12 +326,15 @@ def test_nobody_left_to_call_places_no_call(client, slack, plivo_rest, fake_slac
 
 
 def test_refused_numbers_alone_are_refused_in_the_reply(client, slack, plivo_rest, fake_slack):
-    reply = send(client, slack.command("+14155550100 &gt; +19005550123 Outage", command="/voicealert"))
+    url = fake_slack.response_url("refused")
+    reply = send(client, slack.command("+14155550100 &gt; +19005550123 Outage", command="/voicealert",
+                                       response_url=url))
     body = reply.get_data(as_text=True)
     assert "Nobody can be called, so no call was placed" in body
     assert "is this app's own caller ID" in body and "premium-rate" in body
-    time.sleep(0.2)
+    time.sleep(0.3)
     assert plivo_rest.created == []
+    assert fake_slack.responses_to(url) == []  # said once, in the reply, not again
 
 
 @pytest.mark.parametrize(
