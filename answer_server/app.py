@@ -8,12 +8,14 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, Response, jsonify, request
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt import App
+from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
 
 from answer_server.plivo_routes import plivo_blueprint
 from bot.app import Access, BotServices, create_bolt_app
 from bot.reporter import SlackReporter
+from bot.slack_request import to_bolt_request
 from voice.calls import CallConfig, CallService, utcnow
 from voice.models import CallRecord
 from voice.otp import OtpConfig, OtpService, default_limits
@@ -90,7 +92,7 @@ def create_app(
         "calls": calls, "otp": otp, "store": store, "reporter": reporter, "bolt": bolt, "defer": defer,
         "close": lambda: _drain(listener_executor, report_executor),
     }
-    _add_slack_route(app, SlackRequestHandler(bolt))
+    _add_slack_route(app, bolt)
     app.register_blueprint(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     )
@@ -124,13 +126,13 @@ def _logged(work: Callable[[], None]) -> None:
         log.exception("background work failed")
 
 
-def _add_slack_route(app: Flask, handler: SlackRequestHandler) -> None:
+def _add_slack_route(app: Flask, bolt: App) -> None:
     @app.post("/slack/events")
     def slack_events():
         # Bolt answers a non-numeric timestamp with a 500; it is a forged request.
         if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
             return jsonify(error="invalid request"), 401
-        return handler.handle(request)
+        return to_flask_response(bolt.dispatch(to_bolt_request(request)))
 
 
 def _add_health_route(app: Flask, store: Store) -> None:

@@ -181,3 +181,15 @@ def test_without_the_guard_the_answer_reads_the_code(settings, plivo_api, slack,
         as_text=True)
     assert document.count("4, 8, 3, 9, 2, 0.") == 2
     app.extensions["voicebridge"]["close"]()
+
+
+def test_the_word_payload_in_a_command_is_just_text(client, slack, plivo_api, fake_slack):
+    # slack_bolt alone would answer this with a 404 (see bot/slack_request.py).
+    reply = send(client, slack.command("payload"))
+    assert reply.status_code == 200
+    assert "“payload” does not start with + and a country code" in reply.get_data(as_text=True)
+    # The word anywhere in the body (here in the response_url) must reach the lazy listener intact too.
+    url = fake_slack.response_url("payload")
+    reply, call = place(client, slack, plivo_api, fake_slack, f"{NUMBER} lang=es", response_url=url)
+    assert "Calling +1 415-555-0123…" in reply
+    assert call["to"] == NUMBER
