@@ -12,6 +12,7 @@ from slack_bolt import App
 from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
 
+from answer_server.api import api_blueprint
 from answer_server.plivo_routes import plivo_blueprint
 from bot.app import Access, BotServices, create_bolt_app
 from bot.reporter import SlackReporter
@@ -95,6 +96,12 @@ def create_app(
     _add_slack_route(app, bolt)
     app.register_blueprint(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
+    )
+    app.register_blueprint(
+        # Calls asked for through the API are placed on the lazy-listener pool, like
+        # Slack's: a slow Plivo must not hold up the single reporting worker.
+        api_blueprint(otp, calls, reporter, lambda work: listener_executor.submit(_logged, work),
+                      api_keys=settings.api_keys, audit_channel=settings.otp_audit_channel)
     )
     _add_health_route(app, store)
     _add_error_pages(app)

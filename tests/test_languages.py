@@ -32,12 +32,13 @@ def test_the_speech_follows_the_country_unless_told(region, tag, voice, expected
     assert speech.ssml == speech.voice.startswith("Polly.")
 
 
-@pytest.mark.parametrize(("tag", "parsed"), [("es", "es"), ("ES", "es"), ("pt_pt", "pt-PT"), ("fr-ca", "fr-CA")])
+@pytest.mark.parametrize(("tag", "parsed"), [("es", "es"), ("ES", "es"), ("pt_pt", "pt-PT"), ("fr-ca", "fr-CA"),
+                                           ("es-419", "es-419")])
 def test_language_tags_are_normalised(tag, parsed):
     assert parse_language_tag(tag) == parsed
 
 
-@pytest.mark.parametrize("tag", ["", "xx", "klingon", "en-US-x-private", "-"])
+@pytest.mark.parametrize("tag", ["", "xx", "klingon", "en-US-x-private", "-", "en-abcdefghij", "es-1", "e"])
 def test_unknown_language_tags_are_refused(tag):
     with pytest.raises(UnknownLanguage):
         parse_language_tag(tag)

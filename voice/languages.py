@@ -7,6 +7,7 @@ Voices and languages: https://plivo.com/docs/voice/xml/audio-output and
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,13 +94,17 @@ def supported_languages() -> tuple[str, ...]:
     return tuple(LANGUAGES)
 
 
+# A language and an optional region: es, es-MX, pt_BR, es-419.
+_TAG = re.compile(r"^([A-Za-z]{2})(?:[-_]([A-Za-z]{2}|[0-9]{3}))?$")
+
+
 def parse_language_tag(tag: str) -> str:
     """Check a `lang=` tag (es, es-MX, pt-PT…); the normalised tag or UnknownLanguage."""
-    parts = tag.replace("_", "-").split("-")
-    primary = parts[0].lower()
-    if primary not in LANGUAGES or len(parts) > 2:
+    match = _TAG.match(tag)
+    if not match or match.group(1).lower() not in LANGUAGES:
         raise UnknownLanguage(tag)
-    return primary if len(parts) == 1 else f"{primary}-{parts[1].upper()}"
+    primary, region = match.group(1).lower(), match.group(2)
+    return f"{primary}-{region.upper()}" if region else primary
 
 
 def choose_speech(region: str | None, tag: str | None, voice_setting: str) -> Speech:
