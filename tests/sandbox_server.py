@@ -1,0 +1,56 @@
+"""The sandbox app served by waitress in a thread, on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+import waitress
+
+from answer_server.sandbox import create_sandbox_app, sandbox_settings
+from answer_server.sandbox.app import SERVER_THREADS
+from voice.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningSandbox:
+    url: str
+    settings: Settings
+    app: object
+
+    def command(self, text: str, channel: str = "C0SANDBOX") -> requests.Response:
+        return requests.post(f"{self.url}/sandbox/api/command", json={"text": text, "channel": channel}, timeout=10)
+
+    def state(self) -> dict:
+        return requests.get(f"{self.url}/sandbox/api/state", timeout=10).json()
+
+    def wait_for(self, predicate, timeout: float = 15.0):
+        """Poll the console's state until `predicate(state)` is truthy; its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state()
+            value = predicate(state)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; messages: {[m['text'] for m in state['messages']]}; "
+                                     f"calls: {[(c['to'], c['state']) for c in state['calls']]}")
+            time.sleep(0.05)
+
+
+def start_sandbox(database_url: str, speed: float = 50) -> tuple[RunningSandbox, object]:
+    port = free_port()
+    settings = sandbox_settings(port, database_url)
+    app = create_sandbox_app(settings, speed=speed)
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=SERVER_THREADS)
+    threading.Thread(target=server.run, daemon=True).start()
+    return RunningSandbox(settings.public_url, settings, app), server
