@@ -47,10 +47,29 @@ class RunningSandbox:
             time.sleep(0.05)
 
 
-def start_sandbox(database_url: str, speed: float = 50) -> tuple[RunningSandbox, object]:
+class ServerThread:
+    def __init__(self, app, port: int):
+        self._server = waitress.create_server(app, host="127.0.0.1", port=port, threads=SERVER_THREADS)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            if not self._stopping:  # close() pulls the socket out from under select(): expected then
+                raise
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._server.close()
+        # Keep-alive connections may keep the loop going a while; it is a daemon thread and stops with them.
+        self._thread.join(timeout=0.5)
+
+
+def start_sandbox(database_url: str, speed: float = 50) -> tuple[RunningSandbox, ServerThread]:
     port = free_port()
     settings = sandbox_settings(port, database_url)
     app = create_sandbox_app(settings, speed=speed)
-    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=SERVER_THREADS)
-    threading.Thread(target=server.run, daemon=True).start()
-    return RunningSandbox(settings.public_url, settings, app), server
+    return RunningSandbox(settings.public_url, settings, app), ServerThread(app, port)

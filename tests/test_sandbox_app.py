@@ -21,7 +21,7 @@ def sandbox(tmp_path):
     yield running
     for call in running.app.extensions["sandbox"]["simulator"].calls():
         call.control.stop("api")
-    server.close()
+    server.stop()
 
 
 def ended_call(state: dict, to: str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 import pytest
 
@@ -82,3 +83,47 @@ def test_the_keypad_and_the_hang_up_button_act_on_the_call(slow_sandbox, page):
     sync_api.expect(phone.locator(".transcript")).to_contain_text("[pressed 5: nothing was listening]")
     phone.locator(".hangup").click()
     sync_api.expect(phone.locator(".state")).to_contain_text("Normal Hangup (4000)", timeout=20_000)
+
+
+def test_block_kit_messages_render_and_a_confirmed_button_sends_a_click_the_app_receives(tmp_path, page):
+    from slack_sdk import WebClient
+
+    from tests.sandbox_server import start_sandbox
+
+    sandbox, server = start_sandbox(f"sqlite:///{tmp_path / 'sandbox.sqlite3'}")
+    try:
+        clicks: list[dict] = []
+
+        def on_retry(ack, body):
+            ack()
+            clicks.append(body)
+
+        sandbox.app.extensions["voicebridge"]["bolt"].action("retry_call")(on_retry)
+        WebClient(token=sandbox.settings.slack_bot_token, base_url=sandbox.settings.slack_api_url).chat_postMessage(
+            channel="C0SANDBOX", text="Call to <@U0ALICE> failed", blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": "*Call failed* for <@U0ALICE> :x:"}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "cause: _busy_ `3010`"}]},
+                {"type": "divider"},
+                {"type": "actions", "block_id": "b1", "elements": [{
+                    "type": "button", "action_id": "retry_call", "value": "call-42", "style": "primary",
+                    "text": {"type": "plain_text", "text": "Retry"},
+                    "confirm": {"title": {"type": "plain_text", "text": "Call again?"},
+                                "text": {"type": "plain_text", "text": "Alice's phone rings again."},
+                                "confirm": {"type": "plain_text", "text": "Call"},
+                                "deny": {"type": "plain_text", "text": "Cancel"}}}]},
+            ])
+        page.goto(f"{sandbox.url}/sandbox")
+        body = page.locator(".message .body").first
+        sync_api.expect(body.locator("b")).to_have_text("Call failed")
+        sync_api.expect(body).to_contain_text("@alice")
+        sync_api.expect(body.locator(".context")).to_contain_text("cause: busy 3010")
+        questions: list[str] = []
+        page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        body.locator("button", has_text="Retry").click()
+        deadline = time.monotonic() + 10
+        while not clicks and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert questions == ["Call again?\n\nAlice's phone rings again."]
+        assert clicks and clicks[0]["actions"][0]["value"] == "call-42"
+    finally:
+        server.stop()

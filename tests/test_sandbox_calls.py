@@ -238,3 +238,18 @@ def test_a_bulk_call_rings_each_destination_with_its_own_uuids(app_double, simul
     assert {h.params["RequestUUID"] for h in hangups} == set(request_uuids)
     assert {h.params["To"] for h in hangups} == {"14155550123", "14155550124"}
     assert len({h.params["CallUUID"] for h in hangups}) == 2
+
+
+def test_a_key_pressed_during_the_prompt_cuts_it_short_and_is_taken(app_double, simulator):
+    prompt = "Press 1 to confirm. " * 20  # ~27 s of speech
+    app_double.documents["/answer"] = (
+        f'<Response><GetDigits action="https://app.test/keys" timeout="60" numDigits="1">'
+        f"<Speak>{prompt}</Speak></GetDigits></Response>").encode()
+    sim = simulator(speed=10)
+    call = place(sim)
+    wait_until(lambda: call.control.listening and spoken(call))
+    started = time.monotonic()
+    sim.press(call.call_uuid, "1")
+    assert app_double.wait_for("/keys")[0].params["Digits"] == "1"
+    assert time.monotonic() - started < 1.5  # not after the ~2.7 s the whole prompt takes at this speed
+    assert "[waiting for a key…]" not in [line.text for line in call.transcript]

@@ -18,7 +18,7 @@ from answer_server.sandbox.destinations import BUSY as DEST_BUSY
 from answer_server.sandbox.destinations import FAILED, MACHINE, NO_ANSWER
 from answer_server.sandbox.plivo_xml_rules import document_problems
 from answer_server.sandbox.sim_call import (
-    ACTION_URL_ERROR, ANSWER_URL_ERROR, BUSY, BY_API, BY_CALLEE, CANCELLED, END_OF_XML,
+    ACTION_URL_ERROR, ANSWER_URL_ERROR, BUSY, BY_API, CANCELLED, END_OF_XML,
     INVALID_ACTION_XML, INVALID_ANSWER_XML, INVALID_DESTINATION, NORMAL, REJECTED,
     CallEnded, Ending, Line, SimCall, SimClock,
 )
@@ -205,7 +205,8 @@ class CallDriver:
                 self._audio(step, barge_in=True)
                 if self.control.has_keys():
                     break
-            self._line(Line("keys", "[waiting for a key…]"))
+            if not self.control.has_keys():  # a key during the prompt cut it short: no wait then
+                self._line(Line("keys", "[waiting for a key…]"))
             digits = self._collect(gather)
             self.control.listen(False)
             if digits:

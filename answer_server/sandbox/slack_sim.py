@@ -13,7 +13,7 @@ from typing import Callable
 from flask import Blueprint, Response, jsonify, request
 
 from answer_server.sandbox.slack_workspace import (
-    BOT_ID, BOT_USER_ID, CHANNELS, GROUPS, TEAM_DOMAIN, TEAM_ID, USERS, SlackWorkspace,
+    BOT_ID, BOT_USER_ID, GROUPS, TEAM_DOMAIN, TEAM_ID, USERS, SlackWorkspace,
     channel_by_name_or_id, channel_json, user_json,
 )
 
