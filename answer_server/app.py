@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, Response, jsonify, request
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt import App
+from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
 
 from answer_server.plivo_routes import plivo_blueprint
-from bot.app import create_bolt_app
+from bot.app import Access, BotServices, create_bolt_app
 from bot.reporter import SlackReporter
-from voice.calls import CallService, utcnow
+from bot.slack_request import to_bolt_request
+from voice.calls import CallConfig, CallService, utcnow
 from voice.models import CallRecord
+from voice.otp import OtpConfig, OtpService, default_limits
+from voice.otp_store import OtpStore
 from voice.plivo import PlivoClient
+from voice.policy import DestinationPolicy
 from voice.settings import Settings
 from voice.store import Store
 
@@ -42,31 +47,52 @@ def create_app(
     )
     # One worker: a call's updates reach Slack in the order they happened.
     report_executor = report_executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-report")
+    # Bolt's lazy listeners (placing calls) run here; ours so it can be drained on shutdown.
+    listener_executor = listener_executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-lazy")
+
+    def defer(work: Callable[[], None]) -> None:
+        report_executor.submit(_logged, work)
 
     def notify(call: CallRecord) -> None:
-        report_executor.submit(reporter.publish, call.token)
+        defer(lambda: reporter.publish(call.token))
 
     calls = CallService(
         store,
         plivo,
-        public_url=settings.public_url,
-        from_number=settings.plivo_from_number,
+        CallConfig(
+            public_url=settings.public_url,
+            from_number=settings.plivo_from_number,
+            policy=DestinationPolicy(settings.allowed_countries, settings.plivo_from_number),
+            voice=settings.voice,
+            voicemail_guard=settings.otp_voicemail_guard,
+        ),
         notify=notify,
+        defer=defer,
         clock=clock,
     )
+    otp = OtpService(OtpStore(store.engine), calls, otp_config(settings), clock)
     reporter = SlackReporter(slack_client, calls.get, calls.attach_message)
+    services = BotServices(
+        calls=calls,
+        otp=otp,
+        reporter=reporter,
+        access=Access(settings.allowed_slack_users, settings.allowed_slack_channels),
+        defer=defer,
+    )
     bolt = create_bolt_app(
         signing_secret=settings.slack_signing_secret,
         bot_token=settings.slack_bot_token,
         client=slack_client,
-        calls=calls,
-        reporter=reporter,
+        services=services,
         listener_executor=listener_executor,
     )
 
     app = Flask(__name__)
-    app.extensions["voicebridge"] = {"calls": calls, "store": store, "reporter": reporter, "bolt": bolt}
-    _add_slack_route(app, SlackRequestHandler(bolt))
+    app.extensions["voicebridge"] = {
+        "calls": calls, "otp": otp, "store": store, "reporter": reporter, "bolt": bolt, "defer": defer,
+        "close": lambda: _drain(listener_executor, report_executor),
+    }
+    _add_slack_route(app, bolt)
     app.register_blueprint(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     )
@@ -75,13 +101,38 @@ def create_app(
     return app
 
 
-def _add_slack_route(app: Flask, handler: SlackRequestHandler) -> None:
+def otp_config(settings: Settings) -> OtpConfig:
+    return OtpConfig(
+        length=settings.otp_length,
+        ttl=timedelta(seconds=settings.otp_ttl),
+        max_checks=settings.otp_max_checks,
+        hash_key=settings.otp_hash_key,
+        limits=default_limits(
+            settings.otp_limit_number_10min, settings.otp_limit_number_day, settings.otp_limit_requester_hour
+        ),
+    )
+
+
+def _drain(*executors: Executor) -> None:
+    """Finish the work in hand (calls being placed, reports being sent), then stop."""
+    for executor in executors:
+        executor.shutdown(wait=True)
+
+
+def _logged(work: Callable[[], None]) -> None:
+    try:
+        work()
+    except Exception:
+        log.exception("background work failed")
+
+
+def _add_slack_route(app: Flask, bolt: App) -> None:
     @app.post("/slack/events")
     def slack_events():
         # Bolt answers a non-numeric timestamp with a 500; it is a forged request.
         if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
             return jsonify(error="invalid request"), 401
-        return handler.handle(request)
+        return to_flask_response(bolt.dispatch(to_bolt_request(request)))
 
 
 def _add_health_route(app: Flask, store: Store) -> None:

@@ -1,4 +1,5 @@
-"""Plivo's webhooks: answer (serves the call script), ring and hangup.
+"""Plivo's webhooks: answer (serves the call script), key presses, machine
+detection, ring and hangup.
 
 Every request is checked against X-Plivo-Signature-V3 before anything is read
 or written, over the URL as Plivo called it: PUBLIC_URL + path + query, not
@@ -12,7 +13,7 @@ import re
 
 from flask import Blueprint, Response, request
 
-from answer_server.plivo_xml import TRY_LATER, empty_document, goodbye_document, otp_document
+from answer_server.plivo_xml import code_document, empty_document, goodbye_document, key_gate_document
 from voice.calls import CallService
 from voice.models import HangupReport
 from voice.signature import is_valid_signature
@@ -34,7 +35,7 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
 
     @bp.route("/answer/<token>", methods=["GET", "POST"])
     def answer(token: str):
-        """Serve the script that reads the code, or a polite goodbye."""
+        """The voicemail guard (press a key), or the code itself when the guard is off."""
         call_uuid = _params().get("CallUUID", "")
         if not _TOKEN.match(token) or not call_uuid:
             return _xml(goodbye_document())
@@ -42,10 +43,39 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
             answer = calls.answer(token, call_uuid)
         except Exception:
             log.exception("answering a call failed")
-            return _xml(goodbye_document(TRY_LATER))
+            return _xml(goodbye_document(key="try_later"))
         if answer is None:
             return _xml(goodbye_document())
-        return _xml(otp_document(answer.code))
+        speech = calls.speech_for(answer.call)
+        if calls.config.voicemail_guard:
+            return _xml(key_gate_document(speech, calls.urls(token).key))
+        return _xml(code_document(answer.code, speech, calls.urls(token).key, intro=True))
+
+    @bp.route("/key/<token>", methods=["GET", "POST"])
+    def key(token: str):
+        """A key press (GetDigits action): read the code, or say goodbye."""
+        params = _params()
+        call_uuid, digits = params.get("CallUUID", ""), params.get("Digits", "")
+        if not _TOKEN.match(token) or not call_uuid:
+            return _xml(goodbye_document())
+        try:
+            answer = calls.key_pressed(token, call_uuid, digits)
+        except Exception:
+            log.exception("serving a key press failed")
+            return _xml(goodbye_document(key="try_later"))
+        call = answer.call if answer else calls.get(token)
+        speech = calls.speech_for(call)
+        if answer is None:
+            finished = call is None or call.ended or call.code_read_at is None
+            return _xml(goodbye_document(speech, "not_valid" if finished else "goodbye"))
+        return _xml(code_document(answer.code, speech, calls.urls(token).key))
+
+    @bp.route("/machine/<token>", methods=["GET", "POST"])
+    def machine(token: str):
+        """Plivo's asynchronous machine detection: a machine never hears the code."""
+        if _TOKEN.match(token) and _params().get("Machine", "").lower() == "true":
+            calls.machine_detected(token)
+        return _xml(empty_document())
 
     @bp.route("/ring/<token>", methods=["GET", "POST"])
     def ring(token: str):
@@ -77,6 +107,7 @@ def parse_hangup(params: dict[str, str]) -> HangupReport | None:
         cause_code=_int(params.get("HangupCauseCode")),
         cause_name=params.get("HangupCauseName") or params.get("HangupCause"),
         duration=_int(params.get("Duration")),
+        total_cost=params.get("TotalCost") or None,
     )
 
 

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.messages import status_blocks, status_text
-from voice.models import CallRecord
+from voice.models import CallRecord, Requester
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ class SlackReporter:
     def publish(self, token: str) -> None:
         """Bring the call's status message up to date with its stored state."""
         call = self._lookup(token)
-        if call is None:
-            return
+        if call is None or not (call.requester.channel_id or call.requester.reply_url):
+            return  # nowhere to report (an API call with no audit channel)
         try:
             if call.message_via == VIA_CHAT:
                 self._update(call)
@@ -59,6 +59,18 @@ class SlackReporter:
                 self._post(call)
         except Exception:  # a reporting failure must not break the call itself
             log.exception("could not report call %s in Slack", token[:6])
+
+    def announce(self, requester: Requester, text: str) -> None:
+        """Post a one-off message in the requester's channel (or through the response_url)."""
+        try:
+            self._client.chat_postMessage(channel=requester.channel_id, text=text, unfurl_links=False)
+        except SlackApiError as error:
+            if error.response.get("error") not in _CANNOT_POST or not requester.reply_url:
+                log.warning("could not announce in %s: %s", requester.channel_id, error.response.get("error"))
+                return
+            WebhookClient(requester.reply_url, timeout=10).send_dict(
+                {"response_type": "in_channel", "replace_original": False, "text": text}
+            )
 
     def _post(self, call: CallRecord) -> None:
         try:

@@ -77,7 +77,10 @@ def plivo_accepts(plivo_api, request_uuid: str | None = None) -> str:
 
 @pytest.fixture
 def app(settings, plivo_api):
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    # Let lazy listeners and reports finish while the fakes still answer.
+    app.extensions["voicebridge"]["close"]()
 
 
 @pytest.fixture

@@ -129,3 +129,20 @@ def test_it_never_sends_a_delete_without_a_uuid(client):
         client.hang_up("")
     with pytest.raises(ValueError):
         client.cancel_request("")
+
+
+@responses.activate
+def test_machine_detection_is_asked_for_only_when_a_url_is_given(client):
+    from dataclasses import replace
+
+    responses.post(CALL_URL, status=201, json={"request_uuid": "r-1"})
+    responses.post(CALL_URL, status=201, json={"request_uuid": "r-2"})
+    client.create_call(CALL)
+    client.create_call(replace(CALL, machine_detection_url="https://voice.example.test/plivo/machine/tok",
+                               machine_detection="hangup"))
+    plain, detecting = (json.loads(c.request.body) for c in responses.calls)
+    assert "machine_detection" not in plain
+    assert detecting["machine_detection"] == "hangup"
+    assert detecting["machine_detection_url"] == "https://voice.example.test/plivo/machine/tok"
+    assert detecting["machine_detection_method"] == "POST"
+    assert 2000 <= detecting["machine_detection_time"] <= 10000

@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.settings import Settings, SettingsError, load_settings
+from voice.settings import Settings, SettingsError, derive_hash_key, load_settings
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
@@ -29,6 +29,8 @@ def test_it_builds_settings_with_defaults():
         host="0.0.0.0",
         port=3000,
         log_level="INFO",
+        allowed_countries=frozenset({"US"}),
+        otp_hash_key=derive_hash_key("s3cr3t-signing"),
     )
 
 
@@ -68,6 +70,8 @@ def test_it_reports_every_missing_variable_at_once():
         ("PORT", "abc", "PORT must be a port number from 1 to 65535"),
         ("PORT", "70000", "PORT must be a port number from 1 to 65535"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
+        ("ALLOWED_COUNTRIES", "US,XX", "ALLOWED_COUNTRIES must be ISO country codes separated by commas"),
+        ("ALLOWED_COUNTRIES", ",", "ALLOWED_COUNTRIES must be ISO country codes separated by commas"),
     ],
 )
 def test_it_explains_a_malformed_value(name, value, problem):
@@ -105,3 +109,47 @@ def test_the_log_never_shows_a_secret_even_in_a_traceback():
     output = stream.getvalue()
     assert "Traceback" in output and "RuntimeError: token [redacted] rejected" in output
     assert "xoxb-1-2-abc" not in output and "pl1vo-t0ken" not in output
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("", frozenset({"US"})), ("*", None), ("gb, fr", frozenset({"GB", "FR"}))],
+)
+def test_allowed_countries_default_to_the_caller_ids_country(value, allowed):
+    assert load_settings(GOOD | {"ALLOWED_COUNTRIES": value}).allowed_countries == allowed
+
+
+def test_otp_and_access_settings_are_read_and_checked():
+    settings = load_settings(GOOD | {
+        "OTP_LENGTH": "8", "OTP_TTL": "300", "OTP_MAX_CHECKS": "3", "OTP_HASH_KEY": "k" * 32,
+        "OTP_VOICEMAIL_GUARD": "off", "OTP_LIMIT_NUMBER_10MIN": "0", "VOICE": "Polly.Joanna",
+        "ALLOWED_SLACK_USERS": "U1, U2", "ALLOWED_SLACK_CHANNELS": "C1", "API_KEYS": "a" * 24 + "," + "b" * 24,
+        "OTP_AUDIT_CHANNEL": "C0AUDIT",
+    })
+    assert (settings.otp_length, settings.otp_ttl, settings.otp_max_checks) == (8, 300, 3)
+    assert settings.otp_hash_key == "k" * 32 and settings.otp_voicemail_guard is False
+    assert settings.otp_limit_number_10min == 0 and settings.voice == "Polly.Joanna"
+    assert settings.allowed_slack_users == frozenset({"U1", "U2"})
+    assert settings.allowed_slack_channels == frozenset({"C1"})
+    assert settings.api_keys == ("a" * 24, "b" * 24) and settings.otp_audit_channel == "C0AUDIT"
+    assert "a" * 24 in settings.secrets() and "k" * 32 in settings.secrets()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("OTP_LENGTH", "3", "OTP_LENGTH must be a whole number from 4 to 10"),
+        ("OTP_TTL", "10", "OTP_TTL must be a whole number from 60 to 86400"),
+        ("OTP_HASH_KEY", "short", "OTP_HASH_KEY must be at least 16 characters"),
+        ("OTP_VOICEMAIL_GUARD", "maybe", "OTP_VOICEMAIL_GUARD must be on or off"),
+        ("VOICE", "Robot", "VOICE must be WOMAN, MAN or an Amazon Polly voice"),
+        ("ALLOWED_SLACK_USERS", "U1,@ana", "ALLOWED_SLACK_USERS must be Slack IDs separated by commas"),
+        ("API_KEYS", "x" * 24 + ",tooshort", "API_KEYS keys must be at least 20 characters (key number 2"),
+        ("OTP_AUDIT_CHANNEL", "#audit", "OTP_AUDIT_CHANNEL must be a Slack ID"),
+    ],
+)
+def test_otp_settings_explain_a_malformed_value(name, value, problem):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {name: value})
+    assert caught.value.problems[0].startswith(problem)
+    assert "tooshort" not in caught.value.problems[0]

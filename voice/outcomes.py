@@ -17,6 +17,7 @@ class Outcome(str, Enum):
     NO_ANSWER = "no_answer"  # it rang out
     FAILED = "failed"  # the call could not be made or connected; `cause` says why
     CANCELLED = "cancelled"  # hung up by us (API) before it was answered
+    VOICEMAIL = "voicemail"  # an answering machine took the call; nothing secret was said
 
 
 # Plivo's final CallStatus values on the hangup URL.

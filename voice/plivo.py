@@ -47,6 +47,12 @@ class OutboundCall:
     ring_timeout: int = 45
     #: Hard cap on the call's length after answer, so a stuck call cannot run up a bill.
     time_limit: int = 120
+    #: Asynchronous answering-machine detection: Plivo posts its verdict to this URL
+    #: while the call goes on (https://docs.plivo.com/docs/voice/api/call/machine-detection).
+    machine_detection_url: str | None = None
+    #: "true" (report only) or "hangup" (Plivo hangs up on a machine).
+    machine_detection: str = "true"
+    machine_detection_time: int = 5000  # ms Plivo listens before deciding (2000–10000)
 
 
 class PlivoClient:
@@ -81,6 +87,13 @@ class PlivoClient:
             "ring_timeout": call.ring_timeout,
             "time_limit": call.time_limit,
         }
+        if call.machine_detection_url:
+            body |= {
+                "machine_detection": call.machine_detection,
+                "machine_detection_url": call.machine_detection_url,
+                "machine_detection_method": "POST",
+                "machine_detection_time": call.machine_detection_time,
+            }
         for attempt in range(RATE_LIMIT_RETRIES + 1):
             response = self._send("POST", "/Call/", json=body)
             if response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
@@ -93,6 +106,19 @@ class PlivoClient:
         if not isinstance(uuid, str) or not uuid:
             raise PlivoError("Plivo accepted the call but sent no request ID.", status=response.status_code)
         return uuid
+
+    def call_cost(self, call_uuid: str) -> str | None:
+        """The total cost of an ended call from its call record (CDR), as a decimal string."""
+        if not call_uuid:
+            raise ValueError("a call UUID is required")
+        response = self._send("GET", f"/Call/{call_uuid}/")
+        if response.status_code == 404:
+            return None  # the record is not there yet
+        if not 200 <= response.status_code < 300:
+            raise PlivoError(f"Plivo did not return the call record (HTTP {response.status_code}).",
+                             status=response.status_code)
+        amount = _json(response).get("total_amount")
+        return str(amount) if amount not in (None, "") else None
 
     def hang_up(self, call_uuid: str) -> None:
         """Hang up a live call."""
