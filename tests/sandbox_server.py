@@ -33,6 +33,14 @@ class RunningSandbox:
     def state(self) -> dict:
         return requests.get(f"{self.url}/sandbox/api/state", timeout=10).json()
 
+    def press_when_asked(self, to: str, digits: str = "5") -> dict:
+        """Be the callee: wait until the call to `to` listens for keys (the voicemail guard), then press."""
+        call = self.wait_for(lambda s: next((c for c in s["calls"] if c["to"] == to and c["listening"]), None))
+        reply = requests.post(f"{self.url}/sandbox/api/calls/{call['call_uuid']}/digits", json={"digits": digits},
+                              timeout=10)
+        assert reply.json()["ok"], reply.text
+        return call
+
     def wait_for(self, predicate, timeout: float = 15.0):
         """Poll the console's state until `predicate(state)` is truthy; its value."""
         deadline = time.monotonic() + timeout

@@ -112,10 +112,15 @@ def test_keys_for_an_unknown_call_or_that_are_not_keys_are_refused(sandbox):
 
 def test_voiceotp_from_the_composer_shows_the_reply_the_status_message_and_what_the_callee_hears(sandbox):
     assert sandbox.command("/voiceotp +1 415 555 0123 483920").json() == {"ok": True}
+    sandbox.press_when_asked("+14155550123")
     call = sandbox.wait_for(lambda s: ended_call(s, "+14155550123"))
-    assert "4, 8, 3, 9, 2, 0." in [line["text"] for line in call["transcript"]]
-    final = sandbox.wait_for(lambda s: next((m for m in s["messages"] if ":white_check_mark: answered," in m["text"]), None))
-    assert not final["ephemeral"] and final["edited"] == 3 and final["channel"] == "C0SANDBOX"
+    heard = [line["text"] for line in call["transcript"]]
+    assert "Press any key to hear your code." in " ".join(heard)
+    assert "Your code is: 4, 8, 3, 9, 2, 0." in heard and "Again: 4, 8, 3, 9, 2, 0." in heard
+    final = sandbox.wait_for(lambda s: next((m for m in s["messages"] if ":white_check_mark: code read" in m["text"]),
+                                            None))
+    # Updates: ringing, answered (waiting for a key), reading the code, and the ending.
+    assert not final["ephemeral"] and final["edited"] == 4 and final["channel"] == "C0SANDBOX"
     reply = next(m for m in sandbox.state()["messages"] if m["ephemeral"])
     assert reply["text"] == ":telephone_receiver: Calling +1 415-555-0123… (code ••••••)"
 

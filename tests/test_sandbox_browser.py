@@ -63,9 +63,12 @@ def test_a_person_types_voiceotp_hears_the_digits_and_sees_the_message_change_to
     expect(page.locator(".message.ephemeral").first).to_contain_text("Calling +1 415-555-0123…")
     phone = page.locator(".phone").first
     expect(phone.locator(".phone-number")).to_contain_text("+14155550123")
+    # The voicemail guard: the callee presses a key on the console's keypad to hear the code.
+    expect(phone.locator(".transcript")).to_contain_text("Press any key to hear your code.", timeout=20_000)
+    phone.locator(".keypad button[data-key='5']").click()
     expect(phone.locator(".transcript")).to_contain_text("4, 8, 3, 9, 2, 0.", timeout=20_000)
     status = page.locator(".message:not(.ephemeral) .body").first
-    expect(status).to_contain_text(re.compile(r"answered, \d+ s"), timeout=20_000)
+    expect(status).to_contain_text(re.compile(r"code read · \d+ s"), timeout=20_000)
     expect(phone.locator(".state")).to_contain_text("ended", timeout=20_000)
     assert "@you" in status.inner_text()  # <@U0SANDBOX> is shown as a name
     if os.environ.get("SANDBOX_SCREENSHOT"):
@@ -77,9 +80,11 @@ def test_the_keypad_and_the_hang_up_button_act_on_the_call(slow_sandbox, page):
     page.fill("#composer-input", "/voiceotp +14155550123 2468")
     page.press("#composer-input", "Enter")
     phone = page.locator(".phone").first
-    sync_api.expect(phone.locator(".state")).to_contain_text("answered", timeout=20_000)
+    sync_api.expect(phone.locator(".transcript")).to_contain_text("Press any key", timeout=20_000)
+    phone.locator(".keypad button[data-key='9']").click()
+    sync_api.expect(phone.locator(".transcript")).to_contain_text("Your code is:", timeout=20_000)
     phone.locator(".keypad button[data-key='5']").click()
-    # The code script has no GetDigits, so Plivo (and the sandbox) ignore the key, and say so.
+    # While the code is read no GetDigits listens, so Plivo (and the sandbox) ignore the key, and say so.
     sync_api.expect(phone.locator(".transcript")).to_contain_text("[pressed 5: nothing was listening]")
     phone.locator(".hangup").click()
     sync_api.expect(phone.locator(".state")).to_contain_text("Normal Hangup (4000)", timeout=20_000)

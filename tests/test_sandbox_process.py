@@ -33,13 +33,14 @@ def test_voiceotp_runs_end_to_end_in_the_sandbox_process_as_the_console_shows_it
 
     reply = console.wait_for(lambda s: next((m for m in s["messages"] if m["ephemeral"]), None))
     assert reply["text"].startswith(":telephone_receiver: Calling +1 415-555-0123…")
+    console.press_when_asked("+14155550123")
     call = console.wait_for(lambda s: next((c for c in s["calls"] if c["state"] == "ended"), None), timeout=30)
     heard = [line["text"] for line in call["transcript"] if line["kind"] == "speak"]
-    assert "4, 8, 3, 9, 2, 0." in heard and heard[-1] == "Goodbye."
+    assert "Your code is: 4, 8, 3, 9, 2, 0." in heard and heard[-1] == "Goodbye."
     assert call["from"] == "+14155550100"  # the sandbox's own caller ID, not the real one
-    final = console.wait_for(lambda s: next((m for m in s["messages"] if "answered, " in m["text"]
-                                             and m["text"].endswith(" s")), None), timeout=30)
-    assert re.search(r":white_check_mark: answered, \d+ s$", final["text"]), final["text"]
+    final = console.wait_for(lambda s: next((m for m in s["messages"] if "code read · " in m["text"]), None),
+                             timeout=30)
+    assert re.search(r":white_check_mark: code read · \d+ s · \$[0-9.]+$", final["text"]), final["text"]
     output = sandbox.output()
     for secret in ("real-signing-secret", "real-plivo-token", "483920"):
         assert secret not in output

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from answer_server.plivo_xml import goodbye_document, otp_document
+from answer_server.plivo_xml import ENGLISH, code_document, goodbye_document, key_gate_document
+from voice.languages import Speech
 from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
 from answer_server.sandbox.plivo_xml_rules import document_problems
 
@@ -22,9 +23,13 @@ MENU = b"""<?xml version="1.0" encoding="utf-8"?>
 </Response>"""
 
 
-def test_the_apps_own_documents_are_valid():
-    assert document_problems(otp_document("483920")) == []
-    assert document_problems(goodbye_document()) == []
+@pytest.mark.parametrize("speech", [ENGLISH, Speech("es", "es-ES", "Polly.Lucia"), Speech("hi", "hi-IN", "Polly.Aditi")])
+def test_the_apps_own_documents_are_valid(speech):
+    action = "https://voice.example.test/plivo/key/t0k3n"
+    assert document_problems(key_gate_document(speech, action)) == []
+    assert document_problems(code_document("483920", speech, action)) == []
+    assert document_problems(code_document("4839", speech, action, intro=True)) == []
+    assert document_problems(goodbye_document(speech, "try_later")) == []
 
 
 def test_a_menu_with_ssml_nested_prompts_and_every_attribute_is_valid():

@@ -3,7 +3,8 @@
 
 const $ = (id) => document.getElementById(id);
 const view = { channel: "C0SANDBOX", state: null, phones: new Map() };
-const EXAMPLES = ["/voiceotp +14155550123 483920", "/voiceotp +14155550001 1234", "/voiceotp +14155550004 2468",
+const EXAMPLES = ["/voiceotp +14155550123", "/voiceotp check +14155550123 ", "/voiceotp +14155550123 483920",
+  "/voiceotp +34 612 34 56 78 lang=es", "/voiceotp +14155550001 1234", "/voiceotp +14155550004 2468",
   "/voiceotp help"];
 
 async function post(path, body) {
