@@ -27,6 +27,7 @@ from answer_server.plivo_xml import (
     goodbye_document,
     menu_document,
     number_as_name,
+    sentence_document,
 )
 from voice.alert_calls import AlertCalls, CallTurn, Turn
 from voice.alert_models import AlertRecord
@@ -52,7 +53,7 @@ def alert_blueprint(alerts: AlertCalls, *, auth_token: str, public_url: str) -> 
             log.exception("an alert call's script failed")
             if on_error is Turn.MENU:
                 return menu_document(urls.keys, urls.silence, before=[TRY_AGAIN])
-            return goodbye_document(ALERT_TRY_LATER)
+            return sentence_document(ALERT_TRY_LATER)
 
     @bp.route("/answer/<token>", methods=["GET", "POST"])
     def answer(token: str):
@@ -115,15 +116,15 @@ def document_for(turn: CallTurn, urls: AlertUrls) -> bytes:
         case Turn.INVALID_KEY:
             return menu_document(urls.keys, urls.silence, before=[INVALID_KEY])
         case Turn.ACKNOWLEDGED:
-            return goodbye_document(ACKNOWLEDGED)
+            return sentence_document(ACKNOWLEDGED)
         case Turn.TAKEN:
-            return goodbye_document(already_acknowledged(taker_name(alert)))
+            return sentence_document(already_acknowledged(taker_name(alert)))
         case Turn.CANCELLED:
-            return goodbye_document(cancelled_by(alert.resolved_name or "someone in Slack"))
+            return sentence_document(cancelled_by(alert.resolved_name or "someone in Slack"))
         case Turn.NO_INPUT:
-            return goodbye_document(NO_INPUT)
+            return sentence_document(NO_INPUT)
         case Turn.HANG_UP:
-            return goodbye_document(GOODBYE)
+            return sentence_document(GOODBYE)
         case _:
             return goodbye_document()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, Response, jsonify, request
@@ -13,23 +13,26 @@ from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
 
 from answer_server.alert_routes import alert_blueprint
+from answer_server.api import api_blueprint
 from answer_server.plivo_routes import plivo_blueprint
 from bot.alert_listeners import register_alert_listeners
 from bot.alert_reporter import AlertReporter
-from bot.app import create_bolt_app
+from bot.app import Access, BotServices, create_bolt_app
 from bot.directory import SlackDirectory
 from bot.reporter import SlackReporter
 from bot.slack_request import SlackRequest
 from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
 from voice.alerts import AlertService
-from voice.calls import CallService
+from voice.calls import CallConfig, CallService
 from voice.clock import utcnow
 from voice.models import CallRecord
+from voice.otp import OtpConfig, OtpService, default_limits
+from voice.otp_store import OtpStore
 from voice.plivo import PlivoClient
 from voice.policy import DestinationPolicy
 from voice.scheduler import Scheduler
-from voice.settings import Settings
+from voice.settings import Settings, derive_hash_key
 from voice.store import Store
 from voice.throttle import RateLimiter
 
@@ -63,31 +66,49 @@ def create_app(
     )
     # One worker: a call's updates reach Slack in the order they happened.
     report_executor = report_executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-report")
+    # Bolt's lazy listeners (placing calls) run here; ours so it can be drained on shutdown.
+    listener_executor = listener_executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack-lazy")
+
+    def defer(work: Callable[[], None]) -> None:
+        report_executor.submit(_logged, work)
 
     def notify(call: CallRecord) -> None:
-        report_executor.submit(reporter.publish, call.token)
+        defer(lambda: reporter.publish(call.token))
 
     calls = CallService(
         store,
         plivo,
-        public_url=settings.public_url,
-        from_number=settings.plivo_from_number,
-        policy=DestinationPolicy(settings.allowed_countries, settings.plivo_from_number),
+        CallConfig(
+            public_url=settings.public_url,
+            from_number=settings.plivo_from_number,
+            policy=DestinationPolicy(settings.allowed_countries, settings.plivo_from_number),
+            voice=settings.voice,
+            voicemail_guard=settings.otp_voicemail_guard,
+        ),
         notify=notify,
+        defer=defer,
         clock=clock,
     )
+    otp = OtpService(OtpStore(store.engine), calls, otp_config(settings), clock)
     reporter = SlackReporter(slack_client, calls.get, calls.attach_message)
+    services = BotServices(
+        calls=calls,
+        otp=otp,
+        reporter=reporter,
+        access=Access(settings.allowed_slack_users, settings.allowed_slack_channels),
+        defer=defer,
+    )
     bolt = create_bolt_app(
         signing_secret=settings.slack_signing_secret,
         bot_token=settings.slack_bot_token,
         client=slack_client,
-        calls=calls,
-        reporter=reporter,
+        services=services,
         listener_executor=listener_executor,
     )
+    background_executor = background_executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="alert-work")
     alerts, scheduler, alert_reporter = _add_alerts(
-        settings, store, plivo, slack_client, bolt, calls.policy,
-        background_executor=background_executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="alert-work"),
+        settings, store, plivo, slack_client, bolt, calls.config.policy,
+        background_executor=background_executor,
         report_executor=report_executor,
         slack_update_interval=slack_update_interval,
         clock=clock,
@@ -95,12 +116,19 @@ def create_app(
 
     app = Flask(__name__)
     app.extensions["voicebridge"] = {
-        "calls": calls, "store": store, "reporter": reporter, "bolt": bolt,
+        "calls": calls, "otp": otp, "store": store, "reporter": reporter, "bolt": bolt, "defer": defer,
         "alerts": alerts, "scheduler": scheduler, "alert_reporter": alert_reporter,
+        "close": lambda: _drain(listener_executor, background_executor, report_executor),
     }
     _add_slack_route(app, bolt)
     app.register_blueprint(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
+    )
+    app.register_blueprint(
+        # Calls asked for through the API are placed on the lazy-listener pool, like
+        # Slack's: a slow Plivo must not hold up the single reporting worker.
+        api_blueprint(otp, calls, reporter, lambda work: listener_executor.submit(_logged, work),
+                      api_keys=settings.api_keys, audit_channel=settings.otp_audit_channel)
     )
     app.register_blueprint(
         alert_blueprint(AlertCalls(alerts), auth_token=settings.plivo_auth_token, public_url=settings.public_url)
@@ -143,6 +171,32 @@ def _add_alerts(
         bolt, alerts=alerts, directory=SlackDirectory(slack_client, settings.default_region), reporter=reporter
     )
     return alerts, scheduler, reporter
+
+
+def otp_config(settings: Settings) -> OtpConfig:
+    return OtpConfig(
+        length=settings.otp_length,
+        ttl=timedelta(seconds=settings.otp_ttl),
+        max_checks=settings.otp_max_checks,
+        # Settings built in code (tests, the sandbox) may leave the key out.
+        hash_key=settings.otp_hash_key or derive_hash_key(settings.slack_signing_secret),
+        limits=default_limits(
+            settings.otp_limit_number_10min, settings.otp_limit_number_day, settings.otp_limit_requester_hour
+        ),
+    )
+
+
+def _drain(*executors: Executor) -> None:
+    """Finish the work in hand (calls being placed, reports being sent), then stop."""
+    for executor in executors:
+        executor.shutdown(wait=True)
+
+
+def _logged(work: Callable[[], None]) -> None:
+    try:
+        work()
+    except Exception:
+        log.exception("background work failed")
 
 
 def _add_slack_route(app: Flask, bolt: App) -> None:

@@ -79,6 +79,7 @@ def parse_hangup(fields: dict[str, str]) -> HangupReport | None:
         cause_code=_int(fields.get("HangupCauseCode")),
         cause_name=fields.get("HangupCauseName") or fields.get("HangupCause"),
         duration=_int(fields.get("Duration")),
+        total_cost=fields.get("TotalCost") or None,
     )
 
 

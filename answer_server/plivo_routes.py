@@ -1,4 +1,5 @@
-"""Plivo's webhooks for voice codes: answer (serves the call script), ring and hangup.
+"""Plivo's webhooks for voice codes: answer (the voicemail guard or the code),
+key presses, machine detection, ring and hangup.
 
 Each is signed by Plivo; answer_server/plivo_requests.py checks that first.
 """
@@ -10,7 +11,7 @@ import logging
 from flask import Blueprint
 
 from answer_server.plivo_requests import TOKEN, add_progress_routes, params, require_plivo_signature, xml_response
-from answer_server.plivo_xml import TRY_LATER, goodbye_document, otp_document
+from answer_server.plivo_xml import code_document, empty_document, goodbye_document, key_gate_document
 from voice.calls import CallService
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
 
     @bp.route("/answer/<token>", methods=["GET", "POST"])
     def answer(token: str):
-        """Serve the script that reads the code, or a polite goodbye."""
+        """The voicemail guard (press a key), or the code itself when the guard is off."""
         call_uuid = params().get("CallUUID", "")
         if not TOKEN.match(token) or not call_uuid:
             return xml_response(goodbye_document())
@@ -30,10 +31,39 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
             answer = calls.answer(token, call_uuid)
         except Exception:
             log.exception("answering a call failed")
-            return xml_response(goodbye_document(TRY_LATER))
+            return xml_response(goodbye_document(key="try_later"))
         if answer is None:
             return xml_response(goodbye_document())
-        return xml_response(otp_document(answer.code))
+        speech = calls.speech_for(answer.call)
+        if calls.config.voicemail_guard:
+            return xml_response(key_gate_document(speech, calls.urls(token).key))
+        return xml_response(code_document(answer.code, speech, calls.urls(token).key, intro=True))
+
+    @bp.route("/key/<token>", methods=["GET", "POST"])
+    def key(token: str):
+        """A key press (GetDigits action): read the code, or say goodbye."""
+        fields = params()
+        call_uuid, digits = fields.get("CallUUID", ""), fields.get("Digits", "")
+        if not TOKEN.match(token) or not call_uuid:
+            return xml_response(goodbye_document())
+        try:
+            answer = calls.key_pressed(token, call_uuid, digits)
+        except Exception:
+            log.exception("serving a key press failed")
+            return xml_response(goodbye_document(key="try_later"))
+        call = answer.call if answer else calls.get(token)
+        speech = calls.speech_for(call)
+        if answer is None:
+            finished = call is None or call.ended or call.code_read_at is None
+            return xml_response(goodbye_document(speech, "not_valid" if finished else "goodbye"))
+        return xml_response(code_document(answer.code, speech, calls.urls(token).key))
+
+    @bp.route("/machine/<token>", methods=["GET", "POST"])
+    def machine(token: str):
+        """Plivo's asynchronous machine detection: a machine never hears the code."""
+        if TOKEN.match(token) and params().get("Machine", "").lower() == "true":
+            calls.machine_detected(token)
+        return xml_response(empty_document())
 
     add_progress_routes(bp, calls)
     return bp

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Sequence
 from xml.etree import ElementTree as ET
 
-VOICE = "WOMAN"
-LANGUAGE = "en-US"
+from voice.languages import Speech, phrase
 
-INTRO = "Hello. Here is your verification code."
-REPEAT_PREFIXES = ("", "Again: ", "Once more: ")
-GOODBYE = "Goodbye."
-NOT_VALID = "Sorry, this call is no longer valid. Goodbye."
-TRY_LATER = "Sorry, we cannot read your code right now. Please try again later. Goodbye."
+ENGLISH = Speech("en", "en-US", "WOMAN")
+
+#: How long the callee has to press the first key, and how often we ask.
+KEY_TIMEOUT = 7
+KEY_RETRIES = 2
+#: Polly pause between digits: long enough to write each one down.
+DIGIT_PAUSE = "600ms"
 
 # The alert menu. Keys are named here and only here.
 DIGIT_ACK = "1"
@@ -30,31 +31,53 @@ INVALID_KEY = "Sorry, that key is not valid."
 ACKNOWLEDGED = "Acknowledged. Thank you."
 NO_INPUT = "No key was pressed, so the alert is still not acknowledged. Goodbye."
 ALERT_TRY_LATER = "Sorry, something went wrong on our side. Goodbye."
+GOODBYE = "Goodbye."
 
 
 def spell_digits(code: str) -> str:
-    """'483920' -> '4, 8, 3, 9, 2, 0.': commas make the voice pause between digits."""
+    """'483920' -> '4, 8, 3, 9, 2, 0.': commas make a basic voice pause between digits."""
     return ", ".join(code) + "."
 
 
-def otp_document(code: str, *, readings: int = len(REPEAT_PREFIXES)) -> bytes:
-    """Introduce the call, then read the code digit by digit `readings` times."""
+def key_gate_document(speech: Speech, action_url: str) -> bytes:
+    """The voicemail guard: nothing secret until someone presses a key."""
     response = ET.Element("Response")
     _wait(response, 1)  # the first words are lost while the phone is brought to the ear
-    _speak(response, INTRO)
-    for index in range(readings):
-        _wait(response, 1 if index == 0 else 2)
-        _speak(response, REPEAT_PREFIXES[min(index, len(REPEAT_PREFIXES) - 1)] + spell_digits(code))
-    _wait(response, 1)
-    _speak(response, GOODBYE)
+    gate = _get_digits(response, action_url, timeout=KEY_TIMEOUT, retries=KEY_RETRIES)
+    _speak(gate, speech, f"{phrase(speech.code, 'intro')} {phrase(speech.code, 'press_key')}")
+    _speak(response, speech, phrase(speech.code, "no_key"))
     ET.SubElement(response, "Hangup")
     return _serialize(response)
 
 
-def goodbye_document(sentence: str = NOT_VALID) -> bytes:
+def code_document(code: str, speech: Speech, action_url: str, *, intro: bool = False) -> bytes:
+    """Read the code digit by digit, twice, then offer to repeat it."""
+    response = ET.Element("Response")
+    if intro:
+        _wait(response, 1)
+        _speak(response, speech, phrase(speech.code, "intro"))
+    _speak_code(response, speech, phrase(speech.code, "your_code"), code)
+    _wait(response, 1)
+    _speak_code(response, speech, phrase(speech.code, "again"), code)
+    menu = _get_digits(response, action_url, timeout=5, retries=1, valid_digits="1")
+    _speak(menu, speech, phrase(speech.code, "repeat"))
+    _speak(response, speech, phrase(speech.code, "goodbye"))
+    ET.SubElement(response, "Hangup")
+    return _serialize(response)
+
+
+def goodbye_document(speech: Speech = ENGLISH, key: str = "not_valid") -> bytes:
     """Say one sentence and hang up: for unknown, ended or failing calls."""
     response = ET.Element("Response")
-    _speak(response, sentence)
+    _speak(response, speech, phrase(speech.code, key))
+    ET.SubElement(response, "Hangup")
+    return _serialize(response)
+
+
+def sentence_document(sentence: str, speech: Speech = ENGLISH) -> bytes:
+    """Say `sentence` and hang up (the alert calls' endings, in English)."""
+    response = ET.Element("Response")
+    _speak(response, speech, sentence)
     ET.SubElement(response, "Hangup")
     return _serialize(response)
 
@@ -86,8 +109,8 @@ def alert_document(intro: str, message: str, next_url: str) -> bytes:
     """
     response = ET.Element("Response")
     _wait(response, 1)
-    _speak(response, intro)
-    _speak(response, message)
+    _speak(response, ENGLISH, intro)
+    _speak(response, ENGLISH, message)
     _redirect(response, next_url)
     return _serialize(response)
 
@@ -96,25 +119,53 @@ def menu_document(keys_url: str, silence_url: str, *, before: Sequence[str] = ()
     """Say `before`, then the menu, waiting for one key; no key goes to `silence_url`."""
     response = ET.Element("Response")
     for sentence in before:
-        _speak(response, sentence)
+        _speak(response, ENGLISH, sentence)
     digits = ET.SubElement(
         response, "GetDigits",
         action=keys_url, method="POST", numDigits="1", timeout=str(MENU_TIMEOUT),
-        retries="1", validDigits=ANY_KEY, redirect="true",
+        retries="1", validDigits=ANY_KEY, finishOnKey="none", redirect="true",
     )
-    _speak(digits, MENU)
+    _speak(digits, ENGLISH, MENU)
     # Plivo goes on to the next element only when no key came.
     _redirect(response, silence_url)
     return _serialize(response)
 
 
 def empty_document() -> bytes:
-    """The acknowledgement for ring and hangup callbacks, whose body Plivo ignores."""
+    """The acknowledgement for ring, machine and hangup callbacks, whose body Plivo ignores."""
     return _serialize(ET.Element("Response"))
 
 
-def _speak(parent: ET.Element, sentence: str) -> None:
-    ET.SubElement(parent, "Speak", voice=VOICE, language=LANGUAGE).text = sentence
+def _speak_code(parent: ET.Element, speech: Speech, lead: str, code: str) -> None:
+    if not speech.ssml:
+        _speak(parent, speech, f"{lead} {spell_digits(code)}")
+        return
+    # Polly voices take SSML: a measured pause after every digit.
+    speak = _speak(parent, speech, f"{lead} ")
+    for digit in code:
+        ET.SubElement(speak, "say-as", {"interpret-as": "digits"}).text = digit
+        ET.SubElement(speak, "break", time=DIGIT_PAUSE)
+
+
+def _get_digits(parent: ET.Element, action_url: str, *, timeout: int, retries: int,
+                valid_digits: str = "0123456789*#") -> ET.Element:
+    return ET.SubElement(parent, "GetDigits", {
+        "action": action_url,
+        "method": "POST",
+        "numDigits": "1",
+        "timeout": str(timeout),
+        "retries": str(retries),
+        "validDigits": valid_digits,
+        "finishOnKey": "none",  # so # and * count as "any key" too
+        "log": "false",
+        "redirect": "true",
+    })
+
+
+def _speak(parent: ET.Element, speech: Speech, sentence: str) -> ET.Element:
+    element = ET.SubElement(parent, "Speak", voice=speech.voice, language=speech.plivo_language)
+    element.text = sentence
+    return element
 
 
 def _redirect(parent: ET.Element, url: str) -> None:

@@ -5,16 +5,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from voice.languages import UnknownLanguage, parse_language_tag, supported_languages
 from voice.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number
 
 CODE_MIN, CODE_MAX = 4, 10
 _CODE = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also takes "²" and "٣"
 # Slack may turn a typed number into a link: <tel:+14155550123|+1 415 555 0123>.
 _TEL_LINK = re.compile(r"<tel:([^|>]*)(?:\|[^>]*)?>")
+_LANG = re.compile(r"^lang=(.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class OtpRequest:
+    number: PhoneNumber
+    code: str | None  # None: generate one
+    language: str | None = None  # a checked `lang=` tag
+
+
+@dataclass(frozen=True)
+class CheckRequest:
     number: PhoneNumber
     code: str
 
@@ -31,39 +40,99 @@ class CommandError:
     problem: str
 
 
-def parse_voiceotp(text: str) -> OtpRequest | HelpRequest | CommandError:
-    """`<number> <code>`: the code is the last token, the number everything before it."""
+def parse_voiceotp(text: str) -> OtpRequest | CheckRequest | HelpRequest | CommandError:
+    """`[check] <number> [code] [lang=<tag>]`; the code, if any, is the last token."""
     text = _TEL_LINK.sub(r"\1", text or "").strip()
     if not text:
-        return CommandError("Tell me which number to call and which code to read.")
+        return CommandError("Tell me which number to call.")
     if text.lower() in ("help", "-h", "--help", "?"):
         return HelpRequest()
     tokens = text.split()
-    code, number_text = tokens[-1], " ".join(tokens[:-1])
+    language, tokens = _take_language(tokens)
+    if isinstance(language, CommandError):
+        return language
+    if tokens and tokens[0].lower() == "check":
+        return _parse_check(tokens[1:])
+    return _parse_request(tokens, language)
+
+
+def _take_language(tokens: list[str]) -> tuple[str | CommandError | None, list[str]]:
+    rest, language = [], None
+    for token in tokens:
+        match = _LANG.match(token)
+        if not match:
+            rest.append(token)
+            continue
+        try:
+            language = parse_language_tag(match.group(1))
+        except UnknownLanguage:
+            choices = ", ".join(supported_languages())
+            return CommandError(f"“{token}” is not a language I speak; use one of {choices} (e.g. lang=es)."), []
+    return language, rest
+
+
+def _parse_request(tokens: list[str], language: str | None) -> OtpRequest | CommandError:
+    if not tokens:
+        return CommandError("Tell me which number to call.")
+    whole = _number(" ".join(tokens))
+    split = _split_code(tokens)
+    if isinstance(whole, PhoneNumber) and isinstance(split, OtpRequest) and len(tokens) > 2:
+        code = split.code
+        return CommandError(
+            f"I can't tell whether the last group, “{'•' * len(code)}”, belongs to the number or is the code. "
+            "Write the number without spaces, e.g. +14155550123, then the code."
+        )
+    if isinstance(split, OtpRequest):
+        # With the number in one token (as we ask), a last group is the code.
+        return OtpRequest(split.number, split.code, language)
+    if isinstance(whole, PhoneNumber):
+        return OtpRequest(whole, None, language)
+    return split if split is not None else CommandError(whole)
+
+
+def _parse_check(tokens: list[str]) -> CheckRequest | CommandError:
+    if not tokens:
+        return CommandError("Tell me the number and the code to check: `check <number> <code>`.")
+    split = _split_code(tokens)
+    if isinstance(split, OtpRequest):
+        return CheckRequest(split.number, split.code)
+    if split is None:
+        if isinstance(_number(" ".join(tokens)), PhoneNumber):
+            return CommandError("The code to check is missing: put it after the number.")
+        return CommandError(f"The code must be {CODE_MIN} to {CODE_MAX} digits, after the number.")
+    return split
+
+
+def _split_code(tokens: list[str]) -> OtpRequest | CommandError | None:
+    """Read the last token as the code: the request, the specific problem, or None if it is no code."""
+    code, rest = tokens[-1], " ".join(tokens[:-1])
     if not _CODE.match(code):
-        if _is_number(text):
-            return CommandError("The code is missing: put it after the number.")
-        # Never echo the token back: it may be a mistyped code.
-        return CommandError(f"The code must be {CODE_MIN} to {CODE_MAX} digits, with nothing else in it.")
-    if not number_text:
-        return CommandError("The number to call is missing: put it before the code.")
+        if rest and isinstance(_number(rest), PhoneNumber):
+            # Never echo the token back: it may be a mistyped code.
+            return CommandError(f"The code must be {CODE_MIN} to {CODE_MAX} digits, with nothing else in it.")
+        return None
+    if not rest:
+        if CODE_MIN <= len(code) <= CODE_MAX:
+            return CommandError("The number to call is missing: put it before the code.")
+        return None
+    number = _number(rest)
     if not CODE_MIN <= len(code) <= CODE_MAX:
-        if _is_number(text):
-            return CommandError("The code is missing: put it after the number.")
-        return CommandError(f"The code must be {CODE_MIN} to {CODE_MAX} digits; yours has {len(code)}.")
+        if isinstance(number, PhoneNumber):
+            return CommandError(f"The code must be {CODE_MIN} to {CODE_MAX} digits; yours has {len(code)}.")
+        return None
+    if isinstance(number, str):
+        # Too few digits before the code to be a number: the code reading was wrong.
+        return CommandError(number) if _digit_count(rest) >= 7 else None
+    return OtpRequest(number, code)
+
+
+def _digit_count(text: str) -> int:
+    return sum(ch.isascii() and ch.isdigit() for ch in text)
+
+
+def _number(text: str) -> PhoneNumber | str:
+    """The number, or the reason it is not one."""
     try:
-        number = parse_phone_number(number_text)
+        return parse_phone_number(text)
     except InvalidPhoneNumber as error:
-        if _is_number(text):
-            # "+1 415 555 0123" alone: the last group looked like a code.
-            return CommandError("The code is missing: put it after the number.")
-        return CommandError(error.reason)
-    return OtpRequest(number=number, code=code)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        parse_phone_number(text)
-    except InvalidPhoneNumber:
-        return False
-    return True
+        return error.reason

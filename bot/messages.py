@@ -6,15 +6,24 @@ ever given one, only its length.
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from voice.codes import CheckResult
 from voice.models import ANSWERED, RINGING, CallRecord
 from voice.numbers import PhoneNumber, display_number
 from voice.outcomes import Outcome
 
 USAGE = (
-    "Usage: `/voiceotp <number> <code>`, for example `/voiceotp +1 415 555 0123 483920`.\n"
-    "The number needs a + and its country code (spaces, dots, dashes and parentheses are fine); "
-    "the code is 4 to 10 digits. I call the number and read the code aloud, digit by digit."
+    "Usage:\n"
+    "• `/voiceotp <number>`: call the number and read it a new code (never shown here)\n"
+    "• `/voiceotp <number> <code>`: call and read your own code, 4 to 10 digits\n"
+    "• `/voiceotp check <number> <code>`: check the code the person tells you\n"
+    "Add `lang=es` (en, es, fr, de, pt, it, hi) to choose the language; by default it is the number's country's. "
+    "The number needs a + and its country code, e.g. `/voiceotp +1 415 555 0123`."
 )
+
+API_PREFIX = "api:"
 
 
 def usage_reply(problem: str | None = None) -> str:
@@ -27,17 +36,64 @@ def refusal_reply(reason: str) -> str:
     return f":no_entry: {escape(reason)} No call was placed."
 
 
-def calling_reply(number: PhoneNumber, code_length: int) -> str:
-    """The requester's ephemeral acknowledgement; the code is masked."""
+def rate_limit_reply(reason: str, frees_at: datetime, now: datetime) -> str:
+    minutes = max(1, round((frees_at - now).total_seconds() / 60))
+    # Slack shows the date token in each reader's own time zone.
+    when = f"<!date^{int(frees_at.timestamp())}^{{time}}|{frees_at:%H:%M} UTC>"
+    return f":no_entry: {escape(reason)} The next call is possible at {when} (in {minutes} min). No call was placed."
+
+
+def not_allowed_user_reply() -> str:
+    return refusal_reply("Sorry, you are not allowed to place calls with this app. "
+                         "An admin can add you to ALLOWED_SLACK_USERS.")
+
+
+def not_allowed_channel_reply() -> str:
+    return refusal_reply("Calls cannot be placed from this channel. "
+                         "An admin can add it to ALLOWED_SLACK_CHANNELS.")
+
+
+def calling_reply(number: PhoneNumber, code_length: int | None) -> str:
+    """The requester's ephemeral acknowledgement; the code is masked, a generated one never shown."""
+    if code_length is None:
+        return (f":telephone_receiver: Calling {number.display}… with a new code, which is never shown here. "
+                f"When they tell you the code, check it with `/voiceotp check {number.e164} <code>`.")
     return f":telephone_receiver: Calling {number.display}… (code {'•' * code_length})"
+
+
+def check_reply(number: PhoneNumber, result: CheckResult) -> str:
+    """The answer to `/voiceotp check`: verified, wrong (with tries left), expired…"""
+    shown = number.display
+    if result.valid:
+        return f":white_check_mark: verified: the code for {shown} is correct."
+    if result.outcome == "wrong":
+        tries = "1 try" if result.attempts_left == 1 else f"{result.attempts_left} tries"
+        return f":x: wrong code ({tries} left)."
+    if result.outcome == "dead":
+        return (f":x: wrong code, and no tries are left: the code for {shown} is dead. "
+                f"Request a new one with `/voiceotp {number.e164}`.")
+    if result.outcome == "expired":
+        return f":hourglass: expired: the code for {shown} is no longer valid. Request a new one."
+    if result.outcome == "already_verified":
+        return f"The code for {shown} was already verified; request a new one to verify again."
+    return f"No code is waiting for {shown}. Request one first with `/voiceotp {number.e164}`."
+
+
+def verified_announcement(number: PhoneNumber, user_id: str, code_length: int) -> str:
+    """Posted in the channel when a check succeeds; the code stays masked."""
+    return f":white_check_mark: The code for {number.display} was verified by <@{user_id}> ({'•' * code_length})."
 
 
 def status_text(call: CallRecord) -> str:
     """The channel's status line for a call, in its current state."""
-    head = (
-        f":telephone_receiver: Voice code to {display_number(call.to_number)} "
-        f"requested by <@{call.requester.user_id}>"
-    )
+    if call.requester.user_id.startswith(API_PREFIX):
+        label = call.requester.user_id.removeprefix(API_PREFIX)
+        head = f":lock: Voice code to {mask_number(call.to_number)} requested through the API (key {label})"
+    else:
+        head = (
+            f":telephone_receiver: Voice code to {display_number(call.to_number)} "
+            f"requested by <@{call.requester.user_id}>"
+        )
     return f"{head}: {_state(call)}"
 
 
@@ -50,19 +106,34 @@ def failure_reply(problem: str) -> str:
     return f":x: {escape(problem)}"
 
 
+def mask_number(e164: str) -> str:
+    """+1 415-555-0123 → +1 415-•••-0123: enough to recognise, not enough to reuse."""
+    shown = display_number(e164)
+    digits = [i for i, ch in enumerate(shown) if ch.isdigit()]
+    hidden = set(digits[-7:-4])  # the three digits before the last four
+    return "".join("•" if i in hidden else ch for i, ch in enumerate(shown))
+
+
 def _state(call: CallRecord) -> str:
     if call.ended:
         return _ending(call)
+    if call.machine_at is not None:
+        return ":vhs: voicemail answered: the code is not read, hanging up…"
     if call.status == ANSWERED:
-        return "answered, reading the code…"
+        return "answered, reading the code…" if call.code_read_at else "answered, waiting for a key press…"
     if call.status == RINGING:
         return "ringing…"
     return "calling…"
 
 
 def _ending(call: CallRecord) -> str:
+    extras = "".join(f" · {part}" for part in (_duration(call), format_cost(call.cost)) if part)
     if call.outcome is Outcome.ANSWERED:
-        return f":white_check_mark: answered, {format_duration(call.duration)}"
+        if call.kind == "otp" and call.code_read_at is None:
+            return f":warning: answered, but no key was pressed: code not read{extras}"
+        return f":white_check_mark: code read{extras}" if call.kind == "otp" else f":white_check_mark: answered{extras}"
+    if call.outcome is Outcome.VOICEMAIL:
+        return f":vhs: voicemail: code not read{extras}"
     if call.outcome is Outcome.BUSY:
         return ":no_entry_sign: busy"
     if call.outcome is Outcome.NO_ANSWER:
@@ -75,11 +146,28 @@ def _ending(call: CallRecord) -> str:
     return f":x: failed: {cause}"
 
 
+def _duration(call: CallRecord) -> str | None:
+    return format_duration(call.duration) if call.duration is not None else None
+
+
 def format_duration(seconds: int | None) -> str:
     if seconds is None:
         return "duration unknown"
     minutes, seconds = divmod(max(seconds, 0), 60)
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def format_cost(cost: str | None) -> str | None:
+    """Plivo's "0.00850" → "$0.0085"; at least cents, no trailing zeros beyond them."""
+    if cost is None:
+        return None
+    try:
+        amount = Decimal(cost)
+    except InvalidOperation:
+        return None
+    text = f"{amount:.5f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
 
 
 def escape(text: str) -> str:

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.messages import status_blocks, status_text
-from voice.models import CallRecord
+from voice.models import CallRecord, Requester
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ class SlackReporter:
     def publish(self, token: str) -> None:
         """Bring the call's status message up to date with its stored state."""
         call = self._lookup(token)
-        if call is None:
-            return
+        if call is None or not (call.requester.channel_id or call.requester.reply_url):
+            return  # nowhere to report (an API call with no audit channel)
         place = Place(call.message_via, call.message_channel, call.message_ts)
         text, blocks = status_text(call), status_blocks(call)
         try:
@@ -116,3 +116,10 @@ class SlackReporter:
                 self._attach(call.token, posted.via, posted.channel, posted.ts)
         except Exception:  # a reporting failure must not break the call itself
             log.exception("could not report call %s in Slack", token[:6])
+
+    def announce(self, requester: Requester, text: str) -> None:
+        """Post a one-off message in the requester's channel (or through the response_url)."""
+        try:
+            self._messages.post(requester.channel_id, requester.reply_url, text, None)
+        except Exception:
+            log.exception("could not announce in %s", requester.channel_id)

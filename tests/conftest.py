@@ -153,7 +153,10 @@ class InlineExecutor(Executor):
 
 @pytest.fixture
 def app(settings, plivo_api):
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    # Let lazy listeners and reports finish while the fakes still answer.
+    app.extensions["voicebridge"]["close"]()
 
 
 @pytest.fixture

@@ -191,16 +191,25 @@ def run_answered_call(server, slack, plivo, fake_slack, fake_plivo):
     answer = server.send(plivo.answer(server.path_of(created["answer_url"]), call_uuid="call-1", to=NUMBER))
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/xml")
-    assert answer.text.count(SPOKEN) >= 2
+    assert "Press any key to hear your code." in answer.text and SPOKEN not in answer.text
+    channel_message(fake_slack, "waiting for a key press…")
+    assert press_key(server, plivo, created).text.count(SPOKEN) == 2
 
     hangup = plivo.hangup(server.path_of(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21)
     assert server.send(hangup).status_code == 200
-    final = channel_message(fake_slack, "answered, 21 s")
+    final = channel_message(fake_slack, "code read · 21 s")
     assert final.ts == posted.ts
-    assert final.text.endswith("answered, 21 s")
-    # One update each for ringing, answered and the hangup.
-    fake_slack.wait_for(lambda: len(fake_slack.calls("chat.update")) == 3)
+    assert final.text.endswith(":white_check_mark: code read · 21 s")
+    # One update each for ringing, answered, the key press and the hangup.
+    fake_slack.wait_for(lambda: len(fake_slack.calls("chat.update")) == 4)
     return hangup, final
+
+
+def press_key(server, plivo, created, digits="5"):
+    key_url = created["answer_url"].replace("/plivo/answer/", "/plivo/key/")
+    reply = server.send(plivo.key(server.path_of(key_url), call_uuid="call-1", to=NUMBER, digits=digits))
+    assert reply.status_code == 200
+    return reply
 
 
 # -- the whole flow ------------------------------------------------------------
@@ -212,7 +221,7 @@ def test_a_voice_code_call_runs_from_slash_command_to_hangup_over_real_http(
     # Plivo retries the hangup: nothing changes and nothing more is sent to Slack.
     assert server.send(hangup).status_code == 200
     time.sleep(0.5)
-    assert len(fake_slack.calls("chat.update")) == 3
+    assert len(fake_slack.calls("chat.update")) == 4
     assert len(fake_slack.calls("chat.postMessage")) == 1
     assert [m.text for m in fake_slack.messages(CHANNEL)] == [final.text]
 
@@ -238,11 +247,12 @@ def test_a_call_placed_before_a_restart_is_read_and_reported_by_the_new_process(
 
     server.start()
     answer = server.send(plivo.answer(server.path_of(created["answer_url"]), call_uuid="call-1", to=NUMBER))
-    assert answer.status_code == 200 and answer.text.count(SPOKEN) >= 2
+    assert answer.status_code == 200 and "Press any key" in answer.text
+    assert press_key(server, plivo, created).text.count(SPOKEN) == 2
     hangup = plivo.hangup(server.path_of(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21)
     assert server.send(hangup).status_code == 200
-    final = channel_message(fake_slack, "answered, 21 s")
-    assert final.ts == posted.ts and final.text.endswith(":white_check_mark: answered, 21 s")
+    final = channel_message(fake_slack, "code read · 21 s")
+    assert final.ts == posted.ts and final.text.endswith(":white_check_mark: code read · 21 s")
     assert len(fake_slack.messages(CHANNEL)) == 1
 
 
@@ -318,7 +328,7 @@ def test_an_invalid_number_gets_a_specific_error_with_the_usage_and_places_no_ca
     reply, _ = request_call(server, slack, "+15551234567 483920")
     assert reply.status_code == 200
     assert "is not a valid number" in reply.text
-    assert "Usage: `/voiceotp <number> <code>`" in reply.text
+    assert "Usage:\n• `/voiceotp <number>`" in reply.text
     time.sleep(0.3)
     assert fake_plivo.requests == []
     assert fake_slack.calls("chat.postMessage") == []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.settings import Settings, SettingsError, load_settings
+from voice.settings import Settings, SettingsError, derive_hash_key, load_settings
 
 GOOD = {
     "SLACK_BOT_TOKEN": "xoxb-1-2-abc",
@@ -34,6 +34,7 @@ def test_it_builds_settings_with_defaults():
         alert_retries=2,
         alert_retry_delay=60,
         plivo_cps=2.0,
+        otp_hash_key=derive_hash_key("s3cr3t-signing"),
     )
 
 
@@ -139,3 +140,39 @@ def test_alert_settings_and_the_call_rate_can_be_set():
 
 def test_the_default_region_follows_the_caller_id():
     assert load_settings(GOOD | {"PLIVO_FROM_NUMBER": "+44 20 7183 8750"}).default_region == "GB"
+
+
+def test_otp_and_access_settings_are_read_and_checked():
+    settings = load_settings(GOOD | {
+        "OTP_LENGTH": "8", "OTP_TTL": "300", "OTP_MAX_CHECKS": "3", "OTP_HASH_KEY": "k" * 32,
+        "OTP_VOICEMAIL_GUARD": "off", "OTP_LIMIT_NUMBER_10MIN": "0", "VOICE": "Polly.Joanna",
+        "ALLOWED_SLACK_USERS": "U1, U2", "ALLOWED_SLACK_CHANNELS": "C1", "API_KEYS": "a" * 24 + "," + "b" * 24,
+        "OTP_AUDIT_CHANNEL": "C0AUDIT",
+    })
+    assert (settings.otp_length, settings.otp_ttl, settings.otp_max_checks) == (8, 300, 3)
+    assert settings.otp_hash_key == "k" * 32 and settings.otp_voicemail_guard is False
+    assert settings.otp_limit_number_10min == 0 and settings.voice == "Polly.Joanna"
+    assert settings.allowed_slack_users == frozenset({"U1", "U2"})
+    assert settings.allowed_slack_channels == frozenset({"C1"})
+    assert settings.api_keys == ("a" * 24, "b" * 24) and settings.otp_audit_channel == "C0AUDIT"
+    assert "a" * 24 in settings.secrets() and "k" * 32 in settings.secrets()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("OTP_LENGTH", "3", "OTP_LENGTH must be a whole number from 4 to 10"),
+        ("OTP_TTL", "10", "OTP_TTL must be a whole number from 60 to 86400"),
+        ("OTP_HASH_KEY", "short", "OTP_HASH_KEY must be at least 16 characters"),
+        ("OTP_VOICEMAIL_GUARD", "maybe", "OTP_VOICEMAIL_GUARD must be on or off"),
+        ("VOICE", "Robot", "VOICE must be WOMAN, MAN or an Amazon Polly voice"),
+        ("ALLOWED_SLACK_USERS", "U1,@ana", "ALLOWED_SLACK_USERS must be Slack IDs separated by commas"),
+        ("API_KEYS", "x" * 24 + ",tooshort", "API_KEYS keys must be at least 20 characters (key number 2"),
+        ("OTP_AUDIT_CHANNEL", "#audit", "OTP_AUDIT_CHANNEL must be a Slack ID"),
+    ],
+)
+def test_otp_settings_explain_a_malformed_value(name, value, problem):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {name: value})
+    assert caught.value.problems[0].startswith(problem)
+    assert "tooshort" not in caught.value.problems[0]

@@ -8,15 +8,15 @@ from sqlalchemy.exc import IntegrityError
 
 from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Requester
 from voice.outcomes import Outcome
-from voice.store import Store, calls, make_engine
+from voice.store import Store, calls, make_engine, new_call_row
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
 REQUESTER = Requester(user_id="U1", channel_id="C1", team_id="T1", reply_url="https://hooks.slack.test/x")
 
 
 def add(store, token="tok-aaaaaaaaaaaaaaaa", code="483920", request_id=None, now=NOW):
-    return store.add_call(token=token, kind="otp", to_number="+14155550123", requester=REQUESTER,
-                          code=code, request_id=request_id, now=now)
+    return store.add_call(new_call_row(token=token, kind="otp", to_number="+14155550123", requester=REQUESTER,
+                                       code=code, request_id=request_id, now=now))
 
 
 def finish(store, token="tok-aaaaaaaaaaaaaaaa", outcome=Outcome.ANSWERED):
@@ -115,3 +115,27 @@ def test_a_failed_statement_never_carries_the_code_in_its_message(store):
         with store.engine.begin() as conn:
             conn.execute(insert(calls).values(**row))
     assert "483920" not in str(caught.value)
+
+
+def test_a_key_press_serves_the_code_only_to_the_answering_call(store):
+    add(store)
+    store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
+    assert store.serve_code("tok-aaaaaaaaaaaaaaaa", "c-2", NOW) is None
+    served = store.serve_code("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
+    assert served.code == "483920" and served.call.code_read_at == NOW
+
+
+def test_a_machine_erases_the_code_before_anyone_can_press_a_key(store):
+    add(store)
+    store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
+    assert store.mark_machine("tok-aaaaaaaaaaaaaaaa", NOW).machine_at == NOW
+    assert store.mark_machine("tok-aaaaaaaaaaaaaaaa", NOW) is None
+    assert store.serve_code("tok-aaaaaaaaaaaaaaaa", "c-1", NOW) is None
+    with store.engine.connect() as conn:
+        assert conn.execute(select(calls.c.secret)).scalar() is None
+
+
+def test_a_cost_is_recorded_once(store):
+    add(store)
+    assert store.set_cost("tok-aaaaaaaaaaaaaaaa", "0.00850").cost == "0.00850"
+    assert store.set_cost("tok-aaaaaaaaaaaaaaaa", "9.99") is None

@@ -65,25 +65,42 @@ def test_plivo_is_called_with_basic_auth_json_and_a_time_limit(client, slack, pl
     assert 0 < body["time_limit"] <= 300 and 0 < body["ring_timeout"] <= 60
 
 
-def test_the_answer_url_reads_the_code_digit_by_digit_at_least_twice(client, slack, plivo_api, fake_slack, plivo):
+def answer_and_press(client, plivo, created, call_uuid="call-1", digits="5"):
+    send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid=call_uuid, to=NUMBER))
+    key_url = created["answer_url"].replace("/plivo/answer/", "/plivo/key/")
+    return send(client, plivo.key(callback_path(key_url), call_uuid=call_uuid, to=NUMBER, digits=digits))
+
+
+def test_the_answer_asks_for_a_key_before_reading_anything(client, slack, plivo_api, fake_slack, plivo):
     _, created = start_call(client, slack, plivo_api, fake_slack)
     answer = send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
     assert answer.status_code == 200
     assert answer.mimetype == "text/xml"
     assert answer.headers["Cache-Control"] == "no-store"
     document = answer.get_data(as_text=True)
-    assert document.count("4, 8, 3, 9, 2, 0.") >= 2
-    assert "Again: 4, 8, 3, 9, 2, 0." in document
+    assert "Press any key to hear your code." in document
+    assert_no_code(document, CODE)
+    channel_message(fake_slack, lambda t: "answered, waiting for a key press…" in t)
+
+
+def test_after_a_key_the_code_is_read_digit_by_digit_twice(client, slack, plivo_api, fake_slack, plivo):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    reply = answer_and_press(client, plivo, created)
+    document = reply.get_data(as_text=True)
+    assert reply.headers["Cache-Control"] == "no-store"
+    assert document.count("4, 8, 3, 9, 2, 0.") == 2
+    assert "Press 1 to hear it again." in document
     channel_message(fake_slack, lambda t: "answered, reading the code…" in t)
 
 
 def test_the_hangup_updates_the_same_channel_message_once(client, slack, plivo_api, fake_slack, plivo):
     _, created = start_call(client, slack, plivo_api, fake_slack)
-    send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
-    hangup = plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21)
+    answer_and_press(client, plivo, created)
+    hangup = plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21,
+                          total_cost="0.00850")
     assert send(client, hangup).status_code == 200
-    final = channel_message(fake_slack, lambda t: "answered, 21 s" in t)
-    assert final.text.endswith(":white_check_mark: answered, 21 s")
+    final = channel_message(fake_slack, lambda t: "code read" in t)
+    assert final.text.endswith(":white_check_mark: code read · 21 s · $0.0085")
 
     # Plivo retries the hangup: nothing changes and nothing more is posted.
     updates_before = len(fake_slack.calls("chat.update"))
@@ -116,9 +133,9 @@ def test_each_ending_is_reported_in_words(client, slack, plivo_api, fake_slack, 
 def test_an_ended_call_gets_a_polite_hangup_and_its_code_is_gone(app, client, slack, plivo_api, fake_slack, plivo):
     _, created = start_call(client, slack, plivo_api, fake_slack)
     answer_path = callback_path(created["answer_url"])
-    send(client, plivo.answer(answer_path, call_uuid="call-1", to=NUMBER))
+    answer_and_press(client, plivo, created)
     send(client, plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER))
-    again = send(client, plivo.answer(answer_path, call_uuid="call-1", to=NUMBER))
+    again = answer_and_press(client, plivo, created)
     assert again.status_code == 200
     document = again.get_data(as_text=True)
     assert "<Hangup" in document and "no longer valid" in document
@@ -140,9 +157,8 @@ def test_an_unknown_call_token_gets_a_polite_hangup(client, plivo):
 
 def test_a_second_call_uuid_cannot_fetch_the_code(client, slack, plivo_api, fake_slack, plivo):
     _, created = start_call(client, slack, plivo_api, fake_slack)
-    path = callback_path(created["answer_url"])
-    send(client, plivo.answer(path, call_uuid="call-1", to=NUMBER))
-    other = send(client, plivo.answer(path, call_uuid="call-2", to=NUMBER))
+    send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    other = answer_and_press(client, plivo, created, call_uuid="call-2")
     assert_no_code(other.get_data(as_text=True), CODE)
 
 
@@ -175,9 +191,10 @@ def test_a_forged_plivo_callback_gets_403_and_changes_nothing(client, slack, pli
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("", "Tell me which number to call and which code to read."),
-        ("+14155550123", "The code is missing"),
+        ("", "Tell me which number to call."),
         ("+14155550123 12", "The code must be 4 to 10 digits; yours has 2."),
+        ("+14155550123 lang=tlh", "is not a language I speak"),
+        ("check +14155550123", "The code to check is missing"),
         ("4155550123 483920", "does not start with + and a country code"),
         ("+15551234567 483920", "is not a valid number"),
         ("+1 415 555 0123 48a920", "The code must be 4 to 10 digits"),
@@ -188,7 +205,7 @@ def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack
     body = reply.get_data(as_text=True)
     assert reply.status_code == 200
     assert problem in body
-    assert "Usage: `/voiceotp <number> <code>`" in body
+    assert "Usage:\n• `/voiceotp <number>`" in body
     time.sleep(0.3)
     assert created_call_bodies(plivo_api) == []
     assert fake_slack.calls("chat.postMessage") == []
@@ -196,7 +213,7 @@ def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack
 
 def test_help_shows_the_usage(client, slack, plivo_api):
     body = send(client, slack.command("help")).get_data(as_text=True)
-    assert body.startswith("Usage: `/voiceotp <number> <code>`")
+    assert body.startswith("Usage:\n• `/voiceotp <number>`")
 
 
 @pytest.mark.parametrize("change", ["bad signature", "stale timestamp", "garbage timestamp"])

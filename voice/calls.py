@@ -1,4 +1,4 @@
-"""The lifecycle of a call: open, dial, ring, answer, hang up, expire.
+"""The lifecycle of a call: dial, ring, answer, key press, machine, hang up, expire.
 
 Each step changes the store once and tells `notify` about the change, so the
 Slack side can report it without this package knowing Slack exists.
@@ -7,13 +7,15 @@ Slack side can report it without this package knowing Slack exists.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+import phonenumbers
+
 from voice.clock import utcnow
-from voice.models import Answer, CallRecord, HangupReport, Requester, token_for_log
+from voice.languages import Speech, choose_speech
+from voice.models import Answer, CallRecord, HangupReport, token_for_log
 from voice.numbers import PhoneNumber
 from voice.outcomes import Outcome, classify_hangup
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
@@ -25,9 +27,8 @@ log = logging.getLogger(__name__)
 #: A call with no final callback after this long is closed, and its code erased.
 STALE_AFTER = timedelta(minutes=30)
 
-
-class CallRefused(ValueError):
-    """The destination may not be called; the message says why, for a person."""
+#: The digit that repeats the code once it has been read.
+DIGIT_REPEAT = "1"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class CallUrls:
     answer: str
     hangup: str
     ring: str
+    key: str  # GetDigits action
+    machine: str  # asynchronous machine detection
 
 
 def callback_urls(public_url: str, token: str) -> CallUrls:
@@ -44,7 +47,19 @@ def callback_urls(public_url: str, token: str) -> CallUrls:
         answer=f"{base}/plivo/answer/{token}",
         hangup=f"{base}/plivo/hangup/{token}",
         ring=f"{base}/plivo/ring/{token}",
+        key=f"{base}/plivo/key/{token}",
+        machine=f"{base}/plivo/machine/{token}",
     )
+
+
+@dataclass(frozen=True)
+class CallConfig:
+    public_url: str
+    from_number: str
+    policy: DestinationPolicy
+    voice: str = "WOMAN"
+    #: The code is read only after a key press, and never to a machine.
+    voicemail_guard: bool = True
 
 
 class CallService:
@@ -52,19 +67,17 @@ class CallService:
         self,
         store: Store,
         plivo: PlivoClient,
+        config: CallConfig,
         *,
-        public_url: str,
-        from_number: str,
-        policy: DestinationPolicy | None = None,
         notify: Callable[[CallRecord], None] = lambda call: None,
+        defer: Callable[[Callable[[], None]], None] = lambda work: work(),
         clock: Callable[[], datetime] = utcnow,
     ):
         self.store = store
         self.plivo = plivo
-        self.public_url = public_url
-        self.from_number = from_number
-        self.policy = policy or DestinationPolicy(allowed_countries=None, own_number=from_number)
+        self.config = config
         self.notify = notify
+        self.defer = defer  # runs slow follow-up work (a cost lookup) off the request path
         self.clock = clock
 
     def get(self, token: str) -> CallRecord | None:
@@ -72,42 +85,34 @@ class CallService:
 
     def refusal_for(self, to: PhoneNumber) -> str | None:
         """Why `to` may not be called (country, number type, our own number); None if it may."""
-        return refusal_for(to, self.policy)
+        return refusal_for(to, self.config.policy)
 
-    def open_otp_call(
-        self, to: PhoneNumber, code: str, requester: Requester, request_id: str | None = None
-    ) -> CallRecord | None:
-        """Store a call that will read `code`; None if `request_id` was seen before.
+    def urls(self, token: str) -> CallUrls:
+        return callback_urls(self.config.public_url, token)
 
-        Raises CallRefused for a destination the policy forbids.
-        """
-        refusal = self.refusal_for(to)
-        if refusal:
-            raise CallRefused(refusal)
-        return self.store.add_call(
-            token=secrets.token_urlsafe(24),
-            kind="otp",
-            to_number=to.e164,
-            requester=requester,
-            code=code,
-            request_id=request_id,
-            now=self.clock(),
-        )
+    def speech_for(self, call: CallRecord | None) -> Speech:
+        """The language and voice of a call: its `lang=`, else its number's country."""
+        region = None
+        if call is not None:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(call.to_number, None))
+        return choose_speech(region, call.language if call else None, self.config.voice)
 
     def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None) -> None:
         self.store.attach_message(token, via, channel, ts)
 
     def dial(self, call: CallRecord) -> None:
         """Ask Plivo to place the call; a refusal ends it as failed."""
-        urls = callback_urls(self.public_url, call.token)
+        urls = self.urls(call.token)
         try:
             request_uuid = self.plivo.create_call(
                 OutboundCall(
-                    from_number=self.from_number,
+                    from_number=self.config.from_number,
                     to_number=call.to_number,
                     answer_url=urls.answer,
                     hangup_url=urls.hangup,
                     ring_url=urls.ring,
+                    machine_detection_url=urls.machine if self.config.voicemail_guard else None,
+                    machine_detection="hangup",
                 )
             )
         except PlivoError as error:
@@ -124,12 +129,37 @@ class CallService:
             self.notify(record)
 
     def answer(self, token: str, call_uuid: str) -> Answer | None:
-        """The call's script data for Plivo's answer request; None for an unknown or ended call."""
+        """The call's code for Plivo's answer request; None for an unknown or ended call."""
         answer = self.store.claim_answer(token, call_uuid, self.clock())
         if answer and answer.first:
             log.info("call %s answered", token_for_log(token))
+            if not self.config.voicemail_guard:
+                self.store.serve_code(token, call_uuid, self.clock())
+            self.notify(self.store.get(token) or answer.call)
+        return answer
+
+    def key_pressed(self, token: str, call_uuid: str, digits: str) -> Answer | None:
+        """The code to read after a key press, or None (hang up politely).
+
+        Before the code is read any key opens it (the voicemail guard); after,
+        only DIGIT_REPEAT reads it again.
+        """
+        call = self.store.get(token)
+        if call is None or call.ended or not digits:
+            return None
+        if call.code_read_at is not None and digits != DIGIT_REPEAT:
+            return None
+        answer = self.store.serve_code(token, call_uuid, self.clock())
+        if answer and call.code_read_at is None:
             self.notify(answer.call)
         return answer
+
+    def machine_detected(self, token: str) -> None:
+        """Plivo heard an answering machine: the code is erased and never read."""
+        record = self.store.mark_machine(token, self.clock())
+        if record:
+            log.info("call %s reached an answering machine", token_for_log(token))
+            self.notify(record)
 
     def hangup(self, token: str, report: HangupReport) -> CallRecord | None:
         """Record how a call ended, once; the record if this report ended it."""
@@ -142,8 +172,29 @@ class CallService:
             report.cause_name,
             answered=current.answered_at is not None,
         )
-        duration = report.duration if ending.outcome is Outcome.ANSWERED else None
-        return self._finish(token, ending.outcome, ending.cause, duration, report.call_uuid)
+        outcome = ending.outcome
+        if current.machine_at is not None and current.code_read_at is None:
+            outcome = Outcome.VOICEMAIL
+        duration = report.duration if outcome in (Outcome.ANSWERED, Outcome.VOICEMAIL) else None
+        record = self._finish(token, outcome, ending.cause, duration, report.call_uuid, report.total_cost)
+        if record and record.cost is None and duration and record.call_uuid:
+            self.defer(lambda: self.look_up_cost(token))
+        return record
+
+    def look_up_cost(self, token: str) -> None:
+        """Fetch the cost from Plivo's call record when the hangup callback had none."""
+        call = self.store.get(token)
+        if call is None or not call.call_uuid or call.cost is not None:
+            return
+        try:
+            cost = self.plivo.call_cost(call.call_uuid)
+        except PlivoError as error:
+            log.info("no cost for call %s: %s", token_for_log(token), error)
+            return
+        if cost is not None:
+            record = self.store.set_cost(token, cost)
+            if record:
+                self.notify(record)
 
     def abandon(self, token: str, cause: str) -> None:
         """End a call that cannot go on (an error on our side), erasing its code."""
@@ -164,11 +215,13 @@ class CallService:
         cause: str | None = None,
         duration: int | None = None,
         call_uuid: str | None = None,
+        cost: str | None = None,
     ) -> CallRecord | None:
         record = self.store.finish(
-            token, outcome=outcome, cause=cause, duration=duration, call_uuid=call_uuid, now=self.clock()
+            token, outcome=outcome, cause=cause, duration=duration, call_uuid=call_uuid, now=self.clock(), cost=cost
         )
         if record:
             log.info("call %s ended: %s", token_for_log(token), outcome.value)
             self.notify(record)
         return record
+

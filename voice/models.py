@@ -53,7 +53,12 @@ class CallRecord:
     outcome: Outcome | None = None
     cause: str | None = None  # words, for a failure
     duration: int | None = None  # seconds, once answered and ended
+    cost: str | None = None  # USD, as Plivo reports it ("0.00850")
+    code_id: str | None = None  # the code this call reads (otp_codes.id)
+    language: str | None = None  # a `lang=` tag the requester asked for
     answered_at: datetime | None = None
+    code_read_at: datetime | None = None  # the code was spoken (after a key press)
+    machine_at: datetime | None = None  # an answering machine was detected
     ended_at: datetime | None = None
 
     @property
@@ -79,3 +84,4 @@ class HangupReport:
     cause_code: int | None = None
     cause_name: str | None = None
     duration: int | None = None
+    total_cost: str | None = None  # Plivo's TotalCost, when it sends it

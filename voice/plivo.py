@@ -118,6 +118,19 @@ class PlivoClient:
             raise PlivoError("Plivo accepted the call but sent no request ID.", status=response.status_code)
         return uuid
 
+    def call_cost(self, call_uuid: str) -> str | None:
+        """The total cost of an ended call from its call record (CDR), as a decimal string."""
+        if not call_uuid:
+            raise ValueError("a call UUID is required")
+        response = self._send("GET", f"/Call/{call_uuid}/")
+        if response.status_code == 404:
+            return None  # the record is not there yet
+        if not 200 <= response.status_code < 300:
+            raise PlivoError(f"Plivo did not return the call record (HTTP {response.status_code}).",
+                             status=response.status_code)
+        amount = _json(response).get("total_amount")
+        return str(amount) if amount not in (None, "") else None
+
     def hang_up(self, call_uuid: str) -> None:
         """Hang up a live call."""
         # An empty UUID would hang up every call on the account (Plivo docs).

@@ -6,6 +6,8 @@ fixes a bad `.env` in one go. Values of secrets never appear in a problem line.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -39,11 +41,29 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("ALERT_RETRIES", "/voicealert: how many more rounds of calls when nobody acknowledges (0-10)", "2"),
     ("ALERT_RETRY_DELAY", "/voicealert: seconds between the end of a round and the next one (0-3600)", "60"),
     ("PLIVO_CPS", "calls placed per second at most, Plivo's outbound limit for the account", "2"),
+    ("OTP_LENGTH", "digits in a generated code (4–10)", "6"),
+    ("OTP_TTL", "seconds a code stays valid", "600"),
+    ("OTP_MAX_CHECKS", "wrong tries a code allows before it is dead", "5"),
+    ("OTP_HASH_KEY", "key of the HMAC under which codes are stored (at least 16 characters)",
+     "derived from SLACK_SIGNING_SECRET"),
+    ("OTP_VOICEMAIL_GUARD", "on: the callee must press a key before the code is read", "on"),
+    ("OTP_LIMIT_NUMBER_10MIN", "calls with a code to one number per 10 minutes (0: no limit)", "3"),
+    ("OTP_LIMIT_NUMBER_DAY", "calls with a code to one number per 24 hours (0: no limit)", "10"),
+    ("OTP_LIMIT_REQUESTER_HOUR", "calls with a code per requester (Slack user or API key) per hour (0: no limit)",
+     "30"),
+    ("VOICE", "Plivo voice: WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna", "WOMAN"),
+    ("ALLOWED_SLACK_USERS", "Slack user IDs who may place calls, comma-separated (empty: everyone)", ""),
+    ("ALLOWED_SLACK_CHANNELS", "Slack channel IDs where calls may be placed, comma-separated (empty: all)", ""),
+    ("API_KEYS", "keys for the HTTP API (Authorization: Bearer), comma-separated, 20+ characters each "
+     "(empty: API off)", ""),
+    ("OTP_AUDIT_CHANNEL", "Slack channel ID where codes sent through the API are reported", ""),
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Defaults computed from other variables once those are known.
-_DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES", "DEFAULT_REGION"}
+_DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES", "DEFAULT_REGION", "OTP_HASH_KEY"}
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,20}$")
+_POLLY_VOICE = re.compile(r"^Polly\.[A-Z][A-Za-z\u00c0-\u017f-]+$")
 
 _AUTH_ID = re.compile(r"^(MA|SA)[A-Z0-9]{18}$")
 
@@ -86,10 +106,28 @@ class Settings:
     alert_retry_delay: int = 60
     #: Create-call requests per second at most (Plivo's default account limit is 2).
     plivo_cps: float = 2.0
+    otp_length: int = 6
+    otp_ttl: int = 600  # seconds
+    otp_max_checks: int = 5
+    #: Keys the HMAC of stored codes; shared by every instance.
+    otp_hash_key: str = ""
+    otp_voicemail_guard: bool = True
+    #: Rate limits on calls with a code; 0 disables one.
+    otp_limit_number_10min: int = 3
+    otp_limit_number_day: int = 10
+    otp_limit_requester_hour: int = 30
+    voice: str = "WOMAN"
+    #: Who may place calls, and where; empty means everyone / everywhere.
+    allowed_slack_users: frozenset[str] = frozenset()
+    allowed_slack_channels: frozenset[str] = frozenset()
+    #: Bearer keys of the HTTP API; empty turns the API off.
+    api_keys: tuple[str, ...] = ()
+    otp_audit_channel: str = ""
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
-        return (self.slack_bot_token, self.slack_signing_secret, self.plivo_auth_token)
+        return (self.slack_bot_token, self.slack_signing_secret, self.plivo_auth_token,
+                self.otp_hash_key, *self.api_keys)
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -115,9 +153,22 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("LOG_LEVEL", _check_log_level),
         ("ALLOWED_COUNTRIES", _check_countries),
         ("DEFAULT_REGION", _check_region),
-        ("ALERT_RETRIES", _whole_number_check(0, 10)),
-        ("ALERT_RETRY_DELAY", _whole_number_check(0, 3600)),
+        ("ALERT_RETRIES", _int_between(0, 10)),
+        ("ALERT_RETRY_DELAY", _int_between(0, 3600)),
         ("PLIVO_CPS", _check_cps),
+        ("OTP_LENGTH", _int_between(4, 10)),
+        ("OTP_TTL", _int_between(60, 86400)),
+        ("OTP_MAX_CHECKS", _int_between(1, 20)),
+        ("OTP_HASH_KEY", _check_hash_key),
+        ("OTP_VOICEMAIL_GUARD", _check_on_off),
+        ("OTP_LIMIT_NUMBER_10MIN", _int_between(0, 1000)),
+        ("OTP_LIMIT_NUMBER_DAY", _int_between(0, 10000)),
+        ("OTP_LIMIT_REQUESTER_HOUR", _int_between(0, 10000)),
+        ("VOICE", _check_voice),
+        ("ALLOWED_SLACK_USERS", _check_slack_ids),
+        ("ALLOWED_SLACK_CHANNELS", _check_slack_ids),
+        ("API_KEYS", _check_api_keys),
+        ("OTP_AUDIT_CHANNEL", _check_slack_id),
     )
     for name, check in checks:
         if values[name]:
@@ -145,6 +196,19 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         alert_retries=int(values["ALERT_RETRIES"]),
         alert_retry_delay=int(values["ALERT_RETRY_DELAY"]),
         plivo_cps=float(values["PLIVO_CPS"]),
+        otp_length=int(values["OTP_LENGTH"]),
+        otp_ttl=int(values["OTP_TTL"]),
+        otp_max_checks=int(values["OTP_MAX_CHECKS"]),
+        otp_hash_key=values["OTP_HASH_KEY"] or derive_hash_key(values["SLACK_SIGNING_SECRET"]),
+        otp_voicemail_guard=values["OTP_VOICEMAIL_GUARD"].lower() == "on",
+        otp_limit_number_10min=int(values["OTP_LIMIT_NUMBER_10MIN"]),
+        otp_limit_number_day=int(values["OTP_LIMIT_NUMBER_DAY"]),
+        otp_limit_requester_hour=int(values["OTP_LIMIT_REQUESTER_HOUR"]),
+        voice=values["VOICE"],
+        allowed_slack_users=_id_set(values["ALLOWED_SLACK_USERS"]),
+        allowed_slack_channels=_id_set(values["ALLOWED_SLACK_CHANNELS"]),
+        api_keys=tuple(_split(values["API_KEYS"])),
+        otp_audit_channel=values["OTP_AUDIT_CHANNEL"],
     )
 
 
@@ -224,15 +288,6 @@ def _check_region(value: str) -> str | None:
     return None
 
 
-def _whole_number_check(low: int, high: int):
-    def check(value: str) -> str | None:
-        if not value.isdigit() or not low <= int(value) <= high:
-            return f"must be a whole number from {low} to {high}"
-        return None
-
-    return check
-
-
 def _check_cps(value: str) -> str | None:
     try:
         rate = float(value)
@@ -254,3 +309,57 @@ def _countries(value: str, from_number: str) -> frozenset[str] | None:
 
 def _region_of(number: str) -> str | None:
     return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or None
+
+
+def derive_hash_key(signing_secret: str) -> str:
+    """A key for code hashes, stable across restarts and shared by instances.
+
+    Derived (HMAC, one-way) rather than reusing the signing secret itself.
+    """
+    return hmac.new(signing_secret.encode(), b"voicebridge/otp-hash-key/v1", hashlib.sha256).hexdigest()
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _id_set(value: str) -> frozenset[str]:
+    return frozenset(_split(value))
+
+
+def _int_between(low: int, high: int):
+    def check(value: str) -> str | None:
+        if not value.isdigit() or not low <= int(value) <= high:
+            return f"must be a whole number from {low} to {high}"
+        return None
+
+    return check
+
+
+def _check_hash_key(value: str) -> str | None:
+    return "must be at least 16 characters" if len(value) < 16 else None
+
+
+def _check_on_off(value: str) -> str | None:
+    return None if value.lower() in ("on", "off") else "must be on or off"
+
+
+def _check_voice(value: str) -> str | None:
+    if value in ("WOMAN", "MAN") or _POLLY_VOICE.match(value):
+        return None
+    return "must be WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna"
+
+
+def _check_slack_id(value: str) -> str | None:
+    return None if _SLACK_ID.match(value) else "must be a Slack ID such as C0123ABCD"
+
+
+def _check_slack_ids(value: str) -> str | None:
+    bad = [part for part in _split(value) if not _SLACK_ID.match(part)]
+    return f"must be Slack IDs separated by commas (not understood: {', '.join(bad)})" if bad else None
+
+
+def _check_api_keys(value: str) -> str | None:
+    # Never echo a key: say which position is wrong.
+    short = [str(index + 1) for index, key in enumerate(_split(value)) if len(key) < 20]
+    return f"keys must be at least 20 characters (key number {', '.join(short)} is shorter)" if short else None

@@ -101,10 +101,43 @@ calls = Table(
     Column("outcome", String(16)),
     Column("cause", Text),
     Column("duration", Integer),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("cost", String(16)),  # Plivo's TotalCost, a decimal string in USD
+    Column("code_id", String(64), index=True),  # the otp_codes row this call reads
+    Column("language", String(8)),  # the `lang=` asked for, if any
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("answered_at", DateTime(timezone=True)),
+    Column("code_read_at", DateTime(timezone=True)),  # first time the code was spoken
+    Column("machine_at", DateTime(timezone=True)),  # answering machine detected
     Column("ended_at", DateTime(timezone=True)),
 )
+
+
+def new_call_row(
+    *,
+    token: str,
+    kind: str,
+    to_number: str,
+    requester: Requester,
+    code: str,
+    request_id: str | None,
+    now: datetime,
+    code_id: str | None = None,
+    language: str | None = None,
+) -> dict:
+    """The row of a call about to be placed."""
+    return dict(
+        token=token,
+        kind=kind,
+        to_number=to_number,
+        **requester_values(requester),
+        request_id=request_id,
+        secret=code,
+        code_length=len(code),
+        status=QUEUED,
+        created_at=now,
+        code_id=code_id,
+        language=language,
+    )
 
 
 def make_engine(database_url: str) -> Engine:
@@ -152,35 +185,14 @@ class Store:
 
     # -- writing -------------------------------------------------------------
 
-    def add_call(
-        self,
-        *,
-        token: str,
-        kind: str,
-        to_number: str,
-        requester: Requester,
-        code: str,
-        request_id: str | None,
-        now: datetime,
-    ) -> CallRecord | None:
-        """Store a new call; None if `request_id` was seen before."""
-        values = dict(
-            token=token,
-            kind=kind,
-            to_number=to_number,
-            **requester_values(requester),
-            request_id=request_id,
-            secret=code,
-            code_length=len(code),
-            status=QUEUED,
-            created_at=now,
-        )
+    def add_call(self, row: dict) -> CallRecord | None:
+        """Store a new call (see new_call_row); None if its request_id was seen before."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(calls).values(**values))
+                conn.execute(insert(calls).values(**row))
         except IntegrityError:
             return None
-        return self.get(token)
+        return self.get(row["token"])
 
     def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None) -> None:
         self._update(token, message_via=via, message_channel=channel, message_ts=ts)
@@ -215,26 +227,19 @@ class Store:
         The first call UUID seen binds the token: a request for another call
         UUID, or for a call that has ended, gets nothing.
         """
-        with self.engine.begin() as conn:
-            before = conn.execute(select(calls.c.status).where(calls.c.token == token)).scalar()
-            result = conn.execute(
-                update(calls)
-                .where(
-                    calls.c.token == token,
-                    calls.c.status != ENDED,
-                    calls.c.secret.is_not(None),
-                    or_(calls.c.call_uuid.is_(None), calls.c.call_uuid == call_uuid),
-                )
-                .values(
-                    status=ANSWERED,
-                    call_uuid=call_uuid,
-                    answered_at=func.coalesce(calls.c.answered_at, now),
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            row = conn.execute(select(calls).where(calls.c.token == token)).mappings().one()
-        return Answer(call=_record(row), code=row["secret"], first=before != ANSWERED)
+        before = self.get(token)
+        row = self._change_and_read(
+            token,
+            (calls.c.status != ENDED, calls.c.secret.is_not(None),
+             or_(calls.c.call_uuid.is_(None), calls.c.call_uuid == call_uuid)),
+            status=ANSWERED,
+            call_uuid=call_uuid,
+            answered_at=func.coalesce(calls.c.answered_at, now),
+        )
+        if row is None:
+            return None
+        first = before is None or before.status != ANSWERED
+        return Answer(call=call_from_row(row), code=row["secret"], first=first)
 
     def finish(
         self,
@@ -245,6 +250,7 @@ class Store:
         duration: int | None,
         call_uuid: str | None,
         now: datetime,
+        cost: str | None = None,
     ) -> CallRecord | None:
         """End a call once and erase its code; the record if this call ended it."""
         changed = self._update_where(
@@ -256,8 +262,30 @@ class Store:
             duration=duration,
             ended_at=now,
             secret=None,
+            cost=cost,
             **({"call_uuid": call_uuid} if call_uuid else {}),
         )
+        return self.get(token) if changed else None
+
+    def serve_code(self, token: str, call_uuid: str, now: datetime) -> Answer | None:
+        """The code for a key press on a live call of that call UUID, marking it read."""
+        row = self._change_and_read(
+            token,
+            (calls.c.status != ENDED, calls.c.secret.is_not(None), calls.c.machine_at.is_(None),
+             calls.c.call_uuid == call_uuid),
+            code_read_at=func.coalesce(calls.c.code_read_at, now),
+        )
+        return Answer(call=call_from_row(row), code=row["secret"], first=False) if row else None
+
+    def mark_machine(self, token: str, now: datetime) -> CallRecord | None:
+        """An answering machine took the call: erase its code so nothing reads it."""
+        changed = self._update_where(
+            token, calls.c.status != ENDED, calls.c.machine_at.is_(None), machine_at=now, secret=None
+        )
+        return self.get(token) if changed else None
+
+    def set_cost(self, token: str, cost: str) -> CallRecord | None:
+        changed = self._update_where(token, calls.c.cost.is_(None), cost=cost)
         return self.get(token) if changed else None
 
     # -- reading -------------------------------------------------------------
@@ -265,7 +293,7 @@ class Store:
     def get(self, token: str) -> CallRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(calls).where(calls.c.token == token)).mappings().first()
-        return _record(row) if row else None
+        return call_from_row(row) if row else None
 
     def unfinished_before(self, moment: datetime) -> list[CallRecord]:
         """Calls created before `moment` that have not ended."""
@@ -273,7 +301,7 @@ class Store:
             rows = conn.execute(
                 select(calls).where(calls.c.status != ENDED, calls.c.created_at < moment)
             ).mappings().all()
-        return [_record(row) for row in rows]
+        return [call_from_row(row) for row in rows]
 
     # -- internals -----------------------------------------------------------
 
@@ -281,13 +309,21 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(update(calls).where(calls.c.token == token).values(**values))
 
-    def _update_where(self, token: str, condition, **values) -> bool:
+    def _change_and_read(self, token: str, conditions: tuple, **values) -> RowMapping | None:
+        """Apply a conditional change; the row as changed (secret included), or None if it did not apply."""
+        with self.engine.begin() as conn:
+            result = conn.execute(update(calls).where(calls.c.token == token, *conditions).values(**values))
+            if result.rowcount != 1:
+                return None
+            return conn.execute(select(calls).where(calls.c.token == token)).mappings().one()
+
+    def _update_where(self, token: str, *conditions, **values) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(calls).where(calls.c.token == token, condition).values(**values)
+                update(calls).where(calls.c.token == token, *conditions).values(**values)
             )
         return result.rowcount == 1
 
 
-def _record(row: RowMapping) -> CallRecord:
+def call_from_row(row: RowMapping) -> CallRecord:
     return record_from_row(CallRecord, row, requester=requester_of(row), outcome=outcome_of(row))

@@ -133,6 +133,16 @@ class PlivoSender:
     def answer(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
         return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress") | {"Event": "StartApp"})
 
+    def key(self, path: str, *, call_uuid: str, to: str, digits: str, request_uuid: str = "") -> Signed:
+        """The GetDigits action: `Digits` plus the standard parameters."""
+        return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress") | {"Digits": digits})
+
+    def machine(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
+        """Asynchronous machine detection's verdict: a machine answered."""
+        fields = self._standard(call_uuid, to, request_uuid, "in-progress") | {
+            "Machine": "true", "IfMachine": "hangup", "Event": "MachineDetection"}
+        return self.post(path, fields)
+
     def ring(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
         return self.post(path, self._standard(call_uuid, to, request_uuid, "ringing") | {"Event": "Ring"})
 
@@ -147,6 +157,7 @@ class PlivoSender:
         cause_code: int = 4000,
         cause_name: str = "Normal Hangup",
         request_uuid: str = "",
+        total_cost: str | None = None,
     ) -> Signed:
         fields = self._standard(call_uuid, to, request_uuid, status) | {
             "Event": "Hangup",
@@ -159,6 +170,8 @@ class PlivoSender:
             "StartTime": "2026-11-29 10:00:00",
             "EndTime": "2026-11-29 10:00:30",
         }
+        if total_cost is not None:
+            fields["TotalCost"] = total_cost
         return self.post(path, fields)
 
     def machine(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:

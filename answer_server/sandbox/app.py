@@ -1,0 +1,32 @@
+"""The sandbox: the real application, with Slack and Plivo replaced by stand-ins
+served from the same process under /sandbox/…, and a console to drive them.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from answer_server.app import create_app
+from answer_server.sandbox.composer import Composer
+from answer_server.sandbox.console import console_blueprint
+from answer_server.sandbox.events import Changes
+from answer_server.sandbox.plivo_sim import PlivoSimulator, plivo_blueprint
+from answer_server.sandbox.slack_sim import slack_blueprint
+from answer_server.sandbox.slack_workspace import SlackWorkspace
+from voice.settings import Settings
+
+SERVER_THREADS = 16  # the app calls itself over HTTP, and each console holds one live stream
+
+
+def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
+    """create_app(settings) unchanged, plus the /sandbox blueprints (and only here)."""
+    app = create_app(settings)
+    changes = Changes()
+    workspace = SlackWorkspace(on_change=changes.touch)
+    sim = PlivoSimulator(settings.plivo_auth_id, settings.plivo_auth_token, speed=speed, on_change=changes.touch)
+    composer = Composer(workspace, app_url=settings.public_url, signing_secret=settings.slack_signing_secret)
+    app.register_blueprint(plivo_blueprint(sim))
+    app.register_blueprint(slack_blueprint(workspace, settings.slack_bot_token))
+    app.register_blueprint(console_blueprint(workspace, sim, composer, changes))
+    app.extensions["sandbox"] = {"simulator": sim, "workspace": workspace, "composer": composer, "changes": changes}
+    return app

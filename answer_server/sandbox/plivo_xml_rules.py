@@ -1,0 +1,169 @@
+"""Plivo XML as Plivo checks it: a document in, a list of problems out (empty = valid).
+
+Pure, so the simulator and its tests share one definition of "valid". The rules
+come from Plivo's element pages (../shared/reference/plivo.md §5): the root is
+<Response>, names are case-sensitive, each element allows certain attributes and
+children, a <Speak> holds at most 3000 characters and a document at most 100 KB.
+A document with any problem ends a real call with cause 8011 (8012 for an action).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+from xml.etree import ElementTree as ET
+
+MAX_DOCUMENT_BYTES = 100 * 1024
+MAX_SPEAK_CHARS = 3000
+
+# What a callee can hear or press: the elements allowed directly in <Response>.
+VERBS = (
+    "Speak", "Play", "Wait", "GetDigits", "GetInput", "Hangup", "Redirect", "PreAnswer",
+    "Dial", "Record", "Conference", "DTMF", "Message", "Stream", "MultiPartyCall",
+)
+SSML = ("break", "emphasis", "lang", "p", "phoneme", "prosody", "s", "say-as", "sub", "w")
+_AUDIO = ("Speak", "Play", "Wait")
+
+#: Allowed children of each element.
+CHILDREN: dict[str, tuple[str, ...]] = {
+    "Response": VERBS,
+    "GetDigits": _AUDIO,
+    "GetInput": _AUDIO,
+    "PreAnswer": _AUDIO,
+    "Dial": ("Number", "User"),
+    "Speak": SSML,
+    **{tag: SSML for tag in ("emphasis", "lang", "p", "prosody", "s", "w")},
+}
+
+_CALLBACK = ("action", "method", "redirect", "log")
+#: Known attributes of each element; None means "not checked" (SSML and elements we do not simulate).
+ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
+    "Response": (),
+    "Speak": ("voice", "language", "loop"),
+    "Play": ("loop",),
+    "Wait": ("length", "silence", "minSilence", "beep"),
+    "GetDigits": _CALLBACK + ("timeout", "digitTimeout", "finishOnKey", "numDigits", "retries",
+                              "playBeep", "validDigits", "invalidDigitsSound"),
+    "GetInput": _CALLBACK + ("inputType", "executionTimeout", "digitEndTimeout", "speechEndTimeout",
+                             "finishOnKey", "numDigits", "speechModel", "hints", "language",
+                             "interimSpeechResultsCallback", "interimSpeechResultsCallbackMethod",
+                             "profanityFilter"),
+    "Hangup": ("reason", "schedule"),
+    "Redirect": ("method",),
+    "PreAnswer": (),
+    "Dial": ("action", "method", "hangupOnStar", "timeLimit", "timeout", "callerId", "callerName",
+             "confirmSound", "confirmKey", "dialMusic", "callbackUrl", "callbackMethod", "redirect",
+             "digitsMatch", "digitsMatchBLeg", "sipHeaders"),
+    "Number": ("sendDigits", "sendOnPreanswer"),
+    "User": ("sendDigits", "sendOnPreanswer", "sipHeaders"),
+    "Record": ("action", "method", "fileFormat", "redirect", "timeout", "maxLength", "playBeep",
+               "finishOnKey", "recordSession", "startOnDialAnswer", "transcriptionType",
+               "transcriptionUrl", "transcriptionMethod", "callbackUrl", "callbackMethod"),
+    "DTMF": ("async",),
+    "Conference": None,
+    "Message": None,
+    "Stream": None,
+    "MultiPartyCall": None,
+    **{tag: None for tag in SSML},
+}
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[str], bool]:
+    return lambda v: v.strip().isdigit() and int(v) >= low and (high is None or int(v) <= high)
+
+
+def _one_of(*values: str) -> Callable[[str], bool]:
+    return lambda v: v in values
+
+
+_BOOL = _one_of("true", "false")
+_METHOD = _one_of("GET", "POST")
+_URL = re.compile(r"^https?://\S+$")
+
+#: Value checks for the attributes whose values the simulator relies on.
+VALUES: dict[tuple[str, str], Callable[[str], bool]] = {
+    ("Speak", "voice"): lambda v: v in ("WOMAN", "MAN") or v.startswith("Polly."),
+    ("Speak", "loop"): _integer(0),
+    ("Play", "loop"): _integer(0),
+    ("Wait", "length"): _integer(1),
+    ("Wait", "silence"): _BOOL,
+    ("Wait", "beep"): _BOOL,
+    ("GetDigits", "method"): _METHOD,
+    ("GetDigits", "timeout"): _integer(1),
+    ("GetDigits", "digitTimeout"): _integer(1),
+    ("GetDigits", "numDigits"): _integer(1),
+    ("GetDigits", "retries"): _integer(1),
+    ("GetDigits", "redirect"): _BOOL,
+    ("GetDigits", "playBeep"): _BOOL,
+    ("GetDigits", "log"): _BOOL,
+    ("GetDigits", "action"): lambda v: bool(_URL.match(v)),
+    ("GetInput", "method"): _METHOD,
+    ("GetInput", "action"): lambda v: bool(_URL.match(v)),
+    ("GetInput", "inputType"): _one_of("dtmf", "speech", "dtmf speech"),
+    ("GetInput", "executionTimeout"): _integer(5, 60),
+    ("GetInput", "numDigits"): _integer(1, 32),
+    ("GetInput", "redirect"): _BOOL,
+    ("GetInput", "log"): _BOOL,
+    ("Hangup", "reason"): _one_of("rejected", "busy"),
+    ("Hangup", "schedule"): _integer(1),
+    ("Redirect", "method"): _METHOD,
+}
+
+#: Attributes without which an element means nothing.
+REQUIRED: dict[str, tuple[str, ...]] = {"GetInput": ("action",)}
+#: Elements whose text must be a URL.
+URL_TEXT = ("Play", "Redirect")
+
+
+def document_problems(document: bytes) -> list[str]:
+    """Everything Plivo would reject in `document`, one sentence each."""
+    if len(document) > MAX_DOCUMENT_BYTES:
+        return [f"the document is {len(document)} bytes; Plivo accepts at most {MAX_DOCUMENT_BYTES}"]
+    if not document.strip():
+        return ["the document is empty"]
+    try:
+        root = ET.fromstring(document)
+    except ET.ParseError as error:
+        return [f"the document is not well-formed XML ({error})"]
+    if root.tag != "Response":
+        return [f"the root element is <{root.tag}>, not <Response>"]
+    problems: list[str] = []
+    _check(root, problems)
+    return problems
+
+
+def _check(element: ET.Element, problems: list[str]) -> None:
+    tag = element.tag
+    problems.extend(_attribute_problems(element))
+    if tag == "Speak":
+        length = len(speech_text(element))
+        if length > MAX_SPEAK_CHARS:
+            problems.append(f"<Speak> holds {length} characters; Plivo speaks at most {MAX_SPEAK_CHARS}")
+        elif length == 0:
+            problems.append("<Speak> has no text")
+    if tag in URL_TEXT and not _URL.match((element.text or "").strip()):
+        problems.append(f"<{tag}> must contain an http(s) URL")
+    allowed = CHILDREN.get(tag, ())
+    for child in element:
+        if child.tag not in ATTRIBUTES:
+            problems.append(f"<{child.tag}> is not a Plivo XML element")
+        elif child.tag not in allowed:
+            problems.append(f"<{child.tag}> is not allowed inside <{tag}>")
+        else:
+            _check(child, problems)
+
+
+def _attribute_problems(element: ET.Element) -> list[str]:
+    tag, known = element.tag, ATTRIBUTES.get(element.tag)
+    problems = [f"<{tag}> needs the attribute {name}" for name in REQUIRED.get(tag, ()) if name not in element.attrib]
+    for name, value in element.attrib.items():
+        if known is not None and name not in known:
+            problems.append(f"<{tag}> has no attribute {name}")
+        elif (tag, name) in VALUES and not VALUES[(tag, name)](value):
+            problems.append(f"<{tag} {name}={value!r}> is not a valid value")
+    return problems
+
+
+def speech_text(speak: ET.Element) -> str:
+    """What a <Speak> says, SSML tags removed and whitespace collapsed."""
+    return " ".join("".join(speak.itertext()).split())

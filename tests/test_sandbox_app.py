@@ -1,0 +1,174 @@
+"""Sandbox mode as a whole: separate from normal mode, self-contained, and faithful on the wire."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from answer_server.sandbox import load_sandbox_settings, sandbox_settings
+from answer_server.sandbox.settings import DEFAULT_DATABASE_URL
+from tests.sandbox_server import start_sandbox
+from voice.settings import SettingsError
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    running, server = start_sandbox(f"sqlite:///{tmp_path / 'sandbox.sqlite3'}")
+    yield running
+    for call in running.app.extensions["sandbox"]["simulator"].calls():
+        call.control.stop("api")
+    server.stop()
+
+
+def ended_call(state: dict, to: str):
+    return next((c for c in state["calls"] if c["to"] == to and c["state"] == "ended"), None)
+
+
+# -- separation from normal mode ----------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/sandbox"), ("GET", "/sandbox/api/state"), ("GET", "/sandbox/api/events"),
+    ("GET", "/sandbox/static/console.js"), ("POST", "/sandbox/api/command"),
+    ("POST", "/sandbox/plivo/v1/Account/MAXXXXXXXXXXXXXXXXXX/Call/"),
+    ("POST", "/sandbox/slack/api/chat.postMessage"), ("POST", "/sandbox/slack/commands/T0SANDBOX/1/x"),
+])
+def test_normal_mode_answers_404_to_every_sandbox_path(client, method, path):
+    assert client.open(path, method=method, json={}).status_code == 404
+
+
+def test_sandbox_settings_point_slack_and_plivo_at_the_server_itself_with_secrets_made_per_run():
+    first, second = sandbox_settings(3999), sandbox_settings(3999)
+    assert first.public_url == "http://127.0.0.1:3999"
+    assert first.plivo_api_url == "http://127.0.0.1:3999/sandbox/plivo"
+    assert first.slack_api_url == "http://127.0.0.1:3999/sandbox/slack/api/"
+    assert first.database_url == DEFAULT_DATABASE_URL
+    for name in ("slack_bot_token", "slack_signing_secret", "plivo_auth_id", "plivo_auth_token"):
+        assert getattr(first, name) != getattr(second, name)
+    assert first.slack_bot_token.startswith("xoxb-") and first.plivo_auth_id.startswith("MA")
+    assert len(first.plivo_auth_id) == 20
+
+
+def test_a_sandbox_run_ignores_real_credentials_and_urls_but_honours_where_to_listen_and_store():
+    real = {"SLACK_BOT_TOKEN": "xoxb-real", "SLACK_SIGNING_SECRET": "real", "PLIVO_AUTH_ID": "MAREALREALREALREALRE",
+            "PLIVO_AUTH_TOKEN": "real", "PUBLIC_URL": "https://calls.example.com",
+            "PLIVO_API_URL": "https://api.plivo.com", "SLACK_API_URL": "https://slack.com/api/"}
+    settings, speed = load_sandbox_settings(real | {"PORT": "4123", "DATABASE_URL": "sqlite:///x.sqlite3",
+                                                    "SANDBOX_SPEED": "20"})
+    assert speed == 20
+    assert (settings.port, settings.host, settings.database_url) == (4123, "127.0.0.1", "sqlite:///x.sqlite3")
+    assert "real" not in (settings.slack_signing_secret, settings.plivo_auth_token)
+    assert settings.plivo_auth_id != real["PLIVO_AUTH_ID"] and settings.slack_bot_token != "xoxb-real"
+    assert settings.public_url == "http://127.0.0.1:4123"
+    assert settings.plivo_api_url.startswith("http://127.0.0.1:4123/")
+
+
+def test_a_bad_port_or_speed_is_reported_one_line_each():
+    with pytest.raises(SettingsError) as raised:
+        load_sandbox_settings({"PORT": "abc", "SANDBOX_SPEED": "fast"})
+    assert len(raised.value.problems) == 2
+    assert raised.value.problems[0].startswith("PORT ") and raised.value.problems[1].startswith("SANDBOX_SPEED ")
+
+
+# -- the page and its endpoints ------------------------------------------------------
+
+def test_the_console_page_carries_the_sandbox_banner_and_loads_nothing_from_other_hosts(sandbox):
+    page = requests.get(f"{sandbox.url}/sandbox", timeout=5)
+    assert page.status_code == 200 and "SANDBOX — no real calls are placed" in page.text
+    assert "http://" not in page.text.replace('href="data:,"', "") and "https://" not in page.text
+    for asset in ("console.js", "console.css", "mrkdwn.js"):
+        served = requests.get(f"{sandbox.url}/sandbox/static/{asset}", timeout=5)
+        assert served.status_code == 200 and "https://" not in served.text.replace("https?:", "")
+
+
+def test_the_live_stream_sends_the_state_as_server_sent_events(sandbox):
+    with requests.get(f"{sandbox.url}/sandbox/api/events", stream=True, timeout=10) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        lines = stream.iter_lines(decode_unicode=True)
+        assert next(line for line in lines if line.startswith("event:")) == "event: state"
+        data = next(lines)
+        assert data.startswith("data: ")
+        state = json.loads(data[len("data: "):])
+        assert state["calls"] == [] and state["messages"] == [] and state["channels"][0]["id"] == "C0SANDBOX"
+
+
+def test_console_posts_must_be_json_so_other_sites_cannot_drive_it(sandbox):
+    reply = requests.post(f"{sandbox.url}/sandbox/api/command", data={"text": "/voiceotp +14155550123 1234"},
+                          timeout=5)
+    assert reply.status_code == 415
+    assert sandbox.state()["calls"] == []
+
+
+def test_keys_for_an_unknown_call_or_that_are_not_keys_are_refused(sandbox):
+    assert requests.post(f"{sandbox.url}/sandbox/api/calls/nope/digits", json={"digits": "1"}).status_code == 404
+    assert requests.post(f"{sandbox.url}/sandbox/api/calls/nope/digits", json={"digits": "x"}).status_code == 400
+    assert requests.post(f"{sandbox.url}/sandbox/api/calls/nope/hangup", json={}).status_code == 404
+
+
+# -- /voiceotp through the console, in-process --------------------------------------------
+
+def test_voiceotp_from_the_composer_shows_the_reply_the_status_message_and_what_the_callee_hears(sandbox):
+    assert sandbox.command("/voiceotp +1 415 555 0123 483920").json() == {"ok": True}
+    sandbox.press_when_asked("+14155550123")
+    call = sandbox.wait_for(lambda s: ended_call(s, "+14155550123"))
+    heard = [line["text"] for line in call["transcript"]]
+    assert "Press any key to hear your code." in " ".join(heard)
+    assert "Your code is: 4, 8, 3, 9, 2, 0." in heard and "Again: 4, 8, 3, 9, 2, 0." in heard
+    final = sandbox.wait_for(lambda s: next((m for m in s["messages"] if ":white_check_mark: code read" in m["text"]),
+                                            None))
+    # Updates: ringing, answered (waiting for a key), reading the code, and the ending.
+    assert not final["ephemeral"] and final["edited"] == 4 and final["channel"] == "C0SANDBOX"
+    reply = next(m for m in sandbox.state()["messages"] if m["ephemeral"])
+    assert reply["text"] == ":telephone_receiver: Calling +1 415-555-0123… (code ••••••)"
+
+
+def test_in_a_private_channel_without_the_bot_the_status_goes_through_the_response_url(sandbox):
+    sandbox.command("/voiceotp +14155550001 4321", channel="G0PRIVATE")
+    final = sandbox.wait_for(lambda s: next((m for m in s["messages"] if ":no_entry_sign: busy" in m["text"]), None))
+    assert final["channel"] == "G0PRIVATE" and not final["ephemeral"]
+    assert final["edited"] >= 1  # posted once through the response_url, then replaced there
+    assert [m for m in sandbox.state()["messages"] if not m["ephemeral"]] == [final]
+
+
+def test_an_unknown_command_gets_slackbots_answer_and_reaches_no_app(sandbox):
+    sandbox.command("/voicemagic now")
+    message = sandbox.wait_for(lambda s: s["messages"])[0]
+    assert message["user"] == "USLACKBOT" and "`/voicemagic` is not a valid command" in message["text"]
+
+
+# -- the Slack Web API stand-in ------------------------------------------------------
+
+def test_the_web_api_answers_the_methods_the_bot_uses_with_slacks_shapes_and_errors(sandbox):
+    client = WebClient(token=sandbox.settings.slack_bot_token, base_url=sandbox.settings.slack_api_url)
+    assert client.auth_test()["user_id"] == "U0VOICEBOT"
+    assert client.users_info(user="U0ALICE")["user"]["profile"]["phone"] == "+1 415 555 0101"
+    assert client.users_info(user="U0BOB")["user"]["profile"]["phone"] == "(415) 555-0102"
+    assert client.usergroups_users_list(usergroup="S0ONCALL")["users"] == ["U0ALICE", "U0BOB"]
+    assert client.conversations_info(channel="G0PRIVATE")["channel"]["is_member"] is False
+    posted = client.chat_postMessage(channel="C0SANDBOX", text="hello")
+    assert client.chat_update(channel="C0SANDBOX", ts=posted["ts"], text="hello again")["ok"]
+    assert client.api_call("reactions.add")["ok"]
+    for call, error in [
+        (lambda: client.chat_postMessage(channel="G0PRIVATE", text="x"), "not_in_channel"),
+        (lambda: client.chat_postMessage(channel="C0NOPE", text="x"), "channel_not_found"),
+        (lambda: client.chat_update(channel="C0SANDBOX", ts="1.000001", text="x"), "message_not_found"),
+        (lambda: client.users_info(user="U0NOBODY"), "user_not_found"),
+        (lambda: WebClient(token="xoxb-wrong", base_url=sandbox.settings.slack_api_url).auth_test(), "invalid_auth"),
+    ]:
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response.status_code == 200 and raised.value.response["error"] == error
+    assert [m["text"] for m in sandbox.state()["messages"]] == ["hello again"]
+
+
+def test_a_response_url_replaces_the_original_and_refuses_a_sixth_use(sandbox):
+    workspace = sandbox.app.extensions["sandbox"]["workspace"]
+    composer = sandbox.app.extensions["sandbox"]["composer"]
+    url = composer.response_url(workspace.new_response_url("C0SANDBOX", "U0SANDBOX"))
+    replies = [requests.post(url, json={"text": f"v{n}", "response_type": "in_channel", "replace_original": n > 0})
+               for n in range(6)]
+    assert [r.status_code for r in replies] == [200] * 5 + [404] and replies[5].text == "used_url"
+    assert [m["text"] for m in sandbox.state()["messages"]] == ["v4"]

@@ -1,0 +1,134 @@
+"""The console in a real headless browser: type a command, hear the code, see the channel update.
+
+Uses Debian's chromium through Playwright (no downloaded browser). `.ci/run`
+installs chromium; elsewhere the test is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from tests.sandbox_process import SandboxProcess
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (bash .ci/run does) to run the console test",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    process = SandboxProcess(tmp_path, speed=20)
+    process.wait_until_ready()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def slow_sandbox(tmp_path):
+    # Slow enough (the code script lasts ~8 s) for a person, or a test, to press a key mid-call.
+    process = SandboxProcess(tmp_path, speed=2)
+    process.wait_until_ready()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def page():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 820})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        browser.close()
+        assert errors == [], errors
+
+
+def test_a_person_types_voiceotp_hears_the_digits_and_sees_the_message_change_to_answered(sandbox, page):
+    page.goto(f"{sandbox.url}/sandbox")
+    expect = sync_api.expect
+    expect(page.locator(".banner")).to_have_text("SANDBOX — no real calls are placed")
+    page.fill("#composer-input", "/voiceotp +14155550123 483920")
+    page.press("#composer-input", "Enter")
+
+    expect(page.locator(".message.ephemeral").first).to_contain_text("Calling +1 415-555-0123…")
+    phone = page.locator(".phone").first
+    expect(phone.locator(".phone-number")).to_contain_text("+14155550123")
+    # The voicemail guard: the callee presses a key on the console's keypad to hear the code.
+    expect(phone.locator(".transcript")).to_contain_text("Press any key to hear your code.", timeout=20_000)
+    phone.locator(".keypad button[data-key='5']").click()
+    expect(phone.locator(".transcript")).to_contain_text("4, 8, 3, 9, 2, 0.", timeout=20_000)
+    status = page.locator(".message:not(.ephemeral) .body").first
+    expect(status).to_contain_text(re.compile(r"code read · \d+ s"), timeout=20_000)
+    expect(phone.locator(".state")).to_contain_text("ended", timeout=20_000)
+    assert "@you" in status.inner_text()  # <@U0SANDBOX> is shown as a name
+    if os.environ.get("SANDBOX_SCREENSHOT"):
+        page.screenshot(path=os.environ["SANDBOX_SCREENSHOT"])
+
+
+def test_the_keypad_and_the_hang_up_button_act_on_the_call(slow_sandbox, page):
+    page.goto(f"{slow_sandbox.url}/sandbox")
+    page.fill("#composer-input", "/voiceotp +14155550123 2468")
+    page.press("#composer-input", "Enter")
+    phone = page.locator(".phone").first
+    sync_api.expect(phone.locator(".transcript")).to_contain_text("Press any key", timeout=20_000)
+    phone.locator(".keypad button[data-key='9']").click()
+    sync_api.expect(phone.locator(".transcript")).to_contain_text("Your code is:", timeout=20_000)
+    phone.locator(".keypad button[data-key='5']").click()
+    # While the code is read no GetDigits listens, so Plivo (and the sandbox) ignore the key, and say so.
+    sync_api.expect(phone.locator(".transcript")).to_contain_text("[pressed 5: nothing was listening]")
+    phone.locator(".hangup").click()
+    sync_api.expect(phone.locator(".state")).to_contain_text("Normal Hangup (4000)", timeout=20_000)
+
+
+def test_block_kit_messages_render_and_a_confirmed_button_sends_a_click_the_app_receives(tmp_path, page):
+    from slack_sdk import WebClient
+
+    from tests.sandbox_server import start_sandbox
+
+    sandbox, server = start_sandbox(f"sqlite:///{tmp_path / 'sandbox.sqlite3'}")
+    try:
+        clicks: list[dict] = []
+
+        def on_retry(ack, body):
+            ack()
+            clicks.append(body)
+
+        sandbox.app.extensions["voicebridge"]["bolt"].action("retry_call")(on_retry)
+        WebClient(token=sandbox.settings.slack_bot_token, base_url=sandbox.settings.slack_api_url).chat_postMessage(
+            channel="C0SANDBOX", text="Call to <@U0ALICE> failed", blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": "*Call failed* for <@U0ALICE> :x:"}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "cause: _busy_ `3010`"}]},
+                {"type": "divider"},
+                {"type": "actions", "block_id": "b1", "elements": [{
+                    "type": "button", "action_id": "retry_call", "value": "call-42", "style": "primary",
+                    "text": {"type": "plain_text", "text": "Retry"},
+                    "confirm": {"title": {"type": "plain_text", "text": "Call again?"},
+                                "text": {"type": "plain_text", "text": "Alice's phone rings again."},
+                                "confirm": {"type": "plain_text", "text": "Call"},
+                                "deny": {"type": "plain_text", "text": "Cancel"}}}]},
+            ])
+        page.goto(f"{sandbox.url}/sandbox")
+        body = page.locator(".message .body").first
+        sync_api.expect(body.locator("b")).to_have_text("Call failed")
+        sync_api.expect(body).to_contain_text("@alice")
+        sync_api.expect(body.locator(".context")).to_contain_text("cause: busy 3010")
+        questions: list[str] = []
+        page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+        body.locator("button", has_text="Retry").click()
+        deadline = time.monotonic() + 10
+        while not clicks and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert questions == ["Call again?\n\nAlice's phone rings again."]
+        assert clicks and clicks[0]["actions"][0]["value"] == "call-42"
+    finally:
+        server.stop()

@@ -1,0 +1,85 @@
+"""The sandbox checks Plivo XML as Plivo does: each class of mistake is caught."""
+
+from __future__ import annotations
+
+import pytest
+
+from answer_server.plivo_xml import ENGLISH, code_document, goodbye_document, key_gate_document
+from voice.languages import Speech
+from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
+from answer_server.sandbox.plivo_xml_rules import document_problems
+
+MENU = b"""<?xml version="1.0" encoding="utf-8"?>
+<Response>
+  <Speak voice="Polly.Joanna" language="en-US">Your code is <say-as interpret-as="digits">12</say-as><break time="500ms"/> ok</Speak>
+  <GetDigits action="https://voice.example.test/plivo/keys/t0k3n?a=1&amp;b=2" method="POST" numDigits="1"
+             timeout="7" retries="2" validDigits="14*" log="false" redirect="true">
+    <Speak>Press 1 to hear it again.</Speak>
+    <Wait length="1"/>
+  </GetDigits>
+  <Speak loop="2">No key. Goodbye.</Speak>
+  <Redirect method="GET">https://voice.example.test/next</Redirect>
+  <Hangup reason="busy" schedule="30"/>
+</Response>"""
+
+
+@pytest.mark.parametrize("speech", [ENGLISH, Speech("es", "es-ES", "Polly.Lucia"), Speech("hi", "hi-IN", "Polly.Aditi")])
+def test_the_apps_own_documents_are_valid(speech):
+    action = "https://voice.example.test/plivo/key/t0k3n"
+    assert document_problems(key_gate_document(speech, action)) == []
+    assert document_problems(code_document("483920", speech, action)) == []
+    assert document_problems(code_document("4839", speech, action, intro=True)) == []
+    assert document_problems(goodbye_document(speech, "try_later")) == []
+
+
+def test_a_menu_with_ssml_nested_prompts_and_every_attribute_is_valid():
+    assert document_problems(MENU) == []
+
+
+@pytest.mark.parametrize("document, problem", [
+    (b"<Response><Speak>Hello</Speak>", "not well-formed"),
+    (b"<Response><Speak>Tom & Jerry</Speak></Response>", "not well-formed"),
+    (b"", "empty"),
+    (b"<Document><Speak>Hi</Speak></Document>", "root element is <Document>"),
+    (b"<response><Speak>Hi</Speak></response>", "root element is <response>"),
+    (b"<Response><Say>Hi</Say></Response>", "<Say> is not a Plivo XML element"),
+    (b"<Response><speak>Hi</speak></Response>", "<speak> is not a Plivo XML element"),
+    (b'<Response><Speak volume="11">Hi</Speak></Response>', "<Speak> has no attribute volume"),
+    (b'<Response><GetDigits action="https://x.test/a"><Hangup/></GetDigits></Response>',
+     "<Hangup> is not allowed inside <GetDigits>"),
+    (b"<Response><Speak>Hi<Wait/></Speak></Response>", "<Wait> is not allowed inside <Speak>"),
+    (b'<Response><Wait length="soon"/></Response>', "<Wait length='soon'> is not a valid value"),
+    (b'<Response><Hangup reason="bored"/></Response>', "<Hangup reason='bored'> is not a valid value"),
+    (b"<Response><Redirect>/relative</Redirect></Response>", "<Redirect> must contain an http(s) URL"),
+    (b"<Response><Speak>  </Speak></Response>", "<Speak> has no text"),
+    (b"<Response><GetInput><Speak>Hi</Speak></GetInput></Response>", "<GetInput> needs the attribute action"),
+])
+def test_each_kind_of_invalid_document_is_named(document, problem):
+    problems = document_problems(document)
+    assert any(problem in p for p in problems), problems
+
+
+def test_a_speak_over_3000_characters_is_refused_and_3000_is_accepted():
+    assert document_problems(f"<Response><Speak>{'a' * 3000}</Speak></Response>".encode()) == []
+    problems = document_problems(f"<Response><Speak>{'a' * 3001}</Speak></Response>".encode())
+    assert problems == ["<Speak> holds 3001 characters; Plivo speaks at most 3000"]
+
+
+def test_a_document_over_100_kb_is_refused_whole():
+    speaks = "".join(f"<Speak>{'b' * 1000}</Speak>" for _ in range(103))
+    document = f"<Response>{speaks}</Response>".encode()
+    assert len(document) > 100 * 1024
+    assert document_problems(document)[0].startswith(f"the document is {len(document)} bytes")
+
+
+def test_a_valid_document_becomes_steps_with_plivos_defaults():
+    script = parse_script(MENU)
+    speak, gather, after = script.steps[0], script.steps[1], script.steps[2]
+    assert speak == Speak("Your code is 12 ok")
+    assert isinstance(gather, Gather)
+    assert (gather.action, gather.num_digits, gather.timeout, gather.attempts, gather.valid_digits) == (
+        "https://voice.example.test/plivo/keys/t0k3n?a=1&b=2", 1, 7, 2, "14*")
+    assert gather.digit_timeout == 2 and gather.finish_on_key == "#" and gather.redirect
+    assert gather.prompt == (Speak("Press 1 to hear it again."), Wait(1))
+    assert after == Speak("No key. Goodbye.", loop=2)
+    assert script.steps[4] == Hangup("busy", 30)

@@ -1,0 +1,143 @@
+"""Voice codes: request one (generated or given), check what the person typed back.
+
+Every refusal here — a forbidden destination, a rate limit — is specific,
+places no call and is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from voice.calls import CallService
+from voice.codes import CheckResult, CodeRecord, generate_code, hash_code
+from voice.models import CallRecord, Requester
+from voice.numbers import PhoneNumber
+from voice.otp_store import Limit, NewCode, OtpStore, RateLimited
+from voice.store import new_call_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OtpConfig:
+    length: int = 6
+    ttl: timedelta = timedelta(minutes=10)
+    max_checks: int = 5
+    hash_key: str = ""
+    limits: tuple[Limit, ...] = field(default_factory=tuple)
+
+
+def default_limits(per_number_10min: int, per_number_day: int, per_requester_hour: int) -> tuple[Limit, ...]:
+    return (
+        Limit("number", timedelta(minutes=10), per_number_10min, "calls to one number per 10 minutes"),
+        Limit("number", timedelta(days=1), per_number_day, "calls to one number per 24 hours"),
+        Limit("requester", timedelta(hours=1), per_requester_hour, "calls by one requester per hour"),
+    )
+
+
+class Refused(Exception):
+    """A request we will not carry out; `str()` says why, for a person."""
+
+    def __init__(self, kind: str, reason: str, *, limit: Limit | None = None, frees_at: datetime | None = None):
+        super().__init__(reason)
+        self.kind = kind
+        self.limit = limit
+        self.frees_at = frees_at
+
+
+@dataclass(frozen=True)
+class CodeOrder:
+    number: PhoneNumber
+    requester: Requester
+    source: str  # "slack" or "api"
+    code: str | None = None  # None: generate one
+    language: str | None = None
+    request_id: str | None = None
+
+
+class OtpService:
+    def __init__(self, store: OtpStore, calls: CallService, config: OtpConfig, clock: Callable[[], datetime]):
+        self.store = store
+        self.calls = calls
+        self.config = config
+        self.clock = clock
+
+    def refusal(self, order: CodeOrder) -> Refused | None:
+        """What `request` would refuse now (destination, rate limits); no side effects."""
+        reason = self.calls.refusal_for(order.number)
+        if reason:
+            return Refused("destination", reason)
+        limited = self.store.first_limit_reached(
+            list(self.config.limits), order.number.e164, order.requester.user_id, self.clock()
+        )
+        return _rate_refusal(limited) if limited else None
+
+    def screen(self, order: CodeOrder) -> None:
+        """Refuse at once, and record, what `request` would refuse; reserves nothing."""
+        refused = self.refusal(order)
+        if refused:
+            self._record(order, refused)
+            raise refused
+
+    def request(self, order: CodeOrder) -> tuple[CodeRecord, CallRecord] | None:
+        """Store a new code for the number (replacing a live one) and its call, ready to dial.
+
+        None when `order.request_id` was seen before. Raises Refused.
+        """
+        now = self.clock()
+        reason = self.calls.refusal_for(order.number)
+        if reason:
+            self._record(order, refused := Refused("destination", reason))
+            raise refused
+        code = order.code or generate_code(self.config.length)
+        new_code = NewCode(
+            number=order.number.e164,
+            code_hash=hash_code(self.config.hash_key, order.number.e164, code),
+            requester_id=order.requester.user_id,
+            channel_id=order.requester.channel_id,
+            source=order.source,
+            ttl=self.config.ttl,
+            max_checks=self.config.max_checks,
+        )
+        row = new_call_row(
+            token=secrets.token_urlsafe(24), kind="otp", to_number=order.number.e164, requester=order.requester,
+            code=code, request_id=order.request_id, now=now, language=order.language,
+        )
+        try:
+            return self.store.open(new_code, row, list(self.config.limits), now)
+        except RateLimited as limited:
+            self._record(order, refused := _rate_refusal(limited))
+            raise refused from None
+        except IntegrityError:
+            return None  # the same request delivered twice
+
+    def check(self, number: PhoneNumber, typed: str) -> CheckResult:
+        return self.store.check(self.config.hash_key, number.e164, typed, self.clock())
+
+    def get(self, code_id: str) -> tuple[CodeRecord, CallRecord | None] | None:
+        code = self.store.get(code_id)
+        if code is None:
+            return None
+        return code, (self.calls.get(code.call_token) if code.call_token else None)
+
+    def refuse(self, *, source: str, requester: Requester, number: str | None, kind: str, reason: str) -> None:
+        """Record a refusal decided elsewhere (who may call, where)."""
+        self.store.record_refusal(source=source, requester_id=requester.user_id, channel_id=requester.channel_id,
+                                  number=number, kind=kind, reason=reason, now=self.clock())
+
+    def _record(self, order: CodeOrder, refused: Refused) -> None:
+        self.refuse(source=order.source, requester=order.requester, number=order.number.e164,
+                    kind=refused.kind, reason=str(refused))
+        log.info("refused a code to %s…: %s", order.number.e164[:5], refused.kind)
+
+
+def _rate_refusal(limited: RateLimited) -> Refused:
+    limit = limited.limit
+    return Refused("rate_limit", f"Limit reached: at most {limit.maximum} {limit.name}.",
+                   limit=limit, frees_at=limited.frees_at)

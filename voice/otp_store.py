@@ -1,0 +1,249 @@
+"""Codes, rate limits and refusals in the database, shared by every instance.
+
+Opening a code, checking the rate limits and storing its call happen in one
+transaction (serialised per number and requester on PostgreSQL), so two
+instances cannot both squeeze under a limit or both hold a live code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, case, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine, RowMapping
+
+from voice.codes import DEAD, EXPIRED, LIVE, REPLACED, VERIFIED, CheckResult, CodeRecord, matches
+from voice.models import CallRecord
+from voice.clock import as_utc
+from voice.store import call_from_row, calls, metadata
+
+otp_codes = Table(
+    "otp_codes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("number", String(20), nullable=False, index=True),
+    # Equal to `number` while the code is live, NULL after: the unique
+    # constraint keeps one live code per number, across instances.
+    Column("live_number", String(20), unique=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checks_left", Integer, nullable=False),
+    Column("requester_id", String(64), nullable=False),
+    Column("channel_id", String(32), nullable=False, default=""),
+    Column("source", String(8), nullable=False),
+    Column("call_token", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+)
+
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("source", String(8), nullable=False),  # "slack" or "api"
+    Column("requester_id", String(64), nullable=False),
+    Column("channel_id", String(32), nullable=False, default=""),
+    Column("number", String(32)),
+    Column("kind", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `maximum` calls with a code per `scope` ("number" or "requester") per `window`."""
+
+    scope: str
+    window: timedelta
+    maximum: int
+    name: str  # for the refusal: "calls to one number per 10 minutes"
+
+
+class RateLimited(Exception):
+    def __init__(self, limit: Limit, frees_at: datetime):
+        super().__init__(limit.name)
+        self.limit = limit
+        self.frees_at = frees_at
+
+
+@dataclass(frozen=True)
+class NewCode:
+    number: str
+    code_hash: str
+    requester_id: str
+    channel_id: str
+    source: str
+    ttl: timedelta
+    max_checks: int
+
+
+class OtpStore:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def open(self, code: NewCode, call_row: dict, limits: list[Limit], now: datetime) -> tuple[CodeRecord, CallRecord]:
+        """Check the limits, replace any live code for the number, store the code and its call.
+
+        Raises RateLimited, naming the first limit reached and when it frees up.
+        """
+        code_id = "otp_" + secrets.token_urlsafe(18)
+        with self.engine.begin() as conn:
+            self._serialise(conn, code.number, code.requester_id)
+            for limit in limits:
+                self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id, now)
+            self._retire_live(conn, code.number, REPLACED)
+            conn.execute(insert(otp_codes).values(
+                id=code_id, number=code.number, live_number=code.number, code_hash=code.code_hash,
+                status=LIVE, checks_left=code.max_checks, requester_id=code.requester_id,
+                channel_id=code.channel_id, source=code.source, call_token=call_row["token"],
+                created_at=now, expires_at=now + code.ttl,
+            ))
+            conn.execute(insert(calls).values(**(call_row | {"code_id": code_id})))
+            code_row = conn.execute(select(otp_codes).where(otp_codes.c.id == code_id)).mappings().one()
+            call_row_db = conn.execute(select(calls).where(calls.c.token == call_row["token"])).mappings().one()
+        return _code(code_row), call_from_row(call_row_db)
+
+    def first_limit_reached(self, limits: list[Limit], number: str, requester_id: str,
+                            now: datetime) -> RateLimited | None:
+        """A read-only look at the limits, for a quick answer before the real reservation."""
+        with self.engine.connect() as conn:
+            try:
+                for limit in limits:
+                    self._enforce(conn, limit, number if limit.scope == "number" else requester_id, now)
+            except RateLimited as limited:
+                return limited
+        return None
+
+    def check(self, key: str, number: str, typed: str, now: datetime) -> CheckResult:
+        """Check a typed-back code against the live code for `number`, spending a try if wrong."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(otp_codes).where(otp_codes.c.live_number == number)).mappings().first()
+            if row is None:
+                latest = conn.execute(
+                    select(otp_codes).where(otp_codes.c.number == number).order_by(otp_codes.c.created_at.desc())
+                ).mappings().first()
+                return _finished(latest)
+            if now >= as_utc(row["expires_at"]):
+                self._retire_live(conn, number, EXPIRED)
+                return CheckResult(EXPIRED, 0, _code(row))
+            if matches(key, number, typed, row["code_hash"]):
+                return self._verify(conn, row, now)
+            return self._spend_try(conn, row)
+
+    def get(self, code_id: str) -> CodeRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(otp_codes).where(otp_codes.c.id == code_id)).mappings().first()
+        return _code(row) if row else None
+
+    def record_refusal(self, *, source: str, requester_id: str, channel_id: str, number: str | None,
+                       kind: str, reason: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(refusals).values(
+                created_at=now, source=source, requester_id=requester_id, channel_id=channel_id,
+                number=number, kind=kind, reason=reason,
+            ))
+
+    def refusal_kinds(self) -> list[str]:
+        """Every recorded refusal's kind, oldest first (for audits and tests)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(refusals.c.kind).order_by(refusals.c.id)).scalars())
+
+    # -- internals -----------------------------------------------------------
+
+    @staticmethod
+    def _serialise(conn: Connection, *keys: str) -> None:
+        # PostgreSQL: one transaction at a time per number and per requester,
+        # so a count and the insert that follows it cannot interleave.
+        if conn.dialect.name != "postgresql":
+            return  # SQLite serialises writers itself
+        for key in sorted(set(keys)):
+            lock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+
+    @staticmethod
+    def _enforce(conn: Connection, limit: Limit, who: str, now: datetime) -> None:
+        if limit.maximum <= 0:
+            return
+        column = calls.c.to_number if limit.scope == "number" else calls.c.requester_id
+        recent = list(conn.execute(
+            select(calls.c.created_at)
+            .where(calls.c.kind == "otp", column == who, calls.c.created_at > now - limit.window)
+            .order_by(calls.c.created_at)
+        ).scalars())
+        if len(recent) >= limit.maximum:
+            # Free again once enough of the recent calls have aged out of the window.
+            raise RateLimited(limit, as_utc(recent[len(recent) - limit.maximum]) + limit.window)
+
+    @staticmethod
+    def _retire_live(conn: Connection, number: str, status: str) -> None:
+        old = conn.execute(select(otp_codes.c.id).where(otp_codes.c.live_number == number)).scalar()
+        if old is None:
+            return
+        conn.execute(update(otp_codes).where(otp_codes.c.id == old).values(status=status, live_number=None))
+        # A call still under way for the old code must not read it any more.
+        conn.execute(update(calls).where(calls.c.code_id == old).values(secret=None))
+
+    @staticmethod
+    def _verify(conn: Connection, row: RowMapping, now: datetime) -> CheckResult:
+        result = conn.execute(
+            update(otp_codes)
+            .where(otp_codes.c.id == row["id"], otp_codes.c.status == LIVE, otp_codes.c.checks_left > 0)
+            .values(status=VERIFIED, live_number=None, verified_at=now)
+        )
+        if result.rowcount != 1:
+            return CheckResult(DEAD, 0, _code(row))
+        conn.execute(update(calls).where(calls.c.code_id == row["id"]).values(secret=None))
+        fresh = conn.execute(select(otp_codes).where(otp_codes.c.id == row["id"])).mappings().one()
+        return CheckResult(VERIFIED, fresh["checks_left"], _code(fresh))
+
+    @staticmethod
+    def _spend_try(conn: Connection, row: RowMapping) -> CheckResult:
+        # One atomic decrement: concurrent wrong guesses each cost a try.
+        last_try = otp_codes.c.checks_left <= 1
+        result = conn.execute(
+            update(otp_codes)
+            .where(and_(otp_codes.c.id == row["id"], otp_codes.c.status == LIVE, otp_codes.c.checks_left > 0))
+            .values(
+                checks_left=otp_codes.c.checks_left - 1,
+                status=case((last_try, DEAD), else_=otp_codes.c.status),
+                live_number=case((last_try, None), else_=otp_codes.c.live_number),
+            )
+        )
+        fresh = conn.execute(select(otp_codes).where(otp_codes.c.id == row["id"])).mappings().one()
+        if result.rowcount != 1 or fresh["status"] == DEAD:
+            conn.execute(update(calls).where(calls.c.code_id == row["id"]).values(secret=None))
+            return CheckResult(DEAD, 0, _code(fresh))
+        return CheckResult("wrong", fresh["checks_left"], _code(fresh))
+
+
+def _finished(row: RowMapping | None) -> CheckResult:
+    if row is None:
+        return CheckResult("no_code", 0)
+    outcome = {VERIFIED: "already_verified", DEAD: DEAD, EXPIRED: EXPIRED}.get(row["status"], "no_code")
+    return CheckResult(outcome, 0, _code(row))
+
+
+def _code(row: RowMapping) -> CodeRecord:
+    return CodeRecord(
+        id=row["id"],
+        number=row["number"],
+        status=row["status"],
+        created_at=as_utc(row["created_at"]),
+        expires_at=as_utc(row["expires_at"]),
+        checks_left=row["checks_left"],
+        requester_id=row["requester_id"],
+        channel_id=row["channel_id"],
+        source=row["source"],
+        call_token=row["call_token"],
+        verified_at=as_utc(row["verified_at"]),
+    )
+
+
+def code_is_expired(code: CodeRecord, now: datetime) -> bool:
+    return code.status == EXPIRED or (code.status == LIVE and now >= code.expires_at)
+
