@@ -172,3 +172,26 @@ def test_a_response_url_replaces_the_original_and_refuses_a_sixth_use(sandbox):
                for n in range(6)]
     assert [r.status_code for r in replies] == [200] * 5 + [404] and replies[5].text == "used_url"
     assert [m["text"] for m in sandbox.state()["messages"]] == ["v4"]
+
+
+# -- /voicealert through the console ----------------------------------------------------------
+
+def test_voicealert_from_the_composer_rings_alice_and_her_key_acknowledges_it(sandbox):
+    # The composer escapes @alice as Slack does for /voicealert (should_escape in manifest.yml).
+    assert sandbox.command("/voicealert @alice The database is down").json() == {"ok": True}
+    call = sandbox.press_when_asked("+14155550101", "1")
+    ended = sandbox.wait_for(lambda s: ended_call(s, "+14155550101"))
+    heard = " ".join(line["text"] for line in ended["transcript"])
+    assert "The database is down" in heard
+    assert "Press 1 to acknowledge. Press 2 to hear the message again." in heard
+    assert "Acknowledged. Thank you." in heard
+    assert ended["call_uuid"] == call["call_uuid"]
+    message = sandbox.wait_for(lambda s: next((m for m in s["messages"] if "*Acknowledged*" in m["text"]), None))
+    assert "by phone" in message["text"] or "phone" in message["text"]
+
+
+def test_voicealert_to_bob_reads_his_profile_number_in_the_default_region(sandbox):
+    # Bob's profile says "(415) 555-0102", with no country code: DEFAULT_REGION (US) reads it.
+    sandbox.command("/voicealert @bob Disk full")
+    sandbox.press_when_asked("+14155550102", "1")
+    sandbox.wait_for(lambda s: ended_call(s, "+14155550102"))

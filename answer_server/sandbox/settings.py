@@ -37,6 +37,10 @@ def sandbox_settings(port: int, database_url: str = DEFAULT_DATABASE_URL, *, hos
         host=host,
         port=port,
         log_level=log_level,
+        # As a real run defaults them: profile numbers without + are read as the caller ID's
+        # country. Every country may be called, so a lang= or a foreign number can be tried.
+        default_region="US",
+        allowed_countries=None,
     )
 
 

@@ -5,7 +5,8 @@ const $ = (id) => document.getElementById(id);
 const view = { channel: "C0SANDBOX", state: null, phones: new Map() };
 const EXAMPLES = ["/voiceotp +14155550123", "/voiceotp check +14155550123 ", "/voiceotp +14155550123 483920",
   "/voiceotp +34 612 34 56 78 lang=es", "/voiceotp +14155550001 1234", "/voiceotp +14155550004 2468",
-  "/voiceotp help"];
+  "/voiceotp help", "/voicealert @alice The database is down", "/voicealert @alice > @bob Disk full on db-1",
+  "/voicealert @oncall, +14155550004 Checkout is failing"];
 
 async function post(path, body) {
   const response = await fetch(path, {
