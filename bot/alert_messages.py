@@ -28,7 +28,7 @@ CANCEL_ACTION = "alert_cancel"
 
 ALERT_USAGE = (
     "Usage: `/voicealert <who> <message>`, for example "
-    "`/voicealert @alice > @bob > +14155550100 The database is down`.\n"
+    "`/voicealert @alice > @bob > +14155550199 The database is down`.\n"
     "Who: @people, @user-groups, or numbers with + and the country code, written without spaces. "
     "Separated by spaces or commas they are called at once; separated by `>` one after the other, "
     "each only if nobody before acknowledged. The message (up to 1000 characters) is read to each "
