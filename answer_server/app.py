@@ -107,7 +107,7 @@ def create_app(
     )
     background_executor = background_executor or ThreadPoolExecutor(max_workers=4, thread_name_prefix="alert-work")
     alerts, scheduler, alert_reporter = _add_alerts(
-        settings, store, plivo, slack_client, bolt, calls.config.policy,
+        settings, store, plivo, slack_client, bolt, calls.config.policy, services,
         background_executor=background_executor,
         report_executor=report_executor,
         slack_update_interval=slack_update_interval,
@@ -145,6 +145,7 @@ def _add_alerts(
     slack_client: WebClient,
     bolt: App,
     policy: DestinationPolicy,
+    services: BotServices,
     *,
     background_executor: Executor,
     report_executor: Executor,
@@ -168,7 +169,9 @@ def _add_alerts(
     )
     reporter = AlertReporter(slack_client, alerts.view, alerts.attach_message, interval=slack_update_interval)
     register_alert_listeners(
-        bolt, alerts=alerts, directory=SlackDirectory(slack_client, settings.default_region), reporter=reporter
+        bolt, alerts=alerts, directory=SlackDirectory(slack_client, settings.default_region), reporter=reporter,
+        # Who may place calls, and the record of refusals, are the same as for voice codes.
+        access=services.access, record_refusal=services.otp.refuse,
     )
     return alerts, scheduler, reporter
 

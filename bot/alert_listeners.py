@@ -24,11 +24,11 @@ from bot.alert_messages import (
     too_late_reply,
 )
 from bot.alert_reporter import AlertReporter
+from bot.app import Access, requester_of
 from bot.commands import CommandError, HelpRequest
 from bot.directory import SlackDirectory, TooManyRecipients
 from voice.alert_models import NewAlert, Skipped
 from voice.alerts import AlertService, Taking
-from voice.models import Requester
 from voice.numbers import parse_phone_number
 
 log = logging.getLogger(__name__)
@@ -37,24 +37,44 @@ log = logging.getLogger(__name__)
 _UNNAMED_CHANNELS = {"directmessage", "privategroup", ""}
 
 
+#: Records a refusal (who, where, which number, what kind, why), like OtpService.refuse.
+RecordRefusal = Callable[..., None]
+
+
 def register_alert_listeners(
-    app: App, *, alerts: AlertService, directory: SlackDirectory, reporter: AlertReporter
+    app: App,
+    *,
+    alerts: AlertService,
+    directory: SlackDirectory,
+    reporter: AlertReporter,
+    access: Access = Access(),
+    record_refusal: RecordRefusal = lambda **refusal: None,
 ) -> None:
-    app.command("/voicealert")(ack=_acker(alerts), lazy=[_raiser(alerts, directory, reporter)])
+    app.command("/voicealert")(
+        ack=_acker(alerts, access, record_refusal), lazy=[_raiser(alerts, directory, reporter, access, record_refusal)]
+    )
     # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
     app.action(ACK_ACTION)(ack=_ack_click, lazy=[_clicker(alerts.acknowledge, directory)])
     app.action(CANCEL_ACTION)(ack=_ack_click, lazy=[_clicker(alerts.cancel, directory)])
 
 
-def _acker(alerts: AlertService):
+def _acker(alerts: AlertService, access: Access, record_refusal: RecordRefusal):
     def ack_voicealert(ack, command) -> None:
-        """Answer at once: the usage, a specific error, or "Raising the alert…"."""
+        """Answer at once: the usage, a specific error or refusal, or "Raising the alert…"."""
         request = parse_voicealert(command.get("text", ""))
+        requester = requester_of(command)
         if isinstance(request, HelpRequest):
             ack(ALERT_USAGE)
         elif isinstance(request, CommandError):
             ack(alert_usage_reply(request.problem))
+        elif denied := access.refusal(requester.user_id, requester.channel_id):
+            kind, reply = denied
+            record_refusal(source="slack", requester=requester, number=None, kind=kind, reason=reply)
+            ack(reply)
         elif refused := _all_numbers_refused(request, alerts):
+            for skipped in refused:
+                record_refusal(source="slack", requester=requester, number=skipped.label, kind="destination",
+                               reason=skipped.reason)
             ack(not_called_reply(refused, nobody_left=True))
         else:
             ack(starting_reply(sum(len(stage) for stage in request.stages)))
@@ -73,11 +93,14 @@ def _all_numbers_refused(request: AlertRequest, alerts: AlertService) -> tuple[S
     return tuple(Skipped(recipient.label, reason) for recipient, reason in zip(recipients, reasons))
 
 
-def _raiser(alerts: AlertService, directory: SlackDirectory, reporter: AlertReporter):
+def _raiser(alerts: AlertService, directory: SlackDirectory, reporter: AlertReporter, access: Access,
+            record_refusal: RecordRefusal):
     def raise_voicealert(command, respond) -> None:
         """After the ack: find everyone's number, store the alert, post its message, then call."""
         request = parse_voicealert(command.get("text", ""))
-        if not isinstance(request, AlertRequest) or _all_numbers_refused(request, alerts):
+        requester = requester_of(command)
+        if (not isinstance(request, AlertRequest) or access.refusal(requester.user_id, requester.channel_id)
+                or _all_numbers_refused(request, alerts)):
             return  # lazy listeners run even when the ack refused the input
         try:
             try:
@@ -86,18 +109,16 @@ def _raiser(alerts: AlertService, directory: SlackDirectory, reporter: AlertRepo
                 _tell(respond, failure_reply(f"{error} No call was placed."))
                 return
             if found.skipped:
+                for skipped in found.skipped:
+                    record_refusal(source="slack", requester=requester, number=None, kind="alert_recipient",
+                                   reason=f"{skipped.label}: {skipped.reason}")
                 _tell(respond, not_called_reply(found.skipped, nobody_left=not found.targets))
             if not found.targets:
                 return
             names = {user_id: directory.name(user_id) or "someone" for user_id in mentioned_users(request.message)}
             alert = alerts.open_alert(
                 NewAlert(
-                    requester=Requester(
-                        user_id=command["user_id"],
-                        channel_id=command["channel_id"],
-                        team_id=command.get("team_id", ""),
-                        reply_url=command.get("response_url"),
-                    ),
+                    requester=requester,
                     sender_name=directory.name(command["user_id"]) or command.get("user_name") or "a Slack user",
                     channel_name=_spoken_channel(command),
                     message=plain_message(request.message, names),

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.processes import stop_process
 from tests.sandbox_server import RunningSandbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +44,4 @@ class SandboxProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)

@@ -17,6 +17,7 @@ import requests
 from tests.conftest import AUTH_ID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET, assert_no_code
 from tests.fakes.plivo_api import FakePlivoApi
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
+from tests.processes import stop_process
 from voice.settings import VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent  # so `-m answer_server` imports from any cwd
@@ -82,13 +83,7 @@ class ServerProcess:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
         self.process = None
 
     def output(self) -> str:

@@ -414,3 +414,39 @@ def buttons_value(message) -> str:
 
 def message_of(message) -> dict:
     return {"ts": message.ts, "text": message.text, "blocks": message.blocks}
+
+
+def refusal_kinds(app) -> list[str]:
+    return app.extensions["voicebridge"]["otp"].store.refusal_kinds()
+
+
+def test_refused_numbers_are_recorded(alert_app, client, slack, plivo_rest, fake_slack):
+    send(client, slack.command("+14155550100 &gt; +19005550123 Outage", command="/voicealert"))
+    assert refusal_kinds(alert_app) == ["destination", "destination"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reply", "kind"),
+    [
+        ({"allowed_slack_users": frozenset({"U0BOSS"})}, "you are not allowed to place calls", "not_allowed_user"),
+        ({"allowed_slack_channels": frozenset({"C0SECURE"})}, "Calls cannot be placed from this channel",
+         "not_allowed_channel"),
+    ],
+)
+def test_only_allowed_users_and_channels_may_raise_an_alert(settings, plivo_api, plivo_rest, clock, slack, fake_slack,
+                                                            changes, reply, kind):
+    app = create_app(replace(settings, **changes), clock=clock, background_executor=InlineExecutor(),
+                     slack_update_interval=0)
+    body = send(app.test_client(), slack.command("<@U1> Outage", command="/voicealert")).get_data(as_text=True)
+    assert reply in body and "No call was placed." in body
+    app.extensions["voicebridge"]["close"]()
+    assert plivo_rest.created == [] and fake_slack.messages(CHANNEL) == []
+    assert refusal_kinds(app) == [kind]
+
+
+def test_people_who_cannot_be_called_are_recorded(alert_app, client, slack, plivo, plivo_rest, fake_slack):
+    url = fake_slack.response_url("nobody")
+    send(client, slack.command("<@U3> Outage", command="/voicealert", response_url=url))
+    fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    alert_app.extensions["voicebridge"]["close"]()
+    assert refusal_kinds(alert_app) == ["alert_recipient"]
