@@ -5,6 +5,8 @@
 const EMOJI = {
   white_check_mark: "✅", x: "❌", telephone_receiver: "📞", no_entry_sign: "🚫", warning: "⚠️",
   heavy_multiplication_x: "✖️", hourglass_flowing_sand: "⏳", bell: "🔔", rotating_light: "🚨",
+  heavy_minus_sign: "➖", hourglass: "⌛", lock: "🔒", no_entry: "⛔", vhs: "📼", no_bell: "🔕",
+  double_vertical_bar: "⏸️", grey_question: "❔", mailbox_with_mail: "📬", speaking_head_in_silhouette: "🗣️",
   phone: "☎️", iphone: "📱", speech_balloon: "💬", bow: "🙇", wave: "👋", tada: "🎉",
 };
 
@@ -24,6 +26,8 @@ function formatPlain(s) {
   html = html.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,!?:;])/g, "$1<i>$2</i>");
   html = html.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,!?:;])/g, "$1<s>$2</s>");
   html = html.replace(/:([a-z0-9_+-]+):/g, (all, name) => EMOJI[name] || all);
+  // A line starting with ">" is a quote, as in Slack (the ">" arrives escaped).
+  html = html.replace(/(^|\n)&gt;\s?([^\n]*)/g, '$1<span class="quote">$2</span>');
   return html.replace(/\n/g, "<br>");
 }
 
