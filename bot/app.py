@@ -62,7 +62,9 @@ def create_bolt_app(
 ) -> App:
     app = App(
         signing_secret=signing_secret,
-        client=client,
+        # Bolt takes the token from `authorize` for each request; a client that
+        # carried one too would only earn a warning at every start.
+        client=WebClient(base_url=client.base_url, timeout=client.timeout),
         # A fixed single-workspace token: no auth.test call, so start-up and
         # the first request need no round trip to Slack.
         authorize=lambda enterprise_id, team_id: AuthorizeResult(
