@@ -141,7 +141,9 @@ def _ending(call: CallRecord) -> str:
     if call.outcome is Outcome.CANCELLED:
         return ":heavy_multiplication_x: cancelled"
     cause = escape(call.cause or "an unknown reason")
-    if call.request_uuid is None:
+    # Plivo refused the request itself: no call UUID ever came back. (A hangup
+    # callback always carries one, even when it beats the create-call reply.)
+    if call.request_uuid is None and call.call_uuid is None:
         return f":x: failed: the call could not be placed. {cause}"
     return f":x: failed: {cause}"
 

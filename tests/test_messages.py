@@ -123,3 +123,10 @@ def test_api_calls_are_reported_with_a_masked_number():
 def test_costs_read_as_dollars():
     assert [format_cost(c) for c in ("0.00850", "0.0170", "0.1", "1", "oops", None)] == \
         ["$0.0085", "$0.017", "$0.10", "$1.00", None, None]
+
+
+def test_a_failure_reported_by_plivo_before_its_create_reply_is_not_called_unplaced():
+    # The hangup callback can arrive before we store the request UUID from the create-call reply.
+    call = replace(CALL, status=ENDED, outcome=Outcome.FAILED, cause="the number does not exist (invalid destination)",
+                   request_uuid=None, call_uuid="c-1")
+    assert status_text(call) == HEAD + ":x: failed: the number does not exist (invalid destination)"
