@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
+from werkzeug.exceptions import HTTPException
 
 from answer_server.alert_routes import alert_blueprint
 from answer_server.api import api_blueprint
@@ -232,7 +233,7 @@ def _add_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def internal_error(error):
-        if hasattr(error, "code") and isinstance(getattr(error, "code"), int):
+        if isinstance(error, HTTPException) and error.code:
             return Response(f"{error.code}\n", error.code, mimetype="text/plain")
         log.exception("unhandled error on %s", request.path.rsplit("/", 1)[0])
         return Response("internal error\n", 500, mimetype="text/plain")

@@ -184,6 +184,18 @@ def callback_path(url: str) -> str:
     return url[len(PUBLIC_URL):]
 
 
+def key_path(call: dict) -> str:
+    """The path of a voice-code call's key-press (GetDigits action) URL."""
+    return callback_path(call["answer_url"].replace("/plivo/answer/", "/plivo/key/"))
+
+
+def hear_code(client, plivo, call: dict, to: str = "+14155550123", call_uuid: str = "call-1") -> str:
+    """Answer the call and press a key, as the callee; the digits the call reads."""
+    send(client, plivo.answer(callback_path(call["answer_url"]), call_uuid=call_uuid, to=to))
+    document = send(client, plivo.digits(key_path(call), call_uuid=call_uuid, to=to, digits="9")).get_data(as_text=True)
+    return re.search(r":\s*((?:\d, )+\d)\.", document).group(1).replace(", ", "")
+
+
 # -- databases: every store test runs on SQLite and, where configured, PostgreSQL --
 
 def _postgres_url() -> str | None:

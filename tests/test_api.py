@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 from answer_server import api as api_module
 from answer_server import create_app
 from answer_server.api import key_label, matching_key, parse_check_request, parse_otp_request
-from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, plivo_accepts, send
+from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, hear_code, key_path, plivo_accepts, send
 
 KEY = "app-key-for-tests-0123456789"
 OTHER_KEY = "another-app-key-for-tests-987"
@@ -112,18 +112,6 @@ def created(plivo_api) -> list[dict]:
 
 def error_of(response) -> tuple[int, str]:
     return response.status_code, response.get_json()["error"]["code"]
-
-
-def key_path(call: dict) -> str:
-    return callback_path(call["answer_url"].replace("/plivo/answer/", "/plivo/key/"))
-
-
-def hear_code(client, plivo, call: dict, call_uuid: str = "call-1") -> str:
-    """Answer the call and press a key, as the callee; the digits the call reads."""
-    send(client, plivo.answer(callback_path(call["answer_url"]), call_uuid=call_uuid, to=NUMBER))
-    document = send(client, plivo.key(key_path(call), call_uuid=call_uuid, to=NUMBER, digits="9")).get_data(
-        as_text=True)
-    return re.search(r":\s*((?:\d, )+\d)\.", document).group(1).replace(", ", "")
 
 
 def request_and_dial(client, work, plivo_api, body=None, **kwargs) -> tuple[str, dict]:
@@ -390,7 +378,7 @@ def test_the_status_follows_the_call_and_the_verification(client, accepting, wor
     assert status()["status"] == "ringing"
     send(client, plivo.answer(callback_path(call["answer_url"]), call_uuid="call-1", to=NUMBER))
     assert (status()["status"], status()["code_read"]) == ("answered", False)
-    send(client, plivo.key(key_path(call), call_uuid="call-1", to=NUMBER, digits="5"))
+    send(client, plivo.digits(key_path(call), call_uuid="call-1", to=NUMBER, digits="5"))
     assert (status()["status"], status()["code_read"]) == ("answered", True)
     post(client, "/otp/check", {"to": NUMBER, "code": "111111"})
     assert status()["attempts_left"] == 4

@@ -202,7 +202,7 @@ def run_answered_call(server, slack, plivo, fake_slack, fake_plivo):
 
 def press_key(server, plivo, created, digits="5"):
     key_url = created["answer_url"].replace("/plivo/answer/", "/plivo/key/")
-    reply = server.send(plivo.key(server.path_of(key_url), call_uuid="call-1", to=NUMBER, digits=digits))
+    reply = server.send(plivo.digits(server.path_of(key_url), call_uuid="call-1", to=NUMBER, digits=digits))
     assert reply.status_code == 200
     return reply
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import replace
 
@@ -11,7 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from answer_server import create_app
-from tests.conftest import CREATE_CALL_URL, PLIVO_API, AUTH_ID, assert_no_code, callback_path, plivo_accepts, send
+from tests.conftest import (
+    AUTH_ID,
+    CREATE_CALL_URL,
+    PLIVO_API,
+    assert_no_code,
+    callback_path,
+    hear_code,
+    key_path,
+    plivo_accepts,
+    send,
+)
 from voice.store import calls
 
 NUMBER = "+14155550123"
@@ -28,17 +37,6 @@ def place(client, slack, plivo_api, fake_slack, text, **kwargs) -> tuple[str, di
     reply = send(client, slack.command(text, **kwargs)).get_data(as_text=True)
     body = fake_slack.wait_for(lambda: created(plivo_api)[before:])[0]
     return reply, body
-
-
-def key_path(call: dict) -> str:
-    return callback_path(call["answer_url"].replace("/plivo/answer/", "/plivo/key/"))
-
-
-def hear_code(client, plivo, call: dict, to=NUMBER, call_uuid="call-1") -> str:
-    send(client, plivo.answer(callback_path(call["answer_url"]), call_uuid=call_uuid, to=to))
-    document = send(client, plivo.key(key_path(call), call_uuid=call_uuid, to=to, digits="9")).get_data(as_text=True)
-    spoken = re.search(r":\s*((?:\d, )+\d)\.", document).group(1)
-    return spoken.replace(", ", "")
 
 
 def all_slack_text(fake_slack) -> str:
@@ -89,8 +87,8 @@ def test_an_answering_machine_never_hears_the_code(app, client, slack, plivo_api
     assert call["machine_detection"] == "hangup"
     machine_url = call["machine_detection_url"]
     send(client, plivo.answer(callback_path(call["answer_url"]), call_uuid="call-1", to=NUMBER))
-    assert send(client, plivo.machine(callback_path(machine_url), call_uuid="call-1", to=NUMBER)).status_code == 200
-    document = send(client, plivo.key(key_path(call), call_uuid="call-1", to=NUMBER, digits="1")).get_data(as_text=True)
+    assert send(client, plivo.machine(callback_path(machine_url), call_uuid="call-1", to=NUMBER, if_machine="hangup")).status_code == 200
+    document = send(client, plivo.digits(key_path(call), call_uuid="call-1", to=NUMBER, digits="1")).get_data(as_text=True)
     assert_no_code(document, "483920")
     send(client, plivo.hangup(callback_path(call["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=8))
     final = fake_slack.wait_for_message(CHANNEL, lambda m: "voicemail" in (m.text or "") and "·" in (m.text or ""))

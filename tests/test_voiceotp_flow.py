@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, plivo_accepts, send
+from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, key_path, plivo_accepts, send
 from voice.models import ENDED
 
 CODE = "483920"
@@ -67,8 +67,7 @@ def test_plivo_is_called_with_basic_auth_json_and_a_time_limit(client, slack, pl
 
 def answer_and_press(client, plivo, created, call_uuid="call-1", digits="5"):
     send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid=call_uuid, to=NUMBER))
-    key_url = created["answer_url"].replace("/plivo/answer/", "/plivo/key/")
-    return send(client, plivo.key(callback_path(key_url), call_uuid=call_uuid, to=NUMBER, digits=digits))
+    return send(client, plivo.digits(key_path(created), call_uuid=call_uuid, to=NUMBER, digits=digits))
 
 
 def test_the_answer_asks_for_a_key_before_reading_anything(client, slack, plivo_api, fake_slack, plivo):

@@ -133,16 +133,6 @@ class PlivoSender:
     def answer(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
         return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress") | {"Event": "StartApp"})
 
-    def key(self, path: str, *, call_uuid: str, to: str, digits: str, request_uuid: str = "") -> Signed:
-        """The GetDigits action: `Digits` plus the standard parameters."""
-        return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress") | {"Digits": digits})
-
-    def machine(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
-        """Asynchronous machine detection's verdict: a machine answered."""
-        fields = self._standard(call_uuid, to, request_uuid, "in-progress") | {
-            "Machine": "true", "IfMachine": "hangup", "Event": "MachineDetection"}
-        return self.post(path, fields)
-
     def ring(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
         return self.post(path, self._standard(call_uuid, to, request_uuid, "ringing") | {"Event": "Ring"})
 
@@ -174,12 +164,13 @@ class PlivoSender:
             fields["TotalCost"] = total_cost
         return self.post(path, fields)
 
-    def machine(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "") -> Signed:
+    def machine(self, path: str, *, call_uuid: str, to: str, request_uuid: str = "",
+                if_machine: str = "continue") -> Signed:
         """Asynchronous machine detection: an answering machine picked up."""
         fields = self._standard(call_uuid, to, request_uuid, "in-progress")
         fields = {key: fields[key] for key in ("From", "To", "RequestUUID", "ALegRequestUUID", "CallUUID",
                                                "Direction", "ALegUUID", "CallStatus")}
-        return self.post(path, fields | {"Machine": "true", "IfMachine": "continue", "Event": "MachineDetection"})
+        return self.post(path, fields | {"Machine": "true", "IfMachine": if_machine, "Event": "MachineDetection"})
 
     def digits(self, path: str, *, call_uuid: str, to: str, digits: str, request_uuid: str = "") -> Signed:
         """GetDigits' action: the key pressed, with the standard fields."""
