@@ -10,6 +10,7 @@ import threading
 
 from dotenv import dotenv_values
 
+from answer_server.logs import configure_logging
 from voice.settings import VARIABLES, SettingsError, load_settings
 
 log = logging.getLogger("answer_server")
@@ -94,26 +95,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "LOG_LEVEL and SANDBOX_SPEED (1 = real time, 20 = twenty times faster) are read, from the environment only.",
     )
     return parser.parse_args(argv)
-
-
-class RedactingFormatter(logging.Formatter):
-    """Replace any configured secret by [redacted], tracebacks included."""
-
-    def __init__(self, fmt: str, secrets: tuple[str, ...]):
-        super().__init__(fmt)
-        self._secrets = tuple(s for s in secrets if len(s) >= 6)
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-
-def configure_logging(level: str, secrets: tuple[str, ...]) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def start_background_work(app) -> None:

@@ -12,7 +12,16 @@ from typing import Callable
 from flask import Blueprint
 
 from answer_server import plivo_xml
-from answer_server.plivo_requests import TOKEN, add_progress_routes, params, require_plivo_signature, xml_response
+from answer_server.plivo_requests import (
+    add_progress_routes,
+    call_uuid_of,
+    digits_of,
+    params,
+    require_plivo_signature,
+    says_machine,
+    valid_token,
+    xml_response,
+)
 from answer_server.plivo_xml import (
     ACKNOWLEDGED,
     ALERT_TRY_LATER,
@@ -44,7 +53,7 @@ def alert_blueprint(alerts: AlertCalls, *, auth_token: str, public_url: str) -> 
 
     def script(token: str, next_turn: Callable[[], CallTurn], *, on_error: Turn) -> bytes:
         """Plivo always gets a valid document: on our failure, an apology (and the menu again)."""
-        if not TOKEN.match(token):
+        if not valid_token(token):
             return goodbye_document()
         urls = alert_callback_urls(public_url, token)
         try:
@@ -58,7 +67,7 @@ def alert_blueprint(alerts: AlertCalls, *, auth_token: str, public_url: str) -> 
     @bp.route("/answer/<token>", methods=["GET", "POST"])
     def answer(token: str):
         """Who sent the alert, from where, and the message."""
-        call_uuid = params().get("CallUUID", "")
+        call_uuid = call_uuid_of(params())
         if not call_uuid:
             return xml_response(goodbye_document())
         return xml_response(script(token, lambda: alerts.answer(token, call_uuid), on_error=Turn.HANG_UP))
@@ -66,36 +75,41 @@ def alert_blueprint(alerts: AlertCalls, *, auth_token: str, public_url: str) -> 
     @bp.route("/menu/<token>", methods=["GET", "POST"])
     def menu(token: str):
         """After the message: the menu for a person, a goodbye for a machine."""
-        return xml_response(script(token, lambda: alerts.after_message(token), on_error=Turn.MENU))
+        call_uuid = call_uuid_of(params())
+        return xml_response(script(token, lambda: alerts.after_message(token, call_uuid), on_error=Turn.MENU))
 
     @bp.route("/silence/<token>", methods=["GET", "POST"])
     def silence(token: str):
         """The menu got no key: say it again, a few times."""
-        return xml_response(script(token, lambda: alerts.silence(token), on_error=Turn.MENU))
+        call_uuid = call_uuid_of(params())
+        return xml_response(script(token, lambda: alerts.silence(token, call_uuid), on_error=Turn.MENU))
 
     @bp.route("/keys/<token>", methods=["GET", "POST"])
     def keys(token: str):
         """One key from the menu."""
-        digits = params().get("Digits", "").strip()
+        fields = params()
+        digits, call_uuid = digits_of(fields), call_uuid_of(fields)
 
         def pressed() -> CallTurn:
             match digits:
                 case "":
-                    return alerts.key_pressed(token, Turn.MENU)
+                    return alerts.key_pressed(token, call_uuid, Turn.MENU)
                 case plivo_xml.DIGIT_ACK:
-                    return alerts.acknowledge_by_phone(token)
+                    return alerts.acknowledge_by_phone(token, call_uuid)
                 case plivo_xml.DIGIT_REPEAT:
-                    return alerts.key_pressed(token, Turn.REPEAT)
-                case _:
-                    return alerts.key_pressed(token, Turn.INVALID_KEY)
+                    return alerts.key_pressed(token, call_uuid, Turn.REPEAT)
+                case _:  # another key, or a field that is not keys at all
+                    return alerts.key_pressed(token, call_uuid, Turn.INVALID_KEY)
 
         return xml_response(script(token, pressed, on_error=Turn.MENU))
 
     @bp.route("/machine/<token>", methods=["GET", "POST"])
     def machine(token: str):
         """Plivo's asynchronous machine detection: Machine=true while the call goes on."""
-        if TOKEN.match(token) and params().get("Machine", "").lower() == "true":
-            alerts.machine(token)
+        fields = params()
+        call_uuid = call_uuid_of(fields)
+        if valid_token(token) and call_uuid and says_machine(fields):
+            alerts.machine(token, call_uuid)
         return xml_response(empty_document())
 
     # The hangup also moves the alert on: the next link, the next round, or giving up.
@@ -123,7 +137,7 @@ def document_for(turn: CallTurn, urls: AlertUrls) -> bytes:
             return sentence_document(cancelled_by(alert.resolved_name or "someone in Slack"))
         case Turn.NO_INPUT:
             return sentence_document(NO_INPUT)
-        case Turn.HANG_UP:
+        case Turn.HANG_UP | Turn.ENDED:
             return sentence_document(GOODBYE)
         case _:
             return goodbye_document()

@@ -12,12 +12,12 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 from typing import Callable
 
 from flask import Blueprint, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.routing import RequestRedirect
+from werkzeug.routing import BaseConverter, RequestRedirect
 
 from answer_server.api_values import (
     MAX_BODY,
@@ -31,13 +31,11 @@ from answer_server.api_values import (
     refusal_error,
     status_body,
 )
-from answer_server.openapi import OPENAPI
+from answer_server.openapi import CODE_ID_PATTERN, OPENAPI
 from bot.reporter import SlackReporter
 from voice.calls import CallService
 from voice.models import CallRecord, Requester
 from voice.otp import CodeOrder, OtpService, Refused
-
-_CODE_ID = re.compile(r"^otp_[A-Za-z0-9_-]{16,40}$")
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +80,23 @@ def requester_for(key: str, audit_channel: str) -> Requester:
 # -- the routes ------------------------------------------------------------------
 
 
+class CodeIdConverter(BaseConverter):
+    """A path segment that is a code id, as the document's pattern says.
+
+    With a plain <code_id>, /otp/check also matched the status route: GET /otp/check reached it
+    and DELETE /otp/check answered 405 with that route's GET in Allow. Now a segment not of this
+    shape matches no rule under /otp/ but /otp/check's own.
+    https://werkzeug.palletsprojects.com/en/stable/routing/#custom-converters
+    """
+
+    regex = CODE_ID_PATTERN  # Werkzeug matches a converter's regex against the whole segment
+
+
+def _add_converter(state: BlueprintSetupState) -> None:
+    # A rule is compiled when it is added, so the converter must be known before the routes are.
+    state.app.url_map.converters["code_id"] = CodeIdConverter
+
+
 def api_blueprint(
     otp: OtpService,
     calls: CallService,
@@ -92,6 +107,7 @@ def api_blueprint(
     audit_channel: str,
 ) -> Blueprint:
     bp = Blueprint("api", __name__, url_prefix=PREFIX)
+    bp.record_once(_add_converter)  # before the routes: deferred functions run in order
 
     @bp.before_app_request
     def json_routing_errors():
@@ -158,10 +174,10 @@ def api_blueprint(
         answer = check_answer(otp.check(parsed.number, parsed.code))
         return error_response(answer) if isinstance(answer, ApiError) else _json(answer, 200)
 
-    @bp.get("/otp/<code_id>")
+    @bp.get("/otp/<code_id:code_id>")
     def code_status(code_id: str):
         """Where the call is and whether the code was verified; only for the key that asked."""
-        found = otp.get(code_id) if _CODE_ID.match(code_id) else None
+        found = otp.get(code_id)
         # Another key's code is "not found", so ids say nothing across keys.
         if found is None or found[0].requester_id != g.api_requester.user_id:
             return error_response(ApiError(404, "not_found", "No code with this id was requested with this key."))

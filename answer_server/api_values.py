@@ -22,9 +22,9 @@ PREFIX = "/api/v1"
 #: A request body is a few dozen bytes; anything much larger is not one of ours.
 MAX_BODY = 4096
 
-_CODE = re.compile(r"^[0-9]{4,10}$")  # ASCII only: str.isdigit() also takes "²" and "٣"
+_CODE = re.compile(r"[0-9]{4,10}")  # ASCII only: str.isdigit() also takes "²" and "٣"
 # Printable ASCII, and short enough to fit the stored request id with its prefix.
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 _MAX_NUMBER_TEXT = 40  # longer cannot be a phone number; keeps the echo in a message short
 
 _OTP_FIELDS = ({"to"}, {"code", "lang"})
@@ -118,7 +118,7 @@ def _number(text: str) -> PhoneNumber | ApiError:
 def _code(text: str | None, *, optional: bool) -> str | None | ApiError:
     if text is None and optional:
         return None
-    if text is None or not _CODE.match(text):
+    if text is None or not _CODE.fullmatch(text):
         # Never echo the value: it may be a real code with a typo in it.
         return ApiError(422, "invalid_code", "code must be 4 to 10 digits (0-9), as a string.")
     return text
@@ -143,7 +143,7 @@ def parse_idempotency_key(value: str | None, label: str) -> str | None | ApiErro
     apps choosing the same key do not collide."""
     if value is None:
         return None
-    if not _IDEMPOTENCY_KEY.match(value):
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
         return ApiError(400, "invalid_header", "Idempotency-Key must be 1 to 100 printable ASCII characters.")
     return f"api:{label}:{value}"
 

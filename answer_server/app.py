@@ -11,6 +11,7 @@ from flask import Flask, Response, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from werkzeug.exceptions import HTTPException
 
 from answer_server.alert_routes import alert_blueprint
@@ -21,7 +22,7 @@ from bot.alert_reporter import AlertReporter
 from bot.app import Access, BotServices, create_bolt_app
 from bot.directory import SlackDirectory
 from bot.reporter import SlackReporter
-from bot.slack_request import SlackRequest
+from bot.slack_request import SlackRequest, signed_by_slack
 from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
 from voice.alerts import AlertService
@@ -33,6 +34,7 @@ from voice.otp_store import OtpStore
 from voice.plivo import PlivoClient
 from voice.policy import DestinationPolicy
 from voice.scheduler import Scheduler
+from voice.sealing import SecretBox
 from voice.settings import Settings, derive_hash_key
 from voice.store import Store
 from voice.throttle import RateLimiter
@@ -83,6 +85,7 @@ def create_app(
             public_url=settings.public_url,
             from_number=settings.plivo_from_number,
             policy=DestinationPolicy(settings.allowed_countries, settings.plivo_from_number),
+            box=SecretBox(otp_key(settings)),
             voice=settings.voice,
             voicemail_guard=settings.otp_voicemail_guard,
         ),
@@ -91,7 +94,7 @@ def create_app(
         clock=clock,
     )
     otp = OtpService(OtpStore(store.engine), calls, otp_config(settings), clock)
-    reporter = SlackReporter(slack_client, calls.get, calls.attach_message)
+    reporter = SlackReporter(slack_client, calls.get, calls.attach_message, calls.spend_reply_use)
     services = BotServices(
         calls=calls,
         otp=otp,
@@ -121,7 +124,7 @@ def create_app(
         "alerts": alerts, "scheduler": scheduler, "alert_reporter": alert_reporter,
         "close": lambda: _drain(listener_executor, background_executor, report_executor),
     }
-    _add_slack_route(app, bolt)
+    _add_slack_route(app, bolt, settings.slack_signing_secret)
     app.register_blueprint(
         plivo_blueprint(calls, auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     )
@@ -177,13 +180,18 @@ def _add_alerts(
     return alerts, scheduler, reporter
 
 
+def otp_key(settings: Settings) -> str:
+    """OTP_HASH_KEY: keys the codes' hashes and seals their clear digits."""
+    # Settings built in code (tests, the sandbox) may leave the key out.
+    return settings.otp_hash_key or derive_hash_key(settings.slack_signing_secret)
+
+
 def otp_config(settings: Settings) -> OtpConfig:
     return OtpConfig(
         length=settings.otp_length,
         ttl=timedelta(seconds=settings.otp_ttl),
         max_checks=settings.otp_max_checks,
-        # Settings built in code (tests, the sandbox) may leave the key out.
-        hash_key=settings.otp_hash_key or derive_hash_key(settings.slack_signing_secret),
+        hash_key=otp_key(settings),
         limits=default_limits(
             settings.otp_limit_number_10min, settings.otp_limit_number_day, settings.otp_limit_requester_hour
         ),
@@ -203,15 +211,19 @@ def _logged(work: Callable[[], None]) -> None:
         log.exception("background work failed")
 
 
-def _add_slack_route(app: Flask, bolt: App) -> None:
+def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
+    verifier = SignatureVerifier(signing_secret)
+
     @app.post("/slack/events")
     def slack_events():
-        # Bolt answers a non-numeric timestamp with a 500; it is a forged request.
-        if not request.headers.get("X-Slack-Request-Timestamp", "").isdigit():
+        raw = request.get_data()
+        if not signed_by_slack(verifier, raw, request.headers):
+            # Nothing of the request is logged: its body may hold a code and a response_url.
+            log.warning("refused a Slack request with a missing, invalid or stale signature")
             return jsonify(error="invalid request"), 401
         # Bolt's Flask adapter, with our request class (see bot/slack_request.py).
         slack_request = SlackRequest(
-            body=request.get_data(as_text=True),
+            body=raw.decode("utf-8", "replace"),
             query=request.query_string.decode("utf-8"),
             headers=request.headers,
         )

@@ -7,38 +7,88 @@ schemathesis with it against the real routes, so the two cannot drift apart.
 from __future__ import annotations
 
 E164 = "+14155550123"
-_CODE_ID = {"type": "string", "pattern": "^otp_[A-Za-z0-9_-]{16,40}$", "example": "otp_Qm9uam91ciBsZSBtb25kZQ"}
+#: A code id as voice/otp_store.py makes it ("otp_" and 24 URL-safe characters), with room to
+#: change the length. answer_server/api.py routes only this shape to GET /otp/{id}, so the
+#: document's pattern and the router cannot disagree about what an id is.
+CODE_ID_PATTERN = r"otp_[A-Za-z0-9_-]{16,40}"
+_CODE_ID = {"type": "string", "pattern": f"^{CODE_ID_PATTERN}$", "example": "otp_Qm9uam91ciBsZSBtb25kZQ"}
 _TIME = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601, e.g. 2026-11-29T10:10:00Z"}
 
-#: Every error code, by the status that carries it.
-ERROR_CODES = {
-    400: ("invalid_json", "invalid_header", "invalid_request"),
-    401: ("unauthorized", "api_disabled"),
-    404: ("not_found", "no_code"),
-    405: ("method_not_allowed",),
-    409: ("duplicate_request", "expired", "already_verified"),
-    413: ("too_large",),
-    415: ("unsupported_media_type",),
-    422: ("missing_field", "unknown_field", "invalid_type", "invalid_number", "invalid_code", "invalid_lang",
-          "destination_refused"),
-    429: ("rate_limited", "too_many_attempts"),
-    500: ("internal",),
-}
+# -- errors ----------------------------------------------------------------------
+#
+# Each response lists the error.code values that its route can answer with its status, and
+# no others, read off answer_server/api.py and answer_server/api_values.py. The schema of
+# each error response carries them as an enum, so schemathesis' response_schema_conformance
+# refuses a route that answers a code its operation does not document.
+# tests/test_api_schema.py holds its own table of what the code produces and compares.
+
+#: require_key, on every route but this document.
+_UNAUTHORIZED = ("unauthorized", "api_disabled")
+#: The blueprint's errorhandler, for any failure in a route.
+_INTERNAL = ("internal",)
+#: _read_body and _fields: not JSON, or not an object; invalid_request when Werkzeug cannot
+#: read the body at all (the client went away before sending it, ClientDisconnected).
+_BODY_400 = ("invalid_json", "invalid_request")
+#: _fields, _number and _code, shared by both bodies.
+_FIELD_422 = ("missing_field", "unknown_field", "invalid_type", "invalid_number", "invalid_code")
+
+# The Allow header of a 405, as json_routing_errors sends it: Werkzeug's MethodNotAllowed
+# lists the methods of the rules matching the path, and Flask adds OPTIONS to every rule
+# and HEAD to a GET rule. RFC 9110 requires Allow on a 405.
+# https://werkzeug.palletsprojects.com/en/stable/routing/#werkzeug.routing.MapAdapter.match
+# https://flask.palletsprojects.com/en/stable/api/#flask.Flask.add_url_rule
+# https://www.rfc-editor.org/rfc/rfc9110#name-405-method-not-allowed
+_ALLOW_POST = "OPTIONS, POST"
+_ALLOW_GET = "GET, HEAD, OPTIONS"
+
+_MESSAGE = {"type": "string", "description": "For a person; never contains a code."}
 
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/responses/{name}"}
 
 
-def _error(description: str, status: int, headers: dict | None = None) -> dict:
-    codes = ", ".join(ERROR_CODES[status])
+def _error_schema(codes: tuple[str, ...]) -> dict:
+    """The error body, with error.code limited to `codes`.
+
+    additionalProperties is false at both levels, so nothing else can hide in an error either.
+    https://spec.openapis.org/oas/v3.0.3#schema-object
+    """
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string", "enum": list(codes)}, "message": _MESSAGE},
+        }},
+    }
+
+
+def _error(description: str, codes: tuple[str, ...], headers: dict | None = None) -> dict:
+    """An error response that says, in its text and in its schema, which codes it carries."""
     response = {
-        "description": f"{description} (error.code: {codes})",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "description": f"{description} (error.code: {', '.join(codes)})",
+        "content": {"application/json": {"schema": _error_schema(codes)}},
     }
     if headers:
         response["headers"] = headers
     return response
+
+
+def _not_allowed(allow: str) -> dict:
+    """405 for an operation. OpenAPI describes responses per operation, not per path, so the
+    answer to the methods a path does not have is written on each operation of that path.
+    https://spec.openapis.org/oas/v3.0.3#responses-object
+    """
+    return _error(
+        f"Any method this path does not have (it has {allow}); answered before the API key is read",
+        ("method_not_allowed",),
+        {"Allow": {"description": "The methods this path has.", "required": True,
+                   "schema": {"type": "string", "enum": [allow]}}},
+    )
 
 
 def _body(schema: str, example: dict) -> dict:
@@ -58,7 +108,8 @@ def _ok(description: str, schema: str, headers: dict | None = None) -> dict:
     return response
 
 
-_BODY_ERRORS = {"400": _ref("BadJson"), "413": _ref("TooLarge"), "415": _ref("NotJson"), "422": _ref("Invalid")}
+#: What reading any JSON body can answer besides 400 and 422, which differ by route.
+_BODY_ERRORS = {"413": _ref("TooLarge"), "415": _ref("NotJson")}
 _COMMON = {"401": _ref("Unauthorized"), "500": _ref("Internal")}
 
 _REQUEST_CODE = {
@@ -81,16 +132,19 @@ _REQUEST_CODE = {
     "responses": {
         "202": {
             **_ok("Accepted: the call is being placed.", "CodeAccepted", {
-                "Location": {"description": "The code's status URL.", "schema": {"type": "string"}},
+                "Location": {"description": "The code's status URL.", "required": True, "schema": {"type": "string"}},
             }),
             "links": {"GetCode": {"operationId": "getCode", "parameters": {"id": "$response.body#/id"}}},
         },
+        "400": _error("The body is not JSON or not a JSON object, or could not be read; or a bad Idempotency-Key",
+                      (*_BODY_400, "invalid_header")),
+        "405": _not_allowed(_ALLOW_POST),
+        "409": _error("This Idempotency-Key was used before", ("duplicate_request",)),
         **_BODY_ERRORS,
-        "400": _error("Not a JSON object, or a bad Idempotency-Key", 400),
-        "409": _error("This Idempotency-Key was used before", 409),
-        "422": _error("A field is missing, unknown or invalid, or the destination is refused by policy", 422),
-        "429": _error("A rate limit is reached; Retry-After says when the next call is possible", 429, {
-            "Retry-After": {"description": "Seconds until the next call is possible.",
+        "422": _error("A field is missing, unknown or invalid, or the destination is refused by policy",
+                      (*_FIELD_422, "invalid_lang", "destination_refused")),
+        "429": _error("A rate limit is reached; Retry-After says when the next call is possible", ("rate_limited",), {
+            "Retry-After": {"description": "Seconds until the next call is possible.", "required": True,
                             "schema": {"type": "integer", "minimum": 1}},
         }),
         **_COMMON,
@@ -107,10 +161,13 @@ _CHECK_CODE = {
     "requestBody": _body("CheckRequest", {"to": E164, "code": "123456"}),
     "responses": {
         "200": _ok("Checked: valid or not, and the tries left.", "CheckResult"),
+        "400": _error("The body is not JSON or not a JSON object, or could not be read", _BODY_400),
+        "404": _error("No code was requested for this number", ("no_code",)),
+        "405": _not_allowed(_ALLOW_POST),
+        "409": _error("The code expired or was already verified", ("expired", "already_verified")),
         **_BODY_ERRORS,
-        "404": _error("No code was requested for this number", 404),
-        "409": _error("The code expired or was already verified", 409),
-        "429": _error("No tries are left: the code is dead", 429),
+        "422": _error("A field is missing, unknown or invalid", _FIELD_422),
+        "429": _error("No tries are left: the code is dead", ("too_many_attempts",)),
         **_COMMON,
     },
 }
@@ -118,11 +175,15 @@ _CHECK_CODE = {
 _GET_CODE = {
     "operationId": "getCode",
     "summary": "The call's status and the code's verification",
-    "description": "Only the API key that requested the code can read it; for any other key it is 404.",
+    "description": (
+        "Only the API key that requested the code can read it; for any other key it is 404. An id not of "
+        "this shape is not routed here at all: it is 404 before the key is read, and /otp/check is its own path."
+    ),
     "parameters": [{"name": "id", "in": "path", "required": True, "schema": _CODE_ID}],
     "responses": {
         "200": _ok("The code and its call.", "CodeStatus"),
-        "404": _error("No such code for this key", 404),
+        "404": _error("No such code for this key, or not an id", ("not_found",)),
+        "405": _not_allowed(_ALLOW_GET),
         **_COMMON,
     },
 }
@@ -131,8 +192,13 @@ _GET_OPENAPI = {
     "operationId": "getOpenApi",
     "summary": "This document",
     "security": [],
-    "responses": {"200": {"description": "The OpenAPI description.",
-                          "content": {"application/json": {"schema": {"type": "object"}}}}},
+    "responses": {
+        "200": {"description": "The OpenAPI description.",
+                "content": {"application/json": {"schema": {"type": "object"}}}},
+        # Public, so never 401; the blueprint's errorhandler covers it as it covers every route.
+        "405": _not_allowed(_ALLOW_GET),
+        "500": _ref("Internal"),
+    },
 }
 
 _SCHEMAS = {
@@ -203,32 +269,42 @@ _SCHEMAS = {
             "cost": {"type": "string", "nullable": True, "description": "USD as Plivo reports it, e.g. 0.00850."},
         },
     },
-    "Error": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["error"],
-        "properties": {"error": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string", "enum": sorted({code for codes in ERROR_CODES.values() for code in codes})},
-                "message": {"type": "string", "description": "For a person; never contains a code."},
-            },
-        }},
-    },
 }
 
 _RESPONSES = {
-    "BadJson": _error("The body is not JSON, or not a JSON object", 400),
-    "TooLarge": _error("The body is larger than 4096 bytes", 413),
-    "NotJson": _error("The Content-Type is not application/json", 415),
-    "Invalid": _error("A field is missing, unknown or invalid", 422),
-    "Unauthorized": _error("No valid API key; also when the API is off (no API_KEYS)", 401, {
-        "WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}},
+    "TooLarge": _error("The body is larger than 4096 bytes", ("too_large",)),
+    "NotJson": _error("The Content-Type is not application/json", ("unsupported_media_type",)),
+    "Unauthorized": _error("No valid API key; also when the API is off (no API_KEYS)", _UNAUTHORIZED, {
+        "WWW-Authenticate": {"required": True, "schema": {"type": "string", "enum": ["Bearer"]}},
     }),
-    "Internal": _error("Something went wrong on the server", 500),
+    "Internal": _error("Something went wrong on the server", _INTERNAL),
 }
+
+_PATHS = {
+    "/otp": {"post": _REQUEST_CODE},
+    "/otp/check": {"post": _CHECK_CODE},
+    "/otp/{id}": {"get": _GET_CODE},
+    "/openapi.json": {"get": _GET_OPENAPI},
+}
+
+
+def _codes_in(paths: dict, responses: dict) -> list[str]:
+    """Every error.code the operations document, in one sorted list."""
+    found = set()
+    for item in paths.values():
+        for operation in item.values():
+            for response in operation["responses"].values():
+                if "$ref" in response:
+                    response = responses[response["$ref"].rsplit("/", 1)[1]]
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                found.update(schema.get("properties", {}).get("error", {}).get("properties", {})
+                             .get("code", {}).get("enum", ()))
+    return sorted(found)
+
+
+#: Any error this API answers, for a client that wants one type for all of them; each response
+#: above narrows it to its own codes.
+_SCHEMAS["Error"] = _error_schema(tuple(_codes_in(_PATHS, _RESPONSES)))
 
 OPENAPI = {
     "openapi": "3.0.3",
@@ -237,17 +313,15 @@ OPENAPI = {
         "version": "1.0.0",
         "description": (
             "Verify a phone number by calling it and reading a one-time code. Every call placed through the "
-            "API is reported, with the number masked, in the audit channel when OTP_AUDIT_CHANNEL is set."
+            "API is reported, with the number masked, in the audit channel when OTP_AUDIT_CHANNEL is set. "
+            "Errors are JSON, and each response below lists every error.code it can carry. A method a path "
+            "does not have answers 405 method_not_allowed with Allow, and a path not below answers 404 "
+            "not_found; both before the API key is read."
         ),
     },
     "servers": [{"url": "/api/v1"}],
     "security": [{"bearerAuth": []}],
-    "paths": {
-        "/otp": {"post": _REQUEST_CODE},
-        "/otp/check": {"post": _CHECK_CODE},
-        "/otp/{id}": {"get": _GET_CODE},
-        "/openapi.json": {"get": _GET_OPENAPI},
-    },
+    "paths": _PATHS,
     "components": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                            "description": "One of the server's API_KEYS."}},

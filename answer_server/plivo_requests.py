@@ -20,7 +20,15 @@ from voice.signature import is_valid_signature
 log = logging.getLogger(__name__)
 
 # The shape of the opaque tokens we put in callback URLs.
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+# Plivo's fields, each checked whole (fullmatch: `$` would also match before a
+# final newline, and int() takes " 12\n" and "١٢").
+_CALL_UUID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_DIGITS = re.compile(r"[0-9*#]{1,32}")
+_WHOLE = re.compile(r"[0-9]{1,9}")
+_STATUS = re.compile(r"[a-z-]{1,16}")  # completed, no-answer…
+_COST = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,10})?")
 
 
 def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str) -> None:
@@ -47,8 +55,8 @@ def add_progress_routes(bp: Blueprint, service: CallProgress) -> None:
 
     @bp.route("/ring/<token>", methods=["GET", "POST"])
     def ring(token: str):
-        call_uuid = params().get("CallUUID", "")
-        if TOKEN.match(token) and call_uuid:
+        call_uuid = call_uuid_of(params())
+        if valid_token(token) and call_uuid:
             service.ringing(token, call_uuid)
         return xml_response(empty_document())
 
@@ -56,7 +64,7 @@ def add_progress_routes(bp: Blueprint, service: CallProgress) -> None:
     def hangup(token: str):
         """Record the ending once; a retried delivery changes nothing."""
         report = parse_hangup(params())
-        if TOKEN.match(token) and report:
+        if valid_token(token) and report:
             service.hangup(token, report)
         # 200 even for unknown calls, so Plivo does not retry them over and over.
         return xml_response(empty_document())
@@ -68,18 +76,40 @@ def params() -> dict[str, str]:
     return source.to_dict(flat=True)
 
 
+def valid_token(token: str) -> bool:
+    return TOKEN.fullmatch(token) is not None
+
+
+def call_uuid_of(fields: dict[str, str]) -> str:
+    """Plivo's CallUUID, or "" when it is missing or not of its shape."""
+    return _whole(fields.get("CallUUID"), _CALL_UUID) or ""
+
+
+def digits_of(fields: dict[str, str]) -> str | None:
+    """The keys pressed: "" when none, None when the field is not keys at all."""
+    value = fields.get("Digits", "")
+    if value == "":
+        return ""
+    return _whole(value, _DIGITS)
+
+
+def says_machine(fields: dict[str, str]) -> bool:
+    """Plivo's asynchronous machine detection heard an answering machine."""
+    return fields.get("Machine", "").lower() == "true"
+
+
 def parse_hangup(fields: dict[str, str]) -> HangupReport | None:
-    """The fields we use from Plivo's hangup callback; None without a call UUID."""
-    call_uuid = fields.get("CallUUID", "")
+    """The fields we use from Plivo's hangup callback; None without a valid call UUID."""
+    call_uuid = call_uuid_of(fields)
     if not call_uuid:
         return None
     return HangupReport(
         call_uuid=call_uuid,
-        call_status=fields.get("CallStatus", ""),
+        call_status=_whole(fields.get("CallStatus"), _STATUS) or "",
         cause_code=_int(fields.get("HangupCauseCode")),
-        cause_name=fields.get("HangupCauseName") or fields.get("HangupCause"),
+        cause_name=_cause_name(fields.get("HangupCauseName") or fields.get("HangupCause")),
         duration=_int(fields.get("Duration")),
-        total_cost=fields.get("TotalCost") or None,
+        total_cost=_whole(fields.get("TotalCost"), _COST),
     )
 
 
@@ -103,8 +133,17 @@ def _signed_by_plivo(auth_token: str, public_url: str) -> bool:
     )
 
 
+def _whole(value: str | None, pattern: re.Pattern) -> str | None:
+    return value if value is not None and pattern.fullmatch(value) else None
+
+
 def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    whole = _whole(value, _WHOLE)
+    return int(whole) if whole is not None else None
+
+
+def _cause_name(value: str | None) -> str | None:
+    # Shown to people as words ("Busy Line"): letters, spaces and underscores only.
+    if value is None or not re.fullmatch(r"[A-Za-z _-]{1,64}", value):
         return None
+    return value

@@ -10,7 +10,16 @@ import logging
 
 from flask import Blueprint
 
-from answer_server.plivo_requests import TOKEN, add_progress_routes, params, require_plivo_signature, xml_response
+from answer_server.plivo_requests import (
+    add_progress_routes,
+    call_uuid_of,
+    digits_of,
+    params,
+    require_plivo_signature,
+    says_machine,
+    valid_token,
+    xml_response,
+)
 from answer_server.plivo_xml import code_document, empty_document, goodbye_document, key_gate_document
 from voice.calls import CallService
 
@@ -24,8 +33,8 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
     @bp.route("/answer/<token>", methods=["GET", "POST"])
     def answer(token: str):
         """The voicemail guard (press a key), or the code itself when the guard is off."""
-        call_uuid = params().get("CallUUID", "")
-        if not TOKEN.match(token) or not call_uuid:
+        call_uuid = call_uuid_of(params())
+        if not valid_token(token) or not call_uuid:
             return xml_response(goodbye_document())
         try:
             answer = calls.answer(token, call_uuid)
@@ -43,8 +52,8 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
     def key(token: str):
         """A key press (GetDigits action): read the code, or say goodbye."""
         fields = params()
-        call_uuid, digits = fields.get("CallUUID", ""), fields.get("Digits", "")
-        if not TOKEN.match(token) or not call_uuid:
+        call_uuid, digits = call_uuid_of(fields), digits_of(fields) or ""
+        if not valid_token(token) or not call_uuid:
             return xml_response(goodbye_document())
         try:
             answer = calls.key_pressed(token, call_uuid, digits)
@@ -61,8 +70,10 @@ def plivo_blueprint(calls: CallService, *, auth_token: str, public_url: str) -> 
     @bp.route("/machine/<token>", methods=["GET", "POST"])
     def machine(token: str):
         """Plivo's asynchronous machine detection: a machine never hears the code."""
-        if TOKEN.match(token) and params().get("Machine", "").lower() == "true":
-            calls.machine_detected(token)
+        fields = params()
+        call_uuid = call_uuid_of(fields)
+        if valid_token(token) and call_uuid and says_machine(fields):
+            calls.machine_detected(token, call_uuid)
         return xml_response(empty_document())
 
     add_progress_routes(bp, calls)

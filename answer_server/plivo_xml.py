@@ -10,6 +10,7 @@ from typing import Sequence
 from xml.etree import ElementTree as ET
 
 from voice.languages import Speech, phrase
+from voice.text import printable
 
 ENGLISH = Speech("en", "en-US", "WOMAN")
 
@@ -164,7 +165,8 @@ def _get_digits(parent: ET.Element, action_url: str, *, timeout: int, retries: i
 
 def _speak(parent: ET.Element, speech: Speech, sentence: str) -> ET.Element:
     element = ET.SubElement(parent, "Speak", voice=speech.voice, language=speech.plivo_language)
-    element.text = sentence
+    # Whatever a person typed (a message, a name) may hold characters XML cannot carry.
+    element.text = printable(sentence)
     return element
 
 

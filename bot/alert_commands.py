@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass
 
 from bot.commands import CommandError, HelpRequest
+from bot.mrkdwn import unescape
 from voice.numbers import InvalidPhoneNumber, parse_phone_number
+from voice.text import is_blank
 
 MESSAGE_MAX = 1000
 
@@ -83,14 +85,14 @@ def parse_voicealert(text: str) -> AlertRequest | HelpRequest | CommandError:
     message = text[position:].strip()
     if not stages[0] and text.startswith("+"):
         # A number, but not one we can read: say what is wrong with it.
-        return _number_problem(_FIRST_WORD.match(text)[0])
+        return _number_problem(unescape(_FIRST_WORD.match(text)[0]))
     if not stages[0]:
         return CommandError(
             "Start with who to call: @someone, a @user-group, or a number with + and its country code."
         )
     if expect_recipient:
         return CommandError("Nothing follows the last “>”: put who to call next after it.")
-    if not plain_message(message).strip():
+    if is_blank(plain_message(message)):
         return CommandError("The message is missing: put it after the people to call.")
     length = len(plain_message(message))
     if length > MESSAGE_MAX:
@@ -106,7 +108,7 @@ def _recipient_at(text: str, position: int) -> tuple[Recipient | CommandError | 
     match = _TEL.match(text, position) or _NUMBER.match(text, position)
     if not match:
         return None, position
-    written = match[1] if match.re is _TEL else match[0]
+    written = unescape(match[1] if match.re is _TEL else match[0])
     try:
         number = parse_phone_number(written)
     except InvalidPhoneNumber as error:
@@ -145,8 +147,7 @@ def plain_message(message: str, names: dict[str, str] | None = None) -> str:
             return label or "@" + target[1:].split("^")[0]
         return label or target.removeprefix("mailto:").removeprefix("tel:")
 
-    text = _MARKUP.sub(readable, message)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(_MARKUP.sub(readable, message))
 
 
 def mentioned_users(message: str) -> list[str]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from datetime import datetime
 
-from bot.messages import escape, format_duration
+from bot.messages import format_duration
+from bot.mrkdwn import Markup, date, escape, escape_within, mention, slack_text
 from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, VIA_PHONE, AlertRecord, AlertView, Skipped
 from voice.alert_plan import (
     ACKNOWLEDGED_STATE,
@@ -16,6 +20,7 @@ from voice.alert_plan import (
     NOT_ACKNOWLEDGED,
     QUEUED,
     RINGING_STATE,
+    UNCONFIRMED,
     VOICEMAIL,
     WAITING,
     latest_legs,
@@ -26,7 +31,7 @@ from voice.numbers import display_number
 ACK_ACTION = "alert_acknowledge"
 CANCEL_ACTION = "alert_cancel"
 
-ALERT_USAGE = (
+ALERT_USAGE = escape(
     "Usage: `/voicealert <who> <message>`, for example "
     "`/voicealert @alice > @bob > +14155550199 The database is down`.\n"
     "Who: @people, @user-groups, or numbers with + and the country code, written without spaces. "
@@ -42,6 +47,7 @@ NOT_CALLED = "not called"  # the alert ended before this link of the chain was r
 _STATE_ICONS = {
     WAITING: ":double_vertical_bar:",
     QUEUED: ":hourglass_flowing_sand:",
+    UNCONFIRMED: ":hourglass:",
     RINGING_STATE: ":bell:",
     ANSWERED_STATE: ":speaking_head_in_silhouette:",
     VOICEMAIL: ":mailbox_with_mail:",
@@ -61,84 +67,108 @@ _STATE_WORDS = {
 
 
 def alert_usage_reply(problem: str | None = None) -> str:
-    return f":warning: {escape(problem)}\n{ALERT_USAGE}" if problem else ALERT_USAGE
+    return f"{slack_text(':warning: ', problem)}\n{ALERT_USAGE}" if problem else ALERT_USAGE
 
 
 def starting_reply(people: int) -> str:
     """The requester's immediate acknowledgement."""
-    return f":rotating_light: Raising the alert: looking up {people} recipient{'s' if people != 1 else ''}…"
+    return slack_text(f":rotating_light: Raising the alert: looking up {people} recipient{'s' if people != 1 else ''}…")
 
 
 def not_called_reply(skipped: tuple[Skipped, ...], nobody_left: bool) -> str:
     """Tells the requester who will not be called, and why."""
-    lines = [f"• {item.label}: {escape(item.reason)}" for item in skipped]
+    lines = [slack_text("• ", recipient_label(item.label), ": ", _short(item.reason)) for item in skipped]
     head = ":no_entry: Nobody can be called, so no call was placed:" if nobody_left else \
         ":warning: Not calling everyone:"
-    return "\n".join([head, *lines])
+    return "\n".join([slack_text(head), *lines])
 
 
 def failure_reply(problem: str) -> str:
-    return f":x: {escape(problem)}"
+    return slack_text(f":x: {problem}")
 
 
 def alert_text(view: AlertView) -> str:
     """The notification text: who raised it, the message, where it stands."""
     alert = view.alert
-    return f":rotating_light: Alert from <@{alert.requester.user_id}>: {escape(alert.message)[:300]} — {_status(alert, None)}"
+    return (slack_text(":rotating_light: Alert from ", mention(alert.requester.user_id), ": ")
+            + escape_within(alert.message, 300) + slack_text(" — ", _status(alert)))
 
 
 def alert_blocks(view: AlertView) -> list[dict]:
     alert = view.alert
     blocks = [
-        _section(f":rotating_light: *Alert* from <@{alert.requester.user_id}>\n{_quote(alert.message)}"),
-        _section(_status(alert, view)),
+        _section(slack_text(":rotating_light: *Alert* from ", mention(alert.requester.user_id)) + "\n"
+                 + _quote(alert.message)),
+        _section(slack_text(_status(alert))),
     ]
     blocks += [_section(chunk) for chunk in _chunks(_recipient_lines(view))]
     buttons = _buttons(alert)
     if buttons:
-        blocks.append({"type": "actions", "block_id": f"alert-{alert.id}", "elements": buttons})
+        blocks.append({"type": "actions", "block_id": _fresh_block_id(alert, blocks), "elements": buttons})
     return blocks
 
 
 def gave_up_text(alert: AlertRecord) -> str:
     """Posted in the alert's thread, so the requester is notified (an edit notifies nobody)."""
     rounds = f"{alert.rounds} round{'s' if alert.rounds != 1 else ''} of calls"
-    return (f"<@{alert.requester.user_id}> :warning: Nobody acknowledged the alert after {rounds}. "
-            "You can still acknowledge it here.")
+    return slack_text(mention(alert.requester.user_id), f" :warning: Nobody acknowledged the alert after {rounds}. "
+                      "You can still acknowledge it here.")
 
 
 def too_late_reply(alert: AlertRecord | None) -> str:
     """For a button pressed on an alert someone else already took."""
     if alert is None:
-        return ":grey_question: This alert no longer exists."
+        return slack_text(":grey_question: This alert no longer exists.")
     if alert.status == ACKNOWLEDGED:
-        return f":white_check_mark: {_who(alert)} already acknowledged this alert {_how(alert)}."
+        return slack_text(":white_check_mark: ", _who(alert), f" already acknowledged this alert {_how(alert)}.")
     if alert.status == CANCELLED:
-        return f":heavy_multiplication_x: <@{alert.resolved_by}> already cancelled this alert."
-    return ":grey_question: This alert cannot be cancelled any more."
+        return slack_text(":heavy_multiplication_x: ", _person(alert.resolved_by), " already cancelled this alert.")
+    return slack_text(":grey_question: This alert cannot be cancelled any more.")
+
+
+def recipient_label(label: str) -> str:
+    """A recipient as the parser labelled it: a mention or group mention we built, else plain text."""
+    if _LABEL.fullmatch(label):
+        return Markup(label)
+    return label
 
 
 # -- parts ---------------------------------------------------------------------
 
+_LABEL = re.compile(r"<@[UW][A-Z0-9]{1,20}>|<!subteam\^[A-Z0-9]{1,20}>")
+#: A person's words (a failure's cause, why someone cannot be called) in a line of the message.
+_REASON_MAX = 300
 
-def _status(alert: AlertRecord, view: AlertView | None) -> str:
+
+def _short(text: str) -> str:
+    return Markup(escape_within(text, _REASON_MAX))
+
+
+def _status(alert: AlertRecord) -> Markup:
     after = format_duration(_seconds(alert.created_at, alert.resolved_at))
     if alert.status == ACKNOWLEDGED:
-        return f":white_check_mark: *Acknowledged* by {_who(alert)} {_how(alert)} after {after}."
+        return Markup(slack_text(":white_check_mark: *Acknowledged* by ", _who(alert), f" {_how(alert)} after {after}."))
     if alert.status == CANCELLED:
-        return f":heavy_multiplication_x: *Cancelled* by <@{alert.resolved_by}> in Slack after {after}. Every call was stopped."
+        return Markup(slack_text(":heavy_multiplication_x: *Cancelled* by ", _person(alert.resolved_by),
+                                 f" in Slack after {after}. Every call was stopped."))
     if alert.status == EXHAUSTED:
-        return f":warning: *Nobody acknowledged* after {alert.rounds} round{'s' if alert.rounds != 1 else ''} of calls. <@{alert.requester.user_id}>"
+        rounds = f"{alert.rounds} round{'s' if alert.rounds != 1 else ''}"
+        return Markup(slack_text(f":warning: *Nobody acknowledged* after {rounds} of calls. ",
+                                 mention(alert.requester.user_id)))
     if alert.next_at:
-        stamp = int(alert.next_at.timestamp())
-        return (f":hourglass: Nobody has acknowledged yet. Round {alert.round + 2} of {alert.rounds} "
-                f"starts <!date^{stamp}^at {{time_secs}}|at {alert.next_at:%H:%M:%S} UTC>.")
-    return f":telephone_receiver: Calling… round {alert.round + 1} of {alert.rounds}."
+        return Markup(slack_text(f":hourglass: Nobody has acknowledged yet. Round {alert.round + 2} of {alert.rounds} "
+                                 "starts ", date(alert.next_at, "at {time_secs}", f"at {alert.next_at:%H:%M:%S} UTC"),
+                                 "."))
+    return Markup(slack_text(f":telephone_receiver: Calling… round {alert.round + 1} of {alert.rounds}."))
+
+
+def _person(user_id: str | None) -> str:
+    return mention(user_id) if user_id else "someone"
 
 
 def _who(alert: AlertRecord) -> str:
     if alert.resolved_by:
-        return f"<@{alert.resolved_by}>"
+        return mention(alert.resolved_by)
     if alert.resolved_number:
         return display_number(alert.resolved_number)
     return "someone"
@@ -158,16 +188,17 @@ def _recipient_lines(view: AlertView) -> list[str]:
         state = leg_state(alert, leg)
         if alert.status != ACTIVE and state == WAITING:
             state = NOT_CALLED
-        state_text = _STATE_WORDS.get(state, state)
+        state_text = slack_text(_STATE_WORDS.get(state, state))
         if leg:
             if state == FAILED and leg.cause:
-                state_text = f"failed: {escape(leg.cause)}"
+                state_text = slack_text("failed: ", _short(leg.cause))
             if alert.rounds > 1:
-                state_text += f" · call {leg.position // alert.stages + 1} of {alert.rounds}"
-        who = f"<@{target.user_id}>" if target.user_id else display_number(target.number)
+                state_text += slack_text(f" · call {leg.position // alert.stages + 1} of {alert.rounds}")
+        who = mention(target.user_id) if target.user_id else display_number(target.number)
         prefix = f"{target.stage + 1}." if chain else "•"
-        lines.append(f"{prefix} {who} {_STATE_ICONS.get(state, '')} {state_text}")
-    lines += [f"• {item.label} :no_entry: not called: {escape(item.reason)}" for item in alert.skipped]
+        lines.append(slack_text(f"{prefix} ", who, f" {_STATE_ICONS.get(state, '')} ") + state_text)
+    lines += [slack_text("• ", recipient_label(item.label), " :no_entry: not called: ", _short(item.reason))
+              for item in alert.skipped]
     return lines
 
 
@@ -193,20 +224,41 @@ def _buttons(alert: AlertRecord) -> list[dict]:
     return buttons
 
 
-def _quote(message: str) -> str:
-    quoted = "\n".join(f">{escape(line)}" for line in message.splitlines() or [""])
-    return quoted if len(quoted) <= _SECTION_MAX - 100 else quoted[: _SECTION_MAX - 101] + "…"
+def _quote(message: str, limit: int = _SECTION_MAX - 100) -> str:
+    """The message as a block quote, each line escaped, shortened on the plain text to fit `limit`."""
+    quoted: list[str] = []
+    used = 0
+    for line in message.splitlines() or [""]:
+        room = limit - used - 1  # the ">"
+        escaped = escape(line)
+        if len(escaped) > room:
+            quoted.append(">" + escape_within(line, max(room, 1)))
+            break  # shortened: nothing more fits
+        quoted.append(">" + escaped)
+        used += len(escaped) + 2  # the ">" and the newline
+    return "\n".join(quoted)
 
 
 def _chunks(lines: list[str]) -> list[str]:
-    """Lines joined into texts that each fit in one section."""
+    """Lines joined into texts that each fit in one section (each line is far shorter than one)."""
     chunks: list[str] = []
     for line in lines:
         if chunks and len(chunks[-1]) + 1 + len(line) <= _SECTION_MAX:
             chunks[-1] += "\n" + line
         else:
-            chunks.append(line[:_SECTION_MAX])
+            chunks.append(line)
     return chunks
+
+
+def _fresh_block_id(alert: AlertRecord, blocks: list[dict]) -> str:
+    """An id for the buttons that changes with every version of the message.
+
+    Slack asks for a new block_id on each update of a message
+    (https://docs.slack.dev/reference/block-kit/blocks/actions-block): the
+    same content gives the same id, any change a new one.
+    """
+    digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:12]
+    return f"alert-{alert.id}-{digest}"
 
 
 def _section(text: str) -> dict:

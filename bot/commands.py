@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.mrkdwn import unescape
 from voice.languages import UnknownLanguage, parse_language_tag, supported_languages
 from voice.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number
 
 CODE_MIN, CODE_MAX = 4, 10
-_CODE = re.compile(r"^[0-9]+$")  # ASCII only: str.isdigit() also takes "²" and "٣"
+_CODE = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²" and "٣"
 # Slack may turn a typed number into a link: <tel:+14155550123|+1 415 555 0123>.
 _TEL_LINK = re.compile(r"<tel:([^|>]*)(?:\|[^>]*)?>")
-_LANG = re.compile(r"^lang=(.*)$", re.IGNORECASE)
+_LANG = re.compile(r"lang=(.*)", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ class CommandError:
 
 def parse_voiceotp(text: str) -> OtpRequest | CheckRequest | HelpRequest | CommandError:
     """`[check] <number> [code] [lang=<tag>]`; the code, if any, is the last token."""
-    text = _TEL_LINK.sub(r"\1", text or "").strip()
+    # Slack's links first (their < > are real), then its entities: from here on the
+    # text is what the person typed, and any of it we echo is escaped once, later.
+    text = unescape(_TEL_LINK.sub(r"\1", text or "")).strip()
     if not text:
         return CommandError("Tell me which number to call.")
     if text.lower() in ("help", "-h", "--help", "?"):
@@ -59,7 +62,7 @@ def parse_voiceotp(text: str) -> OtpRequest | CheckRequest | HelpRequest | Comma
 def _take_language(tokens: list[str]) -> tuple[str | CommandError | None, list[str]]:
     rest, language = [], None
     for token in tokens:
-        match = _LANG.match(token)
+        match = _LANG.fullmatch(token)
         if not match:
             rest.append(token)
             continue
@@ -106,7 +109,7 @@ def _parse_check(tokens: list[str]) -> CheckRequest | CommandError:
 def _split_code(tokens: list[str]) -> OtpRequest | CommandError | None:
     """Read the last token as the code: the request, the specific problem, or None if it is no code."""
     code, rest = tokens[-1], " ".join(tokens[:-1])
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         if rest and isinstance(_number(rest), PhoneNumber):
             # Never echo the token back: it may be a mistyped code.
             return CommandError(f"The code must be {CODE_MIN} to {CODE_MAX} digits, with nothing else in it.")

@@ -2,6 +2,9 @@
 
 One place to check that a code never reaches a message: nothing here is
 ever given one, only its length.
+
+Every text is put together by bot.mrkdwn.slack_text, which escapes each
+plain piece once and keeps only the control sequences we mean.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from bot.mrkdwn import date, escape, mention, slack_text
+from voice.calls import NOT_CONFIRMED
 from voice.codes import CheckResult
 from voice.models import ANSWERED, RINGING, CallRecord
 from voice.numbers import PhoneNumber, display_number
 from voice.outcomes import Outcome
 
-USAGE = (
+USAGE = escape(
     "Usage:\n"
     "• `/voiceotp <number>`: call the number and read it a new code (never shown here)\n"
     "• `/voiceotp <number> <code>`: call and read your own code, 4 to 10 digits\n"
@@ -28,19 +33,19 @@ API_PREFIX = "api:"
 
 def usage_reply(problem: str | None = None) -> str:
     """A refusal: what was wrong, then how to use the command."""
-    return f":warning: {escape(problem)}\n{USAGE}" if problem else USAGE
+    return f"{slack_text(':warning: ', problem)}\n{USAGE}" if problem else USAGE
 
 
 def refusal_reply(reason: str) -> str:
     """A valid request we will not carry out (policy): why, and that no call was placed."""
-    return f":no_entry: {escape(reason)} No call was placed."
+    return slack_text(f":no_entry: {reason} No call was placed.")
 
 
 def rate_limit_reply(reason: str, frees_at: datetime, now: datetime) -> str:
     minutes = max(1, round((frees_at - now).total_seconds() / 60))
-    # Slack shows the date token in each reader's own time zone.
-    when = f"<!date^{int(frees_at.timestamp())}^{{time}}|{frees_at:%H:%M} UTC>"
-    return f":no_entry: {escape(reason)} The next call is possible at {when} (in {minutes} min). No call was placed."
+    return slack_text(f":no_entry: {reason} The next call is possible at ",
+                      date(frees_at, "{time}", f"{frees_at:%H:%M} UTC"),
+                      f" (in {minutes} min). No call was placed.")
 
 
 def not_allowed_user_reply() -> str:
@@ -56,45 +61,44 @@ def not_allowed_channel_reply() -> str:
 def calling_reply(number: PhoneNumber, code_length: int | None) -> str:
     """The requester's ephemeral acknowledgement; the code is masked, a generated one never shown."""
     if code_length is None:
-        return (f":telephone_receiver: Calling {number.display}… with a new code, which is never shown here. "
-                f"When they tell you the code, check it with `/voiceotp check {number.e164} <code>`.")
-    return f":telephone_receiver: Calling {number.display}… (code {'•' * code_length})"
+        return slack_text(f":telephone_receiver: Calling {number.display}… with a new code, which is never shown "
+                          f"here. When they tell you the code, check it with `/voiceotp check {number.e164} <code>`.")
+    return slack_text(f":telephone_receiver: Calling {number.display}… (code {'•' * code_length})")
 
 
 def check_reply(number: PhoneNumber, result: CheckResult) -> str:
     """The answer to `/voiceotp check`: verified, wrong (with tries left), expired…"""
     shown = number.display
     if result.valid:
-        return f":white_check_mark: verified: the code for {shown} is correct."
+        return slack_text(f":white_check_mark: verified: the code for {shown} is correct.")
     if result.outcome == "wrong":
         tries = "1 try" if result.attempts_left == 1 else f"{result.attempts_left} tries"
-        return f":x: wrong code ({tries} left)."
+        return slack_text(f":x: wrong code ({tries} left).")
     if result.outcome == "dead":
-        return (f":x: wrong code, and no tries are left: the code for {shown} is dead. "
-                f"Request a new one with `/voiceotp {number.e164}`.")
+        return slack_text(f":x: wrong code, and no tries are left: the code for {shown} is dead. "
+                          f"Request a new one with `/voiceotp {number.e164}`.")
     if result.outcome == "expired":
-        return f":hourglass: expired: the code for {shown} is no longer valid. Request a new one."
+        return slack_text(f":hourglass: expired: the code for {shown} is no longer valid. Request a new one.")
     if result.outcome == "already_verified":
-        return f"The code for {shown} was already verified; request a new one to verify again."
-    return f"No code is waiting for {shown}. Request one first with `/voiceotp {number.e164}`."
+        return slack_text(f"The code for {shown} was already verified; request a new one to verify again.")
+    return slack_text(f"No code is waiting for {shown}. Request one first with `/voiceotp {number.e164}`.")
 
 
 def verified_announcement(number: PhoneNumber, user_id: str, code_length: int) -> str:
     """Posted in the channel when a check succeeds; the code stays masked."""
-    return f":white_check_mark: The code for {number.display} was verified by <@{user_id}> ({'•' * code_length})."
+    return slack_text(f":white_check_mark: The code for {number.display} was verified by ", mention(user_id),
+                      f" ({'•' * code_length}).")
 
 
 def status_text(call: CallRecord) -> str:
     """The channel's status line for a call, in its current state."""
     if call.requester.user_id.startswith(API_PREFIX):
         label = call.requester.user_id.removeprefix(API_PREFIX)
-        head = f":lock: Voice code to {mask_number(call.to_number)} requested through the API (key {label})"
+        head = slack_text(f":lock: Voice code to {mask_number(call.to_number)} requested through the API (key {label})")
     else:
-        head = (
-            f":telephone_receiver: Voice code to {display_number(call.to_number)} "
-            f"requested by <@{call.requester.user_id}>"
-        )
-    return f"{head}: {_state(call)}"
+        head = slack_text(f":telephone_receiver: Voice code to {display_number(call.to_number)} requested by ",
+                          mention(call.requester.user_id))
+    return f"{head}: {slack_text(_state(call))}"
 
 
 def status_blocks(call: CallRecord) -> list[dict]:
@@ -103,7 +107,7 @@ def status_blocks(call: CallRecord) -> list[dict]:
 
 def failure_reply(problem: str) -> str:
     """Told to the requester when the call could not be started at all."""
-    return f":x: {escape(problem)}"
+    return slack_text(f":x: {problem}")
 
 
 def mask_number(e164: str) -> str:
@@ -123,6 +127,8 @@ def _state(call: CallRecord) -> str:
         return "answered, reading the code…" if call.code_read_at else "answered, waiting for a key press…"
     if call.status == RINGING:
         return "ringing…"
+    if call.confirm_by is not None:
+        return f":hourglass: {NOT_CONFIRMED}…"
     return "calling…"
 
 
@@ -140,10 +146,11 @@ def _ending(call: CallRecord) -> str:
         return ":no_entry_sign: no answer"
     if call.outcome is Outcome.CANCELLED:
         return ":heavy_multiplication_x: cancelled"
-    cause = escape(call.cause or "an unknown reason")
+    # Plain text: status_text escapes the whole state once.
+    cause = call.cause or "an unknown reason"
     # Plivo refused the request itself: no call UUID ever came back. (A hangup
     # callback always carries one, even when it beats the create-call reply.)
-    if call.request_uuid is None and call.call_uuid is None:
+    if call.request_uuid is None and call.call_uuid is None and call.confirm_by is None:
         return f":x: failed: the call could not be placed. {cause}"
     return f":x: failed: {cause}"
 
@@ -171,7 +178,3 @@ def format_cost(cost: str | None) -> str | None:
     whole, _, fraction = text.partition(".")
     return f"${whole}.{fraction.ljust(2, '0')}"
 
-
-def escape(text: str) -> str:
-    """Slack's mrkdwn escaping, so outside text cannot mention or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -34,6 +34,13 @@ _CANNOT_POST = {
 VIA_CHAT = "chat"
 VIA_REPLY_URL = "reply_url"
 
+#: Slack accepts a response_url 5 times within 30 minutes
+#: (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses).
+REPLY_URL_USES = 5
+#: Uses kept back from the states along the way: one for the final state, one
+#: for a late correction of it (the cost Plivo reports after the hangup).
+REPLY_URL_RESERVE = 2
+
 
 @dataclass(frozen=True)
 class Place:
@@ -97,10 +104,12 @@ class SlackReporter:
         client: WebClient,
         lookup: Callable[[str], CallRecord | None],
         attach: Callable[..., None],
+        spend_reply_use: Callable[[str, int], bool] = lambda token, limit: True,
     ):
         self._messages = StatusMessages(client)
         self._lookup = lookup  # the latest state of a call, by token
         self._attach = attach  # remember where the status message went
+        self._spend_reply_use = spend_reply_use  # take one use of the response_url, if below a limit
 
     def publish(self, token: str) -> None:
         """Bring the call's status message up to date with its stored state."""
@@ -110,12 +119,22 @@ class SlackReporter:
         place = Place(call.message_via, call.message_channel, call.message_ts)
         text, blocks = status_text(call), status_blocks(call)
         try:
-            if place.via:
+            if place.via == VIA_REPLY_URL and not self._may_reply(call):
+                log.info("call %s: a state along the way is not sent, to keep response_url uses for the final one",
+                         token[:6])
+            elif place.via:
                 self._messages.update(place, call.requester.reply_url, text, blocks)
             elif posted := self._messages.post(call.requester.channel_id, call.requester.reply_url, text, blocks):
-                self._attach(call.token, posted.via, posted.channel, posted.ts)
+                self._attach(call.token, posted.via, posted.channel, posted.ts,
+                             reply_uses=1 if posted.via == VIA_REPLY_URL else 0)
         except Exception:  # a reporting failure must not break the call itself
             log.exception("could not report call %s in Slack", token[:6])
+
+    def _may_reply(self, call: CallRecord) -> bool:
+        """Whether this state may take one of the response_url's few uses: the final state
+        may take any left; a state along the way leaves REPLY_URL_RESERVE for it."""
+        limit = REPLY_URL_USES if call.ended else REPLY_URL_USES - REPLY_URL_RESERVE
+        return self._spend_reply_use(call.token, limit)
 
     def announce(self, requester: Requester, text: str) -> None:
         """Post a one-off message in the requester's channel (or through the response_url)."""

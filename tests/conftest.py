@@ -16,11 +16,14 @@ from concurrent.futures import Executor, Future
 from datetime import datetime, timezone
 
 import pytest
+import requests
 import responses
 from sqlalchemy import create_engine, text
 
 from answer_server import create_app
+from answer_server.sandbox.plivo_xml_rules import document_problems
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
+from tests.fakes.slack_checks import mrkdwn_problems
 from tests.fakes.slack_api import FakeSlackApi
 from voice.settings import Settings
 from voice.store import Store, make_engine
@@ -46,6 +49,8 @@ def clean_environ(monkeypatch):
 def fake_slack():
     with FakeSlackApi(bot_token=BOT_TOKEN) as fake:
         yield fake
+    # Every message the app sent passes Slack's own Block Kit models and reads as meant.
+    assert fake.problems == [], fake.problems
 
 
 @pytest.fixture
@@ -91,6 +96,7 @@ class PlivoRest:
         self.created_at: list[float] = []  # time.monotonic() of each
         self.stopped: list[tuple[str, str]] = []  # ("Call" | "Request", uuid) of every DELETE
         self.refuse_with: tuple[int, dict] | None = None  # answer create-calls with this instead
+        self.time_out_next = 0  # this many create-calls reach Plivo, but their answer never comes back
         mock.add_callback(responses.POST, CREATE_CALL_URL, callback=self._create)
         mock.add_callback(responses.DELETE, re.compile(rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/(Call|Request)/.+/"),
                           callback=self._delete)
@@ -102,6 +108,9 @@ class PlivoRest:
         request_uuid = f"req-{len(self.created) + 1}"
         self.created.append(json.loads(request.body) | {"request_uuid": request_uuid})
         self.created_at.append(time.monotonic())
+        if self.time_out_next > 0:
+            self.time_out_next -= 1
+            raise requests.ReadTimeout("Plivo placed the call but its answer was lost")
         return 201, {}, json.dumps({"api_id": str(uuid.uuid4()), "message": "call fired", "request_uuid": request_uuid})
 
     def _delete(self, request):
@@ -175,7 +184,20 @@ def plivo():
 
 
 def send(client, signed: Signed):
-    return client.post(signed.path, data=signed.body, headers=signed.headers)
+    """Send a signed request; what answers Plivo or Slack is checked as they would check it."""
+    response = client.post(signed.path, data=signed.body, headers=signed.headers)
+    check_reply(signed.path, response.status_code, response.mimetype, response.get_data())
+    return response
+
+
+def check_reply(path: str, status: int, mimetype: str, body: bytes) -> None:
+    """Plivo XML against Plivo's rules; a Slack command's reply as Slack reads mrkdwn."""
+    if mimetype in ("text/xml", "application/xml"):
+        problems = document_problems(body)
+        assert problems == [], f"Plivo would refuse the document from {path}: {problems}"
+    elif path == "/slack/events" and status == 200 and mimetype.startswith("text/plain") and body:
+        problems = mrkdwn_problems(body.decode("utf-8"))
+        assert problems == [], f"Slack would show the reply wrongly: {problems}"
 
 
 def callback_path(url: str) -> str:

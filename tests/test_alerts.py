@@ -92,7 +92,7 @@ def test_the_first_acknowledgement_wins_and_every_other_call_stops(service, phon
     phone.ringing(bob.token, "call-bob")
     answer(phone, carol_leg, "call-carol")
 
-    turn = phone.acknowledge_by_phone(alice.token)
+    turn = phone.acknowledge_by_phone(alice.token, f"call-{alice.id}")
     assert turn.turn is Turn.ACKNOWLEDGED
     taken = service.get(alert.id)
     assert taken.status == ACKNOWLEDGED and taken.resolved_via == "phone"
@@ -101,10 +101,10 @@ def test_the_first_acknowledgement_wins_and_every_other_call_stops(service, phon
     # Alice keeps hers to hear the confirmation.
     assert sorted(plivo_rest.stopped) == [("Call", "call-carol"), ("Request", bob.request_uuid)]
 
-    late = phone.acknowledge_by_phone(carol_leg.token)
+    late = phone.acknowledge_by_phone(carol_leg.token, "call-carol")
     assert late.turn is Turn.TAKEN and late.alert.resolved_name == "Alice"
     # Plivo retries Alice's keypress: she still hears her own confirmation.
-    assert phone.acknowledge_by_phone(alice.token).turn is Turn.ACKNOWLEDGED
+    assert phone.acknowledge_by_phone(alice.token, f"call-{alice.id}").turn is Turn.ACKNOWLEDGED
     assert service.acknowledge(alert.id, "U9", "Zed").won is False
 
 
@@ -124,7 +124,7 @@ def test_acknowledging_in_slack_stops_the_calls_as_a_keypress_does(service, phon
     taking = service.acknowledge(alert.id, "U7", "Dana")
     assert taking.won and taking.alert.resolved_via == "slack" and taking.alert.resolved_name == "Dana"
     assert sorted(plivo_rest.stopped) == [("Call", "call-alice"), ("Request", "req-2")]
-    assert phone.acknowledge_by_phone(alice.token).turn is Turn.TAKEN
+    assert phone.acknowledge_by_phone(alice.token, "call-alice").turn is Turn.TAKEN
 
 
 def test_cancelling_stops_every_call_and_cannot_follow_an_acknowledgement(service, phone, plivo_rest):
@@ -182,7 +182,7 @@ def test_an_acknowledgement_stops_the_chain(service, phone, plivo_rest, schedule
     alert = raise_alert(service, ALICE, CAROL)
     alice = leg_of(service, alert, ALICE.number)
     answer(phone, alice)
-    phone.acknowledge_by_phone(alice.token)
+    phone.acknowledge_by_phone(alice.token, f"call-{alice.id}")
     hang_up(phone, alice, "completed", 4000, "Normal Hangup")
     clock.advance(hours=1)
     scheduler.run_due()
@@ -203,8 +203,8 @@ def test_voicemail_gets_the_message_once_and_counts_as_not_acknowledged(service,
     alert = raise_alert(service, ALICE)
     leg = leg_of(service, alert, ALICE.number)
     assert answer(phone, leg).turn is Turn.PLAY
-    phone.machine(leg.token)
-    assert phone.after_message(leg.token).turn is Turn.HANG_UP
+    phone.machine(leg.token, f"call-{leg.id}")
+    assert phone.after_message(leg.token, f"call-{leg.id}").turn is Turn.HANG_UP
     hang_up(phone, leg, "completed", 4000, "Normal Hangup")
     assert service.store.leg(leg.token).outcome is Outcome.VOICEMAIL
     clock.advance(seconds=60)
@@ -216,11 +216,11 @@ def test_the_menu_repeats_three_times_without_a_key_then_says_goodbye(service, p
     alert = raise_alert(service, ALICE)
     leg = leg_of(service, alert, ALICE.number)
     answer(phone, leg)
-    assert phone.after_message(leg.token).turn is Turn.MENU
-    assert [phone.silence(leg.token).turn for _ in range(MENU_REPEATS)] == [Turn.MENU] * MENU_REPEATS
+    assert phone.after_message(leg.token, f"call-{leg.id}").turn is Turn.MENU
+    assert [phone.silence(leg.token, f"call-{leg.id}").turn for _ in range(MENU_REPEATS)] == [Turn.MENU] * MENU_REPEATS
     # A key in between starts the count again.
-    assert phone.key_pressed(leg.token, Turn.REPEAT).turn is Turn.REPEAT
-    assert [phone.silence(leg.token).turn for _ in range(MENU_REPEATS + 1)] == [Turn.MENU] * MENU_REPEATS + [Turn.NO_INPUT]
+    assert phone.key_pressed(leg.token, f"call-{leg.id}", Turn.REPEAT).turn is Turn.REPEAT
+    assert [phone.silence(leg.token, f"call-{leg.id}").turn for _ in range(MENU_REPEATS + 1)] == [Turn.MENU] * MENU_REPEATS + [Turn.NO_INPUT]
 
 
 def test_a_refusal_by_plivo_is_not_retried_but_a_rate_limit_is(service, plivo_rest, scheduler, clock):

@@ -6,6 +6,7 @@ test runs when it chooses, so every step of a call is observed in order.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from answer_server import api as api_module
 from answer_server import create_app
@@ -429,9 +431,45 @@ def test_unknown_paths_and_methods_under_the_api_answer_json(client):
     assert error_of(get(client, "/nothing/here")) == (404, "not_found")
     response = client.delete("/api/v1/otp", headers={"Authorization": f"Bearer {KEY}"})
     assert error_of(response) == (405, "method_not_allowed")
-    assert "POST" in response.headers["Allow"]
+    assert response.headers["Allow"] == "OPTIONS, POST"
     # Outside the API the app's plain answers stay as they were.
     assert client.get("/nothing").mimetype == "text/plain"
+
+
+@pytest.mark.parametrize("method", ["DELETE", "GET", "PUT", "PATCH"])
+@pytest.mark.parametrize("key", [KEY, None])
+def test_the_check_path_is_its_own_and_other_methods_get_405_with_only_its_methods(client, method, key):
+    # Before, /otp/check also matched /otp/<id>: GET reached the status route, and DELETE listed its GET.
+    response = client.open("/api/v1/otp/check", method=method,
+                           headers={"Authorization": f"Bearer {key}"} if key else {})
+    assert response.status_code == 405  # routing comes before the key
+    assert response.headers["Allow"] == "OPTIONS, POST"  # Flask adds OPTIONS to every rule
+    assert response.get_json() == {"error": {"code": "method_not_allowed", "message": "Use POST here."}}
+
+
+def test_only_an_id_shaped_segment_reaches_the_status_route(client):
+    not_ids = ("checks", "otp_short", "otp_" + "A" * 41, "OTP_AAAAAAAAAAAAAAAAAAAAAAAA", "otp_AAAAAAAAAAAAAAAA!")
+    for not_an_id in not_ids:
+        response = get(client, f"/otp/{not_an_id}", key=None)
+        assert error_of(response) == (404, "not_found")  # not 401: no route, so no key is asked for
+    assert error_of(get(client, "/otp/otp_AAAAAAAAAAAAAAAA", key=None)) == (401, "unauthorized")
+    response = client.delete("/api/v1/otp/otp_AAAAAAAAAAAAAAAAAAAAAAAA")
+    assert error_of(response) == (405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize("path", ["/otp", "/otp/check"])
+def test_a_body_the_client_never_sends_is_400_invalid_request(app, accepting, work, path):
+    # Content-Length promises a body that never comes: Werkzeug raises ClientDisconnected (a 400).
+    environ = EnvironBuilder(path=f"/api/v1{path}", method="POST", content_type="application/json",
+                             headers={"Authorization": f"Bearer {KEY}"}).get_environ()
+    environ.update({"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "40"})
+    environ.pop("wsgi.input_terminated", None)
+    body, status, _headers = run_wsgi_app(app, environ)
+    assert status.startswith("400")
+    assert json.loads(b"".join(body))["error"]["code"] == "invalid_request"
+    work.run()
+    assert created(accepting) == []
 
 
 def test_an_unexpected_failure_answers_json_without_a_traceback(app, client, monkeypatch, caplog):

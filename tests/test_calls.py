@@ -10,6 +10,7 @@ from voice.models import HangupReport, Requester
 from voice.outcomes import Outcome
 from voice.plivo import PlivoClient
 from voice.policy import DestinationPolicy
+from voice.sealing import SecretBox
 from voice.store import new_call_row
 
 PLIVO = "https://api.plivo.test"
@@ -31,7 +32,8 @@ def plivo_api():
 
 def make_service(store, clock, notified, *, guard=True):
     config = CallConfig(public_url="https://voice.example.test", from_number="+14155550100",
-                        policy=DestinationPolicy(None, "+14155550100"), voicemail_guard=guard)
+                        policy=DestinationPolicy(None, "+14155550100"), box=SecretBox("k" * 32),
+                        voicemail_guard=guard)
     return CallService(store, PlivoClient(PLIVO, "MAXXXXXXXXXXXXXXXXXX", "t"), config,
                        notify=lambda call: notified.append((call.status, call.outcome)), clock=clock)
 
@@ -43,7 +45,8 @@ def service(store, clock, notified, plivo_api):
 
 def open_call(service, token="tok-aaaaaaaaaaaaaaaaaaaa"):
     return service.store.add_call(new_call_row(token=token, kind="otp", to_number="+14155550123",
-                                               requester=REQUESTER, code="483920", request_id=None,
+                                               requester=REQUESTER, sealed_code=service.seal("483920", token),
+                                               code_length=6, request_id=None,
                                                now=service.clock()))
 
 
@@ -94,7 +97,7 @@ def test_the_guard_reads_nothing_before_a_key_and_only_1_repeats(service):
 def test_a_machine_gets_nothing_and_the_call_ends_as_voicemail(service, notified):
     call = open_call(service)
     service.answer(call.token, "c-1")
-    service.machine_detected(call.token)
+    service.machine_detected(call.token, "c-1")
     assert service.key_pressed(call.token, "c-1", "1") is None
     ended = service.hangup(call.token, HangupReport(call_uuid="c-1", call_status="completed", duration=9))
     assert ended.outcome is Outcome.VOICEMAIL

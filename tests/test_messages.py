@@ -71,7 +71,7 @@ def test_a_refusal_says_the_problem_then_the_usage():
     reply = usage_reply("The code is missing: put it after the number.")
     first, second = reply.split("\n", 1)
     assert first == ":warning: The code is missing: put it after the number."
-    assert second.startswith("Usage:\n• `/voiceotp <number>`")
+    assert second.startswith("Usage:\n• `/voiceotp &lt;number&gt;`")
 
 
 def test_outside_text_cannot_mention_anyone():
@@ -86,7 +86,7 @@ def test_durations_read_naturally():
 def test_a_generated_code_is_never_shown_even_masked():
     reply = calling_reply(parse_phone_number("+14155550123"), None)
     assert "•" not in reply and "never shown here" in reply
-    assert "`/voiceotp check +14155550123 <code>`" in reply
+    assert "`/voiceotp check +14155550123 &lt;code&gt;`" in reply
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from voice.otp import CodeOrder, OtpConfig, OtpService, Refused, default_limits
 from voice.otp_store import OtpStore, otp_codes
 from voice.plivo import PlivoClient
 from voice.policy import DestinationPolicy
+from voice.sealing import SecretBox
 from voice.store import Store, calls, make_engine
 
 NUMBER = parse_phone_number("+14155550123")
@@ -38,7 +39,7 @@ def clock():
 
 def make_otp(store, clock, *, limits=(3, 10, 30), max_checks=5, ttl=600, allowed=None):
     config = CallConfig(public_url="https://v.test", from_number="+14155550100",
-                        policy=DestinationPolicy(allowed, "+14155550100"))
+                        policy=DestinationPolicy(allowed, "+14155550100"), box=SecretBox(KEY))
     call_service = CallService(store, PlivoClient("https://api.plivo.test", "MAXXXXXXXXXXXXXXXXXX", "t"),
                                config, clock=clock)
     otp_config = OtpConfig(length=6, ttl=timedelta(seconds=ttl), max_checks=max_checks, hash_key=KEY,
@@ -73,7 +74,12 @@ def test_a_code_is_stored_only_as_a_hash_and_read_from_the_call_until_it_ends(ot
         stored = conn.execute(select(otp_codes)).mappings().one()
         assert "483920" not in str(dict(stored))
         assert stored["code_hash"] == hash_code(KEY, NUMBER.e164, "483920")
-        assert conn.execute(select(calls.c.secret)).scalar() == "483920"
+        sealed = conn.execute(select(calls.c.secret)).scalar()
+    # Sealed at rest: only the key (never in the database) opens it, and only for this call.
+    assert "483920" not in sealed
+    assert SecretBox(KEY).open(sealed, call.token) == "483920"
+    assert SecretBox(KEY).open(sealed, "another-call-token") is None
+    assert SecretBox(KEY + "-rotated").open(sealed, call.token) is None
     otp.calls.abandon(call.token, "test")
     with store.engine.connect() as conn:
         rows = [str(dict(row)) for row in conn.execute(select(calls)).mappings()]
@@ -84,7 +90,7 @@ def test_a_code_is_stored_only_as_a_hash_and_read_from_the_call_until_it_ends(ot
 def test_a_generated_code_is_checked_like_a_given_one(otp, store):
     code, call = otp.request(order())
     with store.engine.connect() as conn:
-        clear = conn.execute(select(calls.c.secret)).scalar()
+        clear = SecretBox(KEY).open(conn.execute(select(calls.c.secret)).scalar(), call.token)
     assert len(clear) == 6
     assert otp.check(NUMBER, clear).valid
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from answer_server.plivo_xml import ENGLISH, code_document, goodbye_document, key_gate_document
-from voice.languages import Speech
+from answer_server.plivo_xml import (
+    alert_document,
+    alert_intro,
+    code_document,
+    goodbye_document,
+    key_gate_document,
+    menu_document,
+    sentence_document,
+)
+from voice.languages import PHRASE_KEYS, phrase
 from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
 from answer_server.sandbox.plivo_xml_rules import document_problems
+from tests.test_languages import every_speech
+from voice.voices import VOICES
 
 MENU = b"""<?xml version="1.0" encoding="utf-8"?>
 <Response>
@@ -23,13 +33,73 @@ MENU = b"""<?xml version="1.0" encoding="utf-8"?>
 </Response>"""
 
 
-@pytest.mark.parametrize("speech", [ENGLISH, Speech("es", "es-ES", "Polly.Lucia"), Speech("hi", "hi-IN", "Polly.Aditi")])
-def test_the_apps_own_documents_are_valid(speech):
+SPEECHES = sorted(every_speech(), key=lambda speech: (speech.plivo_language, speech.voice))
+
+
+@pytest.mark.parametrize("speech", SPEECHES, ids=[f"{s.plivo_language}-{s.voice}" for s in SPEECHES])
+def test_every_document_the_app_builds_in_every_language_and_voice_is_valid(speech):
     action = "https://voice.example.test/plivo/key/t0k3n"
-    assert document_problems(key_gate_document(speech, action)) == []
-    assert document_problems(code_document("483920", speech, action)) == []
-    assert document_problems(code_document("4839", speech, action, intro=True)) == []
-    assert document_problems(goodbye_document(speech, "try_later")) == []
+    documents = [
+        key_gate_document(speech, action),
+        code_document("483920", speech, action),
+        code_document("4839", speech, action, intro=True),
+        *(goodbye_document(speech, key) for key in PHRASE_KEYS),
+        sentence_document(phrase(speech.code, "goodbye"), speech),
+    ]
+    for document in documents:
+        assert document_problems(document) == [], document.decode()
+
+
+def test_the_alert_documents_are_valid():
+    assert document_problems(alert_document(alert_intro("Ana", "ops"), "DB down", "https://v.test/m/tok")) == []
+    assert document_problems(menu_document("https://v.test/k/tok", "https://v.test/s/tok",
+                                           before=["Sorry, that key is not valid."])) == []
+    assert document_problems(goodbye_document()) == [] and document_problems(sentence_document("Bye.")) == []
+
+
+def speak(attributes: str) -> bytes:
+    return f"<Response><Speak {attributes}>Hello</Speak></Response>".encode()
+
+
+@pytest.mark.parametrize(("voice", "language"), [
+    (voice, language) for language, voices in VOICES.items()
+    for voice in [*sorted(voices.basic), *(polly.name for polly in voices.polly)]
+])
+def test_every_voice_plivo_has_for_a_language_is_accepted(voice, language):
+    assert document_problems(speak(f'voice="{voice}" language="{language}"')) == []
+
+
+@pytest.mark.parametrize(("attributes", "problem"), [
+    ('voice="Polly.Joanna" language="en-GB"',
+     "<Speak voice='Polly.Joanna' language='en-GB'>: Polly.Joanna does not speak en-GB"),
+    ('voice="Polly.Matthew" language="en-AU"',
+     "<Speak voice='Polly.Matthew' language='en-AU'>: Polly.Matthew does not speak en-AU"),
+    ('voice="WOMAN" language="pt-PT"', "<Speak voice='WOMAN' language='pt-PT'>: WOMAN does not speak pt-PT"),
+    ('voice="MAN" language="hi-IN"', "<Speak voice='MAN' language='hi-IN'>: MAN does not speak hi-IN"),
+    ('voice="WOMAN" language="en-IN"', "<Speak voice='WOMAN' language='en-IN'>: WOMAN does not speak en-IN"),
+    ('language="hi-IN"', "<Speak language='hi-IN'>: WOMAN does not speak hi-IN"),
+    ('voice="Polly.Amy"', "<Speak voice='Polly.Amy'>: Polly.Amy does not speak en-US (Plivo's default)"),
+    ('voice="Polly.Céline" language="fr-FR"',
+     "<Speak voice='Polly.Céline' language='fr-FR'>: Polly.Céline is spelt with accents; "
+     "Plivo's SDKs know it only as Polly.Celine"),
+    ('voice="Polly.Inês" language="pt-PT"',
+     "<Speak voice='Polly.Inês' language='pt-PT'>: Polly.Inês is spelt with accents; "
+     "Plivo's SDKs know it only as Polly.Ines"),
+    ('voice="Polly.Foo" language="en-US"',
+     "<Speak voice='Polly.Foo' language='en-US'>: Polly.Foo is not a Plivo voice "
+     "(WOMAN, MAN or an Amazon Polly voice Plivo offers)"),
+    ('voice="woman"', "<Speak voice='woman'>: woman is not a Plivo voice (WOMAN, MAN or an Amazon Polly voice"),
+    ('voice="WOMAN" language="en"', "<Speak voice='WOMAN' language='en'>: Plivo has no voice for the language en"),
+])
+def test_a_voice_that_does_not_speak_its_language_or_is_misspelt_is_refused(attributes, problem):
+    problems = document_problems(speak(attributes))
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_a_speak_without_voice_or_language_is_plivos_woman_in_american_english():
+    assert document_problems(b"<Response><Speak>Hello</Speak></Response>") == []
+    assert document_problems(speak('voice="Polly.Joanna"')) == []
+    assert document_problems(speak('language="en-GB"')) == []
 
 
 def test_a_menu_with_ssml_nested_prompts_and_every_attribute_is_valid():

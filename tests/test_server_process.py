@@ -323,7 +323,7 @@ def test_an_invalid_number_gets_a_specific_error_with_the_usage_and_places_no_ca
     reply, _ = request_call(server, slack, "+15551234567 483920")
     assert reply.status_code == 200
     assert "is not a valid number" in reply.text
-    assert "Usage:\n• `/voiceotp <number>`" in reply.text
+    assert "Usage:\n• `/voiceotp &lt;number&gt;`" in reply.text
     time.sleep(0.3)
     assert fake_plivo.requests == []
     assert fake_slack.calls("chat.postMessage") == []
@@ -392,3 +392,28 @@ def test_no_code_or_secret_reaches_the_server_output_even_at_debug_level(
     assert SPOKEN not in output
     for secret in (BOT_TOKEN, SIGNING_SECRET, AUTH_TOKEN):
         assert secret not in output
+
+
+def test_a_refused_slack_request_leaves_no_body_code_or_response_url_in_the_log(
+        launch, slack, fake_slack, fake_plivo):
+    """A forged or stale request is refused without its body ever being written down, at any level."""
+    server = launch(LOG_LEVEL="DEBUG")
+    response_url = fake_slack.response_url("refused-request")
+    stale = slack.command(f"{NUMBER} {CODE}", response_url=response_url, timestamp=int(time.time()) - 600)
+    assert server.send(stale).status_code == 401
+    forged = slack.command(f"{NUMBER} {CODE}", response_url=response_url)
+    assert server.send(forged, headers=forged.headers | {"X-Slack-Signature": "v0=" + "0" * 64}).status_code == 401
+    odd = slack.command(f"{NUMBER} {CODE}", response_url=response_url)
+    assert server.send(odd, headers=odd.headers | {"X-Slack-Request-Timestamp": "12e3"}).status_code == 401
+    # And a good one, so that every library has had its say at DEBUG.
+    good_url = fake_slack.response_url("accepted-request")
+    assert server.send(slack.command(f"{NUMBER} {CODE}", response_url=good_url)).status_code == 200
+    created_call(fake_plivo)
+    server.stop()
+    output = server.output()
+    assert "refused a Slack request with a missing, invalid or stale signature" in output
+    assert " DEBUG " in output
+    assert_no_code(output, CODE)
+    for leaked in ("refused-request", "accepted-request", "/commands/T0001/", "%2B14155550123", "text="):
+        assert leaked not in output, leaked
+    assert fake_plivo.created and len(fake_plivo.created) == 1

@@ -105,7 +105,7 @@ def test_the_log_never_shows_a_secret_even_in_a_traceback():
     import io
     import logging
 
-    from answer_server.__main__ import RedactingFormatter
+    from answer_server.logs import RedactingFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -176,3 +176,19 @@ def test_otp_settings_explain_a_malformed_value(name, value, problem):
         load_settings(GOOD | {name: value})
     assert caught.value.problems[0].startswith(problem)
     assert "tooshort" not in caught.value.problems[0]
+
+
+@pytest.mark.parametrize(("value", "voice"), [
+    ("WOMAN", "WOMAN"), ("MAN", "MAN"), ("Polly.Joanna", "Polly.Joanna"),
+    ("Polly.Céline", "Polly.Celine"), ("Polly.Inês", "Polly.Ines"), ("Polly.Penélope", "Polly.Penelope"),
+])
+def test_a_polly_voice_written_with_accents_is_kept_as_plivos_sdks_spell_it(value, voice):
+    assert load_settings(GOOD | {"VOICE": value}).voice == voice
+
+
+@pytest.mark.parametrize("value", ["Polly.Foo", "Polly.joanna", "woman", "Polly."])
+def test_a_voice_plivo_does_not_offer_is_refused_at_start_up_in_one_line(value):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {"VOICE": value})
+    assert caught.value.problems == [
+        f"VOICE must be WOMAN, MAN or an Amazon Polly voice Plivo offers, such as Polly.Joanna ({value} is not one)"]

@@ -4,8 +4,8 @@ import pytest
 
 from voice.signature import compute_signature, is_valid_signature, signed_string
 
-# Plivo's official V3 vectors (plivo-go utils_test.go, plivo-ruby signature_spec.rb),
-# copied from ../shared/reference/plivo.md §4.
+# Plivo's official V3 vectors, verbatim from plivo-go `utils_test.go` and plivo-ruby
+# `spec/signature_spec.rb` (https://github.com/plivo/plivo-go, https://github.com/plivo/plivo-ruby).
 OFFICIAL_TOKEN = "Y2Q2ZDgxZmY5YWRiOTI5YmQ1Njg0MTAxZWIyOTc4"
 OFFICIAL_NONCE = "31627761595286130198"
 OFFICIAL_PARAMS = {

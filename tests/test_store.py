@@ -16,7 +16,7 @@ REQUESTER = Requester(user_id="U1", channel_id="C1", team_id="T1", reply_url="ht
 
 def add(store, token="tok-aaaaaaaaaaaaaaaa", code="483920", request_id=None, now=NOW):
     return store.add_call(new_call_row(token=token, kind="otp", to_number="+14155550123", requester=REQUESTER,
-                                       code=code, request_id=request_id, now=now))
+                                       sealed_code=code, code_length=len(code), request_id=request_id, now=now))
 
 
 def finish(store, token="tok-aaaaaaaaaaaaaaaa", outcome=Outcome.ANSWERED):
@@ -42,7 +42,7 @@ def test_states_only_move_forward(store):
     assert store.get("tok-aaaaaaaaaaaaaaaa").status == CALLING
     assert store.mark_ringing("tok-aaaaaaaaaaaaaaaa", "c-1").status == RINGING
     answer = store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
-    assert answer.call.status == ANSWERED and answer.code == "483920" and answer.first
+    assert answer.call.status == ANSWERED and answer.sealed_code == "483920" and answer.first
     # A late ring callback does not move an answered call back.
     assert store.mark_ringing("tok-aaaaaaaaaaaaaaaa", "c-1") is None
     assert store.get("tok-aaaaaaaaaaaaaaaa").status == ANSWERED
@@ -60,7 +60,7 @@ def test_the_first_call_uuid_binds_the_answer(store):
     add(store)
     assert store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW).first
     repeat = store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
-    assert repeat.code == "483920" and not repeat.first
+    assert repeat.sealed_code == "483920" and not repeat.first
     assert store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-2", NOW) is None
 
 
@@ -91,7 +91,7 @@ def test_a_call_survives_a_new_store_on_the_same_database(database_url):
     first.engine.dispose()
     second = Store(make_engine(database_url))
     assert second.ready()
-    assert second.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW).code == "483920"
+    assert second.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW).sealed_code == "483920"
     second.engine.dispose()
 
 
@@ -103,7 +103,7 @@ def test_ready_is_false_while_the_database_is_unreachable(tmp_path):
 def test_a_duplicate_token_adds_nothing(store):
     add(store)
     assert add(store, code="111111") is None
-    assert store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW).code == "483920"
+    assert store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW).sealed_code == "483920"
 
 
 def test_a_failed_statement_never_carries_the_code_in_its_message(store):
@@ -122,14 +122,14 @@ def test_a_key_press_serves_the_code_only_to_the_answering_call(store):
     store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
     assert store.serve_code("tok-aaaaaaaaaaaaaaaa", "c-2", NOW) is None
     served = store.serve_code("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
-    assert served.code == "483920" and served.call.code_read_at == NOW
+    assert served.sealed_code == "483920" and served.call.code_read_at == NOW
 
 
 def test_a_machine_erases_the_code_before_anyone_can_press_a_key(store):
     add(store)
     store.claim_answer("tok-aaaaaaaaaaaaaaaa", "c-1", NOW)
-    assert store.mark_machine("tok-aaaaaaaaaaaaaaaa", NOW).machine_at == NOW
-    assert store.mark_machine("tok-aaaaaaaaaaaaaaaa", NOW) is None
+    assert store.mark_machine("tok-aaaaaaaaaaaaaaaa", "c-1", NOW).machine_at == NOW
+    assert store.mark_machine("tok-aaaaaaaaaaaaaaaa", "c-1", NOW) is None
     assert store.serve_code("tok-aaaaaaaaaaaaaaaa", "c-1", NOW) is None
     with store.engine.connect() as conn:
         assert conn.execute(select(calls.c.secret)).scalar() is None

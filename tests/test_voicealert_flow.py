@@ -351,7 +351,7 @@ def test_refused_numbers_alone_are_refused_in_the_reply(client, slack, plivo_res
 def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack, plivo_rest, fake_slack, text, problem):
     body = send(client, slack.command(text, command="/voicealert")).get_data(as_text=True)
     assert problem in body
-    assert "Usage: `/voicealert <who> <message>`" in body
+    assert "Usage: `/voicealert &lt;who&gt; &lt;message&gt;`" in body
     time.sleep(0.2)
     assert plivo_rest.created == [] and fake_slack.calls("chat.postMessage") == []
 

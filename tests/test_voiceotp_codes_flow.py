@@ -46,7 +46,7 @@ def all_slack_text(fake_slack) -> str:
 def test_a_generated_code_is_read_to_the_callee_and_never_shown_in_slack(client, slack, plivo_api, fake_slack, plivo):
     reply, call = place(client, slack, plivo_api, fake_slack, NUMBER)
     assert "with a new code, which is never shown here" in reply
-    assert f"`/voiceotp check {NUMBER} <code>`" in reply
+    assert f"`/voiceotp check {NUMBER} &lt;code&gt;`" in reply
     code = hear_code(client, plivo, call)
     assert len(code) == 6
     fake_slack.wait_for(lambda: fake_slack.calls("chat.update"))

@@ -9,7 +9,17 @@ import time
 import pytest
 import requests
 
-from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, key_path, plivo_accepts, send
+from tests.conftest import (
+    AUTH_ID,
+    CREATE_CALL_URL,
+    PLIVO_API,
+    assert_no_code,
+    callback_path,
+    hear_code,
+    key_path,
+    plivo_accepts,
+    send,
+)
 from voice.models import ENDED
 
 CODE = "483920"
@@ -204,7 +214,7 @@ def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack
     body = reply.get_data(as_text=True)
     assert reply.status_code == 200
     assert problem in body
-    assert "Usage:\n• `/voiceotp <number>`" in body
+    assert "Usage:\n• `/voiceotp &lt;number&gt;`" in body
     time.sleep(0.3)
     assert created_call_bodies(plivo_api) == []
     assert fake_slack.calls("chat.postMessage") == []
@@ -212,7 +222,7 @@ def test_bad_input_gets_a_specific_error_and_the_usage_and_no_call(client, slack
 
 def test_help_shows_the_usage(client, slack, plivo_api):
     body = send(client, slack.command("help")).get_data(as_text=True)
-    assert body.startswith("Usage:\n• `/voiceotp <number>`")
+    assert body.startswith("Usage:\n• `/voiceotp &lt;number&gt;`")
 
 
 @pytest.mark.parametrize("change", ["bad signature", "stale timestamp", "garbage timestamp"])
@@ -254,15 +264,49 @@ def test_plivo_errors_become_words_in_the_channel_message(client, slack, plivo_a
     assert "Traceback" not in message.text
 
 
-def test_a_plivo_timeout_is_reported_and_the_code_is_not_kept(app, client, slack, plivo_api, fake_slack):
+def timed_out_call(client, slack, plivo_api, fake_slack) -> dict:
+    """/voiceotp whose create-call reached Plivo and got no answer: what Plivo was asked."""
     plivo_api.post(CREATE_CALL_URL, body=requests.ReadTimeout("read timed out"))
     send(client, slack.command(f"{NUMBER} {CODE}"))
-    message = channel_message(fake_slack, lambda t: "failed" in t)
-    assert "did not answer in time" in message.text
+    return wait_for_create(plivo_api, fake_slack)
+
+
+def test_a_call_plivo_did_not_confirm_may_still_ring_and_is_then_answered_and_reported(
+        client, slack, plivo_api, fake_slack, plivo):
+    created = timed_out_call(client, slack, plivo_api, fake_slack)
+    message = channel_message(fake_slack, lambda t: "did not confirm" in t)
+    assert message.text.endswith(":hourglass: Plivo did not confirm the call; it may still ring…")
+    # It did ring after all: the callee hears the code, and Slack follows the real call.
+    send(client, plivo.ring(callback_path(created["ring_url"]), call_uuid="call-1", to=NUMBER))
+    assert hear_code(client, plivo, created, to=NUMBER) == CODE
+    send(client, plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21,
+                              total_cost="0.0085"))
+    final = channel_message(fake_slack, lambda t: "code read" in t and "·" in t)
+    assert final.ts == message.ts
+    assert final.text.endswith(":white_check_mark: code read · 21 s · $0.0085")
+
+
+def test_a_call_plivo_did_not_confirm_that_never_rings_fails_after_its_ring_time_and_loses_its_code(
+        settings, plivo_api, slack, fake_slack, plivo, clock):
+    from answer_server import create_app
+
+    app = create_app(settings, clock=clock)
+    client = app.test_client()
+    created = timed_out_call(client, slack, plivo_api, fake_slack)
+    channel_message(fake_slack, lambda t: "did not confirm" in t)
+    calls = app.extensions["voicebridge"]["calls"]
+    clock.advance(seconds=100)
+    assert calls.expire_stale() == 0  # Plivo's ring timeout (45 s) and its queue's grace are not over yet
+    clock.advance(seconds=6)
+    assert calls.expire_stale() == 1
+    message = channel_message(fake_slack, lambda t: "never rang" in t)
+    assert message.text.endswith(":x: failed: Plivo did not confirm the call, and it never rang.")
     store = app.extensions["voicebridge"]["store"]
     with store.engine.connect() as conn:
-        secrets_left = conn.exec_driver_sql("SELECT secret FROM calls").fetchall()
-    assert secrets_left == [(None,)]
+        assert conn.exec_driver_sql("SELECT secret FROM calls").fetchall() == [(None,)]
+    late = send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    assert "no longer valid" in late.get_data(as_text=True)
+    app.extensions["voicebridge"]["close"]()
 
 
 def test_where_the_bot_cannot_post_the_response_url_carries_the_status(client, slack, plivo_api, fake_slack, plivo):
@@ -277,6 +321,28 @@ def test_where_the_bot_cannot_post_the_response_url_carries_the_status(client, s
     assert last[0]["response_type"] == "in_channel"
     for payload in fake_slack.responses_to(url):
         assert_no_code(json.dumps(payload), CODE)
+
+
+def test_through_a_response_url_the_final_state_and_its_late_cost_always_land(
+        client, slack, plivo_api, fake_slack, plivo):
+    """Slack takes a response_url 5 times: the states along the way leave room for the end."""
+    fake_slack.fail_channel("G0PRIVATE", "not_in_channel")
+    url = fake_slack.response_url("private-budget")
+    _, created = start_call(client, slack, plivo_api, fake_slack, channel_id="G0PRIVATE", response_url=url)
+    plivo_api.get(f"{PLIVO_API}/v1/Account/{AUTH_ID}/Call/call-1/", json={"total_amount": "0.00850"})
+    fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    send(client, plivo.ring(callback_path(created["ring_url"]), call_uuid="call-1", to=NUMBER))
+    fake_slack.wait_for(lambda: any("ringing…" in p["text"] for p in fake_slack.responses_to(url)))
+    assert hear_code(client, plivo, created, to=NUMBER) == CODE  # answered, then a key: two more states
+    time.sleep(0.2)
+    # No TotalCost in the hangup: the cost comes from Plivo's call record afterwards, one more change.
+    send(client, plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21))
+    final = fake_slack.wait_for(lambda: [p for p in fake_slack.responses_to(url) if "$0.0085" in p["text"]])
+    assert final[-1]["text"].endswith(":white_check_mark: code read · 21 s · $0.0085")
+    assert any(p["text"].endswith(":white_check_mark: code read · 21 s") for p in fake_slack.responses_to(url))
+    assert len(fake_slack.responses_to(url)) <= 5
+    assert fake_slack.rejected_responses_to(url) == []
+    assert fake_slack.response_messages(url)[-1]["text"] == final[-1]["text"]
 
 
 def test_the_same_command_delivered_twice_places_one_call(client, slack, plivo_api, fake_slack):

@@ -71,6 +71,7 @@ class Leg:
     cause: str | None = None
     answered_at: datetime | None = None
     ended_at: datetime | None = None
+    confirm_by: datetime | None = None  # Plivo did not confirm the create-call: it may ring until then
 
     @property
     def ended(self) -> bool:

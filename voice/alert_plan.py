@@ -78,6 +78,7 @@ def targets_at(alert: AlertRecord, position: int, earlier: Iterable[Leg]) -> lis
 # A call's state as the Slack message shows it.
 WAITING = "waiting"  # not called yet (a later link of the chain)
 QUEUED = "queued"
+UNCONFIRMED = "not confirmed by Plivo; it may still ring"
 RINGING_STATE = "ringing"
 ANSWERED_STATE = "answered"
 VOICEMAIL = "voicemail"
@@ -115,6 +116,8 @@ def leg_state(alert: AlertRecord, leg: Leg | None) -> str:
         return ANSWERED_STATE
     if leg.status == RINGING:
         return RINGING_STATE
+    if leg.confirm_by is not None:
+        return UNCONFIRMED
     return QUEUED
 
 

@@ -85,6 +85,8 @@ legs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("answered_at", DateTime(timezone=True)),
     Column("ended_at", DateTime(timezone=True)),
+    # Plivo did not confirm the create-call: it may still ring until then (see voice/calls.py).
+    Column("confirm_by", DateTime(timezone=True)),
     # A target is called once per position, however often the position is opened.
     UniqueConstraint("alert_id", "position", "target"),
 )
@@ -203,9 +205,13 @@ class AlertStore:
             row = conn.execute(select(legs).where(legs.c.id == leg_id)).mappings().first()
         return _leg(row) if row else None
 
+    def mark_unconfirmed(self, leg_id: int, confirm_by: datetime) -> bool:
+        """Plivo may or may not have placed this call: it stays open until `confirm_by`."""
+        return self._update_leg(legs.c.id == leg_id, legs.c.status == CALLING, confirm_by=confirm_by)
+
     def mark_ringing(self, token: str, call_uuid: str) -> bool:
         return self._update_leg(
-            legs.c.token == token, legs.c.status.in_((QUEUED, CALLING)),
+            legs.c.token == token, legs.c.status.in_((QUEUED, CALLING)) & _bound_to(call_uuid),
             status=RINGING, call_uuid=func.coalesce(legs.c.call_uuid, call_uuid))
 
     def bind_answer(self, token: str, call_uuid: str, now: datetime) -> tuple[Leg, bool] | None:
@@ -216,22 +222,23 @@ class AlertStore:
         """
         with self.engine.begin() as conn:
             row = conn.execute(select(legs).where(legs.c.token == token)).mappings().first()
-            if row is None or row["call_uuid"] not in (None, call_uuid):
-                return None
+            if row is None or row["call_uuid"] not in (None, call_uuid) or row["status"] == ENDED:
+                return None  # another Plivo call's, or over: nothing changes
             first = row["answered_at"] is None
             conn.execute(
-                update(legs).where(legs.c.id == row["id"]).values(
+                update(legs).where(legs.c.id == row["id"], legs.c.status != ENDED).values(
                     call_uuid=call_uuid,
                     answered_at=func.coalesce(legs.c.answered_at, now),
-                    # Forward only: an ended leg stays ended.
-                    status=ANSWERED if row["status"] != ENDED else ENDED,
+                    status=ANSWERED,
                 )
             )
             row = conn.execute(select(legs).where(legs.c.id == row["id"])).mappings().one()
         return _leg(row), first
 
-    def mark_machine(self, token: str) -> bool:
-        return self._update_leg(legs.c.token == token, legs.c.machine.is_(False), machine=True)
+    def mark_machine(self, token: str, call_uuid: str) -> bool:
+        return self._update_leg(legs.c.token == token,
+                                legs.c.machine.is_(False) & (legs.c.status != ENDED) & _bound_to(call_uuid),
+                                machine=True, call_uuid=func.coalesce(legs.c.call_uuid, call_uuid))
 
     def count_silence(self, token: str) -> int:
         """One more menu without a key; how many in a row now."""
@@ -251,12 +258,19 @@ class AlertStore:
         cause: str | None = None,
         permanent: bool = False,
         only_if_queued: bool = False,
+        call_uuid: str | None = None,
     ) -> Leg | None:
-        """End a leg once; the leg if this call ended it."""
+        """End a leg once; the leg if this call ended it.
+
+        With a `call_uuid` (Plivo's hangup), only a leg bound to no other UUID ends.
+        """
         condition = legs.c.status == QUEUED if only_if_queued else legs.c.status != ENDED
+        if call_uuid:
+            condition = condition & _bound_to(call_uuid)
+        extra = {"call_uuid": func.coalesce(legs.c.call_uuid, call_uuid)} if call_uuid else {}
         if not self._update_leg(
             legs.c.id == leg_id, condition,
-            status=ENDED, outcome=outcome.value, cause=cause, permanent=permanent, ended_at=now,
+            status=ENDED, outcome=outcome.value, cause=cause, permanent=permanent, ended_at=now, **extra,
         ):
             return None
         with self.engine.connect() as conn:
@@ -270,6 +284,14 @@ class AlertStore:
         with self.engine.begin() as conn:
             conn.execute(update(legs).where(live).values(stop_requested=True))
             rows = conn.execute(select(legs).where(live).order_by(legs.c.id)).mappings().all()
+        return [_leg(row) for row in rows]
+
+    def unconfirmed_legs_before(self, moment: datetime) -> list[Leg]:
+        """Legs Plivo never confirmed nor called back about, whose time to ring is over."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(legs).where(legs.c.status == CALLING, legs.c.confirm_by < moment, legs.c.call_uuid.is_(None))
+            ).mappings().all()
         return [_leg(row) for row in rows]
 
     def unfinished_legs_before(self, moment: datetime) -> list[Leg]:
@@ -291,6 +313,11 @@ class AlertStore:
     def _update_leg(self, which, condition, **values) -> bool:
         with self.engine.begin() as conn:
             return conn.execute(update(legs).where(which, condition).values(**values)).rowcount == 1
+
+
+def _bound_to(call_uuid: str):
+    """The leg is bound to no Plivo call yet, or to this one (see voice/binding.py)."""
+    return legs.c.call_uuid.is_(None) | (legs.c.call_uuid == call_uuid)
 
 
 def _alert(row: RowMapping) -> AlertRecord:

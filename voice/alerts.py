@@ -30,6 +30,7 @@ from voice.alert_models import (
 )
 from voice.alert_plan import Advance, GiveUp, next_step, targets_at
 from voice.alert_store import AlertStore
+from voice.calls import NEVER_RANG, UNCONFIRMED_GRACE
 from voice.clock import utcnow
 from voice.models import ANSWERED, QUEUED, token_for_log
 from voice.numbers import PhoneNumber
@@ -181,9 +182,11 @@ class AlertService:
             self.notify(alert.id)
             self.gave_up(alert.id)
 
-    def end_call(self, leg: Leg, outcome: Outcome, cause: str | None, *, permanent: bool = False) -> bool:
+    def end_call(self, leg: Leg, outcome: Outcome, cause: str | None, *, permanent: bool = False,
+                 call_uuid: str | None = None) -> bool:
         """Record how a call ended, once, and move the alert on; whether this ended it."""
-        ended = self.store.finish_leg(leg.id, outcome=outcome, cause=cause, permanent=permanent, now=self.clock())
+        ended = self.store.finish_leg(leg.id, outcome=outcome, cause=cause, permanent=permanent, now=self.clock(),
+                                      call_uuid=call_uuid)
         if not ended:
             return False
         log.info("alert %s: call %s ended: %s", leg.alert_id, token_for_log(leg.token), outcome.value)
@@ -194,6 +197,10 @@ class AlertService:
     def expire_stale(self, max_age: timedelta = LEG_STALE_AFTER) -> int:
         """Close calls Plivo never reported the end of; how many were closed."""
         closed = 0
+        for leg in self.store.unconfirmed_legs_before(self.clock()):
+            # Its time to ring is over and Plivo never called back: it was never placed.
+            if self.end_call(leg, Outcome.FAILED, NEVER_RANG + "."):
+                closed += 1
         for leg in self.store.unfinished_legs_before(self.clock() - max_age):
             if self.end_call(leg, Outcome.FAILED, "no final report came back from Plivo"):
                 closed += 1
@@ -261,6 +268,14 @@ class AlertService:
                 machine_detection="true",  # report only: the machine still records the message
             ))
         except PlivoError as error:
+            if error.placed_unknown:
+                # It may ring: the alert waits for its callbacks (or its time to ring
+                # to pass) rather than ringing the same phone again at once.
+                self.store.mark_unconfirmed(leg.id, self.clock() + timedelta(seconds=RING_TIMEOUT) + UNCONFIRMED_GRACE)
+                log.warning("alert %s: Plivo did not confirm call %s; it may still ring",
+                            leg.alert_id, token_for_log(leg.token))
+                self.notify(leg.alert_id)
+                return
             self.end_call(leg, Outcome.FAILED, str(error), permanent=error.permanent)
             return
         log.info("alert %s: call %s placed: request %s", leg.alert_id, token_for_log(leg.token), request_uuid)

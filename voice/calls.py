@@ -13,6 +13,7 @@ from typing import Callable
 
 import phonenumbers
 
+from voice.binding import is_foreign
 from voice.clock import utcnow
 from voice.languages import Speech, choose_speech
 from voice.models import Answer, CallRecord, HangupReport, token_for_log
@@ -20,12 +21,19 @@ from voice.numbers import PhoneNumber
 from voice.outcomes import Outcome, classify_hangup
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
 from voice.policy import DestinationPolicy, refusal_for
-from voice.store import Store
+from voice.sealing import SecretBox
+from voice.store import Claimed, Store
 
 log = logging.getLogger(__name__)
 
 #: A call with no final callback after this long is closed, and its code erased.
 STALE_AFTER = timedelta(minutes=30)
+#: After a create-call Plivo did not confirm, how long past its ring timeout the
+#: call may still ring (Plivo queues calls beyond the account's CPS).
+UNCONFIRMED_GRACE = timedelta(seconds=60)
+#: What Slack says of such a call, and of one that never rang.
+NOT_CONFIRMED = "Plivo did not confirm the call; it may still ring"
+NEVER_RANG = "Plivo did not confirm the call, and it never rang"
 
 #: The digit that repeats the code once it has been read.
 DIGIT_REPEAT = "1"
@@ -57,6 +65,8 @@ class CallConfig:
     public_url: str
     from_number: str
     policy: DestinationPolicy
+    #: Seals codes at rest with a key that is not in the database.
+    box: SecretBox
     voice: str = "WOMAN"
     #: The code is read only after a key press, and never to a machine.
     voicemail_guard: bool = True
@@ -97,40 +107,74 @@ class CallService:
             region = phonenumbers.region_code_for_number(phonenumbers.parse(call.to_number, None))
         return choose_speech(region, call.language if call else None, self.config.voice)
 
-    def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None) -> None:
-        self.store.attach_message(token, via, channel, ts)
+    def seal(self, code: str, token: str) -> str:
+        """The code as the call's row keeps it: sealed, bound to this call."""
+        return self.config.box.seal(code, token)
+
+    def _opened(self, claimed: Claimed | None) -> Answer | None:
+        if claimed is None:
+            return None
+        code = self.config.box.open(claimed.sealed_code, claimed.call.token)
+        if code is None:
+            # Sealed under another OTP_HASH_KEY (a rotated key): this call cannot read it.
+            log.warning("call %s: its code cannot be opened with this OTP_HASH_KEY", token_for_log(claimed.call.token))
+            return None
+        return Answer(call=claimed.call, code=code, first=claimed.first)
+
+    def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None,
+                       reply_uses: int = 0) -> None:
+        self.store.attach_message(token, via, channel, ts, reply_uses)
+
+    def spend_reply_use(self, token: str, limit: int) -> bool:
+        return self.store.spend_reply_use(token, limit)
 
     def dial(self, call: CallRecord) -> None:
         """Ask Plivo to place the call; a refusal ends it as failed."""
         urls = self.urls(call.token)
+        outbound = OutboundCall(
+            from_number=self.config.from_number,
+            to_number=call.to_number,
+            answer_url=urls.answer,
+            hangup_url=urls.hangup,
+            ring_url=urls.ring,
+            machine_detection_url=urls.machine if self.config.voicemail_guard else None,
+            machine_detection="hangup",
+        )
         try:
-            request_uuid = self.plivo.create_call(
-                OutboundCall(
-                    from_number=self.config.from_number,
-                    to_number=call.to_number,
-                    answer_url=urls.answer,
-                    hangup_url=urls.hangup,
-                    ring_url=urls.ring,
-                    machine_detection_url=urls.machine if self.config.voicemail_guard else None,
-                    machine_detection="hangup",
-                )
-            )
+            request_uuid = self.plivo.create_call(outbound)
         except PlivoError as error:
-            # Even when the call may have gone out (a timeout), we end it and
-            # erase the code: the answer URL then reads nothing to anyone.
+            if error.placed_unknown:
+                # The request reached Plivo and no answer came back: the phone may
+                # ring. The call stays answerable, and its callbacks tell the truth.
+                confirm_by = self.clock() + timedelta(seconds=outbound.ring_timeout) + UNCONFIRMED_GRACE
+                record = self.store.mark_unconfirmed(call.token, confirm_by)
+                log.warning("call %s: Plivo did not confirm the create-call; it may still ring",
+                            token_for_log(call.token))
+                if record:
+                    self.notify(record)
+                return
             self._finish(call.token, Outcome.FAILED, cause=str(error))
             return
         self.store.mark_dialled(call.token, request_uuid)
         log.info("call %s placed: request %s", token_for_log(call.token), request_uuid)
 
     def ringing(self, token: str, call_uuid: str) -> None:
+        if self._foreign(token, call_uuid, "ring"):
+            return
         record = self.store.mark_ringing(token, call_uuid)
         if record:
             self.notify(record)
 
+    def _foreign(self, token: str, call_uuid: str, event: str) -> bool:
+        """Whether the event is about another Plivo call than the one this call is bound to."""
+        call = self.store.get(token)
+        return call is not None and is_foreign(token, call.call_uuid, call_uuid, event)
+
     def answer(self, token: str, call_uuid: str) -> Answer | None:
         """The call's code for Plivo's answer request; None for an unknown or ended call."""
-        answer = self.store.claim_answer(token, call_uuid, self.clock())
+        if self._foreign(token, call_uuid, "answer"):
+            return None
+        answer = self._opened(self.store.claim_answer(token, call_uuid, self.clock()))
         if answer and answer.first:
             log.info("call %s answered", token_for_log(token))
             if not self.config.voicemail_guard:
@@ -145,18 +189,20 @@ class CallService:
         only DIGIT_REPEAT reads it again.
         """
         call = self.store.get(token)
-        if call is None or call.ended or not digits:
+        if call is None or call.ended or not digits or is_foreign(token, call.call_uuid, call_uuid, "key press"):
             return None
         if call.code_read_at is not None and digits != DIGIT_REPEAT:
             return None
-        answer = self.store.serve_code(token, call_uuid, self.clock())
+        answer = self._opened(self.store.serve_code(token, call_uuid, self.clock()))
         if answer and call.code_read_at is None:
             self.notify(answer.call)
         return answer
 
-    def machine_detected(self, token: str) -> None:
+    def machine_detected(self, token: str, call_uuid: str) -> None:
         """Plivo heard an answering machine: the code is erased and never read."""
-        record = self.store.mark_machine(token, self.clock())
+        if self._foreign(token, call_uuid, "machine detection"):
+            return
+        record = self.store.mark_machine(token, call_uuid, self.clock())
         if record:
             log.info("call %s reached an answering machine", token_for_log(token))
             self.notify(record)
@@ -164,7 +210,7 @@ class CallService:
     def hangup(self, token: str, report: HangupReport) -> CallRecord | None:
         """Record how a call ended, once; the record if this report ended it."""
         current = self.store.get(token)
-        if current is None or current.ended:
+        if current is None or current.ended or is_foreign(token, current.call_uuid, report.call_uuid, "hangup"):
             return None
         ending = classify_hangup(
             report.call_status,
@@ -200,9 +246,17 @@ class CallService:
         """End a call that cannot go on (an error on our side), erasing its code."""
         self._finish(token, Outcome.FAILED, cause=cause)
 
+    def expire_unconfirmed(self) -> int:
+        """End the calls Plivo never confirmed and never called back about, once their time to ring is over."""
+        closed = 0
+        for call in self.store.unconfirmed_before(self.clock()):
+            if self._finish(call.token, Outcome.FAILED, cause=NEVER_RANG + "."):
+                closed += 1
+        return closed
+
     def expire_stale(self, max_age: timedelta = STALE_AFTER) -> int:
         """Close calls that never got a final callback; how many were closed."""
-        closed = 0
+        closed = self.expire_unconfirmed()
         for call in self.store.unfinished_before(self.clock() - max_age):
             if self._finish(call.token, Outcome.FAILED, cause="no final report came back from Plivo"):
                 closed += 1

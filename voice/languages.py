@@ -1,8 +1,9 @@
 """Which language and voice a call speaks, and the sentences it says.
 
-The sentences live in phrases.toml, beside this file, for translators.
-Voices and languages: https://plivo.com/docs/voice/xml/audio-output and
-../shared/reference/plivo.md §5 (Polly voices per language).
+The sentences live in phrases.toml, beside this file, for translators. Which
+voices speak which Plivo language is voice/voices.py's table, from
+https://www.plivo.com/docs/voice/xml/speak and plivo-java's Utils.java
+(https://github.com/plivo/plivo-java/blob/master/src/main/java/com/plivo/api/util/Utils.java).
 """
 
 from __future__ import annotations
@@ -13,35 +14,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from voice.voices import gender_of, polly_voice, unaccented, voices_for
+
 PHRASE_KEYS = ("intro", "press_key", "your_code", "again", "repeat", "no_key", "goodbye", "not_valid", "try_later")
 
 
-@dataclass(frozen=True)
-class Variant:
-    basic_voices: frozenset[str]  # which of Plivo's WOMAN/MAN voices speak it
-    polly_voice: str  # the Amazon Polly voice used otherwise
-
-
-_BOTH = frozenset({"WOMAN", "MAN"})
-
-# Plivo `language` values we speak, with their voices (plivo.md §5).
-VARIANTS: dict[str, Variant] = {
-    "en-US": Variant(_BOTH, "Polly.Joanna"),
-    "en-GB": Variant(_BOTH, "Polly.Amy"),
-    "en-AU": Variant(_BOTH, "Polly.Nicole"),
-    "es-ES": Variant(_BOTH, "Polly.Lucia"),
-    "es-US": Variant(_BOTH, "Polly.Penélope"),
-    "fr-FR": Variant(_BOTH, "Polly.Céline"),
-    "fr-CA": Variant(frozenset({"WOMAN"}), "Polly.Chantal"),
-    "de-DE": Variant(_BOTH, "Polly.Vicki"),
-    "pt-BR": Variant(_BOTH, "Polly.Vitória"),
-    "pt-PT": Variant(frozenset({"MAN"}), "Polly.Inês"),
-    "it-IT": Variant(_BOTH, "Polly.Carla"),
-    "hi-IN": Variant(frozenset(), "Polly.Aditi"),
-}
+# Plivo `language` values we speak; voice/voices.py has the voices of each.
+VARIANTS: tuple[str, ...] = (
+    "en-US", "en-GB", "en-AU", "en-IN", "es-ES", "es-US", "fr-FR", "fr-CA", "de-DE", "pt-BR", "pt-PT", "it-IT",
+    "hi-IN",
+)
 
 # Tags people write that Plivo speaks under another name.
-_ALIASES = {"es-MX": "es-US", "es-419": "es-US", "en-CA": "en-US", "en-IN": "en-GB"}
+# (es-MX has only Polly.Mia; es-US has both basic voices too.)
+_ALIASES = {"es-MX": "es-US", "es-419": "es-US", "en-CA": "en-US"}
 
 # Our phrase languages and the variant each speaks by default.
 LANGUAGES: dict[str, str] = {
@@ -60,16 +46,6 @@ _COUNTRY_LANGUAGE = {
 }
 _COUNTRY_VARIANT = {"GB": "en-GB", "AU": "en-AU", "PT": "pt-PT",
                     **dict.fromkeys(["MX", "AR", "CO", "CL", "PE", "VE", "PR"], "es-US")}
-
-# Polly voice → the language it speaks (the voices Plivo offers).
-_POLLY_LANGUAGE = {
-    "Joanna": "en", "Salli": "en", "Kendra": "en", "Kimberly": "en", "Ivy": "en", "Matthew": "en",
-    "Justin": "en", "Joey": "en", "Amy": "en", "Emma": "en", "Brian": "en", "Nicole": "en", "Russell": "en",
-    "Raveena": "en", "Conchita": "es", "Lucia": "es", "Enrique": "es", "Mia": "es", "Penelope": "es",
-    "Penélope": "es", "Miguel": "es", "Celine": "fr", "Céline": "fr", "Lea": "fr", "Léa": "fr", "Mathieu": "fr",
-    "Chantal": "fr", "Vicki": "de", "Hans": "de", "Vitoria": "pt", "Vitória": "pt", "Ricardo": "pt",
-    "Ines": "pt", "Inês": "pt", "Cristiano": "pt", "Carla": "it", "Giorgio": "it", "Aditi": "hi",
-}
 
 
 class UnknownLanguage(ValueError):
@@ -95,12 +71,12 @@ def supported_languages() -> tuple[str, ...]:
 
 
 # A language and an optional region: es, es-MX, pt_BR, es-419.
-_TAG = re.compile(r"^([A-Za-z]{2})(?:[-_]([A-Za-z]{2}|[0-9]{3}))?$")
+_TAG = re.compile(r"([A-Za-z]{2})(?:[-_]([A-Za-z]{2}|[0-9]{3}))?")
 
 
 def parse_language_tag(tag: str) -> str:
     """Check a `lang=` tag (es, es-MX, pt-PT…); the normalised tag or UnknownLanguage."""
-    match = _TAG.match(tag)
+    match = _TAG.fullmatch(tag)
     if not match or match.group(1).lower() not in LANGUAGES:
         raise UnknownLanguage(tag)
     primary, region = match.group(1).lower(), match.group(2)
@@ -118,16 +94,28 @@ def choose_speech(region: str | None, tag: str | None, voice_setting: str) -> Sp
         variant = _COUNTRY_VARIANT.get(region or "", LANGUAGES[code])
         if not variant.startswith(code):
             variant = LANGUAGES[code]
-    return Speech(code, variant, _voice_for(code, VARIANTS[variant], voice_setting))
+    return Speech(code, variant, voice_for(variant, voice_setting))
 
 
-def _voice_for(code: str, variant: Variant, voice_setting: str) -> str:
-    if voice_setting in variant.basic_voices:
-        return voice_setting
-    if voice_setting.startswith("Polly.") and _POLLY_LANGUAGE.get(voice_setting.removeprefix("Polly.")) == code:
-        return voice_setting
-    # The configured voice does not speak this language: use one that does.
-    return variant.polly_voice
+def voice_for(language: str, voice_setting: str) -> str:
+    """A voice that speaks the Plivo `language`, as close to `voice_setting` as Plivo has.
+
+    Plivo refuses a voice with a language it does not speak (plivo-java checks
+    every pair), so: the configured voice if it speaks this very variant (Joanna
+    speaks en-US, not en-GB); else a Polly voice of the variant, of the configured
+    voice's gender if there is one (SSML keeps working); else the other basic voice.
+    """
+    voices = voices_for(language)
+    if voices is None:
+        raise UnknownLanguage(language)
+    polly = polly_voice(unaccented(voice_setting))
+    configured = polly.name if polly else voice_setting
+    if configured in voices.basic or any(voice.name == configured for voice in voices.polly):
+        return configured
+    gender = gender_of(configured)
+    if voices.polly:
+        return next((voice.name for voice in voices.polly if voice.gender == gender), voices.polly[0].name)
+    return sorted(voices.basic, key=lambda voice: (gender_of(voice) != gender, voice))[0]
 
 
 @lru_cache(maxsize=1)

@@ -48,6 +48,7 @@ class CallRecord:
     message_via: str | None = None  # "chat" or "reply_url": how the status message was posted
     message_channel: str | None = None
     message_ts: str | None = None
+    reply_uses: int = 0  # uses of the requester's response_url so far
     request_uuid: str | None = None  # Plivo's, from the create-call reply
     call_uuid: str | None = None  # Plivo's, from the first callback
     outcome: Outcome | None = None
@@ -59,6 +60,7 @@ class CallRecord:
     answered_at: datetime | None = None
     code_read_at: datetime | None = None  # the code was spoken (after a key press)
     machine_at: datetime | None = None  # an answering machine was detected
+    confirm_by: datetime | None = None  # Plivo did not confirm the create-call: it may ring until then
     ended_at: datetime | None = None
 
     @property

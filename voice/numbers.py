@@ -9,7 +9,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, ValidationResult
 
 # What people write inside a number: +1 (415) 555-0123, +44 20.7183.8750.
-_ALLOWED = re.compile(r"^\+[0-9 .\-()]+$")
+_ALLOWED = re.compile(r"\+[0-9 .\-()]+")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -36,7 +36,7 @@ def parse_phone_number(text: str) -> PhoneNumber:
         raise InvalidPhoneNumber(
             f"“{text}” does not start with + and a country code (for example +1 415 555 0123)."
         )
-    if not _ALLOWED.match(text):
+    if not _ALLOWED.fullmatch(text):
         raise InvalidPhoneNumber(
             f"“{text}” may contain only digits, spaces, dots, dashes and parentheses after the +."
         )

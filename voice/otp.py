@@ -105,9 +105,11 @@ class OtpService:
             ttl=self.config.ttl,
             max_checks=self.config.max_checks,
         )
+        token = secrets.token_urlsafe(24)
         row = new_call_row(
-            token=secrets.token_urlsafe(24), kind="otp", to_number=order.number.e164, requester=order.requester,
-            code=code, request_id=order.request_id, now=now, language=order.language,
+            token=token, kind="otp", to_number=order.number.e164, requester=order.requester,
+            sealed_code=self.calls.seal(code, token), code_length=len(code), request_id=order.request_id, now=now,
+            language=order.language,
         )
         try:
             return self.store.open(new_code, row, list(self.config.limits), now)

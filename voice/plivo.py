@@ -2,7 +2,9 @@
 
 Our own small client on a `requests.Session` rather than the plivo SDK: the
 SDK has no base-URL option, retries a create-call after a 5xx (which can ring
-a phone twice) and is not thread-safe (../shared/reference/plivo.md §1, §8).
+a phone twice) and is not thread-safe (its client mutates `base_uri` and a
+retry counter on every request: plivo-python `plivo/rest/client.py`).
+https://www.plivo.com/docs/voice/api/call/make-a-call
 Errors come back as one exception type whose message a person understands.
 """
 

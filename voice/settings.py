@@ -17,6 +17,8 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from voice.voices import BASIC_VOICES, polly_voice, unaccented
+
 DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
 
 # Name, meaning and default of every variable; `python -m answer_server --help`
@@ -51,7 +53,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("OTP_LIMIT_NUMBER_DAY", "calls with a code to one number per 24 hours (0: no limit)", "10"),
     ("OTP_LIMIT_REQUESTER_HOUR", "calls with a code per requester (Slack user or API key) per hour (0: no limit)",
      "30"),
-    ("VOICE", "Plivo voice: WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna", "WOMAN"),
+    ("VOICE", "Plivo voice: WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna; a call in a language "
+     "it does not speak gets a Polly voice that does, of the same gender where Plivo has one", "WOMAN"),
     ("ALLOWED_SLACK_USERS", "Slack user IDs who may place calls, comma-separated (empty: everyone)", ""),
     ("ALLOWED_SLACK_CHANNELS", "Slack channel IDs where calls may be placed, comma-separated (empty: all)", ""),
     ("API_KEYS", "keys for the HTTP API (Authorization: Bearer), comma-separated, 20+ characters each "
@@ -62,10 +65,11 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Defaults computed from other variables once those are known.
 _DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES", "DEFAULT_REGION", "OTP_HASH_KEY"}
-_SLACK_ID = re.compile(r"^[A-Z0-9]{2,20}$")
-_POLLY_VOICE = re.compile(r"^Polly\.[A-Z][A-Za-z\u00c0-\u017f-]+$")
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,20}")
 
-_AUTH_ID = re.compile(r"^(MA|SA)[A-Z0-9]{18}$")
+_AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
+# Whole values only, in ASCII: str.isdigit() also takes "²" and "٣", which int() then refuses.
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 class SettingsError(Exception):
@@ -204,7 +208,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         otp_limit_number_10min=int(values["OTP_LIMIT_NUMBER_10MIN"]),
         otp_limit_number_day=int(values["OTP_LIMIT_NUMBER_DAY"]),
         otp_limit_requester_hour=int(values["OTP_LIMIT_REQUESTER_HOUR"]),
-        voice=values["VOICE"],
+        voice=unaccented(values["VOICE"]),  # Polly.Céline -> Polly.Celine, as Plivo's SDKs spell it
         allowed_slack_users=_id_set(values["ALLOWED_SLACK_USERS"]),
         allowed_slack_channels=_id_set(values["ALLOWED_SLACK_CHANNELS"]),
         api_keys=tuple(_split(values["API_KEYS"])),
@@ -223,7 +227,7 @@ def _check_bot_token(value: str) -> str | None:
 
 
 def _check_auth_id(value: str) -> str | None:
-    if not _AUTH_ID.match(value):
+    if not _AUTH_ID.fullmatch(value):
         return "must be 20 characters starting with MA or SA (see the Plivo console)"
     return None
 
@@ -260,7 +264,7 @@ def _check_database_url(value: str) -> str | None:
 
 
 def _check_port(value: str) -> str | None:
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    if not _WHOLE_NUMBER.fullmatch(value) or not 0 < int(value) < 65536:
         return "must be a port number from 1 to 65535"
     return None
 
@@ -329,7 +333,7 @@ def _id_set(value: str) -> frozenset[str]:
 
 def _int_between(low: int, high: int):
     def check(value: str) -> str | None:
-        if not value.isdigit() or not low <= int(value) <= high:
+        if not _WHOLE_NUMBER.fullmatch(value) or not low <= int(value) <= high:
             return f"must be a whole number from {low} to {high}"
         return None
 
@@ -345,17 +349,18 @@ def _check_on_off(value: str) -> str | None:
 
 
 def _check_voice(value: str) -> str | None:
-    if value in ("WOMAN", "MAN") or _POLLY_VOICE.match(value):
+    # Only voices Plivo has (voice/voices.py): any other name fails every call.
+    if value in BASIC_VOICES or polly_voice(unaccented(value)):
         return None
-    return "must be WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna"
+    return f"must be WOMAN, MAN or an Amazon Polly voice Plivo offers, such as Polly.Joanna ({value} is not one)"
 
 
 def _check_slack_id(value: str) -> str | None:
-    return None if _SLACK_ID.match(value) else "must be a Slack ID such as C0123ABCD"
+    return None if _SLACK_ID.fullmatch(value) else "must be a Slack ID such as C0123ABCD"
 
 
 def _check_slack_ids(value: str) -> str | None:
-    bad = [part for part in _split(value) if not _SLACK_ID.match(part)]
+    bad = [part for part in _split(value) if not _SLACK_ID.fullmatch(part)]
     return f"must be Slack IDs separated by commas (not understood: {', '.join(bad)})" if bad else None
 
 

@@ -2,7 +2,8 @@
 
 The algorithm follows Plivo's SDKs (plivo-python `signature_v3.py`, plivo-go,
 plivo-ruby), whose published vectors are the truth; Plivo's docs prose
-disagrees with them. See ../shared/reference/plivo.md §4.
+disagrees with them (https://www.plivo.com/docs/voice/concepts/signature-validation).
+Vectors: plivo-go `utils_test.go`, plivo-ruby `spec/signature_spec.rb`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ sharing the database, changes a call only once.
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TypeVar
 
@@ -33,12 +33,21 @@ from sqlalchemy.engine import Engine, RowMapping
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from voice.clock import as_utc
-from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Answer, CallRecord, Requester
+from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, CallRecord, Requester
 from voice.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
 metadata = MetaData()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A call as an answer or key press found it, with its code still sealed."""
+
+    call: CallRecord
+    sealed_code: str
+    first: bool
 
 
 def requester_columns() -> list[Column]:
@@ -88,14 +97,16 @@ calls = Table(
     Column("to_number", String(20), nullable=False),
     *requester_columns(),
     Column("request_id", String(128), unique=True),
-    # The code in clear, only while the call may still need it; see finish().
-    Column("secret", String(16)),
+    # The code, sealed (voice/sealing.py), only while the call may still need it; see finish().
+    Column("secret", String(96)),
     Column("code_length", Integer, nullable=False, default=0),
     Column("status", String(16), nullable=False),
     # Where the status message lives: "chat" (channel + ts) or "reply_url".
     Column("message_via", String(16)),
     Column("message_channel", String(32)),
     Column("message_ts", String(32)),
+    # Uses of the command's response_url so far: Slack allows 5 (see bot/reporter.py).
+    Column("reply_uses", Integer, nullable=False, default=0),
     Column("request_uuid", String(64), index=True),
     Column("call_uuid", String(64)),
     Column("outcome", String(16)),
@@ -108,6 +119,9 @@ calls = Table(
     Column("answered_at", DateTime(timezone=True)),
     Column("code_read_at", DateTime(timezone=True)),  # first time the code was spoken
     Column("machine_at", DateTime(timezone=True)),  # answering machine detected
+    # Plivo did not confirm the create-call (it timed out): the call may still
+    # ring until then, and stays answerable; after it, it counts as never placed.
+    Column("confirm_by", DateTime(timezone=True)),
     Column("ended_at", DateTime(timezone=True)),
 )
 
@@ -118,21 +132,22 @@ def new_call_row(
     kind: str,
     to_number: str,
     requester: Requester,
-    code: str,
+    sealed_code: str,
+    code_length: int,
     request_id: str | None,
     now: datetime,
     code_id: str | None = None,
     language: str | None = None,
 ) -> dict:
-    """The row of a call about to be placed."""
+    """The row of a call about to be placed; its code sealed by CallService.seal."""
     return dict(
         token=token,
         kind=kind,
         to_number=to_number,
         **requester_values(requester),
         request_id=request_id,
-        secret=code,
-        code_length=len(code),
+        secret=sealed_code,
+        code_length=code_length,
         status=QUEUED,
         created_at=now,
         code_id=code_id,
@@ -151,8 +166,11 @@ def make_engine(database_url: str) -> Engine:
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     # WAL lets the answer route read while a callback writes; the timeout
-    # makes concurrent writers wait instead of failing with "locked".
+    # makes concurrent writers wait instead of failing with "locked";
+    # secure_delete overwrites what an UPDATE or DELETE removed, instead of
+    # leaving it in free pages (https://www.sqlite.org/pragma.html#pragma_secure_delete).
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
@@ -194,8 +212,13 @@ class Store:
             return None
         return self.get(row["token"])
 
-    def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None) -> None:
-        self._update(token, message_via=via, message_channel=channel, message_ts=ts)
+    def attach_message(self, token: str, via: str, channel: str | None = None, ts: str | None = None,
+                       reply_uses: int = 0) -> None:
+        self._update(token, message_via=via, message_channel=channel, message_ts=ts, reply_uses=reply_uses)
+
+    def spend_reply_use(self, token: str, limit: int) -> bool:
+        """Take one use of the call's response_url if fewer than `limit` were taken; whether it was."""
+        return self._update_where(token, calls.c.reply_uses < limit, reply_uses=calls.c.reply_uses + 1)
 
     def mark_dialled(self, token: str, request_uuid: str) -> None:
         """Record Plivo's request UUID; a callback may already have moved the status on."""
@@ -211,18 +234,24 @@ class Store:
                 .values(status=CALLING)
             )
 
+    def mark_unconfirmed(self, token: str, confirm_by: datetime) -> CallRecord | None:
+        """Plivo may or may not have placed the call: keep it open until `confirm_by`."""
+        changed = self._update_where(token, calls.c.status == QUEUED, status=CALLING, confirm_by=confirm_by)
+        return self.get(token) if changed else None
+
     def mark_ringing(self, token: str, call_uuid: str) -> CallRecord | None:
         """Move a call to ringing; the record if this changed it, else None."""
         changed = self._update_where(
             token,
             calls.c.status.in_((QUEUED, CALLING)),
+            _bound_to(call_uuid),
             status=RINGING,
             call_uuid=func.coalesce(calls.c.call_uuid, call_uuid),
         )
         return self.get(token) if changed else None
 
-    def claim_answer(self, token: str, call_uuid: str, now: datetime) -> Answer | None:
-        """The call and its code for Plivo's answer request, or None.
+    def claim_answer(self, token: str, call_uuid: str, now: datetime) -> Claimed | None:
+        """The call and its sealed code for Plivo's answer request, or None.
 
         The first call UUID seen binds the token: a request for another call
         UUID, or for a call that has ended, gets nothing.
@@ -239,7 +268,7 @@ class Store:
         if row is None:
             return None
         first = before is None or before.status != ANSWERED
-        return Answer(call=call_from_row(row), code=row["secret"], first=first)
+        return Claimed(call=call_from_row(row), sealed_code=row["secret"], first=first)
 
     def finish(
         self,
@@ -252,10 +281,14 @@ class Store:
         now: datetime,
         cost: str | None = None,
     ) -> CallRecord | None:
-        """End a call once and erase its code; the record if this call ended it."""
+        """End a call once and erase its code; the record if this call ended it.
+
+        With a `call_uuid` (Plivo's hangup), only a call bound to no other UUID ends.
+        """
         changed = self._update_where(
             token,
             calls.c.status != ENDED,
+            *((_bound_to(call_uuid),) if call_uuid else ()),
             status=ENDED,
             outcome=outcome.value,
             cause=cause,
@@ -267,20 +300,21 @@ class Store:
         )
         return self.get(token) if changed else None
 
-    def serve_code(self, token: str, call_uuid: str, now: datetime) -> Answer | None:
-        """The code for a key press on a live call of that call UUID, marking it read."""
+    def serve_code(self, token: str, call_uuid: str, now: datetime) -> Claimed | None:
+        """The sealed code for a key press on a live call of that call UUID, marking it read."""
         row = self._change_and_read(
             token,
             (calls.c.status != ENDED, calls.c.secret.is_not(None), calls.c.machine_at.is_(None),
              calls.c.call_uuid == call_uuid),
             code_read_at=func.coalesce(calls.c.code_read_at, now),
         )
-        return Answer(call=call_from_row(row), code=row["secret"], first=False) if row else None
+        return Claimed(call=call_from_row(row), sealed_code=row["secret"], first=False) if row else None
 
-    def mark_machine(self, token: str, now: datetime) -> CallRecord | None:
+    def mark_machine(self, token: str, call_uuid: str, now: datetime) -> CallRecord | None:
         """An answering machine took the call: erase its code so nothing reads it."""
         changed = self._update_where(
-            token, calls.c.status != ENDED, calls.c.machine_at.is_(None), machine_at=now, secret=None
+            token, calls.c.status != ENDED, calls.c.machine_at.is_(None), _bound_to(call_uuid),
+            machine_at=now, secret=None, call_uuid=func.coalesce(calls.c.call_uuid, call_uuid),
         )
         return self.get(token) if changed else None
 
@@ -294,6 +328,15 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(calls).where(calls.c.token == token)).mappings().first()
         return call_from_row(row) if row else None
+
+    def unconfirmed_before(self, moment: datetime) -> list[CallRecord]:
+        """Calls Plivo never confirmed, nor called back about, whose time to ring is over."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(calls).where(calls.c.status == CALLING, calls.c.confirm_by < moment,
+                                    calls.c.call_uuid.is_(None))
+            ).mappings().all()
+        return [call_from_row(row) for row in rows]
 
     def unfinished_before(self, moment: datetime) -> list[CallRecord]:
         """Calls created before `moment` that have not ended."""
@@ -323,6 +366,11 @@ class Store:
                 update(calls).where(calls.c.token == token, *conditions).values(**values)
             )
         return result.rowcount == 1
+
+
+def _bound_to(call_uuid: str):
+    """The call is bound to no Plivo call yet, or to this one."""
+    return or_(calls.c.call_uuid.is_(None), calls.c.call_uuid == call_uuid)
 
 
 def call_from_row(row: RowMapping) -> CallRecord:

@@ -3,7 +3,7 @@
 Plivo queues calls above the account's calls-per-second limit (2 by default)
 rather than dropping them, but a burst of 30 alert calls would still answer
 "call queued", and its REST API answers 429 beyond 300 requests in 5 seconds
-(../shared/reference/plivo.md §6). Spacing our requests keeps every call
+(https://www.plivo.com/docs/voice/concepts/account-limits). Spacing our requests keeps every call
 placed when we say it is.
 
 The limiter lives in one process: two instances sharing one Plivo account

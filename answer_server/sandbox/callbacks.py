@@ -1,8 +1,10 @@
 """Plivo's requests to an application's URLs: the fields and the V3 signature.
 
-Fields follow ../shared/reference/plivo.md §3: numbers without '+', the
+Fields follow Plivo's request parameters
+(https://www.plivo.com/docs/voice/xml/request): numbers without '+', the
 standard parameters on every request, the hangup extras at the end. Each
-request is signed as Plivo signs it (§4), over the exact URL called.
+request is signed as Plivo signs it (X-Plivo-Signature-V3,
+https://www.plivo.com/docs/voice/concepts/signature-validation), over the exact URL called.
 """
 
 from __future__ import annotations

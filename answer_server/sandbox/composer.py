@@ -2,7 +2,9 @@
 build the request exactly as Slack does, sign it, POST it to the app's own
 /slack/events over real HTTP, and show the reply.
 
-Field order, encoding and signing follow ../shared/reference/slack.md §1.2, §2, §9.
+Field order and encoding follow Slack's slash-command payload
+(https://docs.slack.dev/interactivity/implementing-slash-commands), signing its
+v0 request signature (https://docs.slack.dev/authentication/verifying-requests-from-slack/).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """A valid Plivo XML document as a list of steps the call driver plays. Pure.
 
-Defaults are Plivo's (../shared/reference/plivo.md §5), so a document that
-leaves an attribute out behaves here as it would on a real call.
+Defaults are Plivo's (https://www.plivo.com/docs/voice/xml/overview and each
+element's page), so a document that leaves an attribute out behaves here as
+it would on a real call.
 """
 
 from __future__ import annotations

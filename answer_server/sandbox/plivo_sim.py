@@ -1,7 +1,9 @@
 """A stand-in for Plivo's Voice API: the REST routes and the calls they start.
 
-Requests are checked as Plivo checks them (../shared/reference/plivo.md §1, §2,
-§10): Basic auth, a JSON body with from, to and answer_url, '<'-separated bulk
+Requests are checked as Plivo checks them
+(https://www.plivo.com/docs/voice/api/call/make-a-call,
+https://www.plivo.com/docs/voice/api/call/hangup-a-call): Basic auth, a JSON
+body with from, to and answer_url, '<'-separated bulk
 destinations (one call and one request UUID each), 201 with the request UUIDs.
 Each call then runs in its own thread (call_driver.py), never inside the request
 that created it, so the app's callbacks can reach this same server meanwhile.

@@ -1,9 +1,12 @@
 """Plivo XML as Plivo checks it: a document in, a list of problems out (empty = valid).
 
 Pure, so the simulator and its tests share one definition of "valid". The rules
-come from Plivo's element pages (../shared/reference/plivo.md §5): the root is
-<Response>, names are case-sensitive, each element allows certain attributes and
-children, a <Speak> holds at most 3000 characters and a document at most 100 KB.
+come from Plivo's element pages (https://www.plivo.com/docs/voice/xml/overview,
+.../xml/speak, .../xml/getdigits…): the root is <Response>, names are
+case-sensitive, each element allows certain attributes and children, a <Speak>
+holds at most 3000 characters and a document at most 100 KB, and its voice
+speaks its language (voice/voices.py, the table plivo-java checks pairs against:
+https://github.com/plivo/plivo-java/blob/master/src/main/java/com/plivo/api/util/Utils.java).
 A document with any problem ends a real call with cause 8011 (8012 for an action).
 """
 
@@ -12,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 from xml.etree import ElementTree as ET
+
+from voice.voices import DEFAULT_LANGUAGE, DEFAULT_VOICE, is_voice, speaks, unaccented, voices_for
 
 MAX_DOCUMENT_BYTES = 100 * 1024
 MAX_SPEAK_CHARS = 3000
@@ -82,7 +87,6 @@ _URL = re.compile(r"^https?://\S+$")
 
 #: Value checks for the attributes whose values the simulator relies on.
 VALUES: dict[tuple[str, str], Callable[[str], bool]] = {
-    ("Speak", "voice"): lambda v: v in ("WOMAN", "MAN") or v.startswith("Polly."),
     ("Speak", "loop"): _integer(0),
     ("Play", "loop"): _integer(0),
     ("Wait", "length"): _integer(1),
@@ -136,6 +140,7 @@ def _check(element: ET.Element, problems: list[str]) -> None:
     tag = element.tag
     problems.extend(_attribute_problems(element))
     if tag == "Speak":
+        problems.extend(_voice_problems(element))
         length = len(speech_text(element))
         if length > MAX_SPEAK_CHARS:
             problems.append(f"<Speak> holds {length} characters; Plivo speaks at most {MAX_SPEAK_CHARS}")
@@ -162,6 +167,23 @@ def _attribute_problems(element: ET.Element) -> list[str]:
         elif (tag, name) in VALUES and not VALUES[(tag, name)](value):
             problems.append(f"<{tag} {name}={value!r}> is not a valid value")
     return problems
+
+
+def _voice_problems(speak: ET.Element) -> list[str]:
+    """Whether Plivo has this <Speak>'s voice for its language (WOMAN and en-US when left out)."""
+    shown = " ".join(f"{name}={speak.attrib[name]!r}" for name in ("voice", "language") if name in speak.attrib)
+    where = f"<Speak {shown}>" if shown else "<Speak>"
+    voice, language = speak.get("voice", DEFAULT_VOICE), speak.get("language", DEFAULT_LANGUAGE)
+    if voices_for(language) is None:
+        return [f"{where}: Plivo has no voice for the language {language}"]
+    if unaccented(voice) != voice and is_voice(unaccented(voice)):
+        return [f"{where}: {voice} is spelt with accents; Plivo's SDKs know it only as {unaccented(voice)}"]
+    if not is_voice(voice):
+        return [f"{where}: {voice} is not a Plivo voice (WOMAN, MAN or an Amazon Polly voice Plivo offers)"]
+    if not speaks(voice, language):
+        default = " (Plivo's default)" if "language" not in speak.attrib else ""
+        return [f"{where}: {voice} does not speak {language}{default}"]
+    return []
 
 
 def speech_text(speak: ET.Element) -> str:

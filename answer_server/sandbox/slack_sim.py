@@ -1,6 +1,6 @@
 """A stand-in for Slack's Web API and response_urls, over the sandbox workspace.
 
-Wire format as in ../shared/reference/slack.md §3.6 and §9: methods at
+Wire format as Slack's Web API (https://docs.slack.dev/apis/web-api/): methods at
 `SLACK_API_URL + method`, arguments as JSON, form or query (slack_sdk uses all
 three), the bot token as Bearer, and errors as HTTP 200 {"ok": false, "error": …}.
 """

@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.slack_checks import message_problems
+
 AUTH_TEST = {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "voicebot",
              "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT"}
 SCOPES = "commands,chat:write,chat:write.public"
@@ -119,6 +121,8 @@ class FakeSlackApi:
             self._response_messages: dict[str, list[dict]] = {}  # what the user would see
             self._users: dict[str, dict] = {}  # users.info's "user" objects
             self._usergroups: dict[str, list[str]] = {}
+            # What Slack would refuse or show wrongly in what the app sent: (where, problem).
+            self._problems: list[tuple[str, str]] = []
 
     def fail_channel(self, channel_id: str, error: str = "not_in_channel") -> None:
         with self._lock:
@@ -151,6 +155,12 @@ class FakeSlackApi:
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
+
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        """Every Block Kit or mrkdwn problem in a message the app sent (see slack_checks)."""
+        with self._lock:
+            return list(self._problems)
 
     def calls(self, method: str) -> list[dict]:
         with self._lock:
@@ -257,6 +267,7 @@ class FakeSlackApi:
                 {"ok": False, "error": "no_such_subteam"}
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": True}
+        self._problems += [(method, problem) for problem in message_problems(body)]
         channel = body.get("channel")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
@@ -280,6 +291,7 @@ class FakeSlackApi:
 
     def _response_url(self, path: str, body: dict) -> tuple[int, str]:
         """Called with the lock held."""
+        self._problems += [(path, problem) for problem in message_problems(body)]
         accepted = self._responses.setdefault(path, [])
         if len(accepted) >= RESPONSE_URL_MAX_USES:
             self._rejected.setdefault(path, []).append(body)

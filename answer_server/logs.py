@@ -1,0 +1,65 @@
+"""The server's log: one format, with secrets, request bodies and response URLs kept out.
+
+What may never reach a log line: the configured secrets (tokens, signing
+secrets, keys), a request's body (a slash command's body holds the code and a
+working `response_url`), and Slack's `response_url`s, which anyone holding
+them can post with. Libraries decide for themselves what to log (slack_bolt
+logs a rejected request's whole body at INFO; slack_sdk logs request bodies
+and webhook URLs at DEBUG), so the redaction happens here, on every record,
+whatever logger wrote it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+REDACTED = "[redacted]"
+BODY_NOT_LOGGED = "[request body not logged]"
+
+# Where a library's message starts to show a body: "body: …", "body_params: …",
+# "json_body: …", 'Responding with status: 200 body: "…"'.
+_BODY_START = re.compile(r"(?i)\b(?:body|body_params|json_body|payload|raw_body)\b\s*[:=]")
+# A Slack response_url (https://hooks.slack.com/commands/T…/…/…, and the same shape on any host).
+_RESPONSE_URL = re.compile(r"https?://[^\s'\"<>]*?/(?:commands|actions|workflows|triggers)/T[A-Z0-9]+/[^\s'\",)<>]*")
+_LIBRARIES = ("slack_bolt", "slack_sdk")
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret and every response_url replaced."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return _RESPONSE_URL.sub("[response_url]", text)
+
+
+def without_body(message: str) -> str:
+    """A library's message cut where it starts to show a request or response body."""
+    found = _BODY_START.search(message)
+    return message if found is None else message[: found.start()] + BODY_NOT_LOGGED
+
+
+class RedactingFormatter(logging.Formatter):
+    """Format a record, then remove secrets and response_urls, tracebacks included;
+    libraries' records lose any body they carry."""
+
+    def __init__(self, fmt: str, secrets: tuple[str, ...]):
+        super().__init__(fmt)
+        # Very short values would redact ordinary words; no real secret is that short.
+        self._secrets = tuple(s for s in secrets if len(s) >= 6)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name.startswith(_LIBRARIES):
+            record = _copy_with_message(record, without_body(record.getMessage()))
+        return redact(super().format(record), self._secrets)
+
+
+def _copy_with_message(record: logging.LogRecord, message: str) -> logging.LogRecord:
+    copy = logging.makeLogRecord(record.__dict__)
+    copy.msg, copy.args = message, None
+    return copy
+
+
+def configure_logging(level: str, secrets: tuple[str, ...]) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
