@@ -8,6 +8,7 @@ Slack has its acknowledgement.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Callable
 
 from slack_bolt import App
@@ -32,6 +33,8 @@ from voice.alerts import AlertService, Taking
 from voice.numbers import parse_phone_number
 
 log = logging.getLogger(__name__)
+
+_ALERT_ID = re.compile(r"[0-9]{1,12}")
 
 # channel_name values Slack sends where a channel has no name to say aloud.
 _UNNAMED_CHANNELS = {"directmessage", "privategroup", ""}
@@ -167,9 +170,13 @@ def _clicker(take: Callable[[int, str, str], Taking], directory: SlackDirectory)
 def _click(body: dict, directory: SlackDirectory) -> tuple[int, str, str] | None:
     """(alert ID, user ID, their name) from a button click."""
     try:
-        alert_id = int(body["actions"][0]["value"])
-    except (KeyError, IndexError, ValueError):
+        value = body["actions"][0]["value"]
+    except (KeyError, IndexError, TypeError):
         return None
+    # Our buttons carry the alert's id; anything else (" 7\n", "7_0", "٧") is not one of ours.
+    if not isinstance(value, str) or not _ALERT_ID.fullmatch(value):
+        return None
+    alert_id = int(value)
     user = body.get("user") or {}
     user_id = user.get("id", "")
     name = directory.name(user_id) or user.get("username") or user.get("name") or "someone in Slack"

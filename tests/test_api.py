@@ -267,6 +267,10 @@ BAD_REQUESTS = [
     ("a 3-digit code", {"to": NUMBER, "code": "483"}, 422, "invalid_code"),
     ("an 11-digit code", {"to": NUMBER, "code": "48392048392"}, 422, "invalid_code"),
     ("non-ASCII digits", {"to": NUMBER, "code": "٤٨٣٩٢٠"}, 422, "invalid_code"),
+    # `$` would also match before a final newline: every field is checked whole.
+    ("a code with a newline", {"to": NUMBER, "code": "483920\n"}, 422, "invalid_code"),
+    ("a code with a leading space", {"to": NUMBER, "code": " 483920"}, 422, "invalid_code"),
+    ("a language with a newline", {"to": NUMBER, "lang": "es\n"}, 422, "invalid_lang"),
     ("an unknown language", {"to": NUMBER, "lang": "nl"}, 422, "invalid_lang"),
     ("a long language tag", {"to": NUMBER, "lang": "en-ABCDEFGHIJ"}, 422, "invalid_lang"),
 ]
@@ -578,3 +582,11 @@ def test_any_status_path_gets_a_json_answer(client, code_id, authorization, meth
     response = client.open(f"/api/v1/otp/{quote(code_id, safe='')}", method=method,
                            headers={"Authorization": authorization})
     _assert_json_answer(response)
+
+
+@pytest.mark.parametrize("typed", ["483920\n", "483920 ", "\n483920"])
+def test_a_check_with_a_code_not_whole_is_refused_and_costs_no_try(client, accepting, work, typed):
+    post(client, "/otp", {"to": NUMBER, "code": "483920"})
+    assert error_of(post(client, "/otp/check", {"to": NUMBER, "code": typed})) == (422, "invalid_code")
+    assert post(client, "/otp/check", {"to": NUMBER, "code": "483920"}).get_json() == {"valid": True,
+                                                                                      "attempts_left": 5}

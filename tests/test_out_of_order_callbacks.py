@@ -22,7 +22,9 @@ from tests.test_voicealert_flow import (  # noqa: F401 - fixtures
     alert,
     alert_app,
     alert_message,
+    buttons_value,
     callee,
+    message_of,
     client,
     people,
     scheduler,
@@ -170,3 +172,27 @@ def test_an_alert_call_plivo_did_not_confirm_that_rings_is_played_and_acknowledg
     assert speech(document)[1] == "Disk full"
     assert speech(alice.press(alice.follow(document), "1")) == ["Acknowledged. Thank you."]
     alert_message(fake_slack, "*Acknowledged* by <@U1> by phone")
+
+
+# -- every field checked whole -----------------------------------------------------------
+
+
+def test_keys_that_are_not_whole_keys_open_nothing(client, slack, plivo, plivo_api, fake_slack):
+    created = voice_code_call(client, slack, plivo_api, fake_slack)
+    send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    for digits in ("5\n", " 5", "٥", "5x"):
+        document = send(client, plivo.digits(key_path(created), call_uuid="call-1", to=NUMBER, digits=digits))
+        assert "4, 8, 3" not in document.get_data(as_text=True), digits
+    assert hear_code(client, plivo, created, to=NUMBER) == CODE  # a real key still does
+
+
+def test_a_button_value_that_is_not_whole_takes_no_alert(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Disk full")
+    posted = alert_message(fake_slack, "Disk full")
+    value = buttons_value(posted)
+    for bad in (f" {value}", f"{value}\n", f"{value}_0", "".join(chr(0x660 + int(d)) for d in value)):
+        click = slack.action("alert_acknowledge", bad, message=message_of(posted), user_id="U2")
+        assert send(client, click).status_code == 200
+    time.sleep(0.2)
+    assert "*Acknowledged*" not in str(fake_slack.messages(CHANNEL)[0].blocks)
+    assert plivo_rest.stopped == []

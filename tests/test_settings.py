@@ -192,3 +192,12 @@ def test_a_voice_plivo_does_not_offer_is_refused_at_start_up_in_one_line(value):
         load_settings(GOOD | {"VOICE": value})
     assert caught.value.problems == [
         f"VOICE must be WOMAN, MAN or an Amazon Polly voice Plivo offers, such as Polly.Joanna ({value} is not one)"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "３０００"), ("PORT", "²"), ("ALERT_RETRIES", "٢"),
+                                             ("OTP_TTL", "6_00"), ("PLIVO_AUTH_ID", "MA" + "X" * 18 + "\nX")])
+def test_a_value_not_whole_is_one_clear_problem_not_a_traceback(name, value):
+    # (Surrounding whitespace is forgiven, as .env files often carry it.)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {name: value})
+    assert [line.split(" ")[0] for line in caught.value.problems] == [name]
