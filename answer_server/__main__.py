@@ -1,4 +1,11 @@
-"""`python -m answer_server`: serve Slack, Plivo's webhooks and /healthz."""
+"""`python -m answer_server`: serve Slack, Plivo's webhooks, the API and /healthz, and run the work.
+
+    python -m answer_server            the web server and the worker process (the one command)
+    python -m answer_server web        only the web server (workers run elsewhere)
+    python -m answer_server worker     only the workers, for deployments that separate them
+    python -m answer_server migrate    bring the database's schema up to date, then exit
+    python -m answer_server --sandbox  everything against in-process stand-ins of Slack and Plivo
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,15 @@ import argparse
 import logging
 import os
 import sys
-import threading
 
 from dotenv import dotenv_values
 
 from answer_server.logs import configure_logging
-from voice.settings import VARIABLES, SettingsError, load_settings
+from voice.settings import VARIABLES, Settings, SettingsError, load_settings
 
 log = logging.getLogger("answer_server")
 
-SWEEP_INTERVAL = 60  # seconds between looks for calls Plivo never reported on
+COMMANDS = ("serve", "web", "worker", "migrate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,21 +34,56 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         return report_problems(error)
     configure_logging(settings.log_level, settings.secrets())
+    command = args.command or "serve"
+    if command == "migrate":
+        return migrate(settings)
+    if command == "worker":
+        return worker(settings, parent_pid=os.getppid() if args.child else None)
+    return serve(settings, with_workers=command == "serve")
 
+
+def serve(settings: Settings, *, with_workers: bool) -> int:
     # Imported here so --help and configuration errors stay fast and quiet.
-    import waitress
-
     from answer_server.app import create_app
+    from answer_server.server import WebServer, WorkerProcess
 
-    app = create_app(settings)
-    start_background_work(app)
-    log.info("VoiceBridge listening on http://%s:%s (public URL %s)", settings.host, settings.port, settings.public_url)
-    waitress.serve(app, host=settings.host, port=settings.port, threads=8, ident="voicebridge")
+    if migrate(settings) != 0:
+        return 1
+    workers = WorkerProcess([sys.executable, "-m", "answer_server", "worker", "--child"]).start() \
+        if with_workers else None
+    log.info("VoiceBridge listening on http://%s:%s (public URL %s): %s web processes × %s threads%s",
+             settings.host, settings.port, settings.public_url, settings.web_concurrency, settings.threads,
+             ", and a worker process" if workers else "; no workers here")
+    WebServer(settings, lambda: create_app(settings), on_exit=workers.stop if workers else lambda: None).run()
+    return 0
+
+
+def worker(settings: Settings, *, parent_pid: int | None) -> int:
+    from answer_server.server import run_worker
+    from answer_server.services import build_services
+
+    return run_worker(build_services(settings), parent_pid=parent_pid)
+
+
+def migrate(settings: Settings) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from voice.db import make_engine
+    from voice.migrate import prepare_database
+
+    engine = make_engine(settings.database_url)
+    try:
+        prepare_database(engine)
+    except SQLAlchemyError as error:
+        print(f"error: the database could not be prepared: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
     return 0
 
 
 def run_sandbox() -> int:
-    """The real app against in-process stand-ins of Slack and Plivo, with a console."""
+    """The real app against in-process stand-ins of Slack and Plivo, with a console: one process."""
     from answer_server.sandbox import create_sandbox_app, load_sandbox_settings
     from answer_server.sandbox.app import SERVER_THREADS
 
@@ -57,8 +98,7 @@ def run_sandbox() -> int:
     configure_logging(settings.log_level, settings.secrets())
     import waitress
 
-    app = create_sandbox_app(settings, speed=speed)
-    start_background_work(app)
+    app = create_sandbox_app(settings, speed=speed)  # its workers run in this process, beside the stand-ins
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=SERVER_THREADS,
                                     ident="voicebridge-sandbox")
     print(f"Sandbox console: http://127.0.0.1:{settings.port}/sandbox — no real calls are placed", flush=True)
@@ -81,12 +121,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
              for name, meaning, default in VARIABLES]
     parser = argparse.ArgumentParser(
         prog="python -m answer_server",
-        description="Serve the VoiceBridge Slack app: POST /slack/events for Slack, "
-        "/plivo/… for Plivo's callbacks and GET /healthz, with a production WSGI server (waitress).",
+        description="Serve the VoiceBridge Slack app: POST /slack/events for Slack, /plivo/… for Plivo's "
+        "callbacks, /api/v1 and GET /healthz, with gunicorn, and run the work queue in a worker process.\n\n"
+        "commands:\n"
+        "  (none)   the web server and a worker process: the one command to run\n"
+        "  web      only the web server (run the workers elsewhere)\n"
+        "  worker   only the workers (any number, on any host sharing the database)\n"
+        "  migrate  bring the database's schema up to date, then exit (the server also does it at start)",
         epilog="Configuration comes from environment variables, also read from a .env file "
         "in the working directory (the environment wins):\n" + "\n".join(lines),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("command", nargs="?", choices=COMMANDS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # a worker started by the server
     parser.add_argument(
         "--sandbox", action="store_true",
         help="try everything with no accounts: Slack and Plivo are simulated in this process, and a console "
@@ -95,31 +142,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "LOG_LEVEL and SANDBOX_SPEED (1 = real time, 20 = twenty times faster) are read, from the environment only.",
     )
     return parser.parse_args(argv)
-
-
-def start_background_work(app) -> None:
-    """What runs beside the requests: the stale-call sweep, and the due alert jobs."""
-    start_sweeper(app)
-    # Alert retries and escalations are jobs in the database: this runs the due ones.
-    app.extensions["voicebridge"]["scheduler"].start_polling()
-
-
-def start_sweeper(app) -> threading.Thread:
-    """Close calls that never got a final callback: codes are erased, alerts move on."""
-    services = app.extensions["voicebridge"]
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(SWEEP_INTERVAL):
-            for service in (services["calls"], services["alerts"]):
-                try:
-                    service.expire_stale()
-                except Exception:
-                    log.exception("sweeping stale calls failed")
-
-    thread = threading.Thread(target=loop, name="stale-call-sweeper", daemon=True)
-    thread.start()
-    return thread
 
 
 if __name__ == "__main__":

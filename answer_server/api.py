@@ -32,9 +32,7 @@ from answer_server.api_values import (
     status_body,
 )
 from answer_server.openapi import CODE_ID_PATTERN, OPENAPI
-from bot.reporter import SlackReporter
-from voice.calls import CallService
-from voice.models import CallRecord, Requester
+from voice.models import Requester
 from voice.otp import CodeOrder, OtpService, Refused
 
 log = logging.getLogger(__name__)
@@ -99,9 +97,6 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 def api_blueprint(
     otp: OtpService,
-    calls: CallService,
-    reporter: SlackReporter,
-    defer: Callable[[Callable[[], None]], None],
     *,
     api_keys: tuple[str, ...],
     audit_channel: str,
@@ -158,8 +153,8 @@ def api_blueprint(
         if opened is None:
             return error_response(ApiError(409, "duplicate_request",
                                            "A request with this Idempotency-Key was already accepted."))
-        code, call = opened
-        defer(_placer(calls, reporter, call))
+        # Stored with the work of placing and reporting the call: it is placed after this answer.
+        code, _ = opened
         log.info("API code %s requested by key %s", code.id, requester.user_id)
         response = _json({"id": code.id, "status": "queued", "expires_at": iso(code.expires_at)}, 202)
         response.headers["Location"] = f"{PREFIX}/otp/{code.id}"
@@ -197,19 +192,6 @@ def api_blueprint(
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type"}
-
-
-def _placer(calls: CallService, reporter: SlackReporter, call: CallRecord) -> Callable[[], None]:
-    def place() -> None:
-        try:
-            # Synchronous, so the audit message exists before Plivo can call back.
-            reporter.publish(call.token)
-            calls.dial(call)
-        except Exception:
-            log.exception("placing an API voice code call failed")
-            calls.abandon(call.token, "an error on our side stopped the call")
-
-    return place
 
 
 def _read_body(parse: Callable[[object], object]):

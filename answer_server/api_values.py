@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from voice.codes import LIVE, VERIFIED, CheckResult, CodeRecord
 from voice.languages import UnknownLanguage, parse_language_tag, supported_languages
-from voice.models import CallRecord
+from voice.models import CALLING, DIALLING, Leg
 from voice.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number
 from voice.otp import Refused
 from voice.otp_store import code_is_expired
@@ -156,12 +156,13 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def call_status(call: CallRecord | None) -> str:
+def call_status(call: Leg | None) -> str:
     """The API's status of a call: its progress while it lasts, how it ended after."""
     if call is None:
         return "queued"
     if not call.ended:
-        return call.status
+        # "dialling" is ours (the create-call is on its way); to an app it is calling.
+        return CALLING if call.status == DIALLING else call.status
     if call.outcome is Outcome.ANSWERED and call.code_read_at is not None:
         return "completed"
     # An ended "answered" call is one where nobody pressed a key: the code was not read.
@@ -174,7 +175,7 @@ def verification(code: CodeRecord, now: datetime) -> str:
     return code.status
 
 
-def status_body(code: CodeRecord, call: CallRecord | None, now: datetime) -> dict:
+def status_body(code: CodeRecord, call: Leg | None, now: datetime) -> dict:
     state = verification(code, now)
     return {
         "id": code.id,

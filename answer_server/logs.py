@@ -59,7 +59,26 @@ def _copy_with_message(record: logging.LogRecord, message: str) -> logging.LogRe
     return copy
 
 
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
 def configure_logging(level: str, secrets: tuple[str, ...]) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets))
+    handler.setFormatter(RedactingFormatter(FORMAT, secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def logging_dict(level: str, secrets: tuple[str, ...]) -> dict:
+    """The same logging as a dictConfig, for gunicorn (which configures logging in each of its processes)."""
+    handler = {"class": "logging.StreamHandler", "formatter": "redacting", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"redacting": {"()": RedactingFormatter, "fmt": FORMAT, "secrets": tuple(secrets)}},
+        "handlers": {"console": handler, "error_console": handler},
+        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["console"], "propagate": False},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+    }

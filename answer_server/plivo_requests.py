@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Protocol
 
 from flask import Blueprint, Response, request
 
-from answer_server.plivo_xml import empty_document
 from voice.models import HangupReport
 from voice.signature import is_valid_signature
 
@@ -40,34 +38,6 @@ def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str) 
             log.warning("refused an unsigned or forged request to %s", request.path.rsplit("/", 1)[0])
             return Response("invalid signature\n", status=403, mimetype="text/plain")
         return None
-
-
-class CallProgress(Protocol):
-    """A service told how its calls progress: voice codes and alerts alike."""
-
-    def ringing(self, token: str, call_uuid: str) -> None: ...
-
-    def hangup(self, token: str, report: HangupReport) -> object: ...
-
-
-def add_progress_routes(bp: Blueprint, service: CallProgress) -> None:
-    """/ring/<token> and /hangup/<token>, which only record and answer an empty document."""
-
-    @bp.route("/ring/<token>", methods=["GET", "POST"])
-    def ring(token: str):
-        call_uuid = call_uuid_of(params())
-        if valid_token(token) and call_uuid:
-            service.ringing(token, call_uuid)
-        return xml_response(empty_document())
-
-    @bp.route("/hangup/<token>", methods=["GET", "POST"])
-    def hangup(token: str):
-        """Record the ending once; a retried delivery changes nothing."""
-        report = parse_hangup(params())
-        if valid_token(token) and report:
-            service.hangup(token, report)
-        # 200 even for unknown calls, so Plivo does not retry them over and over.
-        return xml_response(empty_document())
 
 
 def params() -> dict[str, str]:

@@ -1,19 +1,22 @@
 """Bolt listeners for `/voicealert` and the alert message's two buttons.
 
-As for /voiceotp: an `ack` function answers within milliseconds, and a lazy
-function does the slow part (looking people up in Slack, placing calls) after
-Slack has its acknowledgement.
+As for /voiceotp, each listener only records and answers: the alert (its
+recipients as typed) and the work of looking them up go into the database in
+one transaction, and the requester hears "Raising the alert…" at once. The
+lookups in Slack's directory and the calls happen in the workers
+(bot/alert_opening.py, voice/alerts.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import asdict
 from typing import Callable
 
 from slack_bolt import App
 
-from bot.alert_commands import NUMBER, AlertRequest, mentioned_users, parse_voicealert, plain_message
+from bot.alert_commands import NUMBER, AlertRequest, parse_voicealert, plain_message
 from bot.alert_messages import (
     ACK_ACTION,
     ALERT_USAGE,
@@ -24,21 +27,23 @@ from bot.alert_messages import (
     starting_reply,
     too_late_reply,
 )
-from bot.alert_reporter import AlertReporter
 from bot.app import Access, requester_of
 from bot.commands import CommandError, HelpRequest
-from bot.directory import SlackDirectory, TooManyRecipients
-from voice.alert_models import NewAlert, Skipped
+from bot.reporting import NOTICE, notice_payload
+from voice.alert_models import Skipped
 from voice.alerts import AlertService, Taking
 from voice.numbers import parse_phone_number
+from voice.work import WorkQueue
 
 log = logging.getLogger(__name__)
+
+#: Looks up the display name of whoever took an alert in Slack (bot/alert_opening.py).
+TAKER = "alert.taker"
 
 _ALERT_ID = re.compile(r"[0-9]{1,12}")
 
 # channel_name values Slack sends where a channel has no name to say aloud.
 _UNNAMED_CHANNELS = {"directmessage", "privategroup", ""}
-
 
 #: Records a refusal (who, where, which number, what kind, why), like OtpService.refuse.
 RecordRefusal = Callable[..., None]
@@ -48,41 +53,51 @@ def register_alert_listeners(
     app: App,
     *,
     alerts: AlertService,
-    directory: SlackDirectory,
-    reporter: AlertReporter,
+    queue: WorkQueue,
     access: Access = Access(),
     record_refusal: RecordRefusal = lambda **refusal: None,
 ) -> None:
-    app.command("/voicealert")(
-        ack=_acker(alerts, access, record_refusal), lazy=[_raiser(alerts, directory, reporter, access, record_refusal)]
-    )
+    app.command("/voicealert")(_voicealert(alerts, access, record_refusal))
     # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
-    app.action(ACK_ACTION)(ack=_ack_click, lazy=[_clicker(alerts.acknowledge, directory)])
-    app.action(CANCEL_ACTION)(ack=_ack_click, lazy=[_clicker(alerts.cancel, directory)])
+    app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue))
+    app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue))
 
 
-def _acker(alerts: AlertService, access: Access, record_refusal: RecordRefusal):
-    def ack_voicealert(ack, command) -> None:
+def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal):
+    def voicealert(ack, command) -> None:
         """Answer at once: the usage, a specific error or refusal, or "Raising the alert…"."""
         request = parse_voicealert(command.get("text", ""))
         requester = requester_of(command)
         if isinstance(request, HelpRequest):
-            ack(ALERT_USAGE)
-        elif isinstance(request, CommandError):
-            ack(alert_usage_reply(request.problem))
-        elif denied := access.refusal(requester.user_id, requester.channel_id):
+            return ack(ALERT_USAGE)
+        if isinstance(request, CommandError):
+            return ack(alert_usage_reply(request.problem))
+        if denied := access.refusal(requester.user_id, requester.channel_id):
             kind, reply = denied
             record_refusal(source="slack", requester=requester, number=None, kind=kind, reason=reply)
-            ack(reply)
-        elif refused := _all_numbers_refused(request, alerts):
+            return ack(reply)
+        if refused := _all_numbers_refused(request, alerts):
             for skipped in refused:
                 record_refusal(source="slack", requester=requester, number=skipped.label, kind="destination",
                                reason=skipped.reason)
-            ack(not_called_reply(refused, nobody_left=True))
-        else:
-            ack(starting_reply(sum(len(stage) for stage in request.stages)))
+            return ack(not_called_reply(refused, nobody_left=True))
+        try:
+            alerts.request(
+                requester=requester,
+                sender_name=command.get("user_name") or "a Slack user",  # until the directory says better
+                channel_name=_spoken_channel(command),
+                message=plain_message(request.message),
+                recipients={"stages": [[asdict(recipient) for recipient in stage] for stage in request.stages],
+                            "message": request.message},
+                request_id=command.get("trigger_id"),
+            )
+        except Exception:
+            log.exception("storing an alert failed")
+            return ack(failure_reply("Something went wrong on our side and the alert was not raised. "
+                                     "Please try again."))
+        ack(starting_reply(sum(len(stage) for stage in request.stages)))
 
-    return ack_voicealert
+    return voicealert
 
 
 def _all_numbers_refused(request: AlertRequest, alerts: AlertService) -> tuple[Skipped, ...]:
@@ -96,79 +111,28 @@ def _all_numbers_refused(request: AlertRequest, alerts: AlertService) -> tuple[S
     return tuple(Skipped(recipient.label, reason) for recipient, reason in zip(recipients, reasons))
 
 
-def _raiser(alerts: AlertService, directory: SlackDirectory, reporter: AlertReporter, access: Access,
-            record_refusal: RecordRefusal):
-    def raise_voicealert(command, respond) -> None:
-        """After the ack: find everyone's number, store the alert, post its message, then call."""
-        request = parse_voicealert(command.get("text", ""))
-        requester = requester_of(command)
-        if (not isinstance(request, AlertRequest) or access.refusal(requester.user_id, requester.channel_id)
-                or _all_numbers_refused(request, alerts)):
-            return  # lazy listeners run even when the ack refused the input
-        try:
-            try:
-                found = directory.resolve(request.stages, alerts.refusal_for)
-            except TooManyRecipients as error:
-                _tell(respond, failure_reply(f"{error} No call was placed."))
-                return
-            if found.skipped:
-                for skipped in found.skipped:
-                    record_refusal(source="slack", requester=requester, number=None, kind="alert_recipient",
-                                   reason=f"{skipped.label}: {skipped.reason}")
-                _tell(respond, not_called_reply(found.skipped, nobody_left=not found.targets))
-            if not found.targets:
-                return
-            names = {user_id: directory.name(user_id) or "someone" for user_id in mentioned_users(request.message)}
-            alert = alerts.open_alert(
-                NewAlert(
-                    requester=requester,
-                    sender_name=directory.name(command["user_id"]) or command.get("user_name") or "a Slack user",
-                    channel_name=_spoken_channel(command),
-                    message=plain_message(request.message, names),
-                    targets=found.targets,
-                    skipped=found.skipped,
-                ),
-                request_id=command.get("trigger_id"),
-            )
-            if alert is None:
-                return  # the same command delivered twice
-            # Synchronous, so the message exists before Plivo can call back.
-            reporter.publish(alert.id)
-            alerts.start(alert.id)
-        except Exception:
-            log.exception("raising an alert failed")
-            _tell(respond, failure_reply("Something went wrong on our side while raising the alert. "
-                                         "Check the alert message, and try again if there is none."))
-
-    return raise_voicealert
-
-
-def _tell(respond, text: str) -> None:
-    """An ephemeral note to whoever acted; failing to deliver it must not stop any call."""
-    try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    except Exception:
-        log.warning("could not reply in Slack (response_url unreachable or used up)")
-
-
-def _ack_click(ack) -> None:
-    ack()
-
-
-def _clicker(take: Callable[[int, str, str], Taking], directory: SlackDirectory):
-    def on_click(body, respond) -> None:
-        """Take the alert for whoever clicked; tell them if someone was first."""
-        clicked = _click(body, directory)
-        if clicked:
-            taking = take(*clicked)
-            if not taking.won:
-                _tell(respond, too_late_reply(taking.alert))
+def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue):
+    def on_click(ack, body) -> None:
+        """Take the alert for whoever clicked; tell them (only them) if someone was first."""
+        ack()
+        clicked = _click(body)
+        if clicked is None:
+            return
+        alert_id, user_id, name = clicked
+        taking = take(alert_id, user_id, name)
+        with queue.engine.begin() as conn:
+            if taking.won:
+                # Their display name, for the callees still to hear who took it.
+                queue.enqueue(conn, TAKER, f"{alert_id}:{user_id}", key=f"{TAKER}:{alert_id}")
+            else:
+                queue.enqueue(conn, NOTICE, str(alert_id), payload=notice_payload(
+                    too_late_reply(taking.alert), reply_url=body.get("response_url"), ephemeral=True))
 
     return on_click
 
 
-def _click(body: dict, directory: SlackDirectory) -> tuple[int, str, str] | None:
-    """(alert ID, user ID, their name) from a button click."""
+def _click(body: dict) -> tuple[int, str, str] | None:
+    """(alert ID, user ID, their name as the click says it) from a button click."""
     try:
         value = body["actions"][0]["value"]
     except (KeyError, IndexError, TypeError):
@@ -176,11 +140,9 @@ def _click(body: dict, directory: SlackDirectory) -> tuple[int, str, str] | None
     # Our buttons carry the alert's id; anything else (" 7\n", "7_0", "٧") is not one of ours.
     if not isinstance(value, str) or not _ALERT_ID.fullmatch(value):
         return None
-    alert_id = int(value)
     user = body.get("user") or {}
-    user_id = user.get("id", "")
-    name = directory.name(user_id) or user.get("username") or user.get("name") or "someone in Slack"
-    return alert_id, user_id, name
+    name = user.get("name") or user.get("username") or "someone in Slack"
+    return int(value), user.get("id", ""), name
 
 
 def _spoken_channel(command: dict) -> str | None:

@@ -1,16 +1,17 @@
 """The Bolt app: slash-command listeners, wired to the call domain.
 
-Each command is split the Bolt way: an `ack` function that parses, checks and
-replies within milliseconds, and a lazy function that does the slow work
-after Slack has its acknowledgement.
+Every listener only records: it parses and checks the command, writes what
+must happen (the code, its call, the work of placing and reporting it) in
+one transaction, and acknowledges, all before the HTTP response goes back
+(`process_before_response`): nothing waits on Plivo, on Slack's Web API or
+on a thread pool, so a slow Plivo or a burst of commands never delays an
+acknowledgement. The work itself runs in the workers.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Callable
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
@@ -18,10 +19,10 @@ from slack_sdk import WebClient
 
 from bot import messages
 from bot.commands import CheckRequest, CommandError, HelpRequest, OtpRequest, parse_voiceotp
-from bot.reporter import SlackReporter
-from voice.calls import CallService
+from bot.reporting import NOTICE, notice_payload
 from voice.models import Requester
 from voice.otp import CodeOrder, OtpService, Refused
+from voice.work import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +45,12 @@ class Access:
 
 @dataclass(frozen=True)
 class BotServices:
-    calls: CallService
     otp: OtpService
-    reporter: SlackReporter
+    queue: WorkQueue
     access: Access
-    #: Runs Slack work off the request path (the report executor).
-    defer: Callable[[Callable[[], None]], None]
 
 
-def create_bolt_app(
-    *,
-    signing_secret: str,
-    bot_token: str,
-    client: WebClient,
-    services: BotServices,
-    listener_executor: Executor | None = None,
-) -> App:
+def create_bolt_app(*, signing_secret: str, bot_token: str, client: WebClient, services: BotServices) -> App:
     app = App(
         signing_secret=signing_secret,
         # Bolt takes the token from `authorize` for each request; a client that
@@ -70,13 +61,16 @@ def create_bolt_app(
         authorize=lambda enterprise_id, team_id: AuthorizeResult(
             enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token
         ),
-        listener_executor=listener_executor,
         logger=logging.getLogger("slack_bolt"),
         # answer_server checks every signature before Bolt sees the request
         # (bot/slack_request.py, signed_by_slack): Bolt's check logs the body.
         request_verification_enabled=False,
+        # Listeners run in the request's own thread and the response leaves when they
+        # return: they only record, so that takes milliseconds, and no ack ever waits
+        # for a free thread in a pool shared with slow work.
+        process_before_response=True,
     )
-    app.command("/voiceotp")(ack=_acker(services), lazy=[_placer(services)])
+    app.command("/voiceotp")(_voiceotp(services))
     app.error(_on_error)
     return app
 
@@ -101,8 +95,8 @@ def order_of(request: OtpRequest, command: dict) -> CodeOrder:
     )
 
 
-def _acker(services: BotServices):
-    def ack_voiceotp(ack, command) -> None:
+def _voiceotp(services: BotServices):
+    def voiceotp(ack, command) -> None:
         """Answer at once: the usage, a specific refusal, a check's result, or "Calling …"."""
         request = parse_voiceotp(command.get("text", ""))
         if isinstance(request, HelpRequest):
@@ -113,25 +107,32 @@ def _acker(services: BotServices):
         denied = services.access.refusal(requester.user_id, requester.channel_id)
         if denied:
             kind, reply = denied
-            number = request.number.e164
-            services.otp.refuse(source="slack", requester=requester, number=number, kind=kind, reason=reply)
+            services.otp.refuse(source="slack", requester=requester, number=request.number.e164, kind=kind,
+                                reason=reply)
             return ack(reply)
         if isinstance(request, CheckRequest):
             return ack(_check(services, request, requester))
         try:
-            services.otp.screen(order_of(request, command))
+            # The code, its call, and the work of placing and reporting it, in one transaction.
+            services.otp.request(order_of(request, command))
         except Refused as refused:
             return ack(_refusal_reply(services, refused))
+        except Exception:
+            log.exception("storing a voice code request failed")
+            return ack(messages.failure_reply("Something went wrong on our side and no call was placed. "
+                                              "Please try again."))
         ack(messages.calling_reply(request.number, len(request.code) if request.code else None))
 
-    return ack_voiceotp
+    return voiceotp
 
 
 def _check(services: BotServices, request: CheckRequest, requester: Requester) -> str:
     result = services.otp.check(request.number, request.code)
     if result.valid:
         text = messages.verified_announcement(request.number, requester.user_id, len(request.code))
-        services.defer(lambda: services.reporter.announce(requester, text))
+        with services.queue.engine.begin() as conn:
+            services.queue.enqueue(conn, NOTICE, requester.channel_id, payload=notice_payload(
+                text, channel=requester.channel_id, reply_url=requester.reply_url))
     return messages.check_reply(request.number, result)
 
 
@@ -139,40 +140,6 @@ def _refusal_reply(services: BotServices, refused: Refused) -> str:
     if refused.frees_at is not None:
         return messages.rate_limit_reply(str(refused), refused.frees_at, services.otp.clock())
     return messages.refusal_reply(str(refused))
-
-
-def _placer(services: BotServices):
-    def place_voiceotp(command, respond) -> None:
-        """After the ack: store the code and its call, post the status message, then dial."""
-        request = parse_voiceotp(command.get("text", ""))
-        requester = requester_of(command)
-        if not isinstance(request, OtpRequest) or services.access.refusal(requester.user_id, requester.channel_id):
-            return  # lazy listeners run even when the ack refused the input
-        order = order_of(request, command)
-        if services.otp.refusal(order):
-            return  # the ack said why
-        call = None
-        try:
-            opened = services.otp.request(order)
-            if opened is None:
-                return  # the same command delivered twice
-            _, call = opened
-            # Synchronous, so the status message exists before Plivo can call back.
-            services.reporter.publish(call.token)
-            services.calls.dial(call)
-        except Refused as refused:
-            # Screened in the ack already; this is the rare race the reservation caught.
-            respond(text=_refusal_reply(services, refused), response_type="ephemeral")
-        except Exception:
-            log.exception("placing a voice code call failed")
-            if call is not None:
-                services.calls.abandon(call.token, "an error on our side stopped the call")
-            respond(
-                text=messages.failure_reply("Something went wrong on our side and no call was placed. Please try again."),
-                response_type="ephemeral",
-            )
-
-    return place_voiceotp
 
 
 def _on_error(error, body, logger) -> None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.alert_commands import GROUP, USER, Recipient
+from bot.delivery import slack_failures
 from voice.alert_models import Skipped, Target
 from voice.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number, parse_profile_number
+from voice.work import GiveUp
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,12 @@ class SlackDirectory:
         self._default_region = default_region
 
     def person(self, user_id: str) -> Person | str:
-        """The person, or why they cannot be read (a sentence)."""
+        """The person, or why they cannot be read (a sentence). Raises RetryLater while Slack is busy."""
         try:
-            user = self._client.users_info(user=user_id)["user"]
-        except SlackApiError as error:
-            code = error.response.get("error")
+            with slack_failures("users.info"):
+                user = self._client.users_info(user=user_id)["user"]
+        except GiveUp as refused:
+            code = str(refused).rsplit(": ", 1)[-1]
             log.info("users.info %s failed: %s", user_id, code)
             return f"is not a user this app can see in Slack ({code})"
         profile = user.get("profile") or {}
@@ -67,11 +69,12 @@ class SlackDirectory:
         return person.name if isinstance(person, Person) else None
 
     def members(self, group_id: str) -> list[str] | str:
-        """The user IDs of a user group, or why they cannot be read."""
+        """The user IDs of a user group, or why they cannot be read. Raises RetryLater while Slack is busy."""
         try:
-            return list(self._client.usergroups_users_list(usergroup=group_id)["users"] or [])
-        except SlackApiError as error:
-            code = error.response.get("error")
+            with slack_failures("usergroups.users.list"):
+                return list(self._client.usergroups_users_list(usergroup=group_id)["users"] or [])
+        except GiveUp as refused:
+            code = str(refused).rsplit(": ", 1)[-1]
             log.info("usergroups.users.list %s failed: %s", group_id, code)
             return f"could not be read from Slack ({code})"
 

@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from bot.mrkdwn import date, escape, mention, slack_text
-from voice.calls import NOT_CONFIRMED
 from voice.codes import CheckResult
-from voice.models import ANSWERED, RINGING, CallRecord
+from voice.lifecycle import NOT_CONFIRMED
+from voice.models import ANSWERED, RINGING, Leg
 from voice.numbers import PhoneNumber, display_number
 from voice.outcomes import Outcome
 
@@ -90,7 +90,7 @@ def verified_announcement(number: PhoneNumber, user_id: str, code_length: int) -
                       f" ({'•' * code_length}).")
 
 
-def status_text(call: CallRecord) -> str:
+def status_text(call: Leg) -> str:
     """The channel's status line for a call, in its current state."""
     if call.requester.user_id.startswith(API_PREFIX):
         label = call.requester.user_id.removeprefix(API_PREFIX)
@@ -101,7 +101,7 @@ def status_text(call: CallRecord) -> str:
     return f"{head}: {slack_text(_state(call))}"
 
 
-def status_blocks(call: CallRecord) -> list[dict]:
+def status_blocks(call: Leg) -> list[dict]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": status_text(call)}}]
 
 
@@ -118,7 +118,7 @@ def mask_number(e164: str) -> str:
     return "".join("•" if i in hidden else ch for i, ch in enumerate(shown))
 
 
-def _state(call: CallRecord) -> str:
+def _state(call: Leg) -> str:
     if call.ended:
         return _ending(call)
     if call.machine_at is not None:
@@ -127,12 +127,12 @@ def _state(call: CallRecord) -> str:
         return "answered, reading the code…" if call.code_read_at else "answered, waiting for a key press…"
     if call.status == RINGING:
         return "ringing…"
-    if call.confirm_by is not None:
+    if call.unconfirmed:
         return f":hourglass: {NOT_CONFIRMED}…"
     return "calling…"
 
 
-def _ending(call: CallRecord) -> str:
+def _ending(call: Leg) -> str:
     extras = "".join(f" · {part}" for part in (_duration(call), format_cost(call.cost)) if part)
     if call.outcome is Outcome.ANSWERED:
         if call.kind == "otp" and call.code_read_at is None:
@@ -155,7 +155,7 @@ def _ending(call: CallRecord) -> str:
     return f":x: failed: {cause}"
 
 
-def _duration(call: CallRecord) -> str | None:
+def _duration(call: Leg) -> str | None:
     return format_duration(call.duration) if call.duration is not None else None
 
 

@@ -26,7 +26,8 @@ from tests.fakes.senders import PlivoSender, Signed, SlackSender
 from tests.fakes.slack_checks import mrkdwn_problems
 from tests.fakes.slack_api import FakeSlackApi
 from voice.settings import Settings
-from voice.store import Store, make_engine
+from voice.db import make_engine
+from voice.migrate import prepare_database
 
 PLIVO_API = "https://api.plivo.test"
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
@@ -160,11 +161,18 @@ class InlineExecutor(Executor):
         return future
 
 
+def running_app(settings, **options):
+    """The app, with its workers running in this process (as the sandbox runs them); close it after."""
+    app = create_app(settings, poll_interval=0.02, **options)
+    app.extensions["voicebridge"]["workers"].start()
+    return app
+
+
 @pytest.fixture
 def app(settings, plivo_api):
-    app = create_app(settings)
+    app = running_app(settings)
     yield app
-    # Let lazy listeners and reports finish while the fakes still answer.
+    # Let the work in hand finish while the fakes still answer.
     app.extensions["voicebridge"]["close"]()
 
 
@@ -246,11 +254,12 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def store(database_url):
-    store = Store(make_engine(database_url))
-    store.create_schema()
-    yield store
-    store.engine.dispose()
+def engine(database_url):
+    """A database with our schema, on SQLite and (where configured) PostgreSQL."""
+    engine = make_engine(database_url)
+    prepare_database(engine)
+    yield engine
+    engine.dispose()
 
 
 def assert_no_code(text: str, code: str) -> None:

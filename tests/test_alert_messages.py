@@ -4,8 +4,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from bot.alert_messages import alert_blocks, alert_text, gave_up_text, not_called_reply, too_late_reply
-from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, AlertView, Leg, Skipped, Target
-from voice.models import ENDED, RINGING, Requester
+from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, AlertView, Skipped, Target
+from voice.models import ALERT, ENDED, RINGING, Leg, Requester
 from voice.outcomes import Outcome
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
@@ -18,7 +18,7 @@ ALERT = AlertRecord(
 
 
 def leg(target, status=RINGING, outcome=None, position=0, **changes):
-    return Leg(id=target + 1 + 10 * position, alert_id=7, token=f"t{target}", position=position, target=target,
+    return Leg(purpose=ALERT, id=target + 1 + 10 * position, alert_id=7, token=f"t{target}", position=position, target=target,
                to_number="+1", status=status, created_at=NOW, outcome=outcome, **changes)
 
 
@@ -47,12 +47,12 @@ def test_an_active_alert_shows_the_message_each_recipient_and_both_buttons():
 
 def test_a_pending_round_says_when_it_starts_in_the_readers_time_zone():
     pending = replace(ALERT, next_at=NOW + timedelta(seconds=60))
-    status = texts(alert_blocks(AlertView(pending, (leg(0, ENDED, Outcome.VOICEMAIL, machine=True),))))[1]
+    status = texts(alert_blocks(AlertView(pending, (leg(0, ENDED, Outcome.VOICEMAIL, machine_at=NOW),))))[1]
     stamp = int((NOW + timedelta(seconds=60)).timestamp())
     assert status == (f":hourglass: Nobody has acknowledged yet. Round 2 of 3 starts "
                       f"<!date^{stamp}^at {{time_secs}}|at 10:01:00 UTC>.")
     assert "voicemail — not acknowledged · call 1 of 3" in texts(alert_blocks(AlertView(pending, (
-        leg(0, ENDED, Outcome.VOICEMAIL, machine=True),))))[2]
+        leg(0, ENDED, Outcome.VOICEMAIL, machine_at=NOW),))))[2]
 
 
 def test_who_acknowledged_how_and_after_how_long_and_no_more_buttons():

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, Leg, Target
+from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, Target
 from voice.alert_plan import (
     Advance,
     GiveUp,
@@ -16,7 +16,7 @@ from voice.alert_plan import (
     next_step,
     targets_at,
 )
-from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, Requester
+from voice.models import ALERT, ANSWERED, CALLING, ENDED, QUEUED, RINGING, Leg, Requester
 from voice.outcomes import Outcome
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
@@ -35,7 +35,7 @@ def alert(targets=(ALICE, BOB), position=-1, rounds=3, delay=60, status=ACTIVE, 
 
 
 def leg(target=0, position=0, status=ENDED, outcome=Outcome.NO_ANSWER, leg_id=None, **changes) -> Leg:
-    return Leg(id=leg_id or 10 * position + target + 1, alert_id=1, token=f"t{position}{target}",
+    return Leg(purpose=ALERT, id=leg_id or 10 * position + target + 1, alert_id=1, token=f"t{position}{target}",
                position=position, target=target, to_number="+1", status=status, created_at=NOW,
                outcome=outcome if status == ENDED else None, **changes)
 
@@ -111,8 +111,8 @@ def test_a_mixed_plan_calls_a_whole_stage_at_once():
         (leg(status=CALLING), "queued"),
         (leg(status=RINGING), "ringing"),
         (leg(status=ANSWERED), "answered"),
-        (leg(status=ANSWERED, machine=True), "voicemail"),
-        (leg(outcome=Outcome.VOICEMAIL, machine=True), "voicemail"),
+        (leg(status=ANSWERED, machine_at=NOW), "voicemail"),
+        (leg(outcome=Outcome.VOICEMAIL, machine_at=NOW), "voicemail"),
         (leg(outcome=Outcome.BUSY), "busy"),
         (leg(outcome=Outcome.NO_ANSWER), "no answer"),
         (leg(outcome=Outcome.FAILED), "failed"),

@@ -44,21 +44,15 @@ class Clock:
 
 
 class HeldWork:
-    """An executor that runs nothing until the test says so (create_app's report and listener executors)."""
+    """The work an API request leaves for later (placing and reporting the call): nothing runs
+    until the test says so, then everything due runs."""
 
     def __init__(self):
-        self.queue = []
-
-    def submit(self, fn, *args):
-        self.queue.append((fn, args))
+        self.workers = []
 
     def run(self) -> None:
-        while self.queue:
-            fn, args = self.queue.pop(0)
-            fn(*args)
-
-    def shutdown(self, wait: bool = True) -> None:
-        self.run()
+        for workers in self.workers:
+            workers.drain()
 
 
 @pytest.fixture
@@ -77,8 +71,9 @@ def make_app(settings, plivo_api, clock, work):
     apps = []
 
     def make(**changes):
-        app = create_app(replace(settings, **({"api_keys": (KEY, OTHER_KEY)} | changes)),
-                         clock=clock, report_executor=work, listener_executor=work)
+        app = create_app(replace(settings, **({"api_keys": (KEY, OTHER_KEY)} | changes)), clock=clock,
+                         message_pace=0)  # the clock stands still: updates must not wait for it
+        work.workers.append(app.extensions["voicebridge"]["workers"])
         apps.append(app)
         return app
 

@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from answer_server import api as api_module
-from answer_server import api_values, create_app
+from answer_server import api_values
 from answer_server.api_values import ApiError
 from answer_server.openapi import OPENAPI
-from tests.conftest import CREATE_CALL_URL, callback_path, plivo_accepts, send
+from tests.conftest import CREATE_CALL_URL, callback_path, plivo_accepts, running_app, send
 from voice.otp import Refused
 
 KEY = "schema-test-key-0123456789"
@@ -69,7 +69,7 @@ def test_the_document_is_valid_openapi():
 @pytest.fixture
 def api_app(settings, plivo_api, fake_slack):
     plivo_accepts(plivo_api)  # every create-call succeeds
-    app = create_app(replace(settings, api_keys=(KEY,), otp_audit_channel="C0AUDIT"))
+    app = running_app(replace(settings, api_keys=(KEY,), otp_audit_channel="C0AUDIT"))
     yield app
     app.extensions["voicebridge"]["close"]()
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from answer_server import create_app
-from tests.conftest import assert_no_code, callback_path, hear_code, key_path, send
+from tests.conftest import assert_no_code, callback_path, hear_code, key_path, running_app, send
 
 NUMBERS = ("+14155550123", "+14155550124", "+14155550125")
 CHANNEL = "C0OPS"
@@ -85,14 +85,14 @@ def test_no_code_is_readable_in_the_sqlite_file_or_its_wal(app, client, slack, p
             assert_nowhere(raw, code, name)
     # The waiting call still reads its code to the callee.
     assert hear_code(client, plivo, waiting, to="+14155550126") == waiting_code
-    app.extensions["voicebridge"]["store"].engine.dispose()  # checkpoint and close, as at shutdown
+    app.extensions["voicebridge"]["services"].engine.dispose()  # checkpoint and close, as at shutdown
     for name, raw in sqlite_files(database).items():
         for code in (*codes, waiting_code):
             assert_nowhere(raw, code, name)
 
 
 def test_sqlite_overwrites_what_an_update_removes(app):
-    store = app.extensions["voicebridge"]["store"]
+    store = app.extensions["voicebridge"]["services"]
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA secure_delete")).scalar() == 1
 
@@ -101,23 +101,23 @@ def test_sqlite_overwrites_what_an_update_removes(app):
 def postgres_app(settings, plivo_api, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("this test reads PostgreSQL's own files")
-    app = create_app(replace(settings, database_url=database_url))
+    app = running_app(replace(settings, database_url=database_url))
     yield app
     app.extensions["voicebridge"]["close"]()
-    app.extensions["voicebridge"]["store"].engine.dispose()
+    app.extensions["voicebridge"]["services"].engine.dispose()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_no_code_is_readable_in_postgresqls_heap_or_wal(postgres_app, slack, plivo, plivo_rest, fake_slack):
     client = postgres_app.test_client()
     codes, waiting_code, _ = run_calls(client, slack, plivo, plivo_rest, fake_slack)
-    engine = postgres_app.extensions["voicebridge"]["store"].engine
+    engine = postgres_app.extensions["voicebridge"]["services"].engine
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.execute(text("CHECKPOINT"))  # dirty pages reach the heap files
         heap = b"".join(
             conn.execute(text("SELECT pg_read_binary_file(pg_relation_filepath(:t))"), {"t": table}).scalar()
-            for table in ("calls", "otp_codes")
+            for table in ("legs", "otp_codes", "work_items")
         )
         # The segment being written, and the one before (the calls may straddle a switch).
         segments = conn.execute(text(
@@ -127,7 +127,7 @@ def test_no_code_is_readable_in_postgresqls_heap_or_wal(postgres_app, slack, pli
                                         {"name": name}).scalar()) for name in segments}
     assert len(heap) > 0 and wal
     for code in (*codes, waiting_code):
-        assert_nowhere(bytes(heap), code, "the heap files of calls and otp_codes")
+        assert_nowhere(bytes(heap), code, "the heap files of legs, otp_codes and work_items")
         for name, raw in wal.items():
             assert_nowhere(raw, code, f"the WAL segment {name}")
 
@@ -136,7 +136,7 @@ def test_the_sealed_code_is_useless_under_another_key(app, client, slack, plivo,
     """A database copied to a server with another OTP_HASH_KEY reads no code to anyone."""
     code = random_code()
     call = place(client, slack, plivo_rest, fake_slack, NUMBERS[0], code)
-    other = create_app(replace(settings, otp_hash_key="another-key-0123456789abcdef"))
+    other = running_app(replace(settings, otp_hash_key="another-key-0123456789abcdef"))
     try:
         other_client = other.test_client()
         send(other_client, plivo.answer(callback_path(call["answer_url"]), call_uuid="call-1", to=NUMBERS[0]))

@@ -172,7 +172,7 @@ def _alert_views():
     skipped = (Skipped("<@U3>", long_reason), Skipped("<!subteam^S9>", "has no members"),
                Skipped("+1 415-555-0100", "is this app's own caller ID"))
     base = replace(ALERT, skipped=skipped, message="DB <primary> & \x1b replica\n<!channel> down")
-    legs = [leg(0), leg(0, ENDED, Outcome.VOICEMAIL, machine=True), leg(0, ENDED, Outcome.BUSY),
+    legs = [leg(0), leg(0, ENDED, Outcome.VOICEMAIL, machine_at=NOW), leg(0, ENDED, Outcome.BUSY),
             leg(0, ENDED, Outcome.NO_ANSWER), leg(0, ENDED, Outcome.FAILED, cause="Plivo <said> & " * 50),
             leg(0, ANSWERED), leg(0, QUEUED), leg(0, CALLING), leg(0, ENDED, Outcome.CANCELLED, stop_requested=True)]
     for one in legs:

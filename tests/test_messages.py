@@ -18,12 +18,12 @@ from bot.messages import (
     usage_reply,
 )
 from voice.codes import CheckResult
-from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING, CallRecord, Requester
+from voice.models import ANSWERED, CALLING, ENDED, OTP, QUEUED, RINGING, Leg, Requester
 from voice.numbers import parse_phone_number
 from voice.outcomes import Outcome
 
-CALL = CallRecord(
-    token="tok", kind="otp", to_number="+14155550123", requester=Requester("U0ANA", "C1"),
+CALL = Leg(
+    id=1, token="tok", purpose=OTP, to_number="+14155550123", requester=Requester("U0ANA", "C1"),
     status=QUEUED, created_at=datetime(2026, 11, 29, tzinfo=timezone.utc), code_length=6, request_uuid="r-1",
 )
 AT = datetime(2026, 11, 29, 0, 1, tzinfo=timezone.utc)

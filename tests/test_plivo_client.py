@@ -22,10 +22,7 @@ CALL = OutboundCall(
 
 @pytest.fixture
 def client():
-    sleeps = []
-    client = PlivoClient(BASE, AUTH_ID, "token", sleep=sleeps.append)
-    client.sleeps = sleeps
-    return client
+    return PlivoClient(BASE, AUTH_ID, "token")
 
 
 @responses.activate
@@ -48,11 +45,13 @@ def test_it_takes_the_first_uuid_of_a_bulk_reply(client):
 
 
 @responses.activate
-def test_a_429_is_retried_with_backoff_then_succeeds(client):
+def test_a_429_is_sent_once_and_said_to_be_worth_retrying(client):
+    # The work queue retries it: Plivo refused the request, so no phone rang.
     responses.post(CALL_URL, status=429, json={"error": "too many requests"})
-    responses.post(CALL_URL, status=201, json={"request_uuid": "r-1"})
-    assert client.create_call(CALL) == "r-1"
-    assert client.sleeps == [1.0]
+    with pytest.raises(PlivoError) as caught:
+        client.create_call(CALL)
+    assert len(responses.calls) == 1
+    assert caught.value.retryable and not caught.value.placed_unknown
 
 
 @responses.activate
@@ -61,7 +60,7 @@ def test_a_5xx_is_not_retried_so_a_phone_never_rings_twice(client):
     with pytest.raises(PlivoError) as caught:
         client.create_call(CALL)
     assert len(responses.calls) == 1
-    assert caught.value.status == 500
+    assert caught.value.status == 500 and not caught.value.retryable
 
 
 @pytest.mark.parametrize(
@@ -90,12 +89,22 @@ def test_each_refusal_becomes_a_sentence(client, status, body, message):
     assert caught.value.status == status
 
 
+def _refused_connection() -> requests.ConnectionError:
+    import urllib3
+
+    reason = urllib3.exceptions.NewConnectionError(None, "Connection refused")
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, CALL_URL, reason))
+
+
 @pytest.mark.parametrize(
     ("error", "message", "unknown"),
     [
         (requests.ConnectTimeout(), "Plivo could not be reached (connection timed out); no call was placed.", False),
         (requests.ReadTimeout(), "Plivo did not answer in time, so the call may or may not have been placed.", True),
-        (requests.ConnectionError(), "Plivo could not be reached (connection failed); no call was placed.", False),
+        (_refused_connection(), "Plivo could not be reached (connection failed); no call was placed.", False),
+        # The connection broke once the request was on its way: Plivo may have acted on it.
+        (requests.ConnectionError("Connection aborted.", ConnectionResetError()),
+         "The connection to Plivo broke, so the call may or may not have been placed.", True),
     ],
 )
 @responses.activate
@@ -105,6 +114,8 @@ def test_network_failures_become_sentences(client, error, message, unknown):
         client.create_call(CALL)
     assert str(caught.value) == message
     assert caught.value.placed_unknown is unknown
+    # Only what certainly never reached Plivo may be sent again.
+    assert caught.value.retryable is (not unknown)
 
 
 @responses.activate

@@ -119,8 +119,9 @@ def test_voiceotp_from_the_composer_shows_the_reply_the_status_message_and_what_
     assert "Your code is: 4, 8, 3, 9, 2, 0." in heard and "Again: 4, 8, 3, 9, 2, 0." in heard
     final = sandbox.wait_for(lambda s: next((m for m in s["messages"] if ":white_check_mark: code read" in m["text"]),
                                             None))
-    # Updates: ringing, answered (waiting for a key), reading the code, and the ending.
-    assert not final["ephemeral"] and final["edited"] == 4 and final["channel"] == "C0SANDBOX"
+    # Updates (ringing, answered, reading the code, the ending) come at most about once a second,
+    # coalesced: a quick call may show fewer steps, never a stale end.
+    assert not final["ephemeral"] and 1 <= final["edited"] <= 4 and final["channel"] == "C0SANDBOX"
     reply = next(m for m in sandbox.state()["messages"] if m["ephemeral"])
     assert reply["text"] == ":telephone_receiver: Calling +1 415-555-0123… (code ••••••)"
 
@@ -129,7 +130,7 @@ def test_in_a_private_channel_without_the_bot_the_status_goes_through_the_respon
     sandbox.command("/voiceotp +14155550001 4321", channel="G0PRIVATE")
     final = sandbox.wait_for(lambda s: next((m for m in s["messages"] if ":no_entry_sign: busy" in m["text"]), None))
     assert final["channel"] == "G0PRIVATE" and not final["ephemeral"]
-    assert final["edited"] >= 1  # posted once through the response_url, then replaced there
+    # Posted through the response_url (replaced there as the call went on, unless it ended first).
     assert [m for m in sandbox.state()["messages"] if not m["ephemeral"]] == [final]
 
 

@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from answer_server import create_app
-from tests.conftest import SIGNING_SECRET, InlineExecutor, callback_path, send
+from tests.conftest import SIGNING_SECRET, callback_path, running_app, send
 from tests.fakes.senders import SlackSender
 
 CHANNEL = "C0OPS"
@@ -21,9 +21,18 @@ MENU = "Press 1 to acknowledge. Press 2 to hear the message again."
 INTRO = "This is an alert from Ana, sent from the Slack channel ops."
 
 
+def clocked_app(settings, clock, **options):
+    """The app with its workers running here, on a clock the test moves (retry delays pass at once)."""
+    app = create_app(settings, clock=clock, poll_interval=0.02, **({"message_pace": 0} | options))
+    app.extensions["voicebridge"]["workers"].start()
+    return app
+
+
 @pytest.fixture
 def alert_app(settings, plivo_api, clock):
-    return create_app(settings, clock=clock, background_executor=InlineExecutor(), slack_update_interval=0)
+    app = clocked_app(settings, clock)
+    yield app
+    app.extensions["voicebridge"]["close"]()
 
 
 @pytest.fixture
@@ -36,9 +45,23 @@ def client(alert_app):
     return alert_app.test_client()
 
 
+class Scheduler:
+    """The work queue seen as a scheduler: run what is due now (the clock moved), and wait for it."""
+
+    def __init__(self, app):
+        self.workers = app.extensions["voicebridge"]["workers"]
+        self.queue = app.extensions["voicebridge"]["queue"]
+
+    def run_due(self) -> int:
+        return self.workers.drain()
+
+    def pending(self):
+        return self.queue.pending()
+
+
 @pytest.fixture
 def scheduler(alert_app):
-    return alert_app.extensions["voicebridge"]["scheduler"]
+    return Scheduler(alert_app)
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +87,7 @@ class Callee:
         reply = send(self.client, signed)
         assert reply.status_code == 200 and reply.mimetype == "text/xml", reply.get_data(as_text=True)
         assert reply.headers["Cache-Control"] == "no-store"
+        settle(self.client)  # what the callback set off (other calls stopped, the next step) is done
         return ET.fromstring(reply.get_data())
 
     def _fields(self):
@@ -92,10 +116,16 @@ class Callee:
                                      cause_name=name, duration=duration, **self._fields()))
 
 
+def settle(client) -> None:
+    """Wait until the work a request recorded is done (the workers run in this process)."""
+    client.application.extensions["voicebridge"]["workers"].drain()
+
+
 def alert(client, slack, fake_slack, plivo_rest, text, calls=1):
     """Send /voicealert; the command's reply once `calls` calls have been placed."""
     reply = send(client, slack.command(text, command="/voicealert"))
     assert reply.status_code == 200
+    settle(client)
     fake_slack.wait_for(lambda: len(plivo_rest.created) >= calls)
     return reply.get_data(as_text=True)
 
@@ -376,9 +406,9 @@ def test_where_the_bot_cannot_post_the_response_url_carries_the_alert(client, sl
 
 
 def test_the_alert_message_is_updated_about_once_a_second_and_ends_on_the_latest_state(
-        settings, plivo_api, plivo_rest, clock, slack, plivo, fake_slack):
-    client = create_app(settings, clock=clock, background_executor=InlineExecutor(),
-                        slack_update_interval=1.0).test_client()
+        settings, plivo_api, plivo_rest, slack, plivo, fake_slack):
+    app = running_app(settings)  # the real clock: the pace is a real second
+    client = app.test_client()
     alert(client, slack, fake_slack, plivo_rest, "<!subteam^S1> Burst of changes", calls=2)
     alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
     alice.ring()
@@ -393,11 +423,12 @@ def test_the_alert_message_is_updated_about_once_a_second_and_ends_on_the_latest
     # Updates start a full second apart; each reaches Slack after its own latency (reads,
     # HTTP), so arrivals may be a little closer. Unpaced, they arrive milliseconds apart.
     assert all(later - earlier >= 0.8 for earlier, later in zip(updates, updates[1:])), updates
+    app.extensions["voicebridge"]["close"]()
 
 
-def test_calls_are_placed_no_faster_than_plivo_cps(settings, plivo_api, plivo_rest, clock, slack, fake_slack):
-    client = create_app(replace(settings, plivo_cps=4.0), clock=clock,
-                        background_executor=InlineExecutor()).test_client()
+def test_calls_are_placed_no_faster_than_plivo_cps(settings, plivo_api, plivo_rest, slack, fake_slack):
+    app = running_app(replace(settings, plivo_cps=4.0))
+    client = app.test_client()
     fake_slack.add_user("U4", "Dee", "+1 415 555 0104")
     fake_slack.add_usergroup("S2", ["U1", "U2", "U4"])
     alert(client, slack, fake_slack, plivo_rest, "<!subteam^S2> Everyone at once", calls=3)
@@ -406,6 +437,7 @@ def test_calls_are_placed_no_faster_than_plivo_cps(settings, plivo_api, plivo_re
     # Unpaced, three requests take a few milliseconds in all.
     assert len(plivo_rest.created_at) == 3
     assert plivo_rest.created_at[-1] - plivo_rest.created_at[0] >= 0.45
+    app.extensions["voicebridge"]["close"]()
 
 
 def buttons_value(message) -> str:
@@ -435,8 +467,7 @@ def test_refused_numbers_are_recorded(alert_app, client, slack, plivo_rest, fake
 )
 def test_only_allowed_users_and_channels_may_raise_an_alert(settings, plivo_api, plivo_rest, clock, slack, fake_slack,
                                                             changes, reply, kind):
-    app = create_app(replace(settings, **changes), clock=clock, background_executor=InlineExecutor(),
-                     slack_update_interval=0)
+    app = clocked_app(replace(settings, **changes), clock)
     body = send(app.test_client(), slack.command("<@U1> Outage", command="/voicealert")).get_data(as_text=True)
     assert reply in body and "No call was placed." in body
     app.extensions["voicebridge"]["close"]()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from answer_server import create_app
 from tests.conftest import (
+    running_app,
     AUTH_ID,
     CREATE_CALL_URL,
     PLIVO_API,
@@ -21,7 +22,7 @@ from tests.conftest import (
     plivo_accepts,
     send,
 )
-from voice.store import calls
+from voice.schema import legs
 
 NUMBER = "+14155550123"
 CHANNEL = "C0OPS"
@@ -93,9 +94,8 @@ def test_an_answering_machine_never_hears_the_code(app, client, slack, plivo_api
     send(client, plivo.hangup(callback_path(call["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=8))
     final = fake_slack.wait_for_message(CHANNEL, lambda m: "voicemail" in (m.text or "") and "·" in (m.text or ""))
     assert final.text.endswith(":vhs: voicemail: code not read · 8 s")
-    store = app.extensions["voicebridge"]["store"]
-    with store.engine.connect() as conn:
-        assert conn.execute(select(calls.c.secret)).scalar() is None
+    with app.extensions["voicebridge"]["engine"].connect() as conn:
+        assert conn.execute(select(legs.c.secret)).scalar() is None
 
 
 def test_nobody_pressing_a_key_means_the_code_was_not_read(client, slack, plivo_api, fake_slack, plivo):
@@ -154,7 +154,7 @@ def test_the_fourth_call_to_a_number_in_ten_minutes_is_refused_with_when(client,
 )
 def test_only_allowed_users_and_channels_may_call(settings, plivo_api, slack, fake_slack, changes, user, channel,
                                                   reply, kind):
-    app = create_app(replace(settings, **changes))
+    app = running_app(replace(settings, **changes))
     client = app.test_client()
     body = send(client, slack.command(f"{NUMBER} 483920", user_id=user, channel_id=channel)).get_data(as_text=True)
     assert reply in body and "No call was placed." in body
@@ -164,14 +164,14 @@ def test_only_allowed_users_and_channels_may_call(settings, plivo_api, slack, fa
 
 
 def test_an_allowed_user_in_an_allowed_channel_may_call(settings, plivo_api, slack, fake_slack):
-    app = create_app(replace(settings, allowed_slack_users=frozenset({"U0ANA"}),
+    app = running_app(replace(settings, allowed_slack_users=frozenset({"U0ANA"}),
                              allowed_slack_channels=frozenset({"C0OPS"})))
     place(app.test_client(), slack, plivo_api, fake_slack, f"{NUMBER} 483920")
     app.extensions["voicebridge"]["close"]()
 
 
 def test_without_the_guard_the_answer_reads_the_code(settings, plivo_api, slack, fake_slack, plivo):
-    app = create_app(replace(settings, otp_voicemail_guard=False))
+    app = running_app(replace(settings, otp_voicemail_guard=False))
     client = app.test_client()
     _, call = place(client, slack, plivo_api, fake_slack, f"{NUMBER} 483920")
     assert "machine_detection" not in call

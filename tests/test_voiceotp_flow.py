@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import (
+    running_app,
     AUTH_ID,
     CREATE_CALL_URL,
     PLIVO_API,
@@ -150,12 +151,12 @@ def test_an_ended_call_gets_a_polite_hangup_and_its_code_is_gone(app, client, sl
     assert "<Hangup" in document and "no longer valid" in document
     assert_no_code(document, CODE)
 
-    store = app.extensions["voicebridge"]["store"]
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT * FROM calls").fetchall()
+    services = app.extensions["voicebridge"]["services"]
+    with services.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT * FROM legs").fetchall()
     assert rows and all(CODE not in str(row) for row in rows)
     token = answer_path.rsplit("/", 1)[1]
-    assert store.get(token).status == ENDED
+    assert services.legs.get(token).status == ENDED
 
 
 def test_an_unknown_call_token_gets_a_polite_hangup(client, plivo):
@@ -290,20 +291,23 @@ def test_a_call_plivo_did_not_confirm_that_never_rings_fails_after_its_ring_time
         settings, plivo_api, slack, fake_slack, plivo, clock):
     from answer_server import create_app
 
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, message_pace=0)
     client = app.test_client()
-    created = timed_out_call(client, slack, plivo_api, fake_slack)
+    work = app.extensions["voicebridge"]["workers"]
+    plivo_api.post(CREATE_CALL_URL, body=requests.ReadTimeout("read timed out"))
+    send(client, slack.command(f"{NUMBER} {CODE}"))
+    work.drain()
+    created = wait_for_create(plivo_api, fake_slack)
     channel_message(fake_slack, lambda t: "did not confirm" in t)
-    calls = app.extensions["voicebridge"]["calls"]
     clock.advance(seconds=100)
-    assert calls.expire_stale() == 0  # Plivo's ring timeout (45 s) and its queue's grace are not over yet
+    work.drain()  # Plivo's ring timeout (45 s) and its queue's grace are not over yet
+    assert "did not confirm" in fake_slack.messages(CHANNEL)[0].text
     clock.advance(seconds=6)
-    assert calls.expire_stale() == 1
+    work.drain()
     message = channel_message(fake_slack, lambda t: "never rang" in t)
     assert message.text.endswith(":x: failed: Plivo did not confirm the call, and it never rang.")
-    store = app.extensions["voicebridge"]["store"]
-    with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT secret FROM calls").fetchall() == [(None,)]
+    with app.extensions["voicebridge"]["engine"].connect() as conn:
+        assert conn.exec_driver_sql("SELECT secret FROM legs").fetchall() == [(None,)]
     late = send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
     assert "no longer valid" in late.get_data(as_text=True)
     app.extensions["voicebridge"]["close"]()
@@ -380,7 +384,8 @@ def test_a_country_not_allowed_is_refused(settings, plivo_api, slack, fake_slack
 
     from answer_server import create_app
 
-    client = create_app(replace(settings, allowed_countries=frozenset({"US"}))).test_client()
+    app = running_app(replace(settings, allowed_countries=frozenset({"US"})))
+    client = app.test_client()
     body = send(client, slack.command("+34 612 34 56 78 483920")).get_data(as_text=True)
     assert "is in Spain, which this workspace does not call (allowed: US)" in body
     time.sleep(0.3)

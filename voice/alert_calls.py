@@ -1,8 +1,9 @@
 """What an alert call does next: the answer, the menu and its keys, machines, the end.
 
 Each callback Plivo sends for a call of an alert comes here; the answer is a
-`CallTurn`, which the answer server turns into Plivo XML. Acknowledging and
-the end of a call are handed to the AlertService, which moves the alert on.
+`CallTurn`, which the answer server turns into Plivo XML. Each reads the call
+and its alert once (a join) and writes at most once. Acknowledging is handed
+to the AlertService, whose first acknowledgement wins.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
-from voice.alert_models import ACKNOWLEDGED, CANCELLED, AlertRecord, Leg
+from voice.alert_models import ACKNOWLEDGED, CANCELLED, AlertRecord
+from voice.alert_store import AlertStore
 from voice.alerts import AlertService
-from voice.binding import is_foreign
-from voice.models import HangupReport, token_for_log
-from voice.outcomes import Outcome, classify_hangup
+from voice.legs import LegStore
+from voice.lifecycle import CallLifecycle
+from voice.models import Leg
 
 log = logging.getLogger(__name__)
 
@@ -47,103 +49,88 @@ class CallTurn:
 
 
 class AlertCalls:
-    def __init__(self, alerts: AlertService):
+    def __init__(self, alerts: AlertService, store: AlertStore, legs: LegStore, lifecycle: CallLifecycle):
         self.alerts = alerts
-        self.store = alerts.store
-
-    def ringing(self, token: str, call_uuid: str) -> None:
-        leg = self._leg(token, call_uuid, "ring")
-        if leg and self.store.mark_ringing(token, call_uuid):
-            self.alerts.notify(leg.alert_id)
+        self.store = store
+        self.legs = legs
+        self.lifecycle = lifecycle
 
     def answer(self, token: str, call_uuid: str) -> CallTurn:
-        """What to play when the call is answered; the first answer is reported."""
+        """What to play when the call is answered."""
         found = self._live(token, call_uuid, "answer")
         if isinstance(found, CallTurn):
             return found
-        bound = self.store.bind_answer(token, call_uuid, self.alerts.clock())
-        if bound is None:
-            return CallTurn(Turn.UNKNOWN)
-        leg, first = bound
-        if first:
-            self.alerts.notify(leg.alert_id)
-        return self._turn(leg, Turn.PLAY)
-
-    def machine(self, token: str, call_uuid: str) -> None:
-        """Plivo's machine detection heard an answering machine on this call."""
-        leg = self._leg(token, call_uuid, "machine detection")
-        if leg and not leg.ended and self.store.mark_machine(token, call_uuid):
-            log.info("alert %s: call %s reached voicemail", leg.alert_id, token_for_log(token))
-            self.alerts.notify(leg.alert_id)
+        leg, alert = found
+        answered = self.lifecycle.answered(leg, call_uuid, needs_secret=False)
+        if answered is None:
+            return CallTurn(Turn.ENDED, alert, leg)
+        return self._turn(answered, alert, Turn.PLAY)
 
     def after_message(self, token: str, call_uuid: str) -> CallTurn:
         """The message has been spoken: the menu for a person, nothing more for a machine."""
-        leg = self._live(token, call_uuid, "menu request")
-        if isinstance(leg, CallTurn):
-            return leg
-        self.store.reset_silences(token)
-        return self._turn(leg, Turn.HANG_UP if leg.machine else Turn.MENU)
+        found = self._live(token, call_uuid, "menu request")
+        if isinstance(found, CallTurn):
+            return found
+        leg, alert = found
+        if leg.silences:
+            self._write(lambda conn: self.legs.reset_silences(conn, token))
+        return self._turn(leg, alert, Turn.HANG_UP if leg.machine else Turn.MENU)
 
     def silence(self, token: str, call_uuid: str) -> CallTurn:
         """The menu got no key: play it again, up to MENU_REPEATS times."""
-        leg = self._live(token, call_uuid, "menu timeout")
-        if isinstance(leg, CallTurn):
-            return leg
+        found = self._live(token, call_uuid, "menu timeout")
+        if isinstance(found, CallTurn):
+            return found
+        leg, alert = found
         if leg.machine:
-            return self._turn(leg, Turn.HANG_UP)
-        repeats = self.store.count_silence(token)
-        return self._turn(leg, Turn.MENU if repeats <= MENU_REPEATS else Turn.NO_INPUT)
+            return self._turn(leg, alert, Turn.HANG_UP)
+        repeats = self._write(lambda conn: self.legs.count_silence(conn, token))
+        return self._turn(leg, alert, Turn.MENU if repeats <= MENU_REPEATS else Turn.NO_INPUT)
 
     def key_pressed(self, token: str, call_uuid: str, turn: Turn) -> CallTurn:
         """A key other than the acknowledgement: `turn` unless the alert is over."""
-        leg = self._live(token, call_uuid, "key press")
-        if isinstance(leg, CallTurn):
-            return leg
-        self.store.reset_silences(token)
-        return self._turn(leg, turn)
+        found = self._live(token, call_uuid, "key press")
+        if isinstance(found, CallTurn):
+            return found
+        leg, alert = found
+        if leg.silences:
+            self._write(lambda conn: self.legs.reset_silences(conn, token))
+        return self._turn(leg, alert, turn)
 
     def acknowledge_by_phone(self, token: str, call_uuid: str) -> CallTurn:
         """The callee pressed the acknowledgement key; the first one wins."""
-        leg = self._live(token, call_uuid, "key press")
-        if isinstance(leg, CallTurn):
-            return leg
-        self.alerts.acknowledge_call(leg)
-        return self._turn(leg, Turn.ACKNOWLEDGED)
+        found = self._live(token, call_uuid, "key press")
+        if isinstance(found, CallTurn):
+            return found
+        leg, alert = found
+        if alert.status == ACKNOWLEDGED or alert.status == CANCELLED:
+            return self._turn(leg, alert, Turn.ACKNOWLEDGED)
+        if self.alerts.acknowledge_call(leg, alert):
+            return CallTurn(Turn.ACKNOWLEDGED, alert, leg)
+        # Someone was first, a moment ago: say who.
+        return self._turn(leg, self.store.get(leg.alert_id), Turn.ACKNOWLEDGED)
 
-    def hangup(self, token: str, report: HangupReport) -> None:
-        """Record how a call ended, once, and move the alert on."""
-        leg = self._leg(token, report.call_uuid, "hangup")
-        if leg is None or leg.ended:
-            return
-        if leg.machine:
-            outcome, cause = Outcome.VOICEMAIL, None
-        else:
-            ending = classify_hangup(report.call_status, report.cause_code, report.cause_name,
-                                     answered=leg.answered_at is not None)
-            outcome, cause = ending.outcome, ending.cause
-        self.alerts.end_call(leg, outcome, cause, call_uuid=report.call_uuid)
+    # -- internals -------------------------------------------------------------------------------
 
-    # -- internals -------------------------------------------------------------------
-
-    def _leg(self, token: str, call_uuid: str, event: str) -> Leg | None:
-        """The leg this event is about; None when there is none, or it is bound to another Plivo call."""
-        leg = self.store.leg(token)
-        if leg is None or is_foreign(token, leg.call_uuid, call_uuid, event):
-            return None
-        return leg
-
-    def _live(self, token: str, call_uuid: str, event: str) -> Leg | CallTurn:
-        """The leg, if it may still play; else the turn that says goodbye and changes nothing."""
-        leg = self._leg(token, call_uuid, event)
-        if leg is None:
+    def _live(self, token: str, call_uuid: str, event: str) -> tuple[Leg, AlertRecord] | CallTurn:
+        """The leg and its alert, if the call may still play; else the turn that changes nothing."""
+        found = self.store.leg_with_alert(token)
+        if found is None:
+            return CallTurn(Turn.UNKNOWN)
+        leg, alert = found
+        if self.lifecycle.bound(leg, token, call_uuid, event) is None:
             return CallTurn(Turn.UNKNOWN)
         if leg.ended:
-            return CallTurn(Turn.ENDED, self.store.get(leg.alert_id), leg)
-        return leg
+            return CallTurn(Turn.ENDED, alert, leg)
+        return leg, alert
 
-    def _turn(self, leg: Leg, wanted: Turn) -> CallTurn:
+    def _write(self, change):
+        with self.lifecycle.engine.begin() as conn:
+            return change(conn)
+
+    @staticmethod
+    def _turn(leg: Leg, alert: AlertRecord, wanted: Turn) -> CallTurn:
         """`wanted`, unless the alert was taken or cancelled meanwhile."""
-        alert = self.store.get(leg.alert_id)
         if alert.status == ACKNOWLEDGED:
             # This very call acknowledged it when Plivo retries the keypress.
             return CallTurn(Turn.ACKNOWLEDGED if alert.resolved_leg == leg.id else Turn.TAKEN, alert, leg)

@@ -1,15 +1,16 @@
-"""The values of an alert: who to call in which order, each call (leg), and who took it."""
+"""The values of an alert: who to call in which order, and who took it. Its calls are voice.models.Leg."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from voice.models import ENDED, Requester
-from voice.outcomes import Outcome
+from voice.models import Leg, Requester
 
 # An alert's status. ACTIVE moves to exactly one of the others, by one
 # conditional UPDATE, so the first acknowledgement wins everywhere.
+RESOLVING = "resolving"  # stored; its recipients are being looked up in Slack
+DROPPED = "dropped"  # nobody it named could be called: no call, no message in the channel
 ACTIVE = "active"  # calls are being placed or retried
 ACKNOWLEDGED = "acknowledged"  # someone took it, by phone or in Slack
 CANCELLED = "cancelled"  # someone stopped it in Slack
@@ -50,35 +51,6 @@ class NewAlert:
 
 
 @dataclass(frozen=True)
-class Leg:
-    """One call placed for an alert. Its token is the only thing in its callback URLs."""
-
-    id: int
-    alert_id: int
-    token: str
-    position: int  # the alert's position when it was placed: round * stages + stage
-    target: int  # index into AlertRecord.targets
-    to_number: str
-    status: str  # voice.models QUEUED → CALLING → RINGING → ANSWERED → ENDED, forward only
-    created_at: datetime
-    machine: bool = False  # Plivo's machine detection heard an answering machine
-    stop_requested: bool = False  # the alert was taken or cancelled while this call was live
-    permanent: bool = False  # failed in a way a retry cannot fix (Plivo refused the request)
-    silences: int = 0  # menus in a row that got no key
-    request_uuid: str | None = None
-    call_uuid: str | None = None
-    outcome: Outcome | None = None
-    cause: str | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    confirm_by: datetime | None = None  # Plivo did not confirm the create-call: it may ring until then
-
-    @property
-    def ended(self) -> bool:
-        return self.status == ENDED
-
-
-@dataclass(frozen=True)
 class AlertRecord:
     id: int
     requester: Requester
@@ -103,6 +75,7 @@ class AlertRecord:
     message_via: str | None = None  # "chat" or "reply_url", as for calls
     message_channel: str | None = None
     message_ts: str | None = None
+    reply_uses: int = 0  # uses of the requester's response_url so far
 
     @property
     def stages(self) -> int:

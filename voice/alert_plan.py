@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from voice.alert_models import ACTIVE, AlertRecord, Leg
-from voice.models import ANSWERED, RINGING
+from voice.alert_models import ACTIVE, AlertRecord
+from voice.models import ANSWERED, RINGING, Leg
 from voice.outcomes import Outcome
 
 
@@ -116,7 +116,7 @@ def leg_state(alert: AlertRecord, leg: Leg | None) -> str:
         return ANSWERED_STATE
     if leg.status == RINGING:
         return RINGING_STATE
-    if leg.confirm_by is not None:
+    if leg.unconfirmed:
         return UNCONFIRMED
     return QUEUED
 

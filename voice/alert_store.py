@@ -1,9 +1,9 @@
-"""The store of alerts and their calls (legs), beside the calls table.
+"""The store of alerts (their calls are legs, in voice/legs.py).
 
-As in voice/store.py, every change that must happen once is one conditional
-UPDATE: the first acknowledgement, the move to the next position, the end of
-a leg. Two instances sharing a PostgreSQL database, or Plivo delivering a
-callback twice, cannot make any of them happen twice.
+As for legs, every change that must happen once is one conditional UPDATE in
+the caller's transaction: the first acknowledgement, the move to the next
+position, giving up. Two instances sharing a PostgreSQL database, or Plivo
+delivering a callback twice, cannot make any of them happen twice.
 """
 
 from __future__ import annotations
@@ -12,312 +12,135 @@ import json
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from voice.alert_models import ACTIVE, EXHAUSTED, AlertRecord, Leg, NewAlert, Skipped, Target
-from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING
-from voice.outcomes import Outcome
-from voice.store import metadata, outcome_of, record_from_row, requester_columns, requester_of, requester_values
-
-alerts = Table(
-    "alerts",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("request_id", String(128), unique=True),
-    *requester_columns(),
-    Column("sender_name", String(200), nullable=False),
-    Column("channel_name", String(200)),
-    # The message lives here and nowhere else: never in a URL.
-    Column("message", Text, nullable=False),
-    Column("targets", Text, nullable=False),  # JSON list of Target
-    Column("skipped", Text, nullable=False, default="[]"),  # JSON list of Skipped
-    Column("rounds", Integer, nullable=False),
-    Column("retry_delay", Integer, nullable=False),
-    Column("position", Integer, nullable=False, default=-1),
-    Column("next_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),
-    Column("resolved_at", DateTime(timezone=True)),
-    Column("resolved_via", String(8)),
-    Column("resolved_by", String(32)),
-    Column("resolved_name", String(200)),
-    Column("resolved_number", String(20)),
-    Column("resolved_leg", Integer),
-    Column("message_via", String(16)),
-    Column("message_channel", String(32)),
-    Column("message_ts", String(32)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-legs = Table(
-    "alert_legs",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
-    Column("token", String(64), nullable=False, unique=True),
-    Column("position", Integer, nullable=False),
-    Column("target", Integer, nullable=False),
-    Column("to_number", String(20), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("machine", Boolean, nullable=False, default=False),
-    Column("stop_requested", Boolean, nullable=False, default=False),
-    Column("permanent", Boolean, nullable=False, default=False),
-    Column("silences", Integer, nullable=False, default=0),
-    Column("request_uuid", String(64)),
-    Column("call_uuid", String(64)),
-    Column("outcome", String(16)),
-    Column("cause", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("answered_at", DateTime(timezone=True)),
-    Column("ended_at", DateTime(timezone=True)),
-    # Plivo did not confirm the create-call: it may still ring until then (see voice/calls.py).
-    Column("confirm_by", DateTime(timezone=True)),
-    # A target is called once per position, however often the position is opened.
-    UniqueConstraint("alert_id", "position", "target"),
-)
+from voice.alert_models import ACTIVE, EXHAUSTED, RESOLVING, AlertRecord, Skipped, Target
+from voice.db import reading, record_from_row
+from voice.legs import leg_from_row, requester_of, requester_values
+from voice.models import Leg, Requester
+from voice.schema import alerts, legs
 
 
 class AlertStore:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    # -- alerts --------------------------------------------------------------
-
-    def add_alert(
-        self, new: NewAlert, *, request_id: str | None, rounds: int, retry_delay: int, now: datetime
-    ) -> AlertRecord | None:
-        """Store a new alert; None if `request_id` was seen before."""
-        values = dict(
-            request_id=request_id,
-            **requester_values(new.requester),
-            sender_name=new.sender_name,
-            channel_name=new.channel_name,
-            message=new.message,
-            targets=json.dumps([target.__dict__ for target in new.targets]),
-            skipped=json.dumps([skipped.__dict__ for skipped in new.skipped]),
-            rounds=rounds,
-            retry_delay=retry_delay,
-            position=-1,
-            status=ACTIVE,
-            created_at=now,
-        )
-        try:
-            with self.engine.begin() as conn:
-                alert_id = conn.execute(insert(alerts).values(**values)).inserted_primary_key[0]
-        except IntegrityError:
-            return None
-        return self.get(alert_id)
+    # -- reading -----------------------------------------------------------------------
 
     def get(self, alert_id: int) -> AlertRecord | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
         return _alert(row) if row else None
 
-    def attach_message(self, alert_id: int, via: str, channel: str | None = None, ts: str | None = None) -> None:
-        self._update_alert(alert_id, None, message_via=via, message_channel=channel, message_ts=ts)
+    def leg_with_alert(self, token: str) -> tuple[Leg, AlertRecord] | None:
+        """A leg and its alert, in one indexed read (a join): what an alert call's webhook needs."""
+        leg_columns = [column.label(f"leg_{column.name}") for column in legs.c]
+        query = select(*leg_columns, *alerts.c).join(alerts, alerts.c.id == legs.c.alert_id).where(
+            legs.c.token == token)
+        with reading(self.engine) as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        leg_row = {column.name: row[f"leg_{column.name}"] for column in legs.c}
+        return leg_from_row(leg_row), _alert(row)
 
-    def set_next_at(self, alert_id: int, at: datetime | None) -> None:
-        self._update_alert(alert_id, alerts.c.status == ACTIVE, next_at=at)
+    def recipients(self, alert_id: int) -> dict | None:
+        """The request as parsed, while its recipients are being looked up."""
+        with reading(self.engine) as conn:
+            raw = conn.execute(select(alerts.c.recipients).where(alerts.c.id == alert_id)).scalar()
+        return json.loads(raw) if raw else None
 
-    def resolve(self, alert_id: int, *, status: str, from_statuses: Sequence[str], now: datetime, **who) -> bool:
+    # -- writing, in the caller's transaction ---------------------------------------------------
+
+    @staticmethod
+    def add_request(conn: Connection, *, requester: Requester, sender_name: str, channel_name: str | None,
+                    message: str, recipients: dict, request_id: str | None, rounds: int, retry_delay: int,
+                    now: datetime) -> int | None:
+        """Store an alert whose recipients are still to be looked up; None if `request_id` was seen."""
+        values = dict(
+            request_id=request_id, **requester_values(requester), sender_name=sender_name,
+            channel_name=channel_name, message=message, targets="[]", skipped="[]",
+            recipients=json.dumps(recipients), rounds=rounds, retry_delay=retry_delay, position=-1,
+            status=RESOLVING, reply_uses=0, reported_status=None, created_at=now,
+        )
+        try:
+            with conn.begin_nested():
+                return conn.execute(insert(alerts).values(**values)).inserted_primary_key[0]
+        except IntegrityError:
+            return None
+
+    @staticmethod
+    def resolved(conn: Connection, alert_id: int, *, status: str, sender_name: str, message: str,
+                 targets: Sequence[Target], skipped: Sequence[Skipped]) -> bool:
+        """The recipients were looked up: the alert becomes `status` (active, or dropped)."""
+        return conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, alerts.c.status == RESOLVING).values(
+                status=status, sender_name=sender_name, message=message, recipients=None,
+                targets=json.dumps([target.__dict__ for target in targets]),
+                skipped=json.dumps([item.__dict__ for item in skipped]),
+            )
+        ).rowcount == 1
+
+    @staticmethod
+    def resolve(conn: Connection, alert_id: int, *, status: str, from_statuses: Sequence[str], now: datetime,
+                **who) -> bool:
         """Move the alert to `status` if it is still in one of `from_statuses`.
 
         The single UPDATE is the race: of two acknowledgements arriving at
         once, on one instance or two, exactly one matches.
         """
-        return self._update_alert(
-            alert_id, alerts.c.status.in_(from_statuses),
-            status=status, resolved_at=now, next_at=None, **who,
-        )
+        return conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, alerts.c.status.in_(from_statuses))
+            .values(status=status, resolved_at=now, next_at=None, **who)
+        ).rowcount == 1
 
-    def give_up(self, alert_id: int, position: int, now: datetime) -> bool:
+    @staticmethod
+    def name_taker(conn: Connection, alert_id: int, user_id: str, name: str) -> None:
+        conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.resolved_by == user_id)
+                     .values(resolved_name=name))
+
+    @staticmethod
+    def give_up(conn: Connection, alert_id: int, position: int, now: datetime) -> bool:
         """Mark the alert exhausted, once, if it is still active at its last position."""
-        return self._update_alert(
-            alert_id, (alerts.c.status == ACTIVE) & (alerts.c.position == position),
-            status=EXHAUSTED, resolved_at=now, next_at=None,
-        )
+        return conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, alerts.c.status == ACTIVE, alerts.c.position == position)
+            .values(status=EXHAUSTED, resolved_at=now, next_at=None)
+        ).rowcount == 1
 
-    def open_position(
-        self, alert_id: int, position: int, new_legs: Sequence[tuple[int, str, str]], now: datetime
-    ) -> bool:
-        """Move the alert forward to `position` and add its legs (target, number, token) as queued.
+    @staticmethod
+    def set_next_at(conn: Connection, alert_id: int, at: datetime | None) -> bool:
+        return conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.status == ACTIVE)
+                            .values(next_at=at)).rowcount == 1
 
-        True if the alert is at `position` afterwards, whether this call moved
-        it or an earlier one did; False if it is over or already further on.
-        """
+    @staticmethod
+    def move_to(conn: Connection, alert_id: int, position: int) -> bool:
+        """Move the alert forward to `position`; False if it is over or already there or further on."""
+        return conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, alerts.c.status == ACTIVE, alerts.c.position < position)
+            .values(position=position, next_at=None)
+        ).rowcount == 1
+
+    # -- the alert's message -----------------------------------------------------------------------
+
+    def attach_message(self, alert_id: int, via: str, channel: str | None, ts: str | None, reply_uses: int,
+                       reported_status: str | None = None) -> None:
         with self.engine.begin() as conn:
-            moved = conn.execute(
-                update(alerts)
-                .where(alerts.c.id == alert_id, alerts.c.status == ACTIVE, alerts.c.position < position)
-                .values(position=position, next_at=None)
-            ).rowcount == 1
-            if moved:
-                for target, number, token in new_legs:
-                    conn.execute(insert(legs).values(
-                        alert_id=alert_id, token=token, position=position, target=target, to_number=number,
-                        status=QUEUED, machine=False, stop_requested=False, permanent=False, silences=0,
-                        created_at=now,
-                    ))
-                return True
-            current = conn.execute(
-                select(alerts.c.position, alerts.c.status).where(alerts.c.id == alert_id)
-            ).first()
-        return current is not None and current.position == position and current.status == ACTIVE
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+                message_via=via, message_channel=channel, message_ts=ts, reply_uses=reply_uses,
+                reported_status=reported_status))
 
-    # -- legs ----------------------------------------------------------------
-
-    def legs(self, alert_id: int, position: int | None = None) -> list[Leg]:
-        query = select(legs).where(legs.c.alert_id == alert_id)
-        if position is not None:
-            query = query.where(legs.c.position == position)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(legs.c.id)).mappings().all()
-        return [_leg(row) for row in rows]
-
-    def leg(self, token: str) -> Leg | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(legs).where(legs.c.token == token)).mappings().first()
-        return _leg(row) if row else None
-
-    def claim_for_dial(self, leg_id: int) -> bool:
-        """Queued → calling, unless the alert was taken meanwhile: only one dialler wins."""
-        return self._update_leg(
-            legs.c.id == leg_id, (legs.c.status == QUEUED) & legs.c.stop_requested.is_(False), status=CALLING)
-
-    def mark_dialled(self, leg_id: int, request_uuid: str) -> Leg | None:
+    def spend_reply_use(self, alert_id: int, limit: int, status: str | None = None) -> bool:
+        """Take one use of the response_url if fewer than `limit` were taken (and, with `status`,
+        only if that status was not sent before); whether it was."""
+        condition = alerts.c.reply_uses < limit
+        values = dict(reply_uses=alerts.c.reply_uses + 1)
+        if status is not None:
+            condition = condition & ((alerts.c.reported_status.is_(None)) | (alerts.c.reported_status != status))
+            values["reported_status"] = status
         with self.engine.begin() as conn:
-            conn.execute(update(legs).where(legs.c.id == leg_id).values(request_uuid=request_uuid))
-            row = conn.execute(select(legs).where(legs.c.id == leg_id)).mappings().first()
-        return _leg(row) if row else None
-
-    def mark_unconfirmed(self, leg_id: int, confirm_by: datetime) -> bool:
-        """Plivo may or may not have placed this call: it stays open until `confirm_by`."""
-        return self._update_leg(legs.c.id == leg_id, legs.c.status == CALLING, confirm_by=confirm_by)
-
-    def mark_ringing(self, token: str, call_uuid: str) -> bool:
-        return self._update_leg(
-            legs.c.token == token, legs.c.status.in_((QUEUED, CALLING)) & _bound_to(call_uuid),
-            status=RINGING, call_uuid=func.coalesce(legs.c.call_uuid, call_uuid))
-
-    def bind_answer(self, token: str, call_uuid: str, now: datetime) -> tuple[Leg, bool] | None:
-        """The leg Plivo's answer request is for, and whether this is its first answer.
-
-        The first call UUID binds the token, as for voice codes: a request for
-        another call UUID gets nothing.
-        """
-        with self.engine.begin() as conn:
-            row = conn.execute(select(legs).where(legs.c.token == token)).mappings().first()
-            if row is None or row["call_uuid"] not in (None, call_uuid) or row["status"] == ENDED:
-                return None  # another Plivo call's, or over: nothing changes
-            first = row["answered_at"] is None
-            conn.execute(
-                update(legs).where(legs.c.id == row["id"], legs.c.status != ENDED).values(
-                    call_uuid=call_uuid,
-                    answered_at=func.coalesce(legs.c.answered_at, now),
-                    status=ANSWERED,
-                )
-            )
-            row = conn.execute(select(legs).where(legs.c.id == row["id"])).mappings().one()
-        return _leg(row), first
-
-    def mark_machine(self, token: str, call_uuid: str) -> bool:
-        return self._update_leg(legs.c.token == token,
-                                legs.c.machine.is_(False) & (legs.c.status != ENDED) & _bound_to(call_uuid),
-                                machine=True, call_uuid=func.coalesce(legs.c.call_uuid, call_uuid))
-
-    def count_silence(self, token: str) -> int:
-        """One more menu without a key; how many in a row now."""
-        with self.engine.begin() as conn:
-            conn.execute(update(legs).where(legs.c.token == token).values(silences=legs.c.silences + 1))
-            return conn.execute(select(legs.c.silences).where(legs.c.token == token)).scalar() or 0
-
-    def reset_silences(self, token: str) -> None:
-        self._update_leg(legs.c.token == token, legs.c.silences != 0, silences=0)
-
-    def finish_leg(
-        self,
-        leg_id: int,
-        *,
-        outcome: Outcome,
-        now: datetime,
-        cause: str | None = None,
-        permanent: bool = False,
-        only_if_queued: bool = False,
-        call_uuid: str | None = None,
-    ) -> Leg | None:
-        """End a leg once; the leg if this call ended it.
-
-        With a `call_uuid` (Plivo's hangup), only a leg bound to no other UUID ends.
-        """
-        condition = legs.c.status == QUEUED if only_if_queued else legs.c.status != ENDED
-        if call_uuid:
-            condition = condition & _bound_to(call_uuid)
-        extra = {"call_uuid": func.coalesce(legs.c.call_uuid, call_uuid)} if call_uuid else {}
-        if not self._update_leg(
-            legs.c.id == leg_id, condition,
-            status=ENDED, outcome=outcome.value, cause=cause, permanent=permanent, ended_at=now, **extra,
-        ):
-            return None
-        with self.engine.connect() as conn:
-            return _leg(conn.execute(select(legs).where(legs.c.id == leg_id)).mappings().one())
-
-    def request_stop(self, alert_id: int, keep_leg: int | None) -> list[Leg]:
-        """Flag every live leg but `keep_leg` to be stopped; those legs."""
-        live = (legs.c.alert_id == alert_id) & (legs.c.status != ENDED)
-        if keep_leg is not None:
-            live = live & (legs.c.id != keep_leg)
-        with self.engine.begin() as conn:
-            conn.execute(update(legs).where(live).values(stop_requested=True))
-            rows = conn.execute(select(legs).where(live).order_by(legs.c.id)).mappings().all()
-        return [_leg(row) for row in rows]
-
-    def unconfirmed_legs_before(self, moment: datetime) -> list[Leg]:
-        """Legs Plivo never confirmed nor called back about, whose time to ring is over."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(legs).where(legs.c.status == CALLING, legs.c.confirm_by < moment, legs.c.call_uuid.is_(None))
-            ).mappings().all()
-        return [_leg(row) for row in rows]
-
-    def unfinished_legs_before(self, moment: datetime) -> list[Leg]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(legs).where(legs.c.status != ENDED, legs.c.created_at < moment)
-            ).mappings().all()
-        return [_leg(row) for row in rows]
-
-    # -- internals -----------------------------------------------------------
-
-    def _update_alert(self, alert_id: int, condition, **values) -> bool:
-        query = update(alerts).where(alerts.c.id == alert_id)
-        if condition is not None:
-            query = query.where(condition)
-        with self.engine.begin() as conn:
-            return conn.execute(query.values(**values)).rowcount == 1
-
-    def _update_leg(self, which, condition, **values) -> bool:
-        with self.engine.begin() as conn:
-            return conn.execute(update(legs).where(which, condition).values(**values)).rowcount == 1
-
-
-def _bound_to(call_uuid: str):
-    """The leg is bound to no Plivo call yet, or to this one (see voice/binding.py)."""
-    return legs.c.call_uuid.is_(None) | (legs.c.call_uuid == call_uuid)
+            return conn.execute(update(alerts).where(alerts.c.id == alert_id, condition).values(**values)).rowcount == 1
 
 
 def _alert(row: RowMapping) -> AlertRecord:
@@ -327,7 +150,3 @@ def _alert(row: RowMapping) -> AlertRecord:
         targets=tuple(Target(**target) for target in json.loads(row["targets"])),
         skipped=tuple(Skipped(**skipped) for skipped in json.loads(row["skipped"] or "[]")),
     )
-
-
-def _leg(row: RowMapping) -> Leg:
-    return record_from_row(Leg, row, outcome=outcome_of(row))

@@ -1,4 +1,4 @@
-"""The values that flow between the layers: a call, who asked for it, its status."""
+"""The values that flow between the layers: a call (leg), who asked for it, how Plivo reported it."""
 
 from __future__ import annotations
 
@@ -7,13 +7,23 @@ from datetime import datetime
 
 from voice.outcomes import Outcome
 
-# A call's status only moves forward through these, in this order.
-QUEUED = "queued"  # stored; Plivo not asked yet
+# A leg's status only moves forward through these, in this order.
+QUEUED = "queued"  # stored; its create-call is waiting in the work queue
+DIALLING = "dialling"  # the create-call went to Plivo; no reply yet (or none came: see confirm_by)
 CALLING = "calling"  # Plivo accepted the request
 RINGING = "ringing"
 ANSWERED = "answered"  # the script was served
 ENDED = "ended"  # final; `outcome` says how
-STATUSES = (QUEUED, CALLING, RINGING, ANSWERED, ENDED)
+STATUSES = (QUEUED, DIALLING, CALLING, RINGING, ANSWERED, ENDED)
+
+# What a leg is for.
+OTP = "otp"  # reads a voice code
+ALERT = "alert"  # one call of an alert
+
+
+def before(status: str) -> tuple[str, ...]:
+    """The statuses a leg can move on from to reach `status`."""
+    return STATUSES[: STATUSES.index(status)]
 
 
 def token_for_log(token: str) -> str:
@@ -34,47 +44,63 @@ class Requester:
 
 
 @dataclass(frozen=True)
-class CallRecord:
-    """One call as stored. It never holds the OTP code: see Store.secret."""
+class Leg:
+    """One phone call as stored: a voice code's, or one of an alert's. It never holds a code in clear."""
 
+    id: int
     token: str  # opaque, unguessable; the only thing in callback URLs
-    kind: str  # "otp"
+    purpose: str  # OTP or ALERT
     to_number: str  # E.164
-    requester: Requester
     status: str
     created_at: datetime
+    # A voice code's call.
+    requester: Requester | None = None
+    request_id: str | None = None
+    code_id: str | None = None
     code_length: int = 0
-    request_id: str | None = None  # dedupes a command delivered twice
+    language: str | None = None  # a `lang=` tag the requester asked for
+    code_read_at: datetime | None = None
     message_via: str | None = None  # "chat" or "reply_url": how the status message was posted
     message_channel: str | None = None
     message_ts: str | None = None
-    reply_uses: int = 0  # uses of the requester's response_url so far
+    reply_uses: int = 0
+    # An alert's call.
+    alert_id: int | None = None
+    position: int | None = None  # the alert's position when it was placed: round * stages + stage
+    target: int | None = None  # index into AlertRecord.targets
+    stop_requested: bool = False  # the alert was taken or cancelled while this call was live
+    silences: int = 0  # menus in a row that got no key
+    # Plivo's side.
+    permanent: bool = False  # failed in a way a retry cannot fix (Plivo refused the request)
     request_uuid: str | None = None  # Plivo's, from the create-call reply
-    call_uuid: str | None = None  # Plivo's, from the first callback
+    call_uuid: str | None = None  # Plivo's, from the first callback: it binds the leg
+    dialled_at: datetime | None = None
+    confirm_by: datetime | None = None  # Plivo did not confirm the create-call: it may ring until then
+    answered_at: datetime | None = None
+    machine_at: datetime | None = None
+    ended_at: datetime | None = None
     outcome: Outcome | None = None
     cause: str | None = None  # words, for a failure
     duration: int | None = None  # seconds, once answered and ended
     cost: str | None = None  # USD, as Plivo reports it ("0.00850")
-    code_id: str | None = None  # the code this call reads (otp_codes.id)
-    language: str | None = None  # a `lang=` tag the requester asked for
-    answered_at: datetime | None = None
-    code_read_at: datetime | None = None  # the code was spoken (after a key press)
-    machine_at: datetime | None = None  # an answering machine was detected
-    confirm_by: datetime | None = None  # Plivo did not confirm the create-call: it may ring until then
-    ended_at: datetime | None = None
 
     @property
     def ended(self) -> bool:
         return self.status == ENDED
 
+    @property
+    def machine(self) -> bool:
+        """Plivo's machine detection heard an answering machine."""
+        return self.machine_at is not None
 
-@dataclass(frozen=True)
-class Answer:
-    """What the answer URL needs to build the call script."""
+    @property
+    def kind(self) -> str:
+        return self.purpose
 
-    call: CallRecord
-    code: str
-    first: bool = True  # False when Plivo asks again for the same call
+    @property
+    def unconfirmed(self) -> bool:
+        """Plivo never confirmed the create-call, and nothing has come back from the call yet."""
+        return self.confirm_by is not None and self.status == DIALLING
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from voice.calls import CallService
 from voice.codes import CheckResult, CodeRecord, generate_code, hash_code
-from voice.models import CallRecord, Requester
+from voice.legs import LegStore, new_otp_leg
+from voice.lifecycle import PLACE
+from voice.models import Leg, Requester
 from voice.numbers import PhoneNumber
+from voice.otp_calls import REPORT_CALL
 from voice.otp_store import Limit, NewCode, OtpStore, RateLimited
-from voice.store import new_call_row
+from voice.policy import DestinationPolicy, refusal_for
+from voice.sealing import SecretBox
+from voice.work import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +67,24 @@ class CodeOrder:
 
 
 class OtpService:
-    def __init__(self, store: OtpStore, calls: CallService, config: OtpConfig, clock: Callable[[], datetime]):
+    def __init__(self, engine: Engine, store: OtpStore, legs: LegStore, queue: WorkQueue, config: OtpConfig, *,
+                 policy: DestinationPolicy, box: SecretBox, clock: Callable[[], datetime]):
+        self.engine = engine
         self.store = store
-        self.calls = calls
+        self.legs = legs
+        self.queue = queue
         self.config = config
+        self.policy = policy
+        self.box = box
         self.clock = clock
+
+    def refusal_for(self, number: PhoneNumber) -> str | None:
+        """Why `number` may not be called (country, number type, our own number); None if it may."""
+        return refusal_for(number, self.policy)
 
     def refusal(self, order: CodeOrder) -> Refused | None:
         """What `request` would refuse now (destination, rate limits); no side effects."""
-        reason = self.calls.refusal_for(order.number)
+        reason = self.refusal_for(order.number)
         if reason:
             return Refused("destination", reason)
         limited = self.store.first_limit_reached(
@@ -85,13 +99,14 @@ class OtpService:
             self._record(order, refused)
             raise refused
 
-    def request(self, order: CodeOrder) -> tuple[CodeRecord, CallRecord] | None:
-        """Store a new code for the number (replacing a live one) and its call, ready to dial.
+    def request(self, order: CodeOrder) -> tuple[CodeRecord, Leg] | None:
+        """Store a new code for the number (replacing a live one), its call, and the work of
+        placing and reporting it, in one transaction.
 
         None when `order.request_id` was seen before. Raises Refused.
         """
         now = self.clock()
-        reason = self.calls.refusal_for(order.number)
+        reason = self.refusal_for(order.number)
         if reason:
             self._record(order, refused := Refused("destination", reason))
             raise refused
@@ -106,13 +121,18 @@ class OtpService:
             max_checks=self.config.max_checks,
         )
         token = secrets.token_urlsafe(24)
-        row = new_call_row(
-            token=token, kind="otp", to_number=order.number.e164, requester=order.requester,
-            sealed_code=self.calls.seal(code, token), code_length=len(code), request_id=order.request_id, now=now,
+        row = new_otp_leg(
+            token=token, to_number=order.number.e164, requester=order.requester,
+            sealed_code=self.box.seal(code, token), code_length=len(code), request_id=order.request_id, now=now,
             language=order.language,
         )
         try:
-            return self.store.open(new_code, row, list(self.config.limits), now)
+            with self.engine.begin() as conn:
+                opened = self.store.open(conn, new_code, row, list(self.config.limits), now)
+                # The outbox: the call is placed and reported once this commits, whatever happens next.
+                self.queue.poke(conn, REPORT_CALL, token)
+                self.queue.enqueue(conn, PLACE, token, key=f"{PLACE}:{token}")
+            return opened
         except RateLimited as limited:
             self._record(order, refused := _rate_refusal(limited))
             raise refused from None
@@ -122,11 +142,11 @@ class OtpService:
     def check(self, number: PhoneNumber, typed: str) -> CheckResult:
         return self.store.check(self.config.hash_key, number.e164, typed, self.clock())
 
-    def get(self, code_id: str) -> tuple[CodeRecord, CallRecord | None] | None:
+    def get(self, code_id: str) -> tuple[CodeRecord, Leg | None] | None:
         code = self.store.get(code_id)
         if code is None:
             return None
-        return code, (self.calls.get(code.call_token) if code.call_token else None)
+        return code, (self.legs.get(code.call_token) if code.call_token else None)
 
     def refuse(self, *, source: str, requester: Requester, number: str | None, kind: str, reason: str) -> None:
         """Record a refusal decided elsewhere (who may call, where)."""

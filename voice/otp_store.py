@@ -12,47 +12,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, and_, case, insert, select, text, update
+from sqlalchemy import and_, case, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from voice.codes import DEAD, EXPIRED, LIVE, REPLACED, VERIFIED, CheckResult, CodeRecord, matches
-from voice.models import CallRecord
 from voice.clock import as_utc
-from voice.store import call_from_row, calls, metadata
-
-otp_codes = Table(
-    "otp_codes",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("number", String(20), nullable=False, index=True),
-    # Equal to `number` while the code is live, NULL after: the unique
-    # constraint keeps one live code per number, across instances.
-    Column("live_number", String(20), unique=True),
-    Column("code_hash", String(64), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("checks_left", Integer, nullable=False),
-    Column("requester_id", String(64), nullable=False),
-    Column("channel_id", String(32), nullable=False, default=""),
-    Column("source", String(8), nullable=False),
-    Column("call_token", String(64)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("verified_at", DateTime(timezone=True)),
-)
-
-refusals = Table(
-    "refusals",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("source", String(8), nullable=False),  # "slack" or "api"
-    Column("requester_id", String(64), nullable=False),
-    Column("channel_id", String(32), nullable=False, default=""),
-    Column("number", String(32)),
-    Column("kind", String(32), nullable=False),
-    Column("reason", Text, nullable=False),
-)
-
+from voice.codes import DEAD, EXPIRED, LIVE, REPLACED, VERIFIED, CheckResult, CodeRecord, matches
+from voice.db import reading
+from voice.legs import leg_from_row
+from voice.models import OTP, Leg
+from voice.schema import legs, otp_codes, refusals
 
 @dataclass(frozen=True)
 class Limit:
@@ -86,32 +54,32 @@ class OtpStore:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def open(self, code: NewCode, call_row: dict, limits: list[Limit], now: datetime) -> tuple[CodeRecord, CallRecord]:
-        """Check the limits, replace any live code for the number, store the code and its call.
+    def open(self, conn: Connection, code: NewCode, leg_row: dict, limits: list[Limit],
+             now: datetime) -> tuple[CodeRecord, Leg]:
+        """Check the limits, replace any live code for the number, store the code and its call,
+        in the caller's transaction.
 
         Raises RateLimited, naming the first limit reached and when it frees up.
         """
         code_id = "otp_" + secrets.token_urlsafe(18)
-        with self.engine.begin() as conn:
-            self._serialise(conn, code.number, code.requester_id)
-            for limit in limits:
-                self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id, now)
-            self._retire_live(conn, code.number, REPLACED)
-            conn.execute(insert(otp_codes).values(
-                id=code_id, number=code.number, live_number=code.number, code_hash=code.code_hash,
-                status=LIVE, checks_left=code.max_checks, requester_id=code.requester_id,
-                channel_id=code.channel_id, source=code.source, call_token=call_row["token"],
-                created_at=now, expires_at=now + code.ttl,
-            ))
-            conn.execute(insert(calls).values(**(call_row | {"code_id": code_id})))
-            code_row = conn.execute(select(otp_codes).where(otp_codes.c.id == code_id)).mappings().one()
-            call_row_db = conn.execute(select(calls).where(calls.c.token == call_row["token"])).mappings().one()
-        return _code(code_row), call_from_row(call_row_db)
+        self._serialise(conn, code.number, code.requester_id)
+        for limit in limits:
+            self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id, now)
+        self._retire_live(conn, code.number, REPLACED)
+        conn.execute(insert(otp_codes).values(
+            id=code_id, number=code.number, live_number=code.number, code_hash=code.code_hash,
+            status=LIVE, checks_left=code.max_checks, requester_id=code.requester_id,
+            channel_id=code.channel_id, source=code.source, call_token=leg_row["token"],
+            created_at=now, expires_at=now + code.ttl,
+        ))
+        leg = conn.execute(insert(legs).values(**(leg_row | {"code_id": code_id})).returning(*legs.c)).mappings().one()
+        code_row = conn.execute(select(otp_codes).where(otp_codes.c.id == code_id)).mappings().one()
+        return _code(code_row), leg_from_row(leg)
 
     def first_limit_reached(self, limits: list[Limit], number: str, requester_id: str,
                             now: datetime) -> RateLimited | None:
         """A read-only look at the limits, for a quick answer before the real reservation."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             try:
                 for limit in limits:
                     self._enforce(conn, limit, number if limit.scope == "number" else requester_id, now)
@@ -136,7 +104,7 @@ class OtpStore:
             return self._spend_try(conn, row)
 
     def get(self, code_id: str) -> CodeRecord | None:
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             row = conn.execute(select(otp_codes).where(otp_codes.c.id == code_id)).mappings().first()
         return _code(row) if row else None
 
@@ -150,7 +118,7 @@ class OtpStore:
 
     def refusal_kinds(self) -> list[str]:
         """Every recorded refusal's kind, oldest first (for audits and tests)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return list(conn.execute(select(refusals.c.kind).order_by(refusals.c.id)).scalars())
 
     # -- internals -----------------------------------------------------------
@@ -169,11 +137,11 @@ class OtpStore:
     def _enforce(conn: Connection, limit: Limit, who: str, now: datetime) -> None:
         if limit.maximum <= 0:
             return
-        column = calls.c.to_number if limit.scope == "number" else calls.c.requester_id
+        column = legs.c.to_number if limit.scope == "number" else legs.c.requester_id
         recent = list(conn.execute(
-            select(calls.c.created_at)
-            .where(calls.c.kind == "otp", column == who, calls.c.created_at > now - limit.window)
-            .order_by(calls.c.created_at)
+            select(legs.c.created_at)
+            .where(legs.c.purpose == OTP, column == who, legs.c.created_at > now - limit.window)
+            .order_by(legs.c.created_at)
         ).scalars())
         if len(recent) >= limit.maximum:
             # Free again once enough of the recent calls have aged out of the window.
@@ -186,7 +154,7 @@ class OtpStore:
             return
         conn.execute(update(otp_codes).where(otp_codes.c.id == old).values(status=status, live_number=None))
         # A call still under way for the old code must not read it any more.
-        conn.execute(update(calls).where(calls.c.code_id == old).values(secret=None))
+        conn.execute(update(legs).where(legs.c.code_id == old).values(secret=None))
 
     @staticmethod
     def _verify(conn: Connection, row: RowMapping, now: datetime) -> CheckResult:
@@ -197,7 +165,7 @@ class OtpStore:
         )
         if result.rowcount != 1:
             return CheckResult(DEAD, 0, _code(row))
-        conn.execute(update(calls).where(calls.c.code_id == row["id"]).values(secret=None))
+        conn.execute(update(legs).where(legs.c.code_id == row["id"]).values(secret=None))
         fresh = conn.execute(select(otp_codes).where(otp_codes.c.id == row["id"])).mappings().one()
         return CheckResult(VERIFIED, fresh["checks_left"], _code(fresh))
 
@@ -216,7 +184,7 @@ class OtpStore:
         )
         fresh = conn.execute(select(otp_codes).where(otp_codes.c.id == row["id"])).mappings().one()
         if result.rowcount != 1 or fresh["status"] == DEAD:
-            conn.execute(update(calls).where(calls.c.code_id == row["id"]).values(secret=None))
+            conn.execute(update(legs).where(legs.c.code_id == row["id"]).values(secret=None))
             return CheckResult(DEAD, 0, _code(fresh))
         return CheckResult("wrong", fresh["checks_left"], _code(fresh))
 

@@ -11,33 +11,32 @@ Errors come back as one exception type whose message a person understands.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
-from typing import Callable
 
 import requests
-
-from voice.throttle import RateLimiter
+import urllib3
 
 log = logging.getLogger(__name__)
 
 # (connect, read) seconds. A create-call normally answers in well under a second.
 DEFAULT_TIMEOUT = (3.05, 10.0)
-# Retried only when Plivo said 429: the request was refused, so no phone rang.
-RATE_LIMIT_RETRIES = 2
 
 
 class PlivoError(Exception):
     """A Plivo request failed. `str(error)` is a sentence for the requester.
 
     `placed_unknown` is true when we cannot tell whether the call was placed
-    (a timeout after the request was sent): the caller must not retry blindly.
+    (a timeout after the request was sent): it must never be sent again.
+    `retryable` is true when the request certainly did nothing and may work
+    later: Plivo's 429, or no connection at all.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, placed_unknown: bool = False):
+    def __init__(self, message: str, *, status: int | None = None, placed_unknown: bool = False,
+                 retryable: bool = False):
         super().__init__(message)
         self.status = status
         self.placed_unknown = placed_unknown
+        self.retryable = retryable or status == 429
 
     @property
     def permanent(self) -> bool:
@@ -73,19 +72,15 @@ class PlivoClient:
         *,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        sleep: Callable[[float], None] = time.sleep,
-        throttle: RateLimiter | None = None,
     ):
         self._account_url = f"{base_url.rstrip('/')}/v1/Account/{auth_id}"
         self._session = session or requests.Session()
         self._session.auth = (auth_id, auth_token)
         self._session.headers.update({"Accept": "application/json", "User-Agent": "voicebridge/1"})
         self._timeout = timeout
-        self._sleep = sleep
-        self._throttle = throttle  # PLIVO_CPS, for every call placed, OTP and alert alike
 
     def create_call(self, call: OutboundCall) -> str:
-        """Ask Plivo to place the call; its request UUID."""
+        """Ask Plivo to place the call, once (the caller paces and retries); its request UUID."""
         body = {
             "from": call.from_number,
             "to": call.to_number,
@@ -105,13 +100,7 @@ class PlivoClient:
                 "machine_detection_method": "POST",
                 "machine_detection_time": call.machine_detection_time,
             }
-        for attempt in range(RATE_LIMIT_RETRIES + 1):
-            if self._throttle:
-                self._throttle.acquire()
-            response = self._send("POST", "/Call/", json=body)
-            if response.status_code != 429 or attempt == RATE_LIMIT_RETRIES:
-                break
-            self._sleep(1.0 * (attempt + 1))
+        response = self._send("POST", "/Call/", json=body)
         _raise_for_create(response)
         uuid = _json(response).get("request_uuid")
         if isinstance(uuid, list):
@@ -151,14 +140,20 @@ class PlivoClient:
         try:
             return self._session.request(method, url, timeout=self._timeout, **kwargs)
         except requests.ConnectTimeout:
-            raise PlivoError("Plivo could not be reached (connection timed out); no call was placed.") from None
+            raise PlivoError("Plivo could not be reached (connection timed out); no call was placed.",
+                             retryable=True) from None
         except requests.Timeout:
             raise PlivoError(
                 "Plivo did not answer in time, so the call may or may not have been placed.",
                 placed_unknown=True,
             ) from None
-        except requests.ConnectionError:
-            raise PlivoError("Plivo could not be reached (connection failed); no call was placed.") from None
+        except requests.ConnectionError as error:
+            if _never_connected(error):
+                raise PlivoError("Plivo could not be reached (connection failed); no call was placed.",
+                                 retryable=True) from None
+            # The connection broke after the request went out: Plivo may have acted on it.
+            raise PlivoError("The connection to Plivo broke, so the call may or may not have been placed.",
+                             placed_unknown=True) from None
 
     @staticmethod
     def _expect_gone(response: requests.Response) -> None:
@@ -166,6 +161,13 @@ class PlivoClient:
         if response.status_code not in (200, 202, 204, 404):
             raise PlivoError(f"Plivo refused to stop the call (HTTP {response.status_code}).",
                              status=response.status_code)
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    """Whether the request never reached Plivo (no connection could be made)."""
+    reason = getattr(error.args[0], "reason", error.args[0]) if error.args else None
+    return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                               urllib3.exceptions.NameResolutionError))
 
 
 def _json(response: requests.Response) -> dict:

@@ -42,7 +42,12 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "the country of PLIVO_FROM_NUMBER"),
     ("ALERT_RETRIES", "/voicealert: how many more rounds of calls when nobody acknowledges (0-10)", "2"),
     ("ALERT_RETRY_DELAY", "/voicealert: seconds between the end of a round and the next one (0-3600)", "60"),
-    ("PLIVO_CPS", "calls placed per second at most, Plivo's outbound limit for the account", "2"),
+    ("PLIVO_CPS", "calls placed per second at most, Plivo's outbound limit for the account, across every instance "
+     "sharing the database", "2"),
+    ("WEB_CONCURRENCY", "web server processes (gunicorn workers)", "2"),
+    ("THREADS", "request threads in each web server process", "8"),
+    ("WORK_THREADS", "threads in the worker process that place calls, and as many for everything else "
+     "(Slack messages, retries, lookups)", "8"),
     ("OTP_LENGTH", "digits in a generated code (4–10)", "6"),
     ("OTP_TTL", "seconds a code stays valid", "600"),
     ("OTP_MAX_CHECKS", "wrong tries a code allows before it is dead", "5"),
@@ -108,8 +113,13 @@ class Settings:
     alert_retries: int = 2
     #: /voicealert: seconds from the end of a round to the start of the next.
     alert_retry_delay: int = 60
-    #: Create-call requests per second at most (Plivo's default account limit is 2).
+    #: Create-call requests per second at most (Plivo's default account limit is 2), for the whole account.
     plivo_cps: float = 2.0
+    #: gunicorn's worker processes and the threads of each: how many requests are served at once.
+    web_concurrency: int = 2
+    threads: int = 8
+    #: Threads of the work queue's workers (each of its two pools).
+    work_threads: int = 8
     otp_length: int = 6
     otp_ttl: int = 600  # seconds
     otp_max_checks: int = 5
@@ -160,6 +170,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("ALERT_RETRIES", _int_between(0, 10)),
         ("ALERT_RETRY_DELAY", _int_between(0, 3600)),
         ("PLIVO_CPS", _check_cps),
+        ("WEB_CONCURRENCY", _int_between(1, 64)),
+        ("THREADS", _int_between(1, 256)),
+        ("WORK_THREADS", _int_between(1, 256)),
         ("OTP_LENGTH", _int_between(4, 10)),
         ("OTP_TTL", _int_between(60, 86400)),
         ("OTP_MAX_CHECKS", _int_between(1, 20)),
@@ -200,6 +213,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         alert_retries=int(values["ALERT_RETRIES"]),
         alert_retry_delay=int(values["ALERT_RETRY_DELAY"]),
         plivo_cps=float(values["PLIVO_CPS"]),
+        web_concurrency=int(values["WEB_CONCURRENCY"]),
+        threads=int(values["THREADS"]),
+        work_threads=int(values["WORK_THREADS"]),
         otp_length=int(values["OTP_LENGTH"]),
         otp_ttl=int(values["OTP_TTL"]),
         otp_max_checks=int(values["OTP_MAX_CHECKS"]),

@@ -19,8 +19,12 @@ SERVER_THREADS = 16  # the app calls itself over HTTP, and each console holds on
 
 
 def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
-    """create_app(settings) unchanged, plus the /sandbox blueprints (and only here)."""
-    app = create_app(settings)
+    """create_app(settings) unchanged, plus the /sandbox blueprints (and only here).
+
+    One process: the stand-ins keep their state in memory, so the workers run
+    here too, started with the app, rather than in a process of their own.
+    """
+    app = create_app(settings, poll_interval=0.02)
     changes = Changes()
     workspace = SlackWorkspace(on_change=changes.touch)
     sim = PlivoSimulator(settings.plivo_auth_id, settings.plivo_auth_token, speed=speed, on_change=changes.touch)
@@ -29,4 +33,5 @@ def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
     app.register_blueprint(slack_blueprint(workspace, settings.slack_bot_token))
     app.register_blueprint(console_blueprint(workspace, sim, composer, changes))
     app.extensions["sandbox"] = {"simulator": sim, "workspace": workspace, "composer": composer, "changes": changes}
+    app.extensions["voicebridge"]["workers"].start()
     return app

@@ -1,0 +1,136 @@
+"""The processes of `python -m answer_server`: gunicorn's web workers, and one worker process.
+
+Web requests are served by gunicorn (WEB_CONCURRENCY processes × THREADS
+threads, the gthread worker): several processes, so one busy interpreter
+never holds up every request. The work queue is run by one more process,
+`python -m answer_server worker`, started and watched over by this one: a
+worker that dies is started again, and it dies with us (even by kill -9:
+Linux's parent-death signal). Every process coordinates through the
+database alone, so more instances can be added beside this one.
+https://docs.gunicorn.org/en/stable/design.html
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable
+
+from gunicorn.app.base import BaseApplication
+
+from answer_server.logs import logging_dict
+from voice.settings import Settings
+
+log = logging.getLogger("answer_server")
+
+#: How long requests in flight, and work in hand, may take to finish at a shutdown.
+GRACEFUL_SECONDS = 10
+_PR_SET_PDEATHSIG = 1
+
+
+class WebServer(BaseApplication):
+    """gunicorn, configured from our settings, each worker building its own app."""
+
+    def __init__(self, settings: Settings, app_factory: Callable[[], object], *,
+                 on_exit: Callable[[], None] = lambda: None):
+        self._settings = settings
+        self._app_factory = app_factory
+        self._on_exit = on_exit
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = self._settings
+        config = {
+            "bind": [f"{settings.host}:{settings.port}"],
+            "workers": settings.web_concurrency,
+            "worker_class": "gthread",
+            "threads": settings.threads,
+            "timeout": 30,
+            "graceful_timeout": GRACEFUL_SECONDS,
+            "keepalive": 5,
+            "accesslog": None,  # request lines carry call tokens: not written
+            "logconfig_dict": logging_dict(settings.log_level, settings.secrets()),
+            "proc_name": "voicebridge",
+            "on_exit": lambda server: self._on_exit(),
+        }
+        for key, value in config.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # In each web worker, after the fork: its own engine and connections.
+        return self._app_factory()
+
+
+class WorkerProcess:
+    """`python -m answer_server worker` as a child: started again if it dies, stopped with us."""
+
+    def __init__(self, argv: list[str] | None = None):
+        self._argv = argv or [sys.executable, "-m", "answer_server", "worker"]
+        self._process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> "WorkerProcess":
+        self._spawn()
+        threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM: it finishes what it is doing and hands back the rest, then exits."""
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(GRACEFUL_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    def _spawn(self) -> None:
+        with self._lock:
+            self._process = subprocess.Popen(self._argv, preexec_fn=_die_with_parent)
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            process = self._process
+            if process is not None and process.poll() is not None and not self._stopping.is_set():
+                log.error("the worker process exited (status %s); starting it again in %.0f s",
+                          process.returncode, delay)
+                if self._stopping.wait(delay):
+                    return
+                self._spawn()
+                delay = min(delay * 2, 30.0)
+            time.sleep(0.5)
+
+
+def _die_with_parent() -> None:
+    # In the child, before exec: the kernel sends SIGTERM when the parent dies, kill -9 included.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the worker's own parent check (run_worker) still stops it
+
+
+def run_worker(services, *, parent_pid: int | None = None) -> int:
+    """Run the work queue's workers until SIGTERM or SIGINT (or the parent's death); then hand back."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    services.workers.start()
+    log.info("worker process %s running", os.getpid())
+    while not stop.wait(1.0):
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.warning("the server process is gone; the worker stops")
+            break
+    services.workers.stop(timeout=GRACEFUL_SECONDS)
+    services.engine.dispose()
+    return 0

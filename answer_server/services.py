@@ -1,0 +1,144 @@
+"""Every object the server runs on, built once from the settings: stores, services, the queue's work.
+
+Both the web server and the workers build the same `Services` (create_app
+for the one, `python -m answer_server worker` for the other), so either can
+run alone, in any number of processes, on one database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from slack_sdk import WebClient
+from sqlalchemy.engine import Engine
+
+from bot.alert_opening import AlertOpening
+from bot.delivery import PostLimiter, StatusMessages
+from bot.directory import SlackDirectory
+from bot.reporting import Reporting
+from voice.alert_calls import AlertCalls
+from voice.alert_store import AlertStore
+from voice.alerts import AlertFollowers, AlertService
+from voice.clock import utcnow
+from voice.db import make_engine
+from voice.dialing import DialConfig, Dialler
+from voice.legs import LegStore
+from voice.lifecycle import PLACE, CallLifecycle
+from voice.migrate import prepare_database
+from voice.models import ALERT, OTP
+from voice.otp import OtpConfig, OtpService, default_limits
+from voice.otp_calls import OtpCalls, OtpFollowers
+from voice.otp_store import OtpStore
+from voice.plivo import PlivoClient
+from voice.policy import DestinationPolicy
+from voice.ratelimit import SlotLimiter
+from voice.sealing import SecretBox
+from voice.settings import Settings, derive_hash_key
+from voice.work import WorkQueue
+from voice.workers import Policy, Pool, Registry, Workers
+
+#: Clears finished one-off work from the queue now and then.
+HOUSEKEEPING = "queue.housekeeping"
+KEEP_FINISHED = timedelta(days=7)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    queue: WorkQueue
+    legs: LegStore
+    lifecycle: CallLifecycle
+    otp: OtpService
+    otp_calls: OtpCalls
+    alerts: AlertService
+    alert_store: AlertStore
+    alert_calls: AlertCalls
+    slack_client: WebClient
+    workers: Workers
+    clock: Callable[[], datetime]
+
+    def close(self) -> None:
+        """Stop the workers (if they run) and let go of the database."""
+        self.workers.stop()
+        self.engine.dispose()
+
+
+def otp_key(settings: Settings) -> str:
+    """OTP_HASH_KEY: keys the codes' hashes and seals their clear digits."""
+    # Settings built in code (tests, the sandbox) may leave the key out.
+    return settings.otp_hash_key or derive_hash_key(settings.slack_signing_secret)
+
+
+def otp_config(settings: Settings) -> OtpConfig:
+    return OtpConfig(
+        length=settings.otp_length,
+        ttl=timedelta(seconds=settings.otp_ttl),
+        max_checks=settings.otp_max_checks,
+        hash_key=otp_key(settings),
+        limits=default_limits(
+            settings.otp_limit_number_10min, settings.otp_limit_number_day, settings.otp_limit_requester_hour
+        ),
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    plivo: PlivoClient | None = None,
+    slack_client: WebClient | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    poll_interval: float = 0.1,
+    message_pace: float = 1.0,
+) -> Services:
+    engine = engine or make_engine(settings.database_url)
+    prepare_database(engine)
+    queue = WorkQueue(engine, clock=clock)
+    legs = LegStore(engine)
+    policy = DestinationPolicy(settings.allowed_countries, settings.plivo_from_number)
+    lifecycle = CallLifecycle(engine, legs, queue, clock=clock,
+                              followers={OTP: OtpFollowers(queue, clock), ALERT: AlertFollowers(queue)})
+    box = SecretBox(otp_key(settings))
+    otp = OtpService(engine, OtpStore(engine), legs, queue, otp_config(settings), policy=policy, box=box,
+                     clock=clock)
+    alert_store = AlertStore(engine)
+    alerts = AlertService(engine, alert_store, legs, queue, policy=policy, retries=settings.alert_retries,
+                          retry_delay=settings.alert_retry_delay, clock=clock)
+    plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
+    # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
+    slack_client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                             timeout=10, retry_handlers=[])
+
+    registry = Registry()
+    Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
+            DialConfig(settings.public_url, settings.plivo_from_number,
+                       voicemail_guard=settings.otp_voicemail_guard)).register(registry)
+    alerts.register(registry)
+    Reporting(StatusMessages(slack_client, PostLimiter(engine)), legs, alerts, alert_store,
+              pace=message_pace).register(registry)
+    AlertOpening(alerts, alert_store, queue, SlackDirectory(slack_client, settings.default_region),
+                 record_refusal=otp.refuse).register(registry)
+    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
+    with engine.begin() as conn:
+        queue.poke(conn, HOUSEKEEPING, "forget")
+    workers = Workers(queue, registry, [
+        # Dialling waits for PLIVO_CPS slots: its own threads, so Slack updates never queue behind it.
+        Pool("dial", settings.work_threads, frozenset({PLACE})),
+        Pool("general", settings.work_threads),
+    ], poll_interval=poll_interval)
+
+    return Services(
+        settings=settings, engine=engine, queue=queue, legs=legs, lifecycle=lifecycle, otp=otp,
+        otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
+        alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle),
+        slack_client=slack_client, workers=workers, clock=clock,
+    )
+
+
+def _housekeeping(queue: WorkQueue) -> None:
+    queue.forget_finished(KEEP_FINISHED)
+    with queue.engine.begin() as conn:
+        queue.poke(conn, HOUSEKEEPING, "forget")  # again, an hour after this run (its rest)

@@ -1,0 +1,166 @@
+"""Getting a message to Slack: post it, update it, or use the command's response_url.
+
+Runs in the workers, never on a request path. A failure Slack says may pass
+(429 with Retry-After, a 5xx, a network error) becomes `RetryLater`, so the
+work queue tries again when Slack allows; a refusal that cannot pass
+(revoked token, a deleted message) becomes `GiveUp`, logged.
+https://docs.slack.dev/apis/web-api/rate-limits
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+import urllib.error
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from voice.ratelimit import SlotLimiter
+from voice.work import GiveUp, RetryLater
+
+log = logging.getLogger(__name__)
+
+# chat.postMessage errors that mean "not here, try the response_url".
+CANNOT_POST = {
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
+    "ekm_access_denied",
+    "team_access_not_granted",
+}
+
+VIA_CHAT = "chat"
+VIA_REPLY_URL = "reply_url"
+
+#: Slack accepts a response_url 5 times within 30 minutes
+#: (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses).
+REPLY_URL_USES = 5
+#: Uses kept back from the states along the way: one for the final state, one
+#: for a late correction of it (the cost Plivo reports after the hangup).
+REPLY_URL_RESERVE = 2
+
+_NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a status message lives."""
+
+    via: str | None  # VIA_CHAT, VIA_REPLY_URL, or None before it is posted
+    channel: str | None = None
+    ts: str | None = None
+
+
+@contextmanager
+def slack_failures(what: str) -> Iterator[None]:
+    """Turn what Slack (or the network) answered into RetryLater or GiveUp."""
+    try:
+        yield
+    except SlackApiError as error:
+        status = error.response.status_code
+        code = error.response.get("error") if isinstance(error.response.data, dict) else None
+        if status == 429 or code == "ratelimited":
+            raise RetryLater(f"Slack limited {what}", after=_retry_after(error)) from None
+        if status >= 500:
+            raise RetryLater(f"Slack failed {what} (HTTP {status})") from None
+        raise GiveUp(f"Slack refused {what}: {code or status}") from None
+    except _NETWORK_ERRORS as error:
+        raise RetryLater(f"Slack could not be reached for {what}: {type(error).__name__}") from None
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = {name.lower(): value for name, value in (error.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+class StatusMessages:
+    """Posting and updating one message, through chat.* or a response_url."""
+
+    def __init__(self, client: WebClient, post_limiter: "PostLimiter"):
+        self._client = client
+        self._post_limiter = post_limiter
+
+    def post(self, channel_id: str, reply_url: str | None, text: str, blocks: list[dict] | None) -> Place | None:
+        """Post the message; where it went, or None if nowhere would take it."""
+        if channel_id:
+            self._post_limiter.wait(channel_id)
+            try:
+                with slack_failures("a new message"):
+                    response = self._client.chat_postMessage(channel=channel_id, text=text, blocks=blocks,
+                                                             unfurl_links=False)
+                return Place(VIA_CHAT, response["channel"], response["ts"])
+            except GiveUp as refused:
+                if not any(code in str(refused) for code in CANNOT_POST):
+                    raise
+                log.info("cannot post in %s (%s); using the response_url", channel_id, refused)
+        return Place(VIA_REPLY_URL) if self.reply(reply_url, text, blocks, replace=False) else None
+
+    def update(self, place: Place, reply_url: str | None, text: str, blocks: list[dict] | None) -> None:
+        if place.via == VIA_CHAT:
+            with slack_failures("an update"):
+                self._client.chat_update(channel=place.channel, ts=place.ts, text=text, blocks=blocks)
+        elif place.via == VIA_REPLY_URL:
+            self.reply(reply_url, text, blocks, replace=True)
+
+    def follow_up(self, place: Place, reply_url: str | None, text: str) -> None:
+        """A new message under the status message: edits notify nobody, this does."""
+        if place.via == VIA_CHAT:
+            self._post_limiter.wait(place.channel)
+            with slack_failures("a reply in the thread"):
+                self._client.chat_postMessage(channel=place.channel, thread_ts=place.ts, text=text)
+        elif place.via == VIA_REPLY_URL:
+            self.reply(reply_url, text, None, replace=False)
+
+    def reply(self, url: str | None, text: str, blocks: list[dict] | None, *, replace: bool,
+              ephemeral: bool = False) -> bool:
+        """Post through a response_url; whether Slack took it."""
+        if not url:
+            log.warning("no response_url to report through")
+            return False
+        try:
+            response = WebhookClient(url, timeout=10).send_dict({
+                "response_type": "ephemeral" if ephemeral else "in_channel",
+                "replace_original": replace, "text": text, "blocks": blocks,
+            })
+        except _NETWORK_ERRORS as error:
+            raise RetryLater(f"Slack's response_url could not be reached: {type(error).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryLater(f"Slack's response_url answered HTTP {response.status_code}")
+        if response.status_code != 200:
+            # Slack's response_url allows 5 uses in 30 minutes; after that, or when it expired, it is gone.
+            log.warning("response_url refused a report: HTTP %s", response.status_code)
+            return False
+        return True
+
+
+class PostLimiter:
+    """About one new message per second per channel, across every process (Slack's posting limit)."""
+
+    def __init__(self, engine, per_second: float = 1.0):
+        self._engine = engine
+        self._per_second = per_second
+        self._limiters: dict[str, SlotLimiter] = {}
+
+    def wait(self, channel_id: str | None) -> None:
+        if not channel_id:
+            return
+        limiter = self._limiters.get(channel_id)
+        if limiter is None:
+            limiter = self._limiters[channel_id] = SlotLimiter(self._engine, f"slack.post:{channel_id}",
+                                                               self._per_second)
+        limiter.acquire()

@@ -1,0 +1,125 @@
+"""Reporting in Slack, as work: each call's and each alert's one message, kept up to date.
+
+The core pokes `report.call` / `report.alert` whenever a call or an alert
+changes; the work queue coalesces the pokes, runs one report per message at
+a time, at most about once a second per message (Slack's pace for updates),
+and always once after the last change: the final state always lands, late at
+worst. Each report reads the latest state and posts it, or updates what was
+posted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.alert_messages import alert_blocks, alert_text, gave_up_text
+from bot.delivery import REPLY_URL_RESERVE, REPLY_URL_USES, VIA_REPLY_URL, Place, StatusMessages
+from bot.messages import status_blocks, status_text
+from voice.alert_models import ACTIVE, DROPPED, RESOLVING
+from voice.alert_store import AlertStore
+from voice.alerts import REPORT_ALERT, REPORT_GAVE_UP, AlertService
+from voice.legs import LegStore
+from voice.models import token_for_log
+from voice.otp_calls import REPORT_CALL
+from voice.work import RetryLater, WorkItem
+from voice.workers import Policy, Registry
+
+log = logging.getLogger(__name__)
+
+#: A message about something else (an announcement, an ephemeral note for whoever acted).
+NOTICE = "slack.notice"
+#: The least time between two updates of one message (Slack allows about one a second).
+MESSAGE_PACE = 1.0
+
+
+class Reporting:
+    def __init__(self, messages: StatusMessages, legs: LegStore, alerts: AlertService, alert_store: AlertStore, *,
+                 pace: float = MESSAGE_PACE):
+        self.messages = messages
+        self.legs = legs
+        self.alerts = alerts
+        self.alert_store = alert_store
+        self.pace = pace
+
+    def register(self, registry: Registry) -> None:
+        # Slack down for a while: keep trying for about half an hour before giving up on a message.
+        retries = Policy(attempts=25, backoff=1.0, max_backoff=120.0, rest=self.pace)
+        registry.add(REPORT_CALL, self.report_call, retries)
+        registry.add(REPORT_ALERT, self.report_alert, retries)
+        registry.add(REPORT_GAVE_UP, self.report_gave_up, Policy(attempts=25, backoff=2.0, max_backoff=120.0))
+        registry.add(NOTICE, self.notice, Policy(attempts=10, backoff=1.0, max_backoff=60.0))
+
+    # -- a voice code's call -----------------------------------------------------------------
+
+    def report_call(self, item: WorkItem) -> None:
+        """Bring the call's status message up to date with its stored state."""
+        leg = self.legs.get(item.subject)
+        if leg is None or leg.requester is None or not (leg.requester.channel_id or leg.requester.reply_url):
+            return  # nowhere to report (an API call with no audit channel)
+        place = Place(leg.message_via, leg.message_channel, leg.message_ts)
+        text, blocks = status_text(leg), status_blocks(leg)
+        if place.via is None:
+            posted = self.messages.post(leg.requester.channel_id, leg.requester.reply_url, text, blocks)
+            if posted:
+                self.legs.attach_message(leg.token, posted.via, posted.channel, posted.ts,
+                                         reply_uses=1 if posted.via == VIA_REPLY_URL else 0)
+            return
+        if place.via == VIA_REPLY_URL:
+            # Slack takes a response_url 5 times: the states along the way leave room for the end.
+            limit = REPLY_URL_USES if leg.ended else REPLY_URL_USES - REPLY_URL_RESERVE
+            if not self.legs.spend_reply_use(leg.token, limit):
+                log.info("call %s: a state along the way is not sent, to keep response_url uses for the "
+                         "final one", token_for_log(leg.token))
+                return
+        self.messages.update(place, leg.requester.reply_url, text, blocks)
+
+    # -- an alert ------------------------------------------------------------------------------
+
+    def report_alert(self, item: WorkItem) -> None:
+        """Post the alert's message, or bring it up to date."""
+        view = self.alerts.view(int(item.subject))
+        if view is None or view.alert.status in (RESOLVING, DROPPED):
+            return
+        alert = view.alert
+        place = Place(alert.message_via, alert.message_channel, alert.message_ts)
+        text, blocks = alert_text(view), alert_blocks(view)
+        if place.via is None:
+            posted = self.messages.post(alert.requester.channel_id, alert.requester.reply_url, text, blocks)
+            if posted:
+                uses = 1 if posted.via == VIA_REPLY_URL else 0
+                self.alert_store.attach_message(alert.id, posted.via, posted.channel, posted.ts, uses,
+                                                reported_status=alert.status)
+            return
+        if place.via == VIA_REPLY_URL:
+            # Through a response_url only the changes of the alert's status are sent: its 5 uses
+            # would not last through every ring and answer of every call.
+            if alert.status == ACTIVE or not self.alert_store.spend_reply_use(alert.id, REPLY_URL_USES, alert.status):
+                return
+        self.messages.update(place, alert.requester.reply_url, text, blocks)
+
+    def report_gave_up(self, item: WorkItem) -> None:
+        """Nobody acknowledged: tell the requester with a message that notifies them."""
+        view = self.alerts.view(int(item.subject))
+        if view is None:
+            return
+        alert = view.alert
+        place = Place(alert.message_via, alert.message_channel, alert.message_ts)
+        if place.via is None:
+            raise RetryLater("the alert's message is not posted yet")
+        self.messages.follow_up(place, alert.requester.reply_url, gave_up_text(alert))
+
+    # -- anything else -----------------------------------------------------------------------------
+
+    def notice(self, item: WorkItem) -> None:
+        """One message, to a channel or (ephemeral) to whoever acted: payload {text, channel, reply_url, ephemeral}."""
+        payload = item.payload or {}
+        text = payload.get("text", "")
+        if payload.get("ephemeral"):
+            self.messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
+        else:
+            self.messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
+
+
+def notice_payload(text: str, *, channel: str | None = None, reply_url: str | None = None,
+                   ephemeral: bool = False) -> dict:
+    return {"text": text, "channel": channel, "reply_url": reply_url, "ephemeral": ephemeral}

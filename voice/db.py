@@ -1,0 +1,94 @@
+"""The database connection: one engine, and how SQLite and PostgreSQL are set up.
+
+SQLite by default (one host), PostgreSQL when DATABASE_URL says so (many
+instances). Every change that must happen once is one conditional UPDATE,
+inside a transaction begun with `engine.begin()`; reads run outside one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import fields
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+
+from voice.clock import as_utc
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(database_url: str) -> Engine:
+    # hide_parameters: a failed statement's message would otherwise carry its
+    # bound values into the log.
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, hide_parameters=True,
+                               # pysqlite's own transaction handling is off: we say BEGIN ourselves.
+                               connect_args={"isolation_level": None, "check_same_thread": False})
+        event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # Overwrite what an UPDATE or DELETE removes instead of leaving it in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
+    # WAL: readers never wait for the writer. synchronous=NORMAL: a commit is on
+    # disk in the WAL without an fsync each; a killed process loses nothing, only a
+    # power cut can lose the last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    # Writers queue for the lock (several processes write) instead of failing with "locked".
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(conn) -> None:
+    if conn.get_execution_options().get(_READING):
+        return  # a read (see `reading`): each statement on its own, no lock held
+    # Take the write lock when the transaction starts: a transaction that read
+    # first and wrote later could otherwise fail at once with SQLITE_BUSY when
+    # another process wrote in between, instead of waiting its turn.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READING = "voice_reading"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only, outside any transaction: it holds no lock
+    (SQLite) and costs no BEGIN/ROLLBACK round trips (PostgreSQL)."""
+    if engine.dialect.name == "sqlite":
+        return engine.connect().execution_options(**{_READING: True})
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+def database_ready(engine: Engine) -> bool:
+    """Whether the database answers."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        log.warning("database not reachable: %s", type(error).__name__)
+        return False
+    return True
+
+
+Record = TypeVar("Record")
+
+
+def record_from_row(cls: type[Record], row: RowMapping, **special) -> Record:
+    """A dataclass from a row: each field from the column of its name (datetimes
+    made UTC), except the `special` ones, given as computed by the caller."""
+    values = dict(special)
+    for field in fields(cls):
+        if field.name not in values and field.name in row:
+            value = row[field.name]
+            values[field.name] = as_utc(value) if isinstance(value, datetime) else value
+    return cls(**values)

@@ -1,0 +1,70 @@
+"""Rates shared by every process on one database: PLIVO_CPS, Slack's posting rate.
+
+Plivo counts calls per second for the whole account, so a limit kept in one
+process lets two instances place twice as many. Here each request reserves
+the next free time slot with one atomic UPDATE on a row of `rate_slots`, then
+waits for it: slots are `1 / rate` seconds apart whoever took them, and the
+requests themselves overlap (a slow reply holds up nobody's slot).
+https://www.plivo.com/docs/voice/concepts/account-limits
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from sqlalchemy import case, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from voice.schema import rate_slots
+
+#: Slots a little more than 1/rate apart: a request's trip to the provider
+#: varies by some milliseconds, and no 1-second window may hold one too many.
+SPACING = 1.05
+
+
+class SlotLimiter:
+    def __init__(self, engine: Engine, name: str, per_second: float, *,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        if per_second <= 0:
+            raise ValueError("per_second must be above 0")
+        self.engine = engine
+        self.name = name
+        self.interval = SPACING / per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._known = False
+
+    def reserve(self) -> float:
+        """The start of the next free slot (seconds since the epoch), now reserved for the caller."""
+        self._ensure_row()
+        now = self._clock()
+        with self.engine.begin() as conn:
+            next_free = conn.execute(
+                update(rate_slots).where(rate_slots.c.name == self.name)
+                .values(next_free=case((rate_slots.c.next_free > now, rate_slots.c.next_free), else_=now)
+                        + self.interval)
+                .returning(rate_slots.c.next_free)
+            ).scalar_one()
+        return next_free - self.interval
+
+    def acquire(self) -> float:
+        """Reserve a slot and wait for it; how long the wait was."""
+        return self.wait_for(self.reserve())
+
+    def wait_for(self, slot: float) -> float:
+        """Wait until a reserved slot's time; how long the wait was."""
+        wait = slot - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        return max(wait, 0.0)
+
+    def _ensure_row(self) -> None:
+        if self._known:
+            return
+        with self.engine.begin() as conn:
+            insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(rate_slots)
+            conn.execute(insert.values(name=self.name, next_free=0.0).on_conflict_do_nothing(index_elements=["name"]))
+            self._known = conn.execute(select(rate_slots.c.name).where(rate_slots.c.name == self.name)).first() \
+                is not None

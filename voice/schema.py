@@ -1,0 +1,190 @@
+"""Every table, in one place: what the database holds, and why each column is there.
+
+The schema changes only through the migrations in voice/migrations
+(voice/migrate.py runs them); tests check that these tables and the
+migrations agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+def _requester_columns(nullable: bool = False) -> list[Column]:
+    """Who asked, and where to report: the same columns for voice-code calls and alerts."""
+    return [
+        Column("requester_id", String(32), nullable=nullable),
+        Column("channel_id", String(32), nullable=nullable),
+        Column("team_id", String(32), nullable=nullable, default=""),
+        Column("reply_url", Text),  # Slack's response_url: a per-command webhook, 5 uses in 30 minutes
+    ]
+
+
+def _message_columns() -> list[Column]:
+    """Where a status message lives: "chat" (channel + ts) or "reply_url", and its response_url uses."""
+    return [
+        Column("message_via", String(16)),
+        Column("message_channel", String(32)),
+        Column("message_ts", String(32)),
+        Column("reply_uses", Integer, nullable=False, default=0),
+    ]
+
+
+#: Every phone call placed: a voice code's call, or one call (leg) of an alert.
+#: Its status only moves forward: queued → dialling → calling → ringing → answered → ended.
+legs = Table(
+    "legs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(64), nullable=False, unique=True),  # opaque: the only thing in callback URLs
+    Column("purpose", String(8), nullable=False),  # "otp" or "alert"
+    Column("to_number", String(20), nullable=False),  # E.164
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    # A voice-code call: who asked, the command it came from, its code.
+    *_requester_columns(nullable=True),
+    Column("request_id", String(128), unique=True),  # dedupes a command or API request delivered twice
+    Column("code_id", String(64), index=True),  # the otp_codes row it reads
+    Column("secret", String(96)),  # the code, sealed (voice/sealing.py), only while the call may need it
+    Column("code_length", Integer, nullable=False, default=0),
+    Column("language", String(8)),  # the `lang=` asked for, if any
+    Column("code_read_at", DateTime(timezone=True)),
+    *_message_columns(),
+    # An alert's call: which alert, at which step of its plan, to whom.
+    Column("alert_id", Integer, ForeignKey("alerts.id"), index=True),
+    Column("position", Integer),  # round * stages + stage when it was placed
+    Column("target", Integer),  # index into the alert's targets
+    Column("stop_requested", Boolean, nullable=False, default=False),  # the alert was taken meanwhile
+    Column("silences", Integer, nullable=False, default=0),  # menus in a row without a key
+    # Plivo's side.
+    Column("permanent", Boolean, nullable=False, default=False),  # refused in a way a retry cannot fix
+    Column("request_uuid", String(64), index=True),  # from the create-call reply
+    Column("call_uuid", String(64)),  # the first one reported binds the call
+    Column("dialled_at", DateTime(timezone=True)),  # the create-call was sent
+    # Plivo did not confirm the create-call: the call may still ring until then, and stays answerable.
+    Column("confirm_by", DateTime(timezone=True)),
+    Column("answered_at", DateTime(timezone=True)),
+    Column("machine_at", DateTime(timezone=True)),  # Plivo's machine detection heard an answering machine
+    Column("ended_at", DateTime(timezone=True)),
+    Column("outcome", String(16)),
+    Column("cause", Text),  # words, for a failure
+    Column("duration", Integer),  # seconds, once answered and ended
+    Column("cost", String(16)),  # USD, as Plivo reports it ("0.00850")
+    # A target is called once per position, however often the position is opened.
+    UniqueConstraint("alert_id", "position", "target"),
+)
+
+otp_codes = Table(
+    "otp_codes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("number", String(20), nullable=False, index=True),
+    # Equal to `number` while the code is live, NULL after: the unique
+    # constraint keeps one live code per number, across instances.
+    Column("live_number", String(20), unique=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("checks_left", Integer, nullable=False),
+    Column("requester_id", String(64), nullable=False),
+    Column("channel_id", String(32), nullable=False, default=""),
+    Column("source", String(8), nullable=False),
+    Column("call_token", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("verified_at", DateTime(timezone=True)),
+)
+
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("source", String(8), nullable=False),  # "slack" or "api"
+    Column("requester_id", String(64), nullable=False),
+    Column("channel_id", String(32), nullable=False, default=""),
+    Column("number", String(32)),
+    Column("kind", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", String(128), unique=True),
+    *_requester_columns(),
+    Column("sender_name", String(200), nullable=False),
+    Column("channel_name", String(200)),
+    # The message lives here and nowhere else: never in a URL.
+    Column("message", Text, nullable=False),
+    Column("targets", Text, nullable=False),  # JSON list of Target
+    Column("skipped", Text, nullable=False, default="[]"),  # JSON list of Skipped
+    # While the recipients are being looked up in Slack: the parsed request (JSON), else NULL.
+    Column("recipients", Text),
+    Column("rounds", Integer, nullable=False),
+    Column("retry_delay", Integer, nullable=False),
+    Column("position", Integer, nullable=False, default=-1),
+    Column("next_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_via", String(8)),
+    Column("resolved_by", String(32)),
+    Column("resolved_name", String(200)),
+    Column("resolved_number", String(20)),
+    Column("resolved_leg", Integer),
+    Column("message_via", String(16)),
+    Column("message_channel", String(32)),
+    Column("message_ts", String(32)),
+    Column("reply_uses", Integer, nullable=False, default=0),
+    # Through a response_url (5 uses), the message is sent again only when this changes.
+    Column("reported_status", String(16)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: The work queue: every action that must happen after a request has been answered.
+#: A row is claimed by one worker at a time (its lease), retried with backoff, and
+#: ends done or failed. Rows with a `key` coalesce: poking a key that is waiting
+#: adds nothing, poking one that is running makes it run once more afterwards.
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(200), nullable=False),  # what it acts on: a call's token, an alert's id
+    Column("key", String(240), unique=True),  # one live item per key (NULL: no dedupe)
+    Column("payload", Text),  # JSON, for the few kinds that carry data
+    Column("state", String(12), nullable=False),  # pending, running, idle, done, failed
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("again", Boolean, nullable=False, default=False),  # poked while running: run once more
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(80)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_work_items_state_due_at", "state", "due_at"),
+)
+
+#: Shared rate limits (PLIVO_CPS for every create-call, Slack's posting rate per
+#: channel): the time the next request may go, reserved by one atomic UPDATE.
+rate_slots = Table(
+    "rate_slots",
+    metadata,
+    Column("name", String(120), primary_key=True),
+    Column("next_free", Float, nullable=False),  # seconds since the epoch
+)
