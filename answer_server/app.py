@@ -22,7 +22,14 @@ from werkzeug.exceptions import HTTPException
 
 from answer_server.api import api_blueprint
 from answer_server.services import Services, build_services
-from answer_server.webhooks import ProgressEvents, alert_error, alert_events, otp_error, otp_events, webhook_blueprint
+from answer_server.webhooks import (
+    ProgressEvents,
+    alert_error,
+    alert_events,
+    otp_error,
+    otp_events,
+    webhook_blueprint,
+)
 from bot.alert_listeners import register_alert_listeners
 from bot.app import Access, BotServices, create_bolt_app
 from bot.slack_request import SlackRequest, signed_by_slack
@@ -43,11 +50,14 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     poll_interval: float = 0.1,
     message_pace: float = 1.0,
+    slack_post_rate: float = 1.0,
 ) -> Flask:
     """Build the whole server. Tests pass fakes or loopback-backed clients, and a clock they move;
-    `message_pace` is the least time between two updates of one Slack message."""
+    `message_pace` is the least time between two updates of one Slack message, `slack_post_rate`
+    the most new messages a second in one channel (Slack's pace)."""
     services = build_services(settings, engine=engine, plivo=plivo, slack_client=slack_client, clock=clock,
-                              poll_interval=poll_interval, message_pace=message_pace)
+                              poll_interval=poll_interval, message_pace=message_pace,
+                              slack_post_rate=slack_post_rate)
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
                            client=services.slack_client,

@@ -57,6 +57,8 @@ class WebServer(BaseApplication):
             "accesslog": None,  # request lines carry call tokens: not written
             "logconfig_dict": logging_dict(settings.log_level, settings.secrets()),
             "proc_name": "voicebridge",
+            # gunicorn's control socket (~/.gunicorn) is for its own CLI; two instances would share it.
+            "control_socket_disable": True,
             "on_exit": lambda server: self._on_exit(),
         }
         for key, value in config.items():

@@ -22,7 +22,7 @@ from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
 from voice.alerts import AlertFollowers, AlertService
 from voice.clock import utcnow
-from voice.db import make_engine
+from voice.db import make_engine, transaction
 from voice.dialing import DialConfig, Dialler
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, CallLifecycle
@@ -93,6 +93,7 @@ def build_services(
     clock: Callable[[], datetime] = utcnow,
     poll_interval: float = 0.1,
     message_pace: float = 1.0,
+    slack_post_rate: float = 1.0,
 ) -> Services:
     engine = engine or make_engine(settings.database_url)
     prepare_database(engine)
@@ -117,12 +118,12 @@ def build_services(
             DialConfig(settings.public_url, settings.plivo_from_number,
                        voicemail_guard=settings.otp_voicemail_guard)).register(registry)
     alerts.register(registry)
-    Reporting(StatusMessages(slack_client, PostLimiter(engine)), legs, alerts, alert_store,
+    Reporting(StatusMessages(slack_client, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
               pace=message_pace).register(registry)
     AlertOpening(alerts, alert_store, queue, SlackDirectory(slack_client, settings.default_region),
                  record_refusal=otp.refuse).register(registry)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")
     workers = Workers(queue, registry, [
         # Dialling waits for PLIVO_CPS slots: its own threads, so Slack updates never queue behind it.
@@ -140,5 +141,5 @@ def build_services(
 
 def _housekeeping(queue: WorkQueue) -> None:
     queue.forget_finished(KEEP_FINISHED)
-    with queue.engine.begin() as conn:
+    with transaction(queue.engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")  # again, an hour after this run (its rest)

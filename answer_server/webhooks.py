@@ -28,7 +28,12 @@ from answer_server.plivo_requests import (
     valid_token,
     xml_response,
 )
-from answer_server.plivo_xml import code_document, empty_document, goodbye_document, key_gate_document
+from answer_server.plivo_xml import (
+    code_document,
+    empty_document,
+    goodbye_document,
+    key_gate_document,
+)
 from voice.alert_calls import AlertCalls, Turn
 from voice.dialing import callback_urls
 from voice.legs import LegStore

@@ -32,6 +32,7 @@ from bot.commands import CommandError, HelpRequest
 from bot.reporting import NOTICE, notice_payload
 from voice.alert_models import Skipped
 from voice.alerts import AlertService, Taking
+from voice.db import transaction
 from voice.numbers import parse_phone_number
 from voice.work import WorkQueue
 
@@ -120,7 +121,7 @@ def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue):
             return
         alert_id, user_id, name = clicked
         taking = take(alert_id, user_id, name)
-        with queue.engine.begin() as conn:
+        with transaction(queue.engine) as conn:
             if taking.won:
                 # Their display name, for the callees still to hear who took it.
                 queue.enqueue(conn, TAKER, f"{alert_id}:{user_id}", key=f"{TAKER}:{alert_id}")

@@ -9,7 +9,16 @@ from datetime import datetime
 
 from bot.messages import format_duration
 from bot.mrkdwn import Markup, date, escape, escape_within, mention, slack_text
-from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, VIA_PHONE, AlertRecord, AlertView, Skipped
+from voice.alert_models import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    CANCELLED,
+    EXHAUSTED,
+    VIA_PHONE,
+    AlertRecord,
+    AlertView,
+    Skipped,
+)
 from voice.alert_plan import (
     ACKNOWLEDGED_STATE,
     ANSWERED_STATE,

@@ -11,6 +11,8 @@ acknowledgement. The work itself runs in the workers.
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -18,8 +20,15 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot import messages
-from bot.commands import CheckRequest, CommandError, HelpRequest, OtpRequest, parse_voiceotp
+from bot.commands import (
+    CheckRequest,
+    CommandError,
+    HelpRequest,
+    OtpRequest,
+    parse_voiceotp,
+)
 from bot.reporting import NOTICE, notice_payload
+from voice.db import transaction
 from voice.models import Requester
 from voice.otp import CodeOrder, OtpService, Refused
 from voice.work import WorkQueue
@@ -51,7 +60,27 @@ class BotServices:
 
 
 def create_bolt_app(*, signing_secret: str, bot_token: str, client: WebClient, services: BotServices) -> App:
-    app = App(
+    with _environment_without("SLACK_BOT_TOKEN"):
+        app = _bolt_app(signing_secret, bot_token, client)
+    app.command("/voiceotp")(_voiceotp(services))
+    app.error(_on_error)
+    return app
+
+
+@contextmanager
+def _environment_without(name: str):
+    # Bolt reads SLACK_BOT_TOKEN from the environment even when `authorize` supplies the
+    # token, then warns that it will not use it; the token is in our settings already.
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[name] = saved
+
+
+def _bolt_app(signing_secret: str, bot_token: str, client: WebClient) -> App:
+    return App(
         signing_secret=signing_secret,
         # Bolt takes the token from `authorize` for each request; a client that
         # carried one too would only earn a warning at every start.
@@ -70,9 +99,6 @@ def create_bolt_app(*, signing_secret: str, bot_token: str, client: WebClient, s
         # for a free thread in a pool shared with slow work.
         process_before_response=True,
     )
-    app.command("/voiceotp")(_voiceotp(services))
-    app.error(_on_error)
-    return app
 
 
 def requester_of(command: dict) -> Requester:
@@ -130,7 +156,7 @@ def _check(services: BotServices, request: CheckRequest, requester: Requester) -
     result = services.otp.check(request.number, request.code)
     if result.valid:
         text = messages.verified_announcement(request.number, requester.user_id, len(request.code))
-        with services.queue.engine.begin() as conn:
+        with transaction(services.queue.engine) as conn:
             services.queue.enqueue(conn, NOTICE, requester.channel_id, payload=notice_payload(
                 text, channel=requester.channel_id, reply_url=requester.reply_url))
     return messages.check_reply(request.number, result)

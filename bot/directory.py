@@ -17,7 +17,12 @@ from slack_sdk import WebClient
 from bot.alert_commands import GROUP, USER, Recipient
 from bot.delivery import slack_failures
 from voice.alert_models import Skipped, Target
-from voice.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number, parse_profile_number
+from voice.numbers import (
+    InvalidPhoneNumber,
+    PhoneNumber,
+    parse_phone_number,
+    parse_profile_number,
+)
 from voice.work import GiveUp
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,18 @@ posted.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 from bot.alert_messages import alert_blocks, alert_text, gave_up_text
-from bot.delivery import REPLY_URL_RESERVE, REPLY_URL_USES, VIA_REPLY_URL, Place, StatusMessages
+from bot.delivery import (
+    REPLY_URL_RESERVE,
+    REPLY_URL_USES,
+    VIA_REPLY_URL,
+    Place,
+    StatusMessages,
+)
 from bot.messages import status_blocks, status_text
 from voice.alert_models import ACTIVE, DROPPED, RESOLVING
 from voice.alert_store import AlertStore
@@ -58,12 +66,15 @@ class Reporting:
             return  # nowhere to report (an API call with no audit channel)
         place = Place(leg.message_via, leg.message_channel, leg.message_ts)
         text, blocks = status_text(leg), status_blocks(leg)
+        digest = message_digest(text, blocks)
         if place.via is None:
             posted = self.messages.post(leg.requester.channel_id, leg.requester.reply_url, text, blocks)
             if posted:
                 self.legs.attach_message(leg.token, posted.via, posted.channel, posted.ts,
-                                         reply_uses=1 if posted.via == VIA_REPLY_URL else 0)
+                                         reply_uses=1 if posted.via == VIA_REPLY_URL else 0, digest=digest)
             return
+        if digest == leg.message_digest:
+            return  # it shows this already (queued, dialling and calling all read "calling…")
         if place.via == VIA_REPLY_URL:
             # Slack takes a response_url 5 times: the states along the way leave room for the end.
             limit = REPLY_URL_USES if leg.ended else REPLY_URL_USES - REPLY_URL_RESERVE
@@ -72,6 +83,7 @@ class Reporting:
                          "final one", token_for_log(leg.token))
                 return
         self.messages.update(place, leg.requester.reply_url, text, blocks)
+        self.legs.shown(leg.token, digest)
 
     # -- an alert ------------------------------------------------------------------------------
 
@@ -83,19 +95,23 @@ class Reporting:
         alert = view.alert
         place = Place(alert.message_via, alert.message_channel, alert.message_ts)
         text, blocks = alert_text(view), alert_blocks(view)
+        digest = message_digest(text, blocks)
         if place.via is None:
             posted = self.messages.post(alert.requester.channel_id, alert.requester.reply_url, text, blocks)
             if posted:
                 uses = 1 if posted.via == VIA_REPLY_URL else 0
                 self.alert_store.attach_message(alert.id, posted.via, posted.channel, posted.ts, uses,
-                                                reported_status=alert.status)
+                                                reported_status=alert.status, digest=digest)
             return
+        if digest == alert.message_digest:
+            return  # nothing the message shows has changed
         if place.via == VIA_REPLY_URL:
             # Through a response_url only the changes of the alert's status are sent: its 5 uses
             # would not last through every ring and answer of every call.
             if alert.status == ACTIVE or not self.alert_store.spend_reply_use(alert.id, REPLY_URL_USES, alert.status):
                 return
         self.messages.update(place, alert.requester.reply_url, text, blocks)
+        self.alert_store.shown(alert.id, digest)
 
     def report_gave_up(self, item: WorkItem) -> None:
         """Nobody acknowledged: tell the requester with a message that notifies them."""
@@ -118,6 +134,11 @@ class Reporting:
             self.messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
         else:
             self.messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
+
+
+def message_digest(text: str, blocks: list[dict] | None) -> str:
+    """A short fingerprint of what a message shows."""
+    return hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def notice_payload(text: str, *, channel: str | None = None, reply_url: str | None = None,

@@ -161,11 +161,27 @@ class InlineExecutor(Executor):
         return future
 
 
+_running_apps: list = []
+
+
+#: Slack's pace, quickened: tests of the pace itself ask for the real one.
+QUICK_SLACK = {"message_pace": 0.05, "slack_post_rate": 100.0}
+
+
 def running_app(settings, **options):
-    """The app, with its workers running in this process (as the sandbox runs them); close it after."""
-    app = create_app(settings, poll_interval=0.02, **options)
+    """The app, with its workers running in this process (as the sandbox runs them); closed after the test."""
+    app = create_app(settings, poll_interval=0.02, **(QUICK_SLACK | options))
     app.extensions["voicebridge"]["workers"].start()
+    _running_apps.append(app)
     return app
+
+
+@pytest.fixture(autouse=True)
+def close_running_apps():
+    """Every app a test started is closed after it: no worker threads outlive their test."""
+    yield
+    while _running_apps:
+        _running_apps.pop().extensions["voicebridge"]["close"]()
 
 
 @pytest.fixture

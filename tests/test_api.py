@@ -72,7 +72,7 @@ def make_app(settings, plivo_api, clock, work):
 
     def make(**changes):
         app = create_app(replace(settings, **({"api_keys": (KEY, OTHER_KEY)} | changes)), clock=clock,
-                         message_pace=0)  # the clock stands still: updates must not wait for it
+                         message_pace=0, slack_post_rate=100.0)  # the clock stands still: nothing waits for it
         work.workers.append(app.extensions["voicebridge"]["workers"])
         apps.append(app)
         return app

@@ -23,7 +23,7 @@ INTRO = "This is an alert from Ana, sent from the Slack channel ops."
 
 def clocked_app(settings, clock, **options):
     """The app with its workers running here, on a clock the test moves (retry delays pass at once)."""
-    app = create_app(settings, clock=clock, poll_interval=0.02, **({"message_pace": 0} | options))
+    app = create_app(settings, clock=clock, poll_interval=0.02, **({"message_pace": 0, "slack_post_rate": 100.0} | options))
     app.extensions["voicebridge"]["workers"].start()
     return app
 
@@ -407,7 +407,7 @@ def test_where_the_bot_cannot_post_the_response_url_carries_the_alert(client, sl
 
 def test_the_alert_message_is_updated_about_once_a_second_and_ends_on_the_latest_state(
         settings, plivo_api, plivo_rest, slack, plivo, fake_slack):
-    app = running_app(settings)  # the real clock: the pace is a real second
+    app = running_app(settings, message_pace=1.0)  # the real clock and pace: a second is a second
     client = app.test_client()
     alert(client, slack, fake_slack, plivo_rest, "<!subteam^S1> Burst of changes", calls=2)
     alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)

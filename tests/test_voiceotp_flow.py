@@ -291,7 +291,7 @@ def test_a_call_plivo_did_not_confirm_that_never_rings_fails_after_its_ring_time
         settings, plivo_api, slack, fake_slack, plivo, clock):
     from answer_server import create_app
 
-    app = create_app(settings, clock=clock, message_pace=0)
+    app = create_app(settings, clock=clock, message_pace=0, slack_post_rate=100.0)
     client = app.test_client()
     work = app.extensions["voicebridge"]["workers"]
     plivo_api.post(CREATE_CALL_URL, body=requests.ReadTimeout("read timed out"))

@@ -15,6 +15,7 @@ from enum import Enum
 from voice.alert_models import ACKNOWLEDGED, CANCELLED, AlertRecord
 from voice.alert_store import AlertStore
 from voice.alerts import AlertService
+from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import CallLifecycle
 from voice.models import Leg
@@ -125,7 +126,7 @@ class AlertCalls:
         return leg, alert
 
     def _write(self, change):
-        with self.lifecycle.engine.begin() as conn:
+        with transaction(self.lifecycle.engine) as conn:
             return change(conn)
 
     @staticmethod

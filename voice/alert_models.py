@@ -76,6 +76,7 @@ class AlertRecord:
     message_channel: str | None = None
     message_ts: str | None = None
     reply_uses: int = 0  # uses of the requester's response_url so far
+    message_digest: str | None = None  # what the message last showed
 
     @property
     def stages(self) -> int:

@@ -16,8 +16,15 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from voice.alert_models import ACTIVE, EXHAUSTED, RESOLVING, AlertRecord, Skipped, Target
-from voice.db import reading, record_from_row
+from voice.alert_models import (
+    ACTIVE,
+    EXHAUSTED,
+    RESOLVING,
+    AlertRecord,
+    Skipped,
+    Target,
+)
+from voice.db import reading, record_from_row, transaction
 from voice.legs import leg_from_row, requester_of, requester_values
 from voice.models import Leg, Requester
 from voice.schema import alerts, legs
@@ -63,7 +70,7 @@ class AlertStore:
             request_id=request_id, **requester_values(requester), sender_name=sender_name,
             channel_name=channel_name, message=message, targets="[]", skipped="[]",
             recipients=json.dumps(recipients), rounds=rounds, retry_delay=retry_delay, position=-1,
-            status=RESOLVING, reply_uses=0, reported_status=None, created_at=now,
+            status=RESOLVING, reply_uses=0, reported_status=None, message_digest=None, created_at=now,
         )
         try:
             with conn.begin_nested():
@@ -125,11 +132,16 @@ class AlertStore:
     # -- the alert's message -----------------------------------------------------------------------
 
     def attach_message(self, alert_id: int, via: str, channel: str | None, ts: str | None, reply_uses: int,
-                       reported_status: str | None = None) -> None:
-        with self.engine.begin() as conn:
+                       reported_status: str | None = None, digest: str | None = None) -> None:
+        with transaction(self.engine) as conn:
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
                 message_via=via, message_channel=channel, message_ts=ts, reply_uses=reply_uses,
-                reported_status=reported_status))
+                reported_status=reported_status, message_digest=digest))
+
+    def shown(self, alert_id: int, digest: str) -> None:
+        """The alert's message now shows what `digest` stands for."""
+        with transaction(self.engine) as conn:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(message_digest=digest))
 
     def spend_reply_use(self, alert_id: int, limit: int, status: str | None = None) -> bool:
         """Take one use of the response_url if fewer than `limit` were taken (and, with `status`,
@@ -139,7 +151,7 @@ class AlertStore:
         if status is not None:
             condition = condition & ((alerts.c.reported_status.is_(None)) | (alerts.c.reported_status != status))
             values["reported_status"] = status
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             return conn.execute(update(alerts).where(alerts.c.id == alert_id, condition).values(**values)).rowcount == 1
 
 

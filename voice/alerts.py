@@ -33,6 +33,7 @@ from voice.alert_models import (
 )
 from voice.alert_plan import Advance, GiveUp, next_step, targets_at
 from voice.alert_store import AlertStore
+from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, STOP
 from voice.models import Leg, Requester
@@ -78,6 +79,9 @@ class AlertFollowers:
             self.queue.poke(conn, REPORT_ALERT, str(after.alert_id))
         if after.ended and not (before and before.ended):
             self.queue.poke(conn, NEXT, str(after.alert_id))
+        elif after.stop_requested and after.call_uuid and not (before and before.call_uuid):
+            # Its alert was taken before Plivo named the call: now it can be stopped.
+            self.queue.poke(conn, STOP, after.token)
 
 
 class AlertService:
@@ -109,7 +113,7 @@ class AlertService:
     def request(self, *, requester: Requester, sender_name: str, channel_name: str | None, message: str,
                 recipients: dict, request_id: str | None) -> int | None:
         """Store an alert to raise and the work of looking its recipients up; None if seen before."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             alert_id = self.store.add_request(
                 conn, requester=requester, sender_name=sender_name, channel_name=channel_name, message=message,
                 recipients=recipients, request_id=request_id, rounds=self.retries + 1,
@@ -121,7 +125,7 @@ class AlertService:
     def opened(self, alert_id: int, *, sender_name: str, message: str, targets: Sequence[Target],
                skipped: Sequence[Skipped], then: Callable[[Connection], None] = lambda conn: None) -> bool:
         """The recipients are known: start calling (or drop the alert if nobody can be called)."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             status = ACTIVE if targets else DROPPED
             if not self.store.resolved(conn, alert_id, status=status, sender_name=sender_name, message=message,
                                        targets=targets, skipped=skipped):
@@ -159,7 +163,7 @@ class AlertService:
 
     def name_taker(self, alert_id: int, user_id: str, name: str) -> None:
         """The display name of who took the alert in Slack, once looked up."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             self.store.name_taker(conn, alert_id, user_id, name)
 
     # -- moving on (the work) ---------------------------------------------------------------------
@@ -172,14 +176,14 @@ class AlertService:
         now = self.clock()
         step = next_step(alert, self.legs.of_alert(alert_id), now)
         if isinstance(step, Advance):
-            with self.engine.begin() as conn:
+            with transaction(self.engine) as conn:
                 self.queue.enqueue(conn, STEP, f"{alert.id}:{step.position}", key=f"{STEP}:{alert.id}:{step.position}",
                                    due_at=step.at)
                 if step.at > now and self.store.set_next_at(conn, alert.id, step.at):
                     log.info("alert %s: nobody acknowledged; next round at %s", alert.id, step.at.isoformat())
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
         elif isinstance(step, GiveUp):
-            with self.engine.begin() as conn:
+            with transaction(self.engine) as conn:
                 if self.store.give_up(conn, alert.id, alert.position, now):
                     log.info("alert %s: nobody acknowledged after %s rounds", alert.id, alert.rounds)
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
@@ -191,7 +195,7 @@ class AlertService:
         if alert is None or not alert.open:
             return
         chosen = targets_at(alert, position, self.legs.of_alert(alert_id))
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             if not self.store.move_to(conn, alert_id, position):
                 return  # over, or another worker got there first
             new_legs = [(index, alert.targets[index].number, secrets.token_urlsafe(24)) for index in chosen]
@@ -206,9 +210,9 @@ class AlertService:
         alert = self.store.get(alert_id)
         if alert is None:
             return
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             for leg in self.legs.request_stop(conn, alert.id, keep_leg=alert.resolved_leg):
-                self.queue.enqueue(conn, STOP, leg.token, key=f"{STOP}:{leg.token}")
+                self.queue.poke(conn, STOP, leg.token)
             self.queue.poke(conn, REPORT_ALERT, str(alert.id))
 
     # -- internals --------------------------------------------------------------------------------
@@ -217,7 +221,7 @@ class AlertService:
         """Acknowledge or cancel, if nobody did first; then every other call stops."""
         # Acknowledging after "nobody acknowledged" is still welcome; cancelling is not.
         from_statuses = (ACTIVE, EXHAUSTED) if status == ACKNOWLEDGED else (ACTIVE,)
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             won = self.store.resolve(conn, alert_id, status=status, from_statuses=from_statuses, now=self.clock(),
                                      **who)
             if won:

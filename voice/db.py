@@ -8,9 +8,12 @@ inside a transaction begun with `engine.begin()`; reads run outside one.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -30,6 +33,7 @@ def make_engine(database_url: str) -> Engine:
                                connect_args={"isolation_level": None, "check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_immediate)
+        _write_locks[engine] = threading.RLock()
         return engine
     return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -59,6 +63,22 @@ def _begin_immediate(conn) -> None:
 
 
 _READING = "voice_reading"
+# SQLite lets one writer in at a time, and makes the others wait by sleeping
+# (1, 2, 5, 10… up to 100 ms at a time): threads of one process queue here for
+# it instead, and are woken the moment it is free.
+_write_locks: "weakref.WeakKeyDictionary[Engine, threading.RLock]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: commits when the block ends, rolls back if it raises."""
+    lock = _write_locks.get(engine)
+    if lock is None:
+        with engine.begin() as conn:
+            yield conn
+        return
+    with lock, engine.begin() as conn:
+        yield conn
 
 
 def reading(engine: Engine) -> Connection:

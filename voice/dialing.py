@@ -15,8 +15,17 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from voice.db import transaction
 from voice.legs import LegStore
-from voice.lifecycle import COST, PLACE, RING_TIMEOUT, STALE, STOP, UNCONFIRMED, CallLifecycle
+from voice.lifecycle import (
+    COST,
+    PLACE,
+    RING_TIMEOUT,
+    STALE,
+    STOP,
+    UNCONFIRMED,
+    CallLifecycle,
+)
 from voice.models import ALERT, ANSWERED, DIALLING, OTP, QUEUED, Leg, token_for_log
 from voice.outcomes import Outcome
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
@@ -109,7 +118,7 @@ class Dialler:
         dialling = self.lifecycle.apply(leg, lambda conn: self.legs.start_dialling(conn, leg.token,
                                                                                    self.lifecycle.clock()))
         if dialling is None:
-            self._cancel_if_stopped(leg)
+            self._cancel_if_taken(leg)
             return
         call = self.outbound(dialling)
         try:
@@ -118,8 +127,8 @@ class Dialler:
             self._not_placed(dialling, call, error)
             return
         log.info("call %s placed: request %s", token_for_log(leg.token), request_uuid)
-        placed = self.lifecycle.placed(dialling, request_uuid)
-        if placed is not None and placed.stop_requested:
+        placed = self.lifecycle.placed(dialling, request_uuid) or self.legs.get(leg.token)
+        if placed is not None and placed.stop_requested and not placed.ended:
             self._stop_later(placed)  # its alert was taken while Plivo placed it
 
     def stop(self, item: WorkItem) -> None:
@@ -183,14 +192,17 @@ class Dialler:
             raise RetryLater(str(error), after=1.0 if error.status == 429 else None)
         self.lifecycle.finish(leg, Outcome.FAILED, str(error), permanent=error.permanent)
 
-    def _cancel_if_stopped(self, leg: Leg) -> None:
+    def _cancel_if_taken(self, leg: Leg) -> None:
+        """Not dialled because its alert was taken or cancelled meanwhile: it never rings."""
         now = self.legs.get(leg.token)
-        if now is not None and now.status == QUEUED and now.stop_requested:
+        if now is not None and now.status == QUEUED:
             self.lifecycle.finish(now, Outcome.CANCELLED, only_if_queued=True)
 
     def _stop_later(self, leg: Leg) -> None:
-        with self.lifecycle.engine.begin() as conn:
-            self.lifecycle.queue.enqueue(conn, STOP, leg.token, key=f"{STOP}:{leg.token}")
+        # A poke: the stop asked when the alert was taken may have run already, finding nothing
+        # to stop yet; asked again, it runs once more, and never twice for one request.
+        with transaction(self.lifecycle.engine) as conn:
+            self.lifecycle.queue.poke(conn, STOP, leg.token)
 
     def _placing_failed(self, item: WorkItem, error: str) -> None:
         """Out of attempts: the call is reported failed, in words, and its code erased."""

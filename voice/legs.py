@@ -12,13 +12,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from voice.db import reading, record_from_row
-from voice.models import ANSWERED, CALLING, DIALLING, ENDED, OTP, QUEUED, RINGING, Leg, Requester, before
+from voice.db import reading, record_from_row, transaction
+from voice.models import (
+    ANSWERED,
+    CALLING,
+    DIALLING,
+    ENDED,
+    OTP,
+    QUEUED,
+    RINGING,
+    Leg,
+    Requester,
+    before,
+)
 from voice.outcomes import Outcome
-from voice.schema import legs
+from voice.schema import alerts, legs
 
 
 def requester_values(requester: Requester) -> dict:
@@ -52,9 +63,51 @@ def new_otp_leg(*, token: str, to_number: str, requester: Requester, sealed_code
                 permanent=False)
 
 
-def _bound_to(call_uuid: str):
-    """Bound to no Plivo call yet, or to this one (see voice/binding.py)."""
-    return or_(legs.c.call_uuid.is_(None), legs.c.call_uuid == call_uuid)
+# Every statement of the hot path (Plivo's webhooks) is built once, with bind
+# parameters: building a statement costs more than running it.
+_TOKEN = bindparam("p_token")
+_UUID = bindparam("p_uuid")
+_NOW = bindparam("p_now")
+_BOUND = or_(legs.c.call_uuid.is_(None), legs.c.call_uuid == _UUID)  # see voice/binding.py
+_BY_TOKEN = select(legs).where(legs.c.token == _TOKEN)
+
+
+def _transition(*conditions, **values):
+    """UPDATE legs SET values WHERE token = :p_token AND conditions RETURNING the leg."""
+    return update(legs).where(legs.c.token == _TOKEN, *conditions).values(**values).returning(*legs.c)
+
+
+# An alert's call is dialled only while its alert is still active: taken or cancelled, it never rings.
+_ALERT_OPEN = or_(legs.c.alert_id.is_(None),
+                  exists().where(alerts.c.id == legs.c.alert_id, alerts.c.status == "active"))
+_START_DIALLING = _transition(legs.c.status == QUEUED, legs.c.stop_requested.is_(False), _ALERT_OPEN,
+                              status=DIALLING, dialled_at=_NOW)
+_UNDIAL = _transition(legs.c.status == DIALLING, legs.c.confirm_by.is_(None), status=QUEUED, dialled_at=None)
+_SET_REQUEST = _transition(legs.c.request_uuid.is_(None), request_uuid=bindparam("p_request"))
+_PLACED = _transition(legs.c.status == DIALLING, status=CALLING, confirm_by=None)
+_UNCONFIRMED = _transition(legs.c.status == DIALLING, confirm_by=bindparam("p_confirm_by"))
+_RINGING = _transition(legs.c.status.in_(before(RINGING)), _BOUND, status=RINGING, call_uuid=_UUID)
+_ANSWER_VALUES = dict(status=ANSWERED, call_uuid=_UUID, answered_at=func.coalesce(legs.c.answered_at, _NOW))
+_ANSWERED = _transition(legs.c.status != ENDED, _BOUND, **_ANSWER_VALUES)
+_ANSWERED_WITH_CODE = _transition(legs.c.status != ENDED, _BOUND, legs.c.secret.is_not(None), **_ANSWER_VALUES)
+_ANSWERED_READING = _transition(legs.c.status != ENDED, _BOUND, legs.c.secret.is_not(None),
+                                legs.c.machine_at.is_(None), **_ANSWER_VALUES,
+                                code_read_at=func.coalesce(legs.c.code_read_at, _NOW))
+_MACHINE = _transition(legs.c.status != ENDED, legs.c.machine_at.is_(None), _BOUND,
+                       machine_at=_NOW, secret=None, call_uuid=func.coalesce(legs.c.call_uuid, _UUID))
+_CODE_READ = _transition(legs.c.status != ENDED, legs.c.secret.is_not(None), legs.c.machine_at.is_(None),
+                         legs.c.call_uuid == _UUID, code_read_at=func.coalesce(legs.c.code_read_at, _NOW))
+_END_VALUES = dict(status=ENDED, outcome=bindparam("p_outcome"), cause=bindparam("p_cause"),
+                   duration=bindparam("p_duration"), cost=bindparam("p_cost"), ended_at=_NOW, secret=None,
+                   permanent=bindparam("p_permanent"))
+_FINISH = _transition(legs.c.status != ENDED, **_END_VALUES)
+_FINISH_QUEUED = _transition(legs.c.status == QUEUED, **_END_VALUES)
+# Never placed: still dialling, unconfirmed, and nothing came back from the call (no ring, no answer).
+_FINISH_UNCONFIRMED = _transition(legs.c.status == DIALLING, legs.c.confirm_by.is_not(None),
+                                  legs.c.call_uuid.is_(None), **_END_VALUES)
+_FINISH_BOUND = _transition(legs.c.status != ENDED, _BOUND, **_END_VALUES,
+                            call_uuid=func.coalesce(legs.c.call_uuid, _UUID))
+_SET_COST = _transition(legs.c.cost.is_(None), cost=bindparam("p_cost"))
 
 
 class LegStore:
@@ -64,14 +117,13 @@ class LegStore:
     # -- reading ---------------------------------------------------------------------
 
     def get(self, token: str) -> Leg | None:
-        with reading(self.engine) as conn:
-            row = conn.execute(select(legs).where(legs.c.token == token)).mappings().first()
-        return leg_from_row(row) if row else None
+        found = self.with_secret(token)
+        return found[0] if found else None
 
     def with_secret(self, token: str) -> tuple[Leg, str | None] | None:
         """The leg and its sealed code (None once erased), in one indexed read."""
         with reading(self.engine) as conn:
-            row = conn.execute(select(legs).where(legs.c.token == token)).mappings().first()
+            row = conn.execute(_BY_TOKEN, {"p_token": token}).mappings().first()
         return (leg_from_row(row), row["secret"]) if row else None
 
     def by_id(self, leg_id: int) -> Leg | None:
@@ -109,35 +161,30 @@ class LegStore:
     # -- moving forward: each a conditional UPDATE in the caller's transaction ----------------
 
     @staticmethod
-    def _change(conn: Connection, token: str, *conditions, **values) -> Leg | None:
-        """Apply the change if the conditions hold; the leg as changed, or None."""
-        row = conn.execute(
-            update(legs).where(legs.c.token == token, *conditions).values(**values).returning(*legs.c)
-        ).mappings().first()
+    def _change(conn: Connection, statement, token: str, **params) -> Leg | None:
+        """Apply a prebuilt transition; the leg as changed, or None if its conditions did not hold."""
+        row = conn.execute(statement, {"p_token": token, **params}).mappings().first()
         return leg_from_row(row) if row else None
 
     def start_dialling(self, conn: Connection, token: str, now: datetime) -> Leg | None:
         """Queued → dialling, unless its alert was taken meanwhile: only one create-call, ever."""
-        return self._change(conn, token, legs.c.status == QUEUED, legs.c.stop_requested.is_(False),
-                            status=DIALLING, dialled_at=now)
+        return self._change(conn, _START_DIALLING, token, p_now=now)
 
     def undial(self, conn: Connection, token: str) -> Leg | None:
         """Back to queued: the create-call certainly did not reach Plivo (no connection, a 429)."""
-        return self._change(conn, token, legs.c.status == DIALLING, legs.c.confirm_by.is_(None),
-                            status=QUEUED, dialled_at=None)
+        return self._change(conn, _UNDIAL, token)
 
     def placed(self, conn: Connection, token: str, request_uuid: str) -> Leg | None:
-        """Plivo accepted the request; a callback may already have moved the leg on."""
-        self._change(conn, token, legs.c.request_uuid.is_(None), request_uuid=request_uuid)
-        return self._change(conn, token, legs.c.status == DIALLING, status=CALLING, confirm_by=None)
+        """Plivo accepted the request; the leg as it stands (a callback may already have moved it on)."""
+        named = self._change(conn, _SET_REQUEST, token, p_request=request_uuid)
+        return self._change(conn, _PLACED, token) or named
 
     def unconfirmed(self, conn: Connection, token: str, confirm_by: datetime) -> Leg | None:
         """Plivo may or may not have placed the call: it stays open until `confirm_by`."""
-        return self._change(conn, token, legs.c.status == DIALLING, confirm_by=confirm_by)
+        return self._change(conn, _UNCONFIRMED, token, p_confirm_by=confirm_by)
 
     def ringing(self, conn: Connection, token: str, call_uuid: str) -> Leg | None:
-        return self._change(conn, token, legs.c.status.in_(before(RINGING)), _bound_to(call_uuid),
-                            status=RINGING, call_uuid=call_uuid)
+        return self._change(conn, _RINGING, token, p_uuid=call_uuid)
 
     def answered(self, conn: Connection, token: str, call_uuid: str, now: datetime, *,
                  needs_secret: bool = False, read_code: bool = False) -> Leg | None:
@@ -145,43 +192,34 @@ class LegStore:
 
         `needs_secret`: only while its code is there; `read_code`: the code is read at once.
         """
-        conditions = [legs.c.status != ENDED, _bound_to(call_uuid)]
-        values = dict(status=ANSWERED, call_uuid=call_uuid, answered_at=func.coalesce(legs.c.answered_at, now))
-        if needs_secret:
-            conditions.append(legs.c.secret.is_not(None))
-        if read_code:
-            conditions.append(legs.c.machine_at.is_(None))
-            values["code_read_at"] = func.coalesce(legs.c.code_read_at, now)
-        return self._change(conn, token, *conditions, **values)
+        statement = _ANSWERED_READING if read_code else _ANSWERED_WITH_CODE if needs_secret else _ANSWERED
+        return self._change(conn, statement, token, p_uuid=call_uuid, p_now=now)
 
     def machine(self, conn: Connection, token: str, call_uuid: str, now: datetime) -> Leg | None:
         """An answering machine took the call: its code is erased so nothing reads it to the machine."""
-        return self._change(conn, token, legs.c.status != ENDED, legs.c.machine_at.is_(None), _bound_to(call_uuid),
-                            machine_at=now, secret=None, call_uuid=func.coalesce(legs.c.call_uuid, call_uuid))
+        return self._change(conn, _MACHINE, token, p_uuid=call_uuid, p_now=now)
 
     def code_read(self, conn: Connection, token: str, call_uuid: str, now: datetime) -> Leg | None:
         """The code is about to be spoken on this very call: it must still be there, and no machine."""
-        return self._change(conn, token, legs.c.status != ENDED, legs.c.secret.is_not(None),
-                            legs.c.machine_at.is_(None), legs.c.call_uuid == call_uuid,
-                            code_read_at=func.coalesce(legs.c.code_read_at, now))
+        return self._change(conn, _CODE_READ, token, p_uuid=call_uuid, p_now=now)
 
     def finish(self, conn: Connection, token: str, *, outcome: Outcome, now: datetime, cause: str | None = None,
                duration: int | None = None, cost: str | None = None, call_uuid: str | None = None,
-               permanent: bool = False, only_if_queued: bool = False) -> Leg | None:
+               permanent: bool = False, only_if_queued: bool = False, only_if_unconfirmed: bool = False) -> Leg | None:
         """End a leg once and erase its code; the leg if this ended it.
 
-        With a `call_uuid` (Plivo's hangup), only a leg bound to no other call ends.
+        With a `call_uuid` (Plivo's hangup), only a leg bound to no other call ends;
+        `only_if_queued`: only a leg never dialled; `only_if_unconfirmed`: only one still unconfirmed.
         """
-        conditions = [legs.c.status == QUEUED if only_if_queued else legs.c.status != ENDED]
-        values = dict(status=ENDED, outcome=outcome.value, cause=cause, duration=duration, cost=cost, ended_at=now,
-                      secret=None, permanent=permanent)
-        if call_uuid:
-            conditions.append(_bound_to(call_uuid))
-            values["call_uuid"] = func.coalesce(legs.c.call_uuid, call_uuid)
-        return self._change(conn, token, *conditions, **values)
+        if only_if_unconfirmed:
+            statement = _FINISH_UNCONFIRMED
+        else:
+            statement = _FINISH_QUEUED if only_if_queued else _FINISH_BOUND if call_uuid else _FINISH
+        return self._change(conn, statement, token, p_outcome=outcome.value, p_cause=cause, p_duration=duration,
+                            p_cost=cost, p_now=now, p_permanent=permanent, p_uuid=call_uuid)
 
     def set_cost(self, conn: Connection, token: str, cost: str) -> Leg | None:
-        return self._change(conn, token, legs.c.cost.is_(None), cost=cost)
+        return self._change(conn, _SET_COST, token, p_cost=cost)
 
     def erase_secret_of_code(self, conn: Connection, code_id: str) -> None:
         """A code was verified, replaced or killed: no call may read it any more."""
@@ -205,13 +243,20 @@ class LegStore:
 
     # -- the status message of a voice code's call --------------------------------------------
 
-    def attach_message(self, token: str, via: str, channel: str | None, ts: str | None, reply_uses: int) -> None:
-        with self.engine.begin() as conn:
+    def attach_message(self, token: str, via: str, channel: str | None, ts: str | None, reply_uses: int,
+                       digest: str | None = None) -> None:
+        with transaction(self.engine) as conn:
             conn.execute(update(legs).where(legs.c.token == token).values(
-                message_via=via, message_channel=channel, message_ts=ts, reply_uses=reply_uses))
+                message_via=via, message_channel=channel, message_ts=ts, reply_uses=reply_uses,
+                message_digest=digest))
+
+    def shown(self, token: str, digest: str) -> None:
+        """The status message now shows what `digest` stands for."""
+        with transaction(self.engine) as conn:
+            conn.execute(update(legs).where(legs.c.token == token).values(message_digest=digest))
 
     def spend_reply_use(self, token: str, limit: int) -> bool:
         """Take one use of the call's response_url if fewer than `limit` were taken; whether it was."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             return conn.execute(update(legs).where(legs.c.token == token, legs.c.reply_uses < limit)
                                 .values(reply_uses=legs.c.reply_uses + 1)).rowcount == 1

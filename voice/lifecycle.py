@@ -17,8 +17,9 @@ from typing import Callable, Protocol
 from sqlalchemy.engine import Connection, Engine
 
 from voice.binding import is_foreign
+from voice.db import transaction
 from voice.legs import LegStore
-from voice.models import HangupReport, Leg, token_for_log
+from voice.models import ANSWERED, RINGING, STATUSES, HangupReport, Leg, token_for_log
 from voice.outcomes import Outcome, classify_hangup
 from voice.work import WorkQueue
 
@@ -43,7 +44,7 @@ PLACE = "call.place"  # subject: token — the create-call
 UNCONFIRMED = "call.unconfirmed"  # subject: token — end it if it never rang by its confirm_by
 STALE = "call.stale"  # subject: token — end it if Plivo never reported its end
 COST = "call.cost"  # subject: token — read the cost from Plivo's call record
-STOP = "call.stop"  # subject: token — cancel or hang up a call of an alert someone took
+STOP = "call.stop"  # subject: token — cancel or hang up a call of an alert someone took (poked)
 
 
 class Followers(Protocol):
@@ -70,12 +71,16 @@ class CallLifecycle:
         return leg
 
     def ringing(self, leg: Leg, call_uuid: str) -> Leg | None:
+        if STATUSES.index(leg.status) >= STATUSES.index(RINGING):
+            return None  # a late or repeated ring: nothing to write
         return self._apply(leg, lambda conn: self.legs.ringing(conn, leg.token, call_uuid))
 
     def answered(self, leg: Leg, call_uuid: str, *, needs_secret: bool) -> Leg | None:
         """The leg, bound to `call_uuid` and answered; None if it ended (or lost its code) meanwhile."""
         if leg.ended:
             return None
+        if leg.status == ANSWERED and leg.call_uuid == call_uuid:
+            return leg  # Plivo asks again for the same call: it is answered already
         return self._apply(leg, lambda conn: self.legs.answered(conn, leg.token, call_uuid, self.clock(),
                                                                 needs_secret=needs_secret))
 
@@ -99,10 +104,11 @@ class CallLifecycle:
 
     def finish(self, leg: Leg, outcome: Outcome, cause: str | None = None, *, duration: int | None = None,
                cost: str | None = None, call_uuid: str | None = None, permanent: bool = False,
-               only_if_queued: bool = False) -> Leg | None:
+               only_if_queued: bool = False, only_if_unconfirmed: bool = False) -> Leg | None:
         ended = self._apply(leg, lambda conn: self.legs.finish(
             conn, leg.token, outcome=outcome, cause=cause, duration=duration, cost=cost, call_uuid=call_uuid,
-            permanent=permanent, only_if_queued=only_if_queued, now=self.clock()))
+            permanent=permanent, only_if_queued=only_if_queued, only_if_unconfirmed=only_if_unconfirmed,
+            now=self.clock()))
         if ended:
             log.info("call %s ended: %s", token_for_log(leg.token), outcome.value)
         return ended
@@ -133,7 +139,8 @@ class CallLifecycle:
         leg = self.legs.get(token)
         if leg is None or not leg.unconfirmed:
             return None
-        return self.finish(leg, Outcome.FAILED, NEVER_RANG + ".")
+        # Only if it still never rang: a ring arriving this very moment keeps it alive.
+        return self.finish(leg, Outcome.FAILED, NEVER_RANG + ".", only_if_unconfirmed=True)
 
     def expire_stale(self, token: str) -> Leg | None:
         leg = self.legs.get(token)
@@ -154,7 +161,7 @@ class CallLifecycle:
 
     def apply(self, before: Leg | None, change: Callable[[Connection], Leg | None]) -> Leg | None:
         """One conditional write, and the work it calls for, in one transaction; the leg as changed."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             after = change(conn)
             if after is not None:
                 self.followers[after.purpose].changed(conn, before, after)

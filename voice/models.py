@@ -64,6 +64,7 @@ class Leg:
     message_channel: str | None = None
     message_ts: str | None = None
     reply_uses: int = 0
+    message_digest: str | None = None  # what the status message last showed
     # An alert's call.
     alert_id: int | None = None
     position: int | None = None  # the alert's position when it was placed: round * stages + stage

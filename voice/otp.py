@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from voice.codes import CheckResult, CodeRecord, generate_code, hash_code
+from voice.db import transaction
 from voice.legs import LegStore, new_otp_leg
 from voice.lifecycle import PLACE
 from voice.models import Leg, Requester
@@ -127,7 +128,7 @@ class OtpService:
             language=order.language,
         )
         try:
-            with self.engine.begin() as conn:
+            with transaction(self.engine) as conn:
                 opened = self.store.open(conn, new_code, row, list(self.config.limits), now)
                 # The outbox: the call is placed and reported once this commits, whatever happens next.
                 self.queue.poke(conn, REPORT_CALL, token)

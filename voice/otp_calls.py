@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from voice.languages import Speech, choose_speech
 from voice.legs import LegStore
 from voice.lifecycle import COST, CallLifecycle
-from voice.models import Leg, token_for_log
+from voice.models import ANSWERED, Leg, token_for_log
 from voice.sealing import SecretBox
 from voice.work import WorkQueue
 
@@ -96,8 +96,11 @@ class OtpCalls:
         if code is None:
             return CodeTurn(NOT_VALID, speech)
         read_now = not self.voicemail_guard
-        answered = self.lifecycle.apply(leg, lambda conn: self.legs.answered(
-            conn, token, call_uuid, self.lifecycle.clock(), needs_secret=True, read_code=read_now))
+        if leg.status == ANSWERED and leg.call_uuid == call_uuid and (leg.code_read_at or not read_now):
+            answered = leg  # Plivo asks again for the same call: nothing to write
+        else:
+            answered = self.lifecycle.apply(leg, lambda conn: self.legs.answered(
+                conn, token, call_uuid, self.lifecycle.clock(), needs_secret=True, read_code=read_now))
         if answered is None:
             return CodeTurn(NOT_VALID, speech)
         if read_now:
@@ -117,6 +120,8 @@ class OtpCalls:
         code = self._open(leg, sealed)
         if code is None or leg.machine:
             return CodeTurn(NOT_VALID, speech)
+        if leg.code_read_at is not None and leg.call_uuid == call_uuid:
+            return CodeTurn(CODE, speech, code)  # read before, on this call: read again, nothing to write
         read = self.lifecycle.apply(leg, lambda conn: self.legs.code_read(conn, token, call_uuid,
                                                                           self.lifecycle.clock()))
         return CodeTurn(CODE, speech, code) if read else CodeTurn(NOT_VALID, speech)

@@ -16,11 +16,21 @@ from sqlalchemy import and_, case, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from voice.clock import as_utc
-from voice.codes import DEAD, EXPIRED, LIVE, REPLACED, VERIFIED, CheckResult, CodeRecord, matches
-from voice.db import reading
+from voice.codes import (
+    DEAD,
+    EXPIRED,
+    LIVE,
+    REPLACED,
+    VERIFIED,
+    CheckResult,
+    CodeRecord,
+    matches,
+)
+from voice.db import reading, transaction
 from voice.legs import leg_from_row
 from voice.models import OTP, Leg
 from voice.schema import legs, otp_codes, refusals
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -89,7 +99,7 @@ class OtpStore:
 
     def check(self, key: str, number: str, typed: str, now: datetime) -> CheckResult:
         """Check a typed-back code against the live code for `number`, spending a try if wrong."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             row = conn.execute(select(otp_codes).where(otp_codes.c.live_number == number)).mappings().first()
             if row is None:
                 latest = conn.execute(
@@ -110,7 +120,7 @@ class OtpStore:
 
     def record_refusal(self, *, source: str, requester_id: str, channel_id: str, number: str | None,
                        kind: str, reason: str, now: datetime) -> None:
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             conn.execute(insert(refusals).values(
                 created_at=now, source=source, requester_id=requester_id, channel_id=channel_id,
                 number=number, kind=kind, reason=reason,

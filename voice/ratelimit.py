@@ -17,6 +17,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from voice.db import transaction
 from voice.schema import rate_slots
 
 #: Slots a little more than 1/rate apart: a request's trip to the provider
@@ -40,7 +41,7 @@ class SlotLimiter:
         """The start of the next free slot (seconds since the epoch), now reserved for the caller."""
         self._ensure_row()
         now = self._clock()
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             next_free = conn.execute(
                 update(rate_slots).where(rate_slots.c.name == self.name)
                 .values(next_free=case((rate_slots.c.next_free > now, rate_slots.c.next_free), else_=now)
@@ -63,7 +64,7 @@ class SlotLimiter:
     def _ensure_row(self) -> None:
         if self._known:
             return
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(rate_slots)
             conn.execute(insert.values(name=self.name, next_free=0.0).on_conflict_do_nothing(index_elements=["name"]))
             self._known = conn.execute(select(rate_slots.c.name).where(rate_slots.c.name == self.name)).first() \

@@ -42,6 +42,8 @@ def _message_columns() -> list[Column]:
         Column("message_channel", String(32)),
         Column("message_ts", String(32)),
         Column("reply_uses", Integer, nullable=False, default=0),
+        # What the message last showed (a digest): an update that would show the same is not sent.
+        Column("message_digest", String(16)),
     ]
 
 
@@ -147,10 +149,7 @@ alerts = Table(
     Column("resolved_name", String(200)),
     Column("resolved_number", String(20)),
     Column("resolved_leg", Integer),
-    Column("message_via", String(16)),
-    Column("message_channel", String(32)),
-    Column("message_ts", String(32)),
-    Column("reply_uses", Integer, nullable=False, default=0),
+    *_message_columns(),
     # Through a response_url (5 uses), the message is sent again only when this changes.
     Column("reported_status", String(16)),
     Column("created_at", DateTime(timezone=True), nullable=False),

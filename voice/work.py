@@ -28,16 +28,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
-from sqlalchemy import and_, case, delete, event, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, event, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from voice.clock import as_utc, utcnow
-from voice.db import reading
+from voice.db import reading, transaction
 from voice.schema import work_items
+from voice.wakeup import WakeUp
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +77,20 @@ class GiveUp(Exception):
     """The work cannot succeed: no retry (a refusal). The item ends failed."""
 
 
+#: Poked items' keys start with this, so they never clash with a one-off item's key.
+POKE_PREFIX = "poke:"
+
+
 def poke_key(kind: str, subject: str) -> str:
-    return f"{kind}:{subject}"
+    return f"{POKE_PREFIX}{kind}:{subject}"
 
 
 class WorkQueue:
-    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow, lease: timedelta = LEASE):
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow, lease: timedelta = LEASE,
+                 wakeup: WakeUp | None = None):
         self.engine = engine
+        #: Wakes other processes' workers when work is committed (see voice/wakeup.py).
+        self.wakeup = wakeup or WakeUp(engine)
         self.clock = clock  # when work is due (tests move it by hand)
         self.lease = lease
         # Leases are about real time, whatever `clock` says: a worker renews its
@@ -109,23 +118,8 @@ class WorkQueue:
     def poke(self, conn: Connection, kind: str, subject: str, *, at: datetime | None = None) -> None:
         """Run `kind` for `subject` again, once, after this change: coalesced with any run not started yet."""
         now = at or self.clock()
-        statement = _insert(conn).values(
-            kind=kind, subject=subject, key=poke_key(kind, subject), state=PENDING, due_at=now, again=False,
-            attempts=0, created_at=now,
-        )
-        rested = work_items.c.state.in_((IDLE, DONE, FAILED))
-        statement = statement.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                # Running now: it read the state before this change, so it runs once more after.
-                "again": case((work_items.c.state == RUNNING, True), else_=work_items.c.again),
-                # Resting: due at once, but not before its pacing allows (the due_at it left).
-                "due_at": case((and_(rested, work_items.c.due_at < now), now), else_=work_items.c.due_at),
-                "state": case((rested, PENDING), else_=work_items.c.state),
-                "attempts": case((rested, 0), else_=work_items.c.attempts),
-            },
-        )
-        conn.execute(statement)
+        conn.execute(_poke_statement(conn.dialect.name), {
+            "p_kind": kind, "p_subject": subject, "p_key": poke_key(kind, subject), "p_now": now})
         self._after_commit(conn)
 
     # -- taking work -----------------------------------------------------------------------
@@ -145,7 +139,7 @@ class WorkQueue:
             chosen = chosen.where(work_items.c.kind.in_(list(kinds)))
         chosen = chosen.order_by(work_items.c.due_at, work_items.c.id).limit(limit)
         chosen = chosen.with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             rows = conn.execute(
                 update(work_items)
                 .where(work_items.c.id.in_(chosen.scalar_subquery()))
@@ -157,7 +151,7 @@ class WorkQueue:
 
     def renew(self, owner: str) -> None:
         """Keep `owner`'s running items: it is alive and still on them."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             conn.execute(update(work_items).where(work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
                          .values(lease_until=self.wall_clock() + self.lease))
 
@@ -167,18 +161,19 @@ class WorkQueue:
         """The item's work is done. A poked item rests `rest` seconds, or runs again if poked meanwhile."""
         now = self.clock()
         mine = and_(work_items.c.id == item.id, work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
-        if item.key is not None and item.key == poke_key(item.kind, item.subject):
-            values = dict(state=case((work_items.c.again, PENDING), else_=IDLE), again=False,
+        if item.key is not None and item.key.startswith(POKE_PREFIX):
+            # A run succeeded: its retries start afresh, whether it rests or runs again at once.
+            values = dict(state=case((work_items.c.again, PENDING), else_=IDLE), again=False, attempts=0,
                           due_at=now + timedelta(seconds=rest), lease_owner=None, lease_until=None,
                           last_error=None, finished_at=now)
         else:
             values = dict(state=DONE, lease_owner=None, lease_until=None, finished_at=now)
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             conn.execute(update(work_items).where(mine).values(**values))
 
     def retry(self, item: WorkItem, owner: str, *, after: float, error: str) -> None:
         """Try again in `after` seconds."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             conn.execute(
                 update(work_items)
                 .where(work_items.c.id == item.id, work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
@@ -187,7 +182,7 @@ class WorkQueue:
             )
 
     def fail(self, item: WorkItem, owner: str, *, error: str) -> None:
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             conn.execute(
                 update(work_items)
                 .where(work_items.c.id == item.id, work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
@@ -197,7 +192,7 @@ class WorkQueue:
 
     def release(self, owner: str) -> int:
         """Hand back `owner`'s running items at once (a clean shutdown), for another worker to take."""
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             return conn.execute(
                 update(work_items).where(work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
                 .values(state=PENDING, lease_owner=None, lease_until=None, attempts=work_items.c.attempts - 1)
@@ -206,7 +201,7 @@ class WorkQueue:
     def forget_finished(self, older_than: timedelta) -> int:
         """Delete one-off items finished long ago (the key of a done item still blocks a repeat meanwhile)."""
         cutoff = self.clock() - older_than
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             return conn.execute(delete(work_items).where(work_items.c.state.in_((DONE, FAILED)),
                                                          work_items.c.finished_at < cutoff)).rowcount
 
@@ -247,14 +242,19 @@ class WorkQueue:
     def _after_commit(self, conn: Connection) -> None:
         # Wake the workers once the transaction that added work commits (not
         # before: they would look, see nothing, and sleep until their next poll).
-        if conn.in_transaction():
+        if not conn.in_transaction():
+            self._wake_all()
+        elif not conn.info.get(_NEW_WORK):
             conn.info[_NEW_WORK] = True
-        else:
-            self.on_new_work()
+            self.wakeup.in_transaction(conn)
 
     def _committed(self, conn: Connection) -> None:
         if conn.info.pop(_NEW_WORK, False):
-            self.on_new_work()
+            self._wake_all()
+
+    def _wake_all(self) -> None:
+        self.on_new_work()  # this process's workers
+        self.wakeup.after_commit()  # the others
 
     @staticmethod
     def _rolled_back(conn: Connection) -> None:
@@ -266,6 +266,28 @@ _NEW_WORK = "voice.new_work"
 
 def _insert(conn: Connection):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(work_items)
+
+
+@lru_cache(maxsize=None)
+def _poke_statement(dialect: str):
+    """The poke, built once per dialect (it is on every webhook's path): an upsert on the key."""
+    now = bindparam("p_now")
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(work_items).values(
+        kind=bindparam("p_kind"), subject=bindparam("p_subject"), key=bindparam("p_key"), state=PENDING,
+        due_at=now, again=False, attempts=0, created_at=now,
+    )
+    rested = work_items.c.state.in_((IDLE, DONE, FAILED))
+    return statement.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            # Running now: it read the state before this change, so it runs once more after.
+            "again": case((work_items.c.state == RUNNING, True), else_=work_items.c.again),
+            # Resting: due at once, but not before its pacing allows (the due_at it left).
+            "due_at": case((and_(rested, work_items.c.due_at < now), now), else_=work_items.c.due_at),
+            "state": case((rested, PENDING), else_=work_items.c.state),
+            "attempts": case((rested, 0), else_=work_items.c.attempts),
+        },
+    )
 
 
 def _item(row: RowMapping) -> WorkItem:

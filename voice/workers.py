@@ -72,12 +72,16 @@ def instance_name() -> str:
 
 class Workers:
     def __init__(self, queue: WorkQueue, registry: Registry, pools: list[Pool], *,
-                 owner: str | None = None, poll_interval: float = 0.1):
+                 owner: str | None = None, poll_interval: float = 0.1, idle_poll_interval: float = 1.0):
         self.queue = queue
         self.registry = registry
         self.pools = pools
         self.owner = owner or instance_name()
+        # Looking for work: soon after work was seen, then less and less often while there is
+        # none (new work wakes the workers at once: voice/wakeup.py; polls only catch what is due later).
         self.poll_interval = poll_interval
+        self.idle_poll_interval = max(idle_poll_interval, poll_interval)
+        self._stop_listening: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._wake = {pool.name: threading.Event() for pool in pools}
         self._threads: list[threading.Thread] = []
@@ -93,6 +97,7 @@ class Workers:
             self._executors[pool.name] = ThreadPoolExecutor(pool.threads, thread_name_prefix=f"work-{pool.name}")
             self._spawn(f"dispatch-{pool.name}", lambda pool=pool: self._dispatch(pool))
         self._spawn("work-heartbeat", self._heartbeat)
+        self._stop_listening = self.queue.wakeup.listen(self.wake)
         log.info("workers %s started: %s", self.owner,
                  ", ".join(f"{pool.name} ×{pool.threads}" for pool in self.pools))
         return self
@@ -101,6 +106,9 @@ class Workers:
         """Take no more work, let what runs finish (up to `timeout`), and hand back the rest."""
         self._stop.set()
         self.wake()
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         for thread in self._threads:
             thread.join(timeout)
         for executor in self._executors.values():
@@ -160,19 +168,24 @@ class Workers:
     def _dispatch(self, pool: Pool) -> None:
         kinds = self._kinds_of(pool)
         wake = self._wake[pool.name]
+        interval = self.poll_interval
         while not self._stop.is_set():
+            took = 0
             try:
                 with self._lock:
                     free = pool.threads - self._busy[pool.name]
                 if free > 0 and kinds and self.queue.due(kinds):
                     for item in self.queue.claim(self.owner, free, kinds):
+                        took += 1
                         self._prepare(item)
                         with self._lock:
                             self._busy[pool.name] += 1
                         self._executors[pool.name].submit(self._run_in_pool, pool, item)
             except Exception:
                 log.exception("taking work for %s failed", pool.name)
-            wake.wait(self.poll_interval)
+            interval = self.poll_interval if took else min(interval * 2, self.idle_poll_interval)
+            if wake.wait(interval):
+                interval = self.poll_interval
             wake.clear()
 
     def _prepare(self, item: WorkItem) -> None:

@@ -13,14 +13,32 @@ import threading
 from typing import Callable
 
 from answer_server.sandbox import plivo_script as s
-from answer_server.sandbox.callbacks import CallbackSender, hangup_params, machine_params, standard_params
+from answer_server.sandbox.callbacks import (
+    CallbackSender,
+    hangup_params,
+    machine_params,
+    standard_params,
+)
 from answer_server.sandbox.destinations import BUSY as DEST_BUSY
 from answer_server.sandbox.destinations import FAILED, MACHINE, NO_ANSWER
 from answer_server.sandbox.plivo_xml_rules import document_problems
 from answer_server.sandbox.sim_call import (
-    ACTION_URL_ERROR, ANSWER_URL_ERROR, BUSY, BY_API, CANCELLED, END_OF_XML,
-    INVALID_ACTION_XML, INVALID_ANSWER_XML, INVALID_DESTINATION, NORMAL, REJECTED,
-    CallEnded, Ending, Line, SimCall, SimClock,
+    ACTION_URL_ERROR,
+    ANSWER_URL_ERROR,
+    BUSY,
+    BY_API,
+    CANCELLED,
+    END_OF_XML,
+    INVALID_ACTION_XML,
+    INVALID_ANSWER_XML,
+    INVALID_DESTINATION,
+    NORMAL,
+    REJECTED,
+    CallEnded,
+    Ending,
+    Line,
+    SimCall,
+    SimClock,
 )
 from answer_server.sandbox.sim_call import NO_ANSWER as NO_ANSWER_ENDING
 

@@ -22,7 +22,14 @@ import requests
 import yaml
 
 from answer_server.sandbox.slack_workspace import (
-    CHANNELS, CONSOLE_USER, GROUPS, SLACKBOT, TEAM_DOMAIN, TEAM_ID, USERS, SlackWorkspace,
+    CHANNELS,
+    CONSOLE_USER,
+    GROUPS,
+    SLACKBOT,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    USERS,
+    SlackWorkspace,
 )
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"

@@ -16,7 +16,13 @@ from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.events import Changes
 from answer_server.sandbox.plivo_sim import PlivoSimulator
 from answer_server.sandbox.sim_call import SimCall
-from answer_server.sandbox.slack_workspace import CHANNELS, CONSOLE_USER, GROUPS, USERS, SlackWorkspace
+from answer_server.sandbox.slack_workspace import (
+    CHANNELS,
+    CONSOLE_USER,
+    GROUPS,
+    USERS,
+    SlackWorkspace,
+)
 
 STATIC = Path(__file__).resolve().parent / "static"
 STREAM_SECONDS = 20  # then the browser reconnects, so long-lived streams never pin all server threads

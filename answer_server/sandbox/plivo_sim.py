@@ -21,7 +21,15 @@ from flask import Blueprint, Response, jsonify, request
 from answer_server.sandbox.call_driver import CallDriver
 from answer_server.sandbox.callbacks import CallbackSender
 from answer_server.sandbox.destinations import destination_for
-from answer_server.sandbox.sim_call import BY_API, BY_CALLEE, CallControl, Line, SimCall, SimClock, plivo_time
+from answer_server.sandbox.sim_call import (
+    BY_API,
+    BY_CALLEE,
+    CallControl,
+    Line,
+    SimCall,
+    SimClock,
+    plivo_time,
+)
 
 MAX_DESTINATIONS = 1000
 _NUMBER = re.compile(r"^\+?[0-9]{6,15}$")

@@ -16,7 +16,14 @@ import re
 from typing import Callable
 from xml.etree import ElementTree as ET
 
-from voice.voices import DEFAULT_LANGUAGE, DEFAULT_VOICE, is_voice, speaks, unaccented, voices_for
+from voice.voices import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_VOICE,
+    is_voice,
+    speaks,
+    unaccented,
+    voices_for,
+)
 
 MAX_DOCUMENT_BYTES = 100 * 1024
 MAX_SPEAK_CHARS = 3000

@@ -13,8 +13,16 @@ from typing import Callable
 from flask import Blueprint, Response, jsonify, request
 
 from answer_server.sandbox.slack_workspace import (
-    BOT_ID, BOT_USER_ID, GROUPS, TEAM_DOMAIN, TEAM_ID, USERS, SlackWorkspace,
-    channel_by_name_or_id, channel_json, user_json,
+    BOT_ID,
+    BOT_USER_ID,
+    GROUPS,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    USERS,
+    SlackWorkspace,
+    channel_by_name_or_id,
+    channel_json,
+    user_json,
 )
 
 SCOPES = "commands,chat:write,chat:write.public,users:read,users:read.phone,usergroups:read"

@@ -1,0 +1,136 @@
+"""The shared rate limiter (PLIVO_CPS, Slack's posting rate): slots 1.05/rate apart whoever
+reserves them, in threads and in two instances on one database; never more than `rate` in a
+second; and a slot being waited for holds up nobody else's reservation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from itertools import pairwise
+
+import pytest
+
+from voice.db import make_engine
+from voice.ratelimit import SPACING, SlotLimiter
+
+EPSILON = 1e-6
+
+
+class StoppedClock:
+    """Seconds since the epoch that move only when told."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def gaps(slots: list[float]) -> list[float]:
+    ordered = sorted(slots)
+    return [later - earlier for earlier, later in pairwise(ordered)]
+
+
+def most_in_one_second(slots: list[float]) -> int:
+    """The most slots in any window [t, t + 1 s)."""
+    ordered = sorted(slots)
+    return max(sum(1 for other in ordered[index:] if other < start + 1.0) for index, start in enumerate(ordered))
+
+
+def test_slots_are_1_05_over_rate_apart_whoever_reserves_them(engine):
+    clock = StoppedClock()
+    first, second = (SlotLimiter(engine, "plivo.create_call", 2.0, clock=clock) for _ in range(2))
+    slots = [limiter.reserve() for limiter in (first, second, first, first, second)]
+    interval = SPACING / 2.0
+    assert slots == pytest.approx([clock.now + n * interval for n in range(5)])
+
+
+def test_a_limiter_with_another_name_is_not_held_up(engine):
+    clock = StoppedClock()
+    calls = SlotLimiter(engine, "plivo.create_call", 1.0, clock=clock)
+    posts = SlotLimiter(engine, "slack.post:C0OPS", 1.0, clock=clock)
+    calls.reserve()
+    calls.reserve()
+    assert posts.reserve() == pytest.approx(clock.now)
+
+
+def test_a_slot_is_never_in_the_past_after_a_quiet_spell(engine):
+    clock = StoppedClock()
+    limiter = SlotLimiter(engine, "plivo.create_call", 4.0, clock=clock)
+    limiter.reserve()
+    clock.now += 60  # nobody called for a minute: no credit was saved up
+    assert [limiter.reserve(), limiter.reserve()] == pytest.approx([clock.now, clock.now + SPACING / 4.0])
+
+
+def test_threads_in_two_instances_reserve_slots_spaced_and_never_more_than_rate_a_second(database_url, engine):
+    rate = 20.0
+    engines = [engine, make_engine(database_url)]  # two instances on one database
+    slots: list[float] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(8)
+
+    def reserve_some(limiter):
+        gate.wait()
+        for _ in range(6):
+            slot = limiter.reserve()
+            with lock:
+                slots.append(slot)
+
+    try:
+        limiters = [SlotLimiter(engines[n % 2], "plivo.create_call", rate) for n in range(8)]
+        threads = [threading.Thread(target=reserve_some, args=(limiter,)) for limiter in limiters]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        engines[1].dispose()
+    assert len(slots) == 48 and len(set(slots)) == 48
+    assert min(gaps(slots)) >= SPACING / rate - EPSILON
+    assert most_in_one_second(slots) <= rate
+
+
+def test_acquire_waits_for_the_slot_so_requests_go_spaced_in_real_time(engine):
+    limiter = SlotLimiter(engine, "plivo.create_call", 25.0)
+    slots, sent = [], []
+    reserve = limiter.reserve
+    limiter.reserve = lambda: slots.append(reserve()) or slots[-1]
+    for _ in range(4):
+        limiter.acquire()
+        sent.append(time.time())
+    # Each request goes no sooner than its slot (a loaded machine may make it later, never earlier).
+    assert all(at >= slot for at, slot in zip(sent, slots))
+    assert min(gaps(slots)) >= SPACING / 25.0 - 1e-6
+    assert sent[-1] - sent[0] < 3 * SPACING / 25.0 + 0.5
+
+
+def test_a_slot_being_waited_for_does_not_stop_others_from_reserving(engine):
+    clock = StoppedClock()
+    sleeping, wake = threading.Event(), threading.Event()
+
+    def sleep(seconds):
+        sleeping.set()
+        wake.wait(5)
+
+    waiter = SlotLimiter(engine, "plivo.create_call", 2.0, clock=clock, sleep=sleep)
+    other = SlotLimiter(engine, "plivo.create_call", 2.0, clock=clock)
+    other.reserve()  # the slot of now is taken: the waiter's is the next
+    waited = []
+    thread = threading.Thread(target=lambda: waited.append(waiter.acquire()))
+    thread.start()
+    try:
+        assert sleeping.wait(2)
+        started = time.monotonic()
+        slot = other.reserve()  # while the waiter sleeps until its slot
+        assert time.monotonic() - started < 1.0
+        assert slot == pytest.approx(clock.now + 2 * SPACING / 2.0)
+    finally:
+        wake.set()
+        thread.join(5)
+    assert waited == [pytest.approx(SPACING / 2.0)]
+
+
+def test_a_rate_of_zero_or_less_is_refused(engine):
+    for rate in (0, -1):
+        with pytest.raises(ValueError):
+            SlotLimiter(engine, "plivo.create_call", rate)
