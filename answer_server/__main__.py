@@ -68,12 +68,15 @@ def worker(settings: Settings, *, parent_pid: int | None) -> int:
 def migrate(settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from answer_server.services import otp_key
     from voice.db import make_engine
     from voice.migrate import prepare_database
+    from voice.sealing import SecretBox
 
     engine = make_engine(settings.database_url)
     try:
-        prepare_database(engine)
+        # The key seals any code a first-release database kept in clear.
+        prepare_database(engine, SecretBox(otp_key(settings)))
     except SQLAlchemyError as error:
         print(f"error: the database could not be prepared: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

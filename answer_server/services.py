@@ -96,13 +96,13 @@ def build_services(
     slack_post_rate: float = 1.0,
 ) -> Services:
     engine = engine or make_engine(settings.database_url)
-    prepare_database(engine)
+    box = SecretBox(otp_key(settings))
+    prepare_database(engine, box)
     queue = WorkQueue(engine, clock=clock)
     legs = LegStore(engine)
     policy = DestinationPolicy(settings.allowed_countries, settings.plivo_from_number)
     lifecycle = CallLifecycle(engine, legs, queue, clock=clock,
                               followers={OTP: OtpFollowers(queue, clock), ALERT: AlertFollowers(queue)})
-    box = SecretBox(otp_key(settings))
     otp = OtpService(engine, OtpStore(engine), legs, queue, otp_config(settings), policy=policy, box=box,
                      clock=clock)
     alert_store = AlertStore(engine)

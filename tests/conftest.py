@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from concurrent.futures import Executor, Future
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import requests
@@ -54,8 +56,26 @@ def fake_slack():
     assert fake.problems == [], fake.problems
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file the migrations have brought to the newest schema, once for the session: each
+    test starts from a copy (migrating takes longer than the test). test_migrations.py runs them whole."""
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    prepare_database(engine)
+    engine.dispose()  # the last connection's close folds the WAL into the file
+    assert not Path(f"{path}-wal").exists()
+    return path
+
+
+def fresh_sqlite(template: Path, path: Path) -> str:
+    """A new SQLite database at `path`, already migrated; its URL."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def settings(tmp_path, fake_slack) -> Settings:
+def settings(tmp_path, fake_slack, migrated_sqlite) -> Settings:
     return Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
@@ -65,7 +85,7 @@ def settings(tmp_path, fake_slack) -> Settings:
         public_url=PUBLIC_URL,
         plivo_api_url=PLIVO_API,
         slack_api_url=fake_slack.base_url,
-        database_url=f"sqlite:///{tmp_path / 'calls.sqlite3'}",
+        database_url=fresh_sqlite(migrated_sqlite, tmp_path / "calls.sqlite3"),
         default_region="US",
         plivo_cps=100.0,  # pacing has its own tests; flows should not wait for it
     )
@@ -249,9 +269,9 @@ def _postgres_url() -> str | None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
+def database_url(request, tmp_path, migrated_sqlite):
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        yield fresh_sqlite(migrated_sqlite, tmp_path / "store.sqlite3")
         return
     url = _postgres_url()
     if not url:

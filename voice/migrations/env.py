@@ -1,0 +1,22 @@
+"""Alembic's environment: run the migrations on the connection voice/migrate.py hands over.
+
+Migrations are run in code only (voice/migrate.py, at start-up and by
+`python -m answer_server migrate`), never from an alembic.ini: the
+connection, already inside the transaction that holds the migration lock,
+comes in `config.attributes["connection"]`.
+https://alembic.sqlalchemy.org/en/latest/cookbook.html#connection-sharing
+"""
+
+from alembic import context
+
+from voice.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,  # SQLite alters a table by copying it: batch mode does that
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()
