@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import parse_qs
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
 from voice.models import HangupReport
 from voice.signature import is_valid_signature
@@ -41,9 +42,23 @@ def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str) 
 
 
 def params() -> dict[str, str]:
-    """Plivo's fields, from the form (POST) or the query (GET)."""
-    source = request.form if request.method == "POST" else request.args
-    return source.to_dict(flat=True)
+    """Plivo's fields, from the form (POST) or the query (GET); the first value of each."""
+    if request.method != "POST":
+        return request.args.to_dict(flat=True)
+    return {name: values[0] for name, values in _posted_fields().items()}
+
+
+def _posted_fields() -> dict[str, list[str]]:
+    """The POSTed form, parsed once per request (Werkzeug's general form parser costs more, and
+    Plivo sends only application/x-www-form-urlencoded)."""
+    fields = g.get("plivo_fields")
+    if fields is None:
+        if request.mimetype == "application/x-www-form-urlencoded":
+            fields = parse_qs(request.get_data(cache=True, as_text=True), keep_blank_values=True)
+        else:
+            fields = request.form.to_dict(flat=False)
+        g.plivo_fields = fields
+    return fields
 
 
 def valid_token(token: str) -> bool:
@@ -94,7 +109,7 @@ def _signed_by_plivo(auth_token: str, public_url: str) -> bool:
     url = public_url.rstrip("/") + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("utf-8", "replace")
-    fields = request.form.to_dict(flat=False) if request.method == "POST" else {}
+    fields = _posted_fields() if request.method == "POST" else {}
     nonce = request.headers.get("X-Plivo-Signature-V3-Nonce")
     return any(
         is_valid_signature(auth_token, request.method, url, fields, nonce, request.headers.get(header))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
+import time
 import urllib.error
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,6 +149,10 @@ class StatusMessages:
         return True
 
 
+#: A post waits for its channel's slot in its thread up to this long; longer, it comes back later.
+POST_WAIT = 0.5
+
+
 class PostLimiter:
     """About one new message per second per channel, across every process (Slack's posting limit)."""
 
@@ -157,10 +162,16 @@ class PostLimiter:
         self._limiters: dict[str, SlotLimiter] = {}
 
     def wait(self, channel_id: str | None) -> None:
+        """Wait for the channel's next slot; RetryLater when it is far off (a burst of posts in one
+        channel must not hold every worker thread while Slack's pace lets them through)."""
         if not channel_id:
             return
         limiter = self._limiters.get(channel_id)
         if limiter is None:
             limiter = self._limiters[channel_id] = SlotLimiter(self._engine, f"slack.post:{channel_id}",
                                                                self._per_second)
-        limiter.acquire()
+        slot = limiter.reserve_within(POST_WAIT)
+        if slot is None:
+            raise RetryLater(f"Slack's pace for channel {channel_id}",
+                             after=max(0.05, limiter.next_free() - time.time() - POST_WAIT / 2))
+        limiter.wait_for(slot)

@@ -24,12 +24,13 @@ from sqlalchemy import create_engine, text
 
 from answer_server import create_app
 from answer_server.sandbox.plivo_xml_rules import document_problems
+from tests.core import wire
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
-from tests.fakes.slack_checks import mrkdwn_problems
 from tests.fakes.slack_api import FakeSlackApi
-from voice.settings import Settings
+from tests.fakes.slack_checks import mrkdwn_problems
 from voice.db import make_engine
 from voice.migrate import prepare_database
+from voice.settings import Settings
 
 PLIVO_API = "https://api.plivo.test"
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
@@ -287,6 +288,14 @@ def database_url(request, tmp_path, migrated_sqlite):
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def core(settings, database_url, clock, plivo_rest):
+    """The core wired as the server wires it, its workers not started (tests/core.py)."""
+    services = wire(settings, database_url, clock)
+    yield services
+    services.close()
 
 
 @pytest.fixture

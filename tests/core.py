@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
 from sqlalchemy import select
 
 from answer_server.services import Services, build_services
@@ -28,13 +27,6 @@ def wire(settings, database_url: str, clock, **changes) -> Services:
     """A fully wired core on `database_url`; `changes` replace settings (limits, the guard, the CPS…)."""
     return build_services(replace(settings, database_url=database_url, **changes), clock=clock, message_pace=0,
                           slack_post_rate=100.0)
-
-
-@pytest.fixture
-def core(settings, database_url, clock, plivo_rest):
-    services = wire(settings, database_url, clock)
-    yield services
-    services.close()
 
 
 def settle(core: Services) -> int:

@@ -1,7 +1,8 @@
 """Parsing `/voicealert` text as Slack sends it with should_escape: pure, no server."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.alert_commands import (
     GROUP,

@@ -3,9 +3,25 @@
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from bot.alert_messages import alert_blocks, alert_text, gave_up_text, not_called_reply, too_late_reply
-from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, AlertView, Skipped, Target
-from voice.models import ALERT, ENDED, RINGING, Leg, Requester
+from bot.alert_messages import (
+    alert_blocks,
+    alert_text,
+    gave_up_text,
+    not_called_reply,
+    too_late_reply,
+)
+from voice.alert_models import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    CANCELLED,
+    EXHAUSTED,
+    AlertRecord,
+    AlertView,
+    Skipped,
+    Target,
+)
+from voice.models import ALERT as ALERT_CALL
+from voice.models import ENDED, RINGING, Leg, Requester
 from voice.outcomes import Outcome
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
@@ -18,7 +34,7 @@ ALERT = AlertRecord(
 
 
 def leg(target, status=RINGING, outcome=None, position=0, **changes):
-    return Leg(purpose=ALERT, id=target + 1 + 10 * position, alert_id=7, token=f"t{target}", position=position, target=target,
+    return Leg(purpose=ALERT_CALL, id=target + 1 + 10 * position, alert_id=7, token=f"t{target}", position=position, target=target,
                to_number="+1", status=status, created_at=NOW, outcome=outcome, **changes)
 
 

@@ -5,7 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from voice.alert_models import ACKNOWLEDGED, ACTIVE, CANCELLED, EXHAUSTED, AlertRecord, Target
+from voice.alert_models import (
+    ACKNOWLEDGED,
+    ACTIVE,
+    CANCELLED,
+    EXHAUSTED,
+    AlertRecord,
+    Target,
+)
 from voice.alert_plan import (
     Advance,
     GiveUp,
@@ -16,7 +23,16 @@ from voice.alert_plan import (
     next_step,
     targets_at,
 )
-from voice.models import ALERT, ANSWERED, CALLING, ENDED, QUEUED, RINGING, Leg, Requester
+from voice.models import (
+    ALERT,
+    ANSWERED,
+    CALLING,
+    ENDED,
+    QUEUED,
+    RINGING,
+    Leg,
+    Requester,
+)
 from voice.outcomes import Outcome
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)

@@ -14,7 +14,6 @@ import responses
 
 from tests.conftest import CREATE_CALL_URL
 from tests.core import (
-    core,  # noqa: F401 - the fixture
     hang_up,
     leg_rows,
     machine,

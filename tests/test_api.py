@@ -15,13 +15,28 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from answer_server import api as api_module
 from answer_server import create_app
-from answer_server.api import key_label, matching_key, parse_check_request, parse_otp_request
-from tests.conftest import CREATE_CALL_URL, assert_no_code, callback_path, hear_code, key_path, plivo_accepts, send
+from answer_server.api import (
+    key_label,
+    matching_key,
+    parse_check_request,
+    parse_otp_request,
+)
+from tests.conftest import (
+    CREATE_CALL_URL,
+    assert_no_code,
+    callback_path,
+    hear_code,
+    key_path,
+    plivo_accepts,
+    send,
+)
 
 KEY = "app-key-for-tests-0123456789"
 OTHER_KEY = "another-app-key-for-tests-987"

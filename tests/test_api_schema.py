@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from jsonschema import Draft4Validator
 from openapi_spec_validator import validate
 from schemathesis import GenerationMode
@@ -29,7 +30,13 @@ from answer_server import api as api_module
 from answer_server import api_values
 from answer_server.api_values import ApiError
 from answer_server.openapi import OPENAPI
-from tests.conftest import CREATE_CALL_URL, callback_path, plivo_accepts, running_app, send
+from tests.conftest import (
+    CREATE_CALL_URL,
+    callback_path,
+    plivo_accepts,
+    running_app,
+    send,
+)
 from voice.otp import Refused
 
 KEY = "schema-test-key-0123456789"

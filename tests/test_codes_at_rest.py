@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from answer_server import create_app
-from tests.conftest import assert_no_code, callback_path, hear_code, key_path, running_app, send
+from tests.conftest import (
+    assert_no_code,
+    callback_path,
+    hear_code,
+    key_path,
+    running_app,
+    send,
+)
 
 NUMBERS = ("+14155550123", "+14155550124", "+14155550125")
 CHANNEL = "C0OPS"

@@ -1,9 +1,16 @@
 """Parsing `/voiceotp` text: pure, no server."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.commands import CheckRequest, CommandError, HelpRequest, OtpRequest, parse_voiceotp
+from bot.commands import (
+    CheckRequest,
+    CommandError,
+    HelpRequest,
+    OtpRequest,
+    parse_voiceotp,
+)
 
 
 @pytest.mark.parametrize(

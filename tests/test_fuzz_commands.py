@@ -1,6 +1,8 @@
 """Hostile slash-command text through the whole app: never a 500, never a traceback."""
 
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.conftest import send
 

@@ -13,9 +13,16 @@ from datetime import timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from answer_server.plivo_xml import alert_document, alert_intro, menu_document, sentence_document
+from answer_server.plivo_xml import (
+    alert_document,
+    alert_intro,
+    menu_document,
+    sentence_document,
+)
 from answer_server.sandbox.plivo_xml_rules import document_problems, speech_text
 from bot.alert_commands import AlertRequest, parse_voicealert, plain_message
 from bot.alert_messages import (
@@ -30,10 +37,21 @@ from bot.alert_messages import (
 from bot.commands import parse_voiceotp
 from bot.messages import USAGE, calling_reply, status_blocks, status_text, usage_reply
 from bot.mrkdwn import escape, escape_within, unescape
-from tests.fakes.slack_checks import block_kit_problems, message_problems, mrkdwn_problems
+from tests.fakes.slack_checks import (
+    block_kit_problems,
+    message_problems,
+    mrkdwn_problems,
+)
 from tests.test_alert_messages import ALERT, NOW, leg
 from tests.test_messages import CALL
-from voice.alert_models import ACKNOWLEDGED, CANCELLED, EXHAUSTED, AlertView, Skipped, Target
+from voice.alert_models import (
+    ACKNOWLEDGED,
+    CANCELLED,
+    EXHAUSTED,
+    AlertView,
+    Skipped,
+    Target,
+)
 from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING
 from voice.numbers import parse_phone_number
 from voice.outcomes import Outcome

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import AUTH_ID, CREATE_CALL_URL, PLIVO_API
 from tests.core import (
-    core,  # noqa: F401 - the fixture
     hang_up,
     leg_rows,
     machine,

@@ -6,6 +6,8 @@ goodbye. A create-call Plivo never confirmed may still ring: it stays
 answerable, and an alert waits for it instead of ringing the phone again.
 """
 
+# ruff: noqa: F811 - the alert flow's fixtures are imported from its module and named as parameters
+
 from __future__ import annotations
 
 import json
@@ -14,7 +16,14 @@ import time
 
 import requests
 
-from tests.conftest import CREATE_CALL_URL, callback_path, hear_code, key_path, plivo_accepts, send
+from tests.conftest import (
+    CREATE_CALL_URL,
+    callback_path,
+    hear_code,
+    key_path,
+    plivo_accepts,
+    send,
+)
 from tests.test_voicealert_flow import (  # noqa: F401 - fixtures
     ALICE,
     BOB,
@@ -24,8 +33,8 @@ from tests.test_voicealert_flow import (  # noqa: F401 - fixtures
     alert_message,
     buttons_value,
     callee,
-    message_of,
     client,
+    message_of,
     people,
     scheduler,
     slack,

@@ -9,7 +9,11 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.authorization import AuthorizeResult
 
 from answer_server.sandbox.composer import (
-    block_actions_body, command_body, escape_text, manifest_commands, signed_headers,
+    block_actions_body,
+    command_body,
+    escape_text,
+    manifest_commands,
+    signed_headers,
 )
 
 SECRET = "sandbox-signing-secret"

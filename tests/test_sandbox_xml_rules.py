@@ -13,10 +13,10 @@ from answer_server.plivo_xml import (
     menu_document,
     sentence_document,
 )
-from voice.languages import PHRASE_KEYS, phrase
 from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
 from answer_server.sandbox.plivo_xml_rules import document_problems
 from tests.test_languages import every_speech
+from voice.languages import PHRASE_KEYS, phrase
 from voice.voices import VOICES
 
 MENU = b"""<?xml version="1.0" encoding="utf-8"?>

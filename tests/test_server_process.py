@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import AUTH_ID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET, assert_no_code
+from tests.conftest import (
+    AUTH_ID,
+    AUTH_TOKEN,
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    assert_no_code,
+)
 from tests.fakes.plivo_api import FakePlivoApi
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
 from tests.processes import stop_process

@@ -9,9 +9,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from answer_server import create_app
 from tests.conftest import (
-    running_app,
     AUTH_ID,
     CREATE_CALL_URL,
     PLIVO_API,
@@ -20,6 +18,7 @@ from tests.conftest import (
     hear_code,
     key_path,
     plivo_accepts,
+    running_app,
     send,
 )
 from voice.schema import legs

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from tests.conftest import (
-    running_app,
     AUTH_ID,
     CREATE_CALL_URL,
     PLIVO_API,
@@ -19,6 +18,7 @@ from tests.conftest import (
     hear_code,
     key_path,
     plivo_accepts,
+    running_app,
     send,
 )
 from voice.models import ENDED
@@ -382,7 +382,6 @@ def test_a_forbidden_destination_is_refused_in_the_reply_and_never_dialled(clien
 def test_a_country_not_allowed_is_refused(settings, plivo_api, slack, fake_slack):
     from dataclasses import replace
 
-    from answer_server import create_app
 
     app = running_app(replace(settings, allowed_countries=frozenset({"US"})))
     client = app.test_client()

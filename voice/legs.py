@@ -9,13 +9,15 @@ nothing (`_bound_to`).
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Iterable
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import DateTime, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from voice.db import reading, record_from_row, transaction
+from voice.clock import as_utc
+from voice.db import reading, transaction
 from voice.models import (
     ANSWERED,
     CALLING,
@@ -48,9 +50,16 @@ def outcome_of(row: RowMapping) -> Outcome | None:
     return Outcome(row["outcome"]) if row["outcome"] else None
 
 
+# The Leg fields read straight from columns of the same name (on every webhook: worth doing once).
+_PLAIN = tuple(f.name for f in fields(Leg) if f.name in legs.c and f.name not in ("stop_requested", "permanent",
+                                                                                   "outcome"))
+_MOMENTS = frozenset(column.name for column in legs.c if isinstance(column.type, DateTime))
+
+
 def leg_from_row(row: RowMapping) -> Leg:
-    return record_from_row(Leg, row, requester=requester_of(row), outcome=outcome_of(row),
-                           stop_requested=bool(row["stop_requested"]), permanent=bool(row["permanent"]))
+    values = {name: (as_utc(row[name]) if name in _MOMENTS else row[name]) for name in _PLAIN}
+    return Leg(**values, requester=requester_of(row), outcome=outcome_of(row),
+               stop_requested=bool(row["stop_requested"]), permanent=bool(row["permanent"]))
 
 
 def new_otp_leg(*, token: str, to_number: str, requester: Requester, sealed_code: str, code_length: int,

@@ -17,7 +17,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from voice.db import transaction
+from voice.db import reading, transaction
 from voice.schema import rate_slots
 
 #: Slots a little more than 1/rate apart: a request's trip to the provider
@@ -49,6 +49,27 @@ class SlotLimiter:
                 .returning(rate_slots.c.next_free)
             ).scalar_one()
         return next_free - self.interval
+
+    def reserve_within(self, max_wait: float) -> float | None:
+        """Reserve the next free slot if it starts within `max_wait` seconds (its start), else None:
+        the caller goes away and comes back later instead of holding a thread while it waits."""
+        self._ensure_row()
+        now = self._clock()
+        with transaction(self.engine) as conn:
+            next_free = conn.execute(
+                update(rate_slots)
+                .where(rate_slots.c.name == self.name, rate_slots.c.next_free <= now + max_wait)
+                .values(next_free=case((rate_slots.c.next_free > now, rate_slots.c.next_free), else_=now)
+                        + self.interval)
+                .returning(rate_slots.c.next_free)
+            ).scalar()
+        return None if next_free is None else next_free - self.interval
+
+    def next_free(self) -> float:
+        """When the next slot starts (seconds since the epoch), without reserving it."""
+        self._ensure_row()
+        with reading(self.engine) as conn:
+            return conn.execute(select(rate_slots.c.next_free).where(rate_slots.c.name == self.name)).scalar()
 
     def acquire(self) -> float:
         """Reserve a slot and wait for it; how long the wait was."""
