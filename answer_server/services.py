@@ -115,8 +115,8 @@ def build_services(
 
     registry = Registry()
     Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
-            DialConfig(settings.public_url, settings.plivo_from_number,
-                       voicemail_guard=settings.otp_voicemail_guard)).register(registry)
+            DialConfig(settings.public_url, settings.plivo_from_number, voicemail_guard=settings.otp_voicemail_guard),
+            sends=SlotLimiter(engine, "plivo.create_call.sent", settings.plivo_cps)).register(registry)
     alerts.register(registry)
     Reporting(StatusMessages(slack_client, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
               pace=message_pace).register(registry)

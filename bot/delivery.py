@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
-import time
 import urllib.error
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from voice.ratelimit import SlotLimiter
-from voice.work import GiveUp, RetryLater
+from voice.work import Deferred, GiveUp, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +161,9 @@ class PostLimiter:
         self._limiters: dict[str, SlotLimiter] = {}
 
     def wait(self, channel_id: str | None) -> None:
-        """Wait for the channel's next slot; RetryLater when it is far off (a burst of posts in one
-        channel must not hold every worker thread while Slack's pace lets them through)."""
+        """Wait for the channel's next slot; Deferred when it is far off (a burst of posts in one
+        channel must not hold every worker thread, or use up its retries, while Slack's pace lets
+        them through)."""
         if not channel_id:
             return
         limiter = self._limiters.get(channel_id)
@@ -172,6 +172,5 @@ class PostLimiter:
                                                                self._per_second)
         slot = limiter.reserve_within(POST_WAIT)
         if slot is None:
-            raise RetryLater(f"Slack's pace for channel {channel_id}",
-                             after=max(0.05, limiter.next_free() - time.time() - POST_WAIT / 2))
+            raise Deferred(f"Slack's pace for channel {channel_id}", until=limiter.next_free() - POST_WAIT / 2)
         limiter.wait_for(slot)

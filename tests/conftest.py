@@ -14,6 +14,7 @@ import shutil
 import time
 import uuid
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from sqlalchemy import create_engine, text
 from answer_server import create_app
 from answer_server.sandbox.plivo_xml_rules import document_problems
 from tests.core import wire
+from tests.fakes.plivo_api import FakePlivoApi
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_checks import mrkdwn_problems
@@ -55,6 +57,25 @@ def fake_slack():
         yield fake
     # Every message the app sent passes Slack's own Block Kit models and reads as meant.
     assert fake.problems == [], fake.problems
+
+
+@pytest.fixture
+def fake_plivo():
+    """Plivo's REST API on loopback, for a server run as its own process."""
+    with FakePlivoApi(AUTH_ID, AUTH_TOKEN) as fake:
+        yield fake
+        fake.answering.set()  # nothing left waiting on a held create-call
+
+
+@pytest.fixture
+def launch(tmp_path, server_env):
+    """Start `python -m answer_server` (extra variables as keywords); each one is stopped afterwards.
+    The test module says what `server_env` is."""
+    from tests.server_process import Launcher  # it imports this module's constants
+
+    launcher = Launcher(tmp_path, server_env)
+    yield launcher
+    launcher.stop_all()
 
 
 @pytest.fixture(scope="session")
@@ -274,6 +295,19 @@ def database_url(request, tmp_path, migrated_sqlite):
     if request.param == "sqlite":
         yield fresh_sqlite(migrated_sqlite, tmp_path / "store.sqlite3")
         return
+    with _fresh_postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url():
+    """A URL of the local PostgreSQL whose search_path is a schema of this test's own."""
+    with _fresh_postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def _fresh_postgres_schema():
     url = _postgres_url()
     if not url:
         pytest.skip("TEST_DATABASE_URL is not set (bash .ci/run sets it for the local PostgreSQL)")

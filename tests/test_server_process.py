@@ -4,8 +4,6 @@ for Slack's Web API (FakeSlackApi) and Plivo's REST API (FakePlivoApi)."""
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,129 +13,28 @@ import pytest
 import requests
 
 from tests.conftest import (
-    AUTH_ID,
     AUTH_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
     assert_no_code,
 )
 from tests.fakes.plivo_api import FakePlivoApi
-from tests.fakes.senders import PlivoSender, Signed, SlackSender
-from tests.processes import stop_process
+from tests.fakes.senders import PlivoSender, SlackSender
+from tests.server_process import (
+    ServerProcess,
+    bare_env,
+    free_port,
+    settings_env,
+)
 from voice.settings import VARIABLES
 
-ROOT = Path(__file__).resolve().parent.parent  # so `-m answer_server` imports from any cwd
 CODE = "483920"
 SPOKEN = "4, 8, 3, 9, 2, 0."
 NUMBER = "+14155550123"
 CHANNEL = "C0OPS"
-STARTUP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def bare_env() -> dict[str, str]:
-    """The least a process needs: no settings at all."""
-    return {"PATH": os.environ.get("PATH", os.defpath), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-
-
-def settings_env(tmp_path: Path, port: int, slack_api_url: str, plivo_api_url: str) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "PLIVO_AUTH_ID": AUTH_ID,
-        "PLIVO_AUTH_TOKEN": AUTH_TOKEN,
-        "PLIVO_FROM_NUMBER": "+14155550100",
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PLIVO_API_URL": plivo_api_url,
-        "SLACK_API_URL": slack_api_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'calls.sqlite3'}",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-    }
-
-
-class ServerProcess:
-    """`python -m answer_server` in `cwd`; stop() then start() restarts it on the same database and port."""
-
-    def __init__(self, cwd: Path, env: dict[str, str], url: str):
-        self.cwd, self.env, self.url = cwd, env, url
-        self.log_path = cwd / "server.log"  # appended to, so a restart keeps both outputs
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "ServerProcess":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "answer_server"], cwd=self.cwd, env=self.env,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited with status {self.process.returncode}:\n{self.output()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"GET /healthz did not answer 200 within {STARTUP_TIMEOUT} s; server output:\n{self.output()}")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        stop_process(self.process)
-        self.process = None
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def wait_for_output(self, text: str, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared in the server output:\n{self.output()}")
-            time.sleep(0.02)
-
-    def send(self, signed: Signed, headers: dict[str, str] | None = None) -> requests.Response:
-        return requests.post(self.url + signed.path, data=signed.body.encode(),
-                             headers=headers or signed.headers, timeout=10)
-
-    def path_of(self, url: str) -> str:
-        """The path part of a callback URL the server gave Plivo."""
-        assert url.startswith(self.url + "/"), url
-        return url[len(self.url):]
-
-
-@pytest.fixture
-def fake_plivo():
-    with FakePlivoApi(AUTH_ID, AUTH_TOKEN) as fake:
-        yield fake
-
-
 @pytest.fixture
 def server_env(tmp_path, fake_slack, fake_plivo) -> dict[str, str]:
     return bare_env() | settings_env(tmp_path, free_port(), fake_slack.base_url, fake_plivo.base_url)
-
-
-@pytest.fixture
-def launch(tmp_path, server_env):
-    """Start a server (extra variables as keywords); every one started is stopped afterwards."""
-    started: list[ServerProcess] = []
-
-    def launch(**extra: str) -> ServerProcess:
-        server = ServerProcess(tmp_path, server_env | extra, server_env["PUBLIC_URL"])
-        started.append(server)
-        return server.start()
-
-    yield launch
-    for server in started:
-        server.stop()
-    if started:
-        print(started[0].output())  # pytest shows it when the test failed
 
 
 @pytest.fixture

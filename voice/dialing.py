@@ -6,7 +6,10 @@ the request goes, so a worker that dies mid-request leaves a leg that the
 next worker recognises: it does not dial, it waits for the call's callbacks
 as for a request Plivo did not confirm. Calls are paced by the account-wide
 PLIVO_CPS limiter (voice/ratelimit.py) and overlap: one slow reply holds up
-nobody else's call.
+nobody else's call. A call whose slot is far off goes back to the queue
+booked for it (work.Deferred), so a worker that dies holds no call hostage
+behind its lease; and the create-calls are spaced once more as they go, so
+a late one cannot bunch up with the next.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from voice.models import ALERT, ANSWERED, DIALLING, OTP, QUEUED, Leg, token_for_
 from voice.outcomes import Outcome
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
 from voice.ratelimit import SlotLimiter
-from voice.work import RetryLater, WorkItem
+from voice.work import Deferred, RetryLater, WorkItem
 from voice.workers import OUR_SIDE, Policy, Registry
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,13 @@ log = logging.getLogger(__name__)
 #: a code is read twice in well under a minute; a 1000-character alert takes ~70 s, plus menus.
 TIME_LIMITS = {OTP: 120, ALERT: 300}
 OUR_ERROR = "an error on our side stopped the call"
+
+#: A call whose PLIVO_CPS slot is further off than this goes back to the queue, booked for its
+#: slot, instead of holding a thread and a lease: a worker killed meanwhile holds up nothing.
+HOLD_FOR_SLOT = 0.5
+#: A booked slot missed by more than this (its worker died, the queue was slow) is given up for a
+#: new one: calls dialled late at their old slots would bunch up beyond PLIVO_CPS.
+SLOT_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,15 @@ def callback_urls(public_url: str, token: str, purpose: str = OTP) -> CallUrls:
                       ("answer", "hangup", "ring", "machine", key, "menu", "silence")))
 
 
+#: Where a deferred call's booked slot is kept in its work item's payload.
+SLOT = "cps_slot"
+
+
+def _booked_slot(item: WorkItem) -> float | None:
+    slot = (item.payload or {}).get(SLOT)
+    return float(slot) if isinstance(slot, (int, float)) else None
+
+
 @dataclass(frozen=True)
 class DialConfig:
     public_url: str
@@ -70,11 +89,15 @@ class DialConfig:
 
 class Dialler:
     def __init__(self, legs: LegStore, lifecycle: CallLifecycle, plivo: PlivoClient, limiter: SlotLimiter,
-                 config: DialConfig):
+                 config: DialConfig, sends: SlotLimiter | None = None):
         self.legs = legs
         self.lifecycle = lifecycle
         self.plivo = plivo
+        #: Slots in the order calls were asked for: when each call's turn comes.
         self.limiter = limiter
+        #: The create-calls themselves, spaced again at the moment they go: a call that went late
+        #: (a slow write, a busy machine) pushes the next one back instead of bunching up with it.
+        self.sends = sends
         self.config = config
         self._slots: dict[int, float] = {}  # item id → its PLIVO_CPS slot, reserved in claim order
         self._lock = threading.Lock()
@@ -103,8 +126,10 @@ class Dialler:
     # -- the work ------------------------------------------------------------------------
 
     def reserve_slot(self, item: WorkItem) -> None:
-        """The call's PLIVO_CPS slot, taken as its item is claimed: calls go in the order they were asked for."""
-        slot = self.limiter.reserve()
+        """The call's PLIVO_CPS slot, taken as its item is claimed: calls go in the order they were
+        asked for. An item that comes back booked for a slot still good keeps it."""
+        booked = _booked_slot(item)
+        slot = booked if booked is not None and booked >= self.limiter.now() - SLOT_TOLERANCE else self.limiter.reserve()
         with self._lock:
             self._slots[item.id] = slot
 
@@ -114,13 +139,22 @@ class Dialler:
         leg = self.legs.get(item.subject)
         if leg is None or not self._still_to_dial(leg):
             return
-        self.limiter.wait_for(slot if slot is not None else self.limiter.reserve())  # shared by every process
+        if slot is None:
+            slot = self.limiter.reserve()
+        if slot - self.limiter.now() > HOLD_FOR_SLOT:
+            raise Deferred("waiting for its PLIVO_CPS slot", until=slot - HOLD_FOR_SLOT / 2,
+                           payload=(item.payload or {}) | {SLOT: slot})
+        self.limiter.wait_for(slot)  # the slot is shared by every process
         dialling = self.lifecycle.apply(leg, lambda conn: self.legs.start_dialling(conn, leg.token,
                                                                                    self.lifecycle.clock()))
         if dialling is None:
             self._cancel_if_taken(leg)
             return
         call = self.outbound(dialling)
+        if self.sends is not None:
+            self.sends.acquire()
+        log.debug("dialling call %s %.0f ms after its slot", token_for_log(leg.token),
+                  (self.limiter.now() - slot) * 1000)
         try:
             request_uuid = self.plivo.create_call(call)
         except PlivoError as error:

@@ -75,6 +75,10 @@ class SlotLimiter:
         """Reserve a slot and wait for it; how long the wait was."""
         return self.wait_for(self.reserve())
 
+    def now(self) -> float:
+        """The limiter's clock: slots are in its seconds since the epoch."""
+        return self._clock()
+
     def wait_for(self, slot: float) -> float:
         """Wait until a reserved slot's time; how long the wait was."""
         wait = slot - self._clock()

@@ -15,6 +15,10 @@ answer, and a crash forgets nothing: an item is in the table until it is done.
   PostgreSQL; SQLite has one writer at a time), under a lease the worker
   renews; when a worker dies, its items are claimable again once the lease
   runs out.
+- A handler ends an item by returning (done), raising RetryLater (again
+  later, one attempt used), GiveUp (failed for good) or Deferred (it waits
+  its turn, such as a rate limit's slot: back in the queue, no attempt used,
+  no lease held meanwhile).
 
 Why our own table rather than a queue library: the item must be written in
 the same transaction as the rows it is about (an outbox), on SQLite and on
@@ -84,6 +88,17 @@ class RetryLater(Exception):
         self.after = after  # seconds; None: the kind's backoff
 
 
+class Deferred(Exception):
+    """The work waits its turn (a rate limit's slot) until `until` (seconds since the epoch): the item
+    goes back to the queue due then, not leased to anyone and not counted as an attempt, so a worker
+    that dies meanwhile holds nothing. `payload`, if given, replaces the item's (a booked slot)."""
+
+    def __init__(self, reason: str, until: float, payload: dict | None = None):
+        super().__init__(reason)
+        self.until = until
+        self.payload = payload
+
+
 class GiveUp(Exception):
     """The work cannot succeed: no retry (a refusal). The item ends failed."""
 
@@ -143,6 +158,21 @@ class WorkQueue:
         with reading(self.engine) as conn:
             return conn.execute(query.limit(1)).first() is not None
 
+    def next_due(self, kinds: Iterable[str] | None = None) -> float | None:
+        """Seconds until the soonest pending item falls due (0 or less: due now); None if nothing is
+        pending. Running items whose lease ran out count as due now."""
+        soonest = select(func.min(work_items.c.due_at)).where(work_items.c.state == PENDING)
+        expired = select(work_items.c.id).where(work_items.c.state == RUNNING,
+                                                work_items.c.lease_until < self.wall_clock())
+        if kinds is not None:
+            soonest = soonest.where(work_items.c.kind.in_(list(kinds)))
+            expired = expired.where(work_items.c.kind.in_(list(kinds)))
+        with reading(self.engine) as conn:
+            if conn.execute(expired.limit(1)).first() is not None:
+                return 0.0
+            due_at = conn.execute(soonest).scalar()
+        return None if due_at is None else (as_utc(due_at) - self.clock()).total_seconds()
+
     def claim(self, owner: str, limit: int, kinds: Iterable[str] | None = None) -> list[WorkItem]:
         """Up to `limit` due items, each now leased to `owner` alone."""
         chosen = select(work_items.c.id).where(self._claimable())
@@ -190,6 +220,20 @@ class WorkQueue:
                 .where(work_items.c.id == item.id, work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
                 .values(state=PENDING, due_at=self.clock() + timedelta(seconds=after), lease_owner=None,
                         lease_until=None, last_error=error[:2000])
+            )
+
+    def defer(self, item: WorkItem, owner: str, *, until: float, payload: dict | None = None) -> None:
+        """Hand the item back, due at `until` (wall-clock seconds), its attempt not counted."""
+        due_at = self.clock() + timedelta(seconds=max(0.0, until - self.wall_clock().timestamp()))
+        values = dict(state=PENDING, due_at=due_at, lease_owner=None, lease_until=None,
+                      attempts=work_items.c.attempts - 1)
+        if payload is not None:
+            values["payload"] = json.dumps(payload)
+        with transaction(self.engine) as conn:
+            conn.execute(
+                update(work_items)
+                .where(work_items.c.id == item.id, work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
+                .values(**values)
             )
 
     def fail(self, item: WorkItem, owner: str, *, error: str) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from voice.work import GiveUp, RetryLater, WorkItem, WorkQueue
+from voice.work import Deferred, GiveUp, RetryLater, WorkItem, WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -171,20 +171,25 @@ class Workers:
         interval = self.poll_interval
         while not self._stop.is_set():
             took = 0
+            next_due = None
             try:
                 with self._lock:
                     free = pool.threads - self._busy[pool.name]
-                if free > 0 and kinds and self.queue.due(kinds):
+                next_due = self.queue.next_due(kinds) if free > 0 and kinds else None
+                if next_due is not None and next_due <= 0:
                     for item in self.queue.claim(self.owner, free, kinds):
                         took += 1
                         self._prepare(item)
                         with self._lock:
                             self._busy[pool.name] += 1
                         self._executors[pool.name].submit(self._run_in_pool, pool, item)
+                    next_due = None
             except Exception:
                 log.exception("taking work for %s failed", pool.name)
             interval = self.poll_interval if took else min(interval * 2, self.idle_poll_interval)
-            if wake.wait(interval):
+            # Work due soon (a deferred call's slot) is taken on time, not at the next idle poll.
+            wait = interval if next_due is None else min(interval, max(next_due, 0.001))
+            if wake.wait(wait):
                 interval = self.poll_interval
             wake.clear()
 
@@ -221,6 +226,9 @@ class Workers:
             return
         try:
             handler(item)
+        except Deferred as deferred:
+            log.debug("%s %s: %s", item.kind, _short(item.subject), deferred)
+            self.queue.defer(item, self.owner, until=deferred.until, payload=deferred.payload)
         except GiveUp as refused:
             self._failed(item, policy, str(refused))
         except RetryLater as later:

@@ -23,6 +23,11 @@ class FakePlivoApi:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.reply: tuple[int, dict] | None = None  # override: (status, body) for create-call
         self.delay = 0.0
+        # Create-calls as they arrived: (time.time(), body), before any delay or hold.
+        self.arrivals: list[tuple[float, dict[str, Any]]] = []
+        # While cleared, create-call requests wait (a Plivo that got the request and has not answered).
+        self.answering = threading.Event()
+        self.answering.set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.base_url = ""
@@ -69,14 +74,19 @@ class FakePlivoApi:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
+        creating = handler.command == "POST" and handler.path == f"/v1/Account/{self.auth_id}/Call/"
         with self._lock:
             self.requests.append((handler.command, handler.path))
+            if creating:
+                self.arrivals.append((time.time(), _json_or_empty(raw)))
         if self.delay:
             time.sleep(self.delay)
+        if creating:
+            self.answering.wait()
         expected = "Basic " + base64.b64encode(f"{self.auth_id}:{self.auth_token}".encode()).decode()
         if handler.headers.get("Authorization") != expected:
             return self._send(handler, 401, {"error": "authentication failed"})
-        if handler.command == "POST" and handler.path == f"/v1/Account/{self.auth_id}/Call/":
+        if creating:
             if self.reply:
                 return self._send(handler, *self.reply)
             body = json.loads(raw or b"{}")
@@ -92,12 +102,34 @@ class FakePlivoApi:
             return self._send(handler, 204, None)
         return self._send(handler, 404, {"error": "not found"})
 
+    def most_in_one_second(self, jitter: float = 0.0) -> int:
+        """The most create-calls that arrived within any one second (Plivo's CPS is counted so).
+
+        `jitter`: how late this stand-in may read an arrival's time (it shares the
+        interpreter of a busy test): windows are that much shorter than a second.
+        """
+        moments = sorted(moment for moment, _ in self.arrivals)
+        window = 1.0 - jitter
+        return max((sum(1 for later in moments[i:] if later - start < window) for i, start in enumerate(moments)),
+                   default=0)
+
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: dict | None) -> None:
         data = json.dumps(body).encode() if body is not None else b""
-        handler.send_response(status)
-        if data:
-            handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+        try:
+            handler.send_response(status)
+            if data:
+                handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the caller is gone (killed while it waited): Plivo would not know either
+
+
+def _json_or_empty(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -115,6 +115,7 @@ class FakeSlackApi:
             self._ts_counter = 0
             self._failing_channels: dict[str, str] = {}
             self._failing_methods: dict[str, str] = {}
+            self._http_failures: dict[str, list[tuple[int, str | None]]] = {}  # method -> (status, Retry-After)
             self._delay = 0.0
             self._responses: dict[str, list[dict]] = {}  # accepted response_url payloads
             self._rejected: dict[str, list[dict]] = {}  # payloads refused after the 5-use limit
@@ -131,6 +132,17 @@ class FakeSlackApi:
     def fail_method(self, method: str, error: str) -> None:
         with self._lock:
             self._failing_methods[method] = error
+
+    def fail_http(self, method: str, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """Answer the next `times` calls of `method` with HTTP `status` (429 with `Retry-After`, 500…),
+        doing nothing, as Slack does when it limits or fails a call."""
+        with self._lock:
+            self._http_failures.setdefault(method, []).extend([(status, retry_after)] * times)
+
+    def failures_left(self) -> int:
+        """How many of the failures set by fail_http have not been met yet."""
+        with self._lock:
+            return sum(len(left) for left in self._http_failures.values())
 
     def add_user(self, user_id: str, name: str, phone: str = "", *, deleted: bool = False,
                  is_bot: bool = False) -> None:
@@ -228,7 +240,14 @@ class FakeSlackApi:
             method = path[len("/api/"):]
             with self._lock:
                 self._requests.append(RecordedRequest(method, headers, body, raw))
-                payload = self._web_api(method, body, headers.get("authorization", ""))
+                failures = self._http_failures.get(method)
+                failure = failures.pop(0) if failures else None
+                payload = None if failure else self._web_api(method, body, headers.get("authorization", ""))
+            if failure:
+                status, retry_after = failure
+                error = {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"}
+                extra = {"Retry-After": retry_after} if retry_after is not None else {}
+                return self._reply(h, status, json.dumps(error).encode(), "application/json; charset=utf-8", extra)
             # Real Slack sends the token's scopes on every authenticated reply, not just auth.test.
             extra = {"x-oauth-scopes": SCOPES} if payload.get("ok") else {}
             self._reply(h, 200, json.dumps(payload).encode(), "application/json; charset=utf-8", extra)
