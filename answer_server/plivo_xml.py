@@ -6,6 +6,7 @@ https://www.plivo.com/docs/voice/xml/overview
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 from xml.etree import ElementTree as ET
 
@@ -67,6 +68,7 @@ def code_document(code: str, speech: Speech, action_url: str, *, intro: bool = F
     return _serialize(response)
 
 
+@lru_cache(maxsize=256)  # a handful of languages × reasons; the same bytes every time
 def goodbye_document(speech: Speech = ENGLISH, key: str = "not_valid") -> bytes:
     """Say one sentence and hang up: for unknown, ended or failing calls."""
     response = ET.Element("Response")
@@ -132,6 +134,7 @@ def menu_document(keys_url: str, silence_url: str, *, before: Sequence[str] = ()
     return _serialize(response)
 
 
+@lru_cache(maxsize=1)
 def empty_document() -> bytes:
     """The acknowledgement for ring, machine and hangup callbacks, whose body Plivo ignores."""
     return _serialize(ET.Element("Response"))

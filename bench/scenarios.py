@@ -111,6 +111,7 @@ def _webhooks(ctx: Context, stack: ExitStack) -> dict:
     calls = _place_calls(server, slack, plivo, ctx.pick(300, 60))
     sender = plivo_sender(server.url)  # PUBLIC_URL is the server's own URL here
     first_pass = _first_pass(server, sender, calls)
+    first_pass["slack_quiet_after_s"] = _slack_quiet(slack)
     bare = start_bare(stack, workdir=ctx.workdir(stack, "bare"), log_dir=ctx.logs_for("webhooks"))
     files = ctx.workdir(stack, "requests")
     duration, warmup = ctx.pick(10, 3), ctx.pick(2, 1)
@@ -139,7 +140,10 @@ def _place_calls(server: Process, slack, plivo: TimedPlivoApi, count: int) -> li
     offset = len(plivo.arrivals)
 
     def command(i: int) -> Sent:
-        return slash_command(server.url, number(4000 + i), response_url=slack.response_url(f"wh-{i}"))
+        # A channel each: Slack's pace of one new message a second per channel would keep the
+        # workers posting all through the measurement, which is of the webhooks alone.
+        return slash_command(server.url, number(4000 + i), response_url=slack.response_url(f"wh-{i}"),
+                             channel=f"C0WH{i:05d}")
 
     sent = in_parallel(command, list(range(count)), workers=4)
     refused = [one for one in sent if one.status != 200]
@@ -152,6 +156,21 @@ def _place_calls(server: Process, slack, plivo: TimedPlivoApi, count: int) -> li
         raise BenchError("no call reached the Plivo stand-in: nothing to send webhooks for")
     run = uuid.uuid4().hex[:8]
     return [placed_call(body, f"bench-{run}-{i:04d}") for i, body in enumerate(bodies.values())]
+
+
+def _slack_quiet(slack, quiet: float = 1.0, timeout: float = 60.0) -> float | None:
+    """Wait until the server has sent Slack nothing for `quiet` seconds (its status messages posted
+    and updated); how long that took, or None if it never went quiet."""
+    began = time.monotonic()
+    seen, since = len(slack.requests), time.monotonic()
+    while time.monotonic() - began < timeout:
+        time.sleep(0.1)
+        if len(slack.requests) != seen:
+            seen, since = len(slack.requests), time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return round(since - began, 2)
+    say("webhooks: the server kept talking to Slack; measuring anyway")
+    return None
 
 
 def _first_pass(server: Process, sender, calls: list[PlacedCall]) -> dict:

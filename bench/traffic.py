@@ -45,9 +45,9 @@ def send(base_url: str, signed: Signed, timeout: float = SEND_TIMEOUT) -> Sent:
 
 
 def slash_command(base_url: str, text: str, *, command: str = "/voiceotp", response_url: str,
-                  timeout: float = SEND_TIMEOUT) -> Sent:
+                  timeout: float = SEND_TIMEOUT, channel: str = CHANNEL) -> Sent:
     """A slash command, signed at the moment it is sent (Slack's signatures carry a timestamp)."""
-    signed = SlackSender(SIGNING_SECRET).command(text, command=command, channel_id=CHANNEL,
+    signed = SlackSender(SIGNING_SECRET).command(text, command=command, channel_id=channel,
                                                  response_url=response_url)
     return send(base_url, signed, timeout)
 

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from voice.ratelimit import SlotLimiter
-from voice.work import Deferred, GiveUp, RetryLater
+from voice.work import GiveUp, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,4 @@ class PostLimiter:
         if limiter is None:
             limiter = self._limiters[channel_id] = SlotLimiter(self._engine, f"slack.post:{channel_id}",
                                                                self._per_second)
-        slot = limiter.reserve_within(POST_WAIT)
-        if slot is None:
-            raise Deferred(f"Slack's pace for channel {channel_id}", until=limiter.next_free() - POST_WAIT / 2)
-        limiter.wait_for(slot)
+        limiter.take(POST_WAIT)

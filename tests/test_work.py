@@ -20,6 +20,7 @@ from voice.work import (
     LEASE,
     PENDING,
     RUNNING,
+    Deferred,
     GiveUp,
     RetryLater,
     WorkQueue,
@@ -543,3 +544,23 @@ def test_busy_counts_due_and_running_items_only(queue, clock):
     assert item.subject == "now" and queue.busy()
     queue.finish(item, "here")
     assert not queue.busy()
+
+
+def test_a_deferred_item_comes_back_when_it_says_without_using_up_its_attempts(queue, clock):
+    runs = []
+
+    def waits_its_turn(item):
+        runs.append((clock.now, item.payload))
+        if len(runs) < 4:  # more deferrals than the policy has attempts
+            raise Deferred("waiting for its slot", until=time.time() + 30, payload={"slot": len(runs)})
+
+    workers = workers_for(queue, place=(waits_its_turn, Policy(attempts=2)))
+    start = clock.now
+    add(queue, "place", "t")
+    for _ in range(4):
+        workers.run_due()
+        assert workers.run_due() == 0  # not due again before its time
+        clock.advance(seconds=30)
+    assert [when for when, _ in runs] == [start + timedelta(seconds=30 * n) for n in range(4)]
+    assert [payload for _, payload in runs] == [None, {"slot": 1}, {"slot": 2}, {"slot": 3}]
+    assert states(queue) == [DONE]

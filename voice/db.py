@@ -89,6 +89,47 @@ def reading(engine: Engine) -> Connection:
     return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
+class DirectRead:
+    """One SELECT, built with SQLAlchemy Core and compiled once for the engine's dialect, run straight
+    on a pooled DB-API cursor: the webhooks' one read. SQLAlchemy's execution and its SQLite datetime
+    parsing cost ~8x the query itself (measured: 290 µs against 35 µs a call on SQLite), and Plivo
+    waits on every answer. Rows come back as plain dicts of the driver's values: SQLite gives
+    datetimes as ISO strings and booleans as 0/1 (see `moment`)."""
+
+    def __init__(self, engine: Engine, statement):
+        compiled = statement.compile(dialect=engine.dialect)
+        self._engine = engine
+        self._sql = str(compiled)
+        self._order = compiled.positiontup if compiled.positional else None
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def first(self, **params) -> dict | None:
+        values = tuple(params[name] for name in self._order) if self._order is not None else params
+        raw = self._engine.raw_connection()
+        try:
+            if self._postgres:
+                raw.driver_connection.autocommit = True  # a read: no BEGIN, no ROLLBACK round trips
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._sql, values)
+                row = cursor.fetchone()
+                names = [column[0] for column in cursor.description]
+            finally:
+                cursor.close()
+            if self._postgres:
+                raw.driver_connection.autocommit = False
+        finally:
+            raw.close()  # back to the pool
+        return dict(zip(names, row)) if row is not None else None
+
+
+def moment(value) -> datetime | None:
+    """A datetime column's value from a driver: a datetime (PostgreSQL), an ISO string (SQLite) or None."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_utc(value)
+
+
 def database_ready(engine: Engine) -> bool:
     """Whether the database answers."""
     try:

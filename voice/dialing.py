@@ -32,7 +32,7 @@ from voice.lifecycle import (
 from voice.models import ALERT, ANSWERED, DIALLING, OTP, QUEUED, Leg, token_for_log
 from voice.outcomes import Outcome
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
-from voice.ratelimit import SlotLimiter
+from voice.ratelimit import SLOT_TOLERANCE, SlotLimiter
 from voice.work import Deferred, RetryLater, WorkItem
 from voice.workers import OUR_SIDE, Policy, Registry
 
@@ -46,9 +46,6 @@ OUR_ERROR = "an error on our side stopped the call"
 #: A call whose PLIVO_CPS slot is further off than this goes back to the queue, booked for its
 #: slot, instead of holding a thread and a lease: a worker killed meanwhile holds up nothing.
 HOLD_FOR_SLOT = 0.5
-#: A booked slot missed by more than this (its worker died, the queue was slow) is given up for a
-#: new one: calls dialled late at their old slots would bunch up beyond PLIVO_CPS.
-SLOT_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True)

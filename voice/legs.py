@@ -16,8 +16,7 @@ from typing import Iterable
 from sqlalchemy import DateTime, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from voice.clock import as_utc
-from voice.db import reading, transaction
+from voice.db import DirectRead, moment, reading, transaction
 from voice.models import (
     ANSWERED,
     CALLING,
@@ -56,8 +55,9 @@ _PLAIN = tuple(f.name for f in fields(Leg) if f.name in legs.c and f.name not in
 _MOMENTS = frozenset(column.name for column in legs.c if isinstance(column.type, DateTime))
 
 
-def leg_from_row(row: RowMapping) -> Leg:
-    values = {name: (as_utc(row[name]) if name in _MOMENTS else row[name]) for name in _PLAIN}
+def leg_from_row(row: RowMapping | dict) -> Leg:
+    """A Leg from its row: a SQLAlchemy row, or a DirectRead's dict of driver values."""
+    values = {name: (moment(row[name]) if name in _MOMENTS else row[name]) for name in _PLAIN}
     return Leg(**values, requester=requester_of(row), outcome=outcome_of(row),
                stop_requested=bool(row["stop_requested"]), permanent=bool(row["permanent"]))
 
@@ -122,6 +122,7 @@ _SET_COST = _transition(legs.c.cost.is_(None), cost=bindparam("p_cost"))
 class LegStore:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._by_token = DirectRead(engine, _BY_TOKEN)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -131,8 +132,7 @@ class LegStore:
 
     def with_secret(self, token: str) -> tuple[Leg, str | None] | None:
         """The leg and its sealed code (None once erased), in one indexed read."""
-        with reading(self.engine) as conn:
-            row = conn.execute(_BY_TOKEN, {"p_token": token}).mappings().first()
+        row = self._by_token.first(p_token=token)
         return (leg_from_row(row), row["secret"]) if row else None
 
     def by_id(self, leg_id: int) -> Leg | None:

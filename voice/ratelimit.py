@@ -19,10 +19,14 @@ from sqlalchemy.engine import Engine
 
 from voice.db import reading, transaction
 from voice.schema import rate_slots
+from voice.work import Deferred, booked_slot, with_booked_slot
 
 #: Slots a little more than 1/rate apart: a request's trip to the provider
 #: varies by some milliseconds, and no 1-second window may hold one too many.
 SPACING = 1.05
+#: A booked slot missed by more than this (its worker died, the queue was slow) is given up for a
+#: new one: work done late at old slots would bunch up beyond the rate.
+SLOT_TOLERANCE = 0.1
 
 
 class SlotLimiter:
@@ -64,6 +68,17 @@ class SlotLimiter:
                 .returning(rate_slots.c.next_free)
             ).scalar()
         return None if next_free is None else next_free - self.interval
+
+    def take(self, hold: float) -> float:
+        """For work run from the queue: wait for a slot if it is at most `hold` seconds off, else raise
+        Deferred with the slot booked, so the item comes back for it (each item of a burst at its own
+        slot, none holding a thread meanwhile). How long the wait was."""
+        booked = booked_slot(self.name)
+        slot = booked if booked is not None and booked >= self._clock() - SLOT_TOLERANCE else self.reserve()
+        if slot - self._clock() > hold:
+            raise Deferred(f"waiting for its slot of {self.name}", until=slot - hold / 2,
+                           payload=with_booked_slot(self.name, slot))
+        return self.wait_for(slot)
 
     def next_free(self) -> float:
         """When the next slot starts (seconds since the epoch), without reserving it."""

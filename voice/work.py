@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -97,6 +98,30 @@ class Deferred(Exception):
         super().__init__(reason)
         self.until = until
         self.payload = payload
+
+
+#: The item this thread is running (set by the workers): code far down a handler's call, a rate
+#: limiter, finds the slot the item booked before it was deferred (see `booked_slot`).
+running_item: ContextVar["WorkItem | None"] = ContextVar("running_item", default=None)
+#: Where an item's booked rate slots are kept in its payload: {limiter name: slot}.
+SLOTS = "slots"
+
+
+def booked_slot(name: str) -> float | None:
+    """The slot of limiter `name` that the running item booked when it was deferred, if any; taken
+    out, so a second use of the limiter in the same run reserves a slot of its own."""
+    item = running_item.get()
+    slots = (item.payload or {}).get(SLOTS) if item is not None else None
+    slot = slots.pop(name, None) if isinstance(slots, dict) else None
+    return float(slot) if isinstance(slot, (int, float)) else None
+
+
+def with_booked_slot(name: str, slot: float) -> dict:
+    """The running item's payload, with `slot` booked for limiter `name` (for Deferred)."""
+    item = running_item.get()
+    payload = dict(item.payload or {}) if item is not None else {}
+    payload[SLOTS] = {**(payload.get(SLOTS) or {}), name: slot}
+    return payload
 
 
 class GiveUp(Exception):

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from voice.work import Deferred, GiveUp, RetryLater, WorkItem, WorkQueue
+from voice.work import Deferred, GiveUp, RetryLater, WorkItem, WorkQueue, running_item
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,7 @@ class Workers:
             log.error("no handler for work of kind %s", item.kind)
             self.queue.fail(item, self.owner, error="no handler")
             return
+        running = running_item.set(item)
         try:
             handler(item)
         except Deferred as deferred:
@@ -248,6 +249,8 @@ class Workers:
                                  error=f"{type(error).__name__}: {error}")
         else:
             self.queue.finish(item, self.owner, rest=policy.rest)
+        finally:
+            running_item.reset(running)
 
     def _failed(self, item: WorkItem, policy: Policy, reason: str, detail: str = "") -> None:
         """`reason` is for a person (it may reach Slack); `detail` only for the log."""
