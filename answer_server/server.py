@@ -16,6 +16,7 @@ import ctypes
 import gc
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -33,6 +34,10 @@ log = logging.getLogger("answer_server")
 
 #: How long requests in flight, and work in hand, may take to finish at a shutdown.
 GRACEFUL_SECONDS = 10
+#: How long the server waits for its worker process to say it runs before it serves anyway.
+READY_SECONDS = 20
+#: The worker process writes a line to this descriptor once its workers run (set by WorkerProcess).
+READY_FD = "VOICEBRIDGE_READY_FD"
 _PR_SET_PDEATHSIG = 1
 SWITCH_INTERVAL = 0.001
 
@@ -98,7 +103,11 @@ class WorkerProcess:
         self._lock = threading.Lock()
 
     def start(self) -> "WorkerProcess":
-        self._spawn()
+        """Start the worker and wait until it runs: once /healthz answers, acked work is done at once."""
+        ready = self._spawn()
+        if not _wait_readable(ready, READY_SECONDS):
+            log.warning("the worker process did not start within %s s; serving anyway", READY_SECONDS)
+        os.close(ready)
         threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
         return self
 
@@ -115,9 +124,16 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             process.kill()
 
-    def _spawn(self) -> None:
-        with self._lock:
-            self._process = subprocess.Popen(self._argv, preexec_fn=_die_with_parent)
+    def _spawn(self) -> int:
+        """Start the worker; the read end of the pipe it says "ready" on."""
+        ready, tell = os.pipe()
+        try:
+            with self._lock:
+                self._process = subprocess.Popen(self._argv, preexec_fn=_die_with_parent, pass_fds=(tell,),
+                                                 env={**os.environ, READY_FD: str(tell)})
+        finally:
+            os.close(tell)
+        return ready
 
     def _watch(self) -> None:
         delay = 1.0
@@ -128,9 +144,25 @@ class WorkerProcess:
                           process.returncode, delay)
                 if self._stopping.wait(delay):
                     return
-                self._spawn()
+                os.close(self._spawn())
                 delay = min(delay * 2, 30.0)
             time.sleep(0.5)
+
+
+def _wait_readable(fd: int, seconds: float) -> bool:
+    readable, _, _ = select.select([fd], [], [], seconds)
+    return bool(readable) and os.read(fd, 16) != b""  # b"": the worker exited without a word
+
+
+def _tell_ready() -> None:
+    fd = os.environ.pop(READY_FD, None)
+    if fd is None or not fd.isdigit():
+        return  # not started by the server
+    try:
+        os.write(int(fd), b"ready\n")
+        os.close(int(fd))
+    except OSError:
+        pass  # the server stopped waiting, or is gone
 
 
 def _die_with_parent() -> None:
@@ -148,6 +180,7 @@ def run_worker(services, *, parent_pid: int | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     services.workers.start()
     log.info("worker process %s running", os.getpid())
+    _tell_ready()
     while not stop.wait(1.0):
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the server process is gone; the worker stops")

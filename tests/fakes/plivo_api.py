@@ -71,14 +71,18 @@ class FakePlivoApi:
             time.sleep(0.02)
         raise AssertionError(f"timed out; Plivo saw {self.requests}")
 
+    def _note_arrival(self, at: float, raw: bytes) -> None:
+        with self._lock:
+            self.arrivals.append((at, _json_or_empty(raw)))
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
         creating = handler.command == "POST" and handler.path == f"/v1/Account/{self.auth_id}/Call/"
         with self._lock:
             self.requests.append((handler.command, handler.path))
-            if creating:
-                self.arrivals.append((time.time(), _json_or_empty(raw)))
+        if creating:
+            self._note_arrival(time.time(), raw)
         if self.delay:
             time.sleep(self.delay)
         if creating:
