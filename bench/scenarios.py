@@ -93,6 +93,9 @@ def _ack_run(ctx: Context, stack: ExitStack, name: str, plivo_delay: float) -> d
         "calling_replies": sum(1 for one in sent if one.status == 200 and "Calling" in one.text),
         "calls_placed": placed,
         "placed_window_s": PLACE_WINDOW,
+        # The first command meets a process that has served nothing yet: shown apart.
+        "first_ms": round(sent[0].ms, 1),
+        "slowest_at": max(range(count), key=lambda i: sent[i].ms),
     }
 
 
@@ -224,6 +227,7 @@ def _alert_50(ctx: Context, stack: ExitStack) -> dict:
     times = plivo.arrival_times()
     floor = (ALERT_RECIPIENTS - 1) / ALERT_CPS
     last = times[ALERT_RECIPIENTS - 1] - acked.at if len(times) >= ALERT_RECIPIENTS else None
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
     return {
         "recipients": ALERT_RECIPIENTS,
         "plivo_cps": ALERT_CPS,
@@ -236,6 +240,8 @@ def _alert_50(ctx: Context, stack: ExitStack) -> dict:
         "floor_s": floor,
         "ratio_to_floor": ratio(last, floor),
         "max_in_1s": max_in_window(times),
+        # How evenly the calls came: the shortest and longest gap between two arrivals.
+        "gap_ms": {"min": round(min(gaps) * 1000, 1), "max": round(max(gaps) * 1000, 1)} if gaps else None,
     }
 
 

@@ -43,28 +43,27 @@ class SlotLimiter:
 
     def reserve(self) -> float:
         """The start of the next free slot (seconds since the epoch), now reserved for the caller."""
-        self._ensure_row()
-        now = self._clock()
-        with transaction(self.engine) as conn:
-            next_free = conn.execute(
-                update(rate_slots).where(rate_slots.c.name == self.name)
-                .values(next_free=case((rate_slots.c.next_free > now, rate_slots.c.next_free), else_=now)
-                        + self.interval)
-                .returning(rate_slots.c.next_free)
-            ).scalar_one()
-        return next_free - self.interval
+        return self._reserve(max_wait=None)
 
     def reserve_within(self, max_wait: float) -> float | None:
         """Reserve the next free slot if it starts within `max_wait` seconds (its start), else None:
         the caller goes away and comes back later instead of holding a thread while it waits."""
+        return self._reserve(max_wait=max_wait)
+
+    def _reserve(self, max_wait: float | None) -> float | None:
         self._ensure_row()
-        now = self._clock()
         with transaction(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                # Hold the row first: the clock is read once this transaction has its turn. Read
+                # before a wait for the lock, a "now" already past would put two calls together.
+                conn.execute(select(rate_slots.c.next_free).where(rate_slots.c.name == self.name).with_for_update())
+            now = self._clock()  # on SQLite the write lock is held from BEGIN IMMEDIATE
+            statement = update(rate_slots).where(rate_slots.c.name == self.name)
+            if max_wait is not None:
+                statement = statement.where(rate_slots.c.next_free <= now + max_wait)
             next_free = conn.execute(
-                update(rate_slots)
-                .where(rate_slots.c.name == self.name, rate_slots.c.next_free <= now + max_wait)
-                .values(next_free=case((rate_slots.c.next_free > now, rate_slots.c.next_free), else_=now)
-                        + self.interval)
+                statement.values(next_free=case((rate_slots.c.next_free > now, rate_slots.c.next_free), else_=now)
+                                 + self.interval)
                 .returning(rate_slots.c.next_free)
             ).scalar()
         return None if next_free is None else next_free - self.interval
