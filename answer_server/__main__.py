@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(environ)
     except SettingsError as error:
         return report_problems(error)
-    configure_logging(settings.log_level, settings.secrets())
+    configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     command = args.command or "serve"
     if command == "migrate":
         return migrate(settings)
@@ -98,7 +98,7 @@ def run_sandbox() -> int:
     for name in PROXY_VARIABLES:
         # Every request a sandbox makes goes to itself; a proxy would only get in the way.
         os.environ.pop(name, None)
-    configure_logging(settings.log_level, settings.secrets())
+    configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     import waitress
 
     app = create_sandbox_app(settings, speed=speed)  # its workers run in this process, beside the stand-ins

@@ -9,10 +9,12 @@ the tests in this one.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from datetime import datetime
 from typing import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_sdk import WebClient
@@ -35,6 +37,7 @@ from bot.app import Access, BotServices, create_bolt_app
 from bot.slack_request import SlackRequest, signed_by_slack
 from voice.clock import utcnow
 from voice.db import database_ready
+from voice.log_context import log_context
 from voice.plivo import PlivoClient
 from voice.settings import Settings
 
@@ -72,6 +75,7 @@ def create_app(
         "alerts": services.alerts, "legs": services.legs, "engine": services.engine, "bolt": bolt,
         "close": services.close,
     }
+    _add_request_ids(app)
     _add_slack_route(app, bolt, settings.slack_signing_secret)
     _add_webhooks(app, services)
     app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
@@ -93,6 +97,33 @@ def _add_webhooks(app: Flask, services: Services) -> None:
         on_error=otp_error(settings.voice), **signed))
 
 
+#: A request ID a proxy sent (X-Request-Id) is kept when it is of this shape; else one is made.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def _add_request_ids(app: Flask) -> None:
+    """Each request's ID in its log lines (LOG_FORMAT=json) and in its answer's X-Request-Id."""
+
+    @app.before_request
+    def enter():
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        g.log_context = log_context(request=g.request_id)
+        g.log_context.__enter__()
+
+    @app.after_request
+    def tell(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def leave(_error=None):
+        entered = g.pop("log_context", None)
+        if entered is not None:
+            entered.__exit__(None, None, None)
+
+
 def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
     verifier = SignatureVerifier(signing_secret)
 
@@ -109,7 +140,8 @@ def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
             query=request.query_string.decode("utf-8"),
             headers=request.headers,
         )
-        return to_flask_response(bolt.dispatch(slack_request))
+        with log_context(team=slack_request.context.team_id):
+            return to_flask_response(bolt.dispatch(slack_request))
 
 
 def _add_health_route(app: Flask, engine: Engine) -> None:

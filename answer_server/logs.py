@@ -11,8 +11,12 @@ whatever logger wrote it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import datetime, timezone
+
+from voice import log_context
 
 REDACTED = "[redacted]"
 BODY_NOT_LOGGED = "[request body not logged]"
@@ -53,6 +57,35 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record), self._secrets)
 
 
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, the context
+    (call, alert, team, request, work) where known, and a traceback as `exception`; each
+    string redacted as the text format's line is."""
+
+    def __init__(self, secrets: tuple[str, ...]):
+        super().__init__("%(message)s", secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.name.startswith(_LIBRARIES):
+            message = without_body(message)
+        line = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(message, self._secrets),
+        }
+        context = log_context.current()  # formatted in the thread that logged, so its context
+        line.update((name, redact(context[name], self._secrets)) for name in log_context.FIELDS if name in context)
+        if record.exc_info:
+            line["exception"] = redact(self.formatException(record.exc_info), self._secrets)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def formatter(log_format: str, secrets: tuple[str, ...]) -> logging.Formatter:
+    return JsonFormatter(secrets) if log_format == "json" else RedactingFormatter(FORMAT, secrets)
+
+
 def _copy_with_message(record: logging.LogRecord, message: str) -> logging.LogRecord:
     copy = logging.makeLogRecord(record.__dict__)
     copy.msg, copy.args = message, None
@@ -62,19 +95,19 @@ def _copy_with_message(record: logging.LogRecord, message: str) -> logging.LogRe
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(level: str, secrets: tuple[str, ...]) -> None:
+def configure_logging(level: str, secrets: tuple[str, ...], log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(FORMAT, secrets))
+    handler.setFormatter(formatter(log_format, secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
-def logging_dict(level: str, secrets: tuple[str, ...]) -> dict:
+def logging_dict(level: str, secrets: tuple[str, ...], log_format: str = "text") -> dict:
     """The same logging as a dictConfig, for gunicorn (which configures logging in each of its processes)."""
     handler = {"class": "logging.StreamHandler", "formatter": "redacting", "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"redacting": {"()": RedactingFormatter, "fmt": FORMAT, "secrets": tuple(secrets)}},
+        "formatters": {"redacting": {"()": formatter, "log_format": log_format, "secrets": tuple(secrets)}},
         "handlers": {"console": handler, "error_console": handler},
         "root": {"level": level, "handlers": ["console"]},
         "loggers": {

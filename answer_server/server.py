@@ -73,7 +73,7 @@ class WebServer(BaseApplication):
             "keepalive": 5,
             "accesslog": None,  # request lines carry call tokens: not written
             "logger_class": NoAccessLog,
-            "logconfig_dict": logging_dict(settings.log_level, settings.secrets()),
+            "logconfig_dict": logging_dict(settings.log_level, settings.secrets(), settings.log_format),
             "proc_name": "voicebridge",
             # gunicorn's control socket (~/.gunicorn) is for its own CLI; two instances would share it.
             "control_socket_disable": True,

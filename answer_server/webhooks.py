@@ -38,7 +38,8 @@ from voice.alert_calls import AlertCalls, Turn
 from voice.dialing import callback_urls
 from voice.legs import LegStore
 from voice.lifecycle import CallLifecycle
-from voice.models import ALERT, OTP
+from voice.log_context import log_context
+from voice.models import ALERT, OTP, token_for_log
 from voice.otp_calls import CODE, GOODBYE, KEY_GATE, CodeTurn, OtpCalls, speech_for
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,13 @@ def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_e
             return xml_response(goodbye_document()), 404
         if not valid_token(token):
             return xml_response(goodbye_document())
-        try:
-            return xml_response(answer(token, params()))
-        except Exception:
-            # Never a 500 for Plivo: it would drop the call. An apology, in valid XML.
-            log.exception("the %s webhook failed", event)
-            return xml_response(on_error(event, token))
+        with log_context(call=token_for_log(token)):
+            try:
+                return xml_response(answer(token, params()))
+            except Exception:
+                # Never a 500 for Plivo: it would drop the call. An apology, in valid XML.
+                log.exception("the %s webhook failed", event)
+                return xml_response(on_error(event, token))
 
     return bp
 

@@ -8,12 +8,15 @@ Each test asserts what the people involved would observe: the create-calls Plivo
 from __future__ import annotations
 
 import re
+import signal
 import threading
 import time
 from collections import Counter
 
 import pytest
+import requests
 
+from answer_server.server import GRACEFUL_SECONDS
 from tests.conftest import AUTH_TOKEN, SIGNING_SECRET
 from tests.fakes.plivo_api import FakePlivoApi
 from tests.fakes.senders import PlivoSender, SlackSender
@@ -289,3 +292,67 @@ def test_two_instances_on_one_postgresql_dial_once_and_hold_the_account_cps_toge
             f"more create-calls in one second than PLIVO_CPS: {[round(b - a, 3) for a, b in zip(moments, moments[1:])]}"
     finally:
         launcher.stop_all()
+
+
+# -- SIGTERM ---------------------------------------------------------------------------------------
+
+def sigterm(server: ServerProcess) -> tuple[int, float]:
+    """SIGTERM to the server, as a supervisor sends it; its exit status and how long it took."""
+    began = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    status = server.process.wait(timeout=40)
+    server.process = None
+    return status, time.monotonic() - began
+
+
+def test_sigterm_lets_a_create_call_in_flight_finish_stops_taking_requests_and_exits_in_time(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    server = launch()
+    fake_plivo.answering.clear()  # Plivo has the create-call and has not answered yet
+    assert server.send(slack.command(f"{numbers(1)[0]} {CODE}")).status_code == 200
+    fake_plivo.wait_for(lambda: fake_plivo.arrivals)
+    threading.Timer(2.0, fake_plivo.answering.set).start()  # Plivo answers 2 s into the shutdown
+    refused = []
+
+    def knock():  # a request sent during the shutdown is not taken
+        time.sleep(0.5)
+        try:
+            requests.get(server.url + "/healthz", timeout=2)
+        except requests.ConnectionError:
+            refused.append(True)
+
+    knocker = threading.Thread(target=knock)
+    knocker.start()
+    status, took = sigterm(server)
+    knocker.join()
+    assert status == 0 and took < GRACEFUL_SECONDS + 5, (status, took)
+    assert refused == [True]
+    output = server.output()
+    assert "call " in output and "placed: request" in output  # the worker finished it before it went
+
+    # The next process does not send it again, and its callbacks still find the call.
+    server.start()
+    created = fake_plivo.created[0]
+    time.sleep(1.5)
+    assert len(fake_plivo.arrivals) == 1
+    answer = server.send(plivo.answer(server.path_of(created["answer_url"]), call_uuid="call-t", to=created["to"]))
+    assert "<GetDigits" in answer.text
+
+
+def test_sigterm_hands_waiting_calls_back_and_the_next_process_dials_each_once_at_once(
+        launch, slack, fake_slack, fake_plivo):
+    server = launch(PLIVO_CPS="1")
+    wanted = numbers(5)
+    for number in wanted:
+        assert server.send(slack.command(f"{number} {CODE}")).status_code == 200
+    fake_plivo.wait_for(lambda: fake_plivo.created)
+    status, took = sigterm(server)
+    assert status == 0 and took < GRACEFUL_SECONDS + 5, (status, took)
+    assert sum(dials(fake_plivo).values()) < len(wanted), "the shutdown came too late to leave calls waiting"
+    restarted = time.monotonic()
+    server.start()
+    wait_for_dials(fake_plivo, wanted, timeout=15)
+    # Nothing waited for a lease to run out (LEASE is longer than this).
+    assert time.monotonic() - restarted < LEASE.total_seconds() - 3
+    time.sleep(1.5)
+    assert dials(fake_plivo) == Counter({number: 1 for number in wanted})

@@ -4,6 +4,7 @@ for Slack's Web API (FakeSlackApi) and Plivo's REST API (FakePlivoApi)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -323,3 +324,25 @@ def test_a_refused_slack_request_leaves_no_body_code_or_response_url_in_the_log(
     for leaked in ("refused-request", "accepted-request", "/commands/T0001/", "%2B14155550123", "text="):
         assert leaked not in output, leaked
     assert fake_plivo.created and len(fake_plivo.created) == 1
+
+
+def test_json_logs_are_one_object_a_line_with_the_call_and_request_and_no_secret(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    server = launch(LOG_LEVEL="DEBUG", LOG_FORMAT="json")
+    run_answered_call(server, slack, plivo, fake_slack, fake_plivo)
+    server.stop()
+    output = server.output()
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    # Everything the server and its libraries wrote is JSON (gunicorn's own start-up banner aside).
+    others = [line for line in output.splitlines() if line and not line.startswith("{")]
+    assert not [line for line in others if " DEBUG " in line or " INFO " in line], others[:5]
+    assert len(lines) > 20 and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any(line["level"] == "DEBUG" for line in lines)
+    placed = [line for line in lines if "placed: request" in line["message"]]
+    assert placed and placed[0].get("call") and placed[0].get("work") == "call.place"
+    requests_seen = {line["request"] for line in lines if "request" in line}
+    assert requests_seen and all(len(value) == 16 for value in requests_seen)
+    assert_no_code(output, CODE)
+    assert SPOKEN not in output
+    for secret in (BOT_TOKEN, SIGNING_SECRET, AUTH_TOKEN):
+        assert secret not in output

@@ -564,3 +564,27 @@ def test_a_deferred_item_comes_back_when_it_says_without_using_up_its_attempts(q
     assert [when for when, _ in runs] == [start + timedelta(seconds=30 * n) for n in range(4)]
     assert [payload for _, payload in runs] == [None, {"slot": 1}, {"slot": 2}, {"slot": 3}]
     assert states(queue) == [DONE]
+
+
+def test_stop_hands_back_what_waits_and_leaves_an_item_still_running_leased(queue):
+    """A shutdown must not let another worker start again what may have reached Plivo already."""
+    started, finish = threading.Event(), threading.Event()
+
+    def slow(item):
+        started.set()
+        finish.wait(10)
+
+    registry = Registry()
+    registry.add("slow", slow)
+    workers = Workers(queue, registry, [Pool("general", 1)], owner="dying", poll_interval=0.02).start()
+    add(queue, "slow", "in-flight")
+    assert started.wait(5)
+    add(queue, "slow", "waiting")  # claimed or not, it has not started: it must be handed back
+    time.sleep(0.2)
+    began = time.monotonic()
+    workers.stop(timeout=0.5)
+    assert time.monotonic() - began < 2  # bounded, though the item still runs
+    items = {item["subject"]: item for item in queue.items("slow")}
+    assert items["in-flight"]["state"] == RUNNING and items["in-flight"]["lease_owner"] == "dying"
+    assert items["waiting"]["state"] == PENDING and items["waiting"]["lease_owner"] is None
+    finish.set()

@@ -36,6 +36,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("HOST", "address to listen on", "0.0.0.0"),
     ("PORT", "port to listen on", "3000"),
     ("LOG_LEVEL", "how much to log: DEBUG, INFO, WARNING or ERROR", "INFO"),
+    ("LOG_FORMAT", "text, or json: one JSON object per line (time, level, logger, message, and the call, alert, "
+     "Slack team and request where known)", "text"),
     ("ALLOWED_COUNTRIES", "ISO codes of the countries calls may go to, comma-separated; * for all",
      "the country of PLIVO_FROM_NUMBER"),
     ("DEFAULT_REGION", "ISO code of the country assumed for Slack profile numbers written without +",
@@ -67,6 +69,7 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("OTP_AUDIT_CHANNEL", "Slack channel ID where codes sent through the API are reported", ""),
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 # Defaults computed from other variables once those are known.
 _DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES", "DEFAULT_REGION", "OTP_HASH_KEY"}
@@ -104,6 +107,7 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 3000
     log_level: str = "INFO"
+    log_format: str = "text"
     #: ISO region codes calls may go to; None allows all ("*").
     allowed_countries: frozenset[str] | None = None
     #: Region for profile numbers without a country code ("415 555 0123"); None
@@ -165,6 +169,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("DATABASE_URL", _check_database_url),
         ("PORT", _check_port),
         ("LOG_LEVEL", _check_log_level),
+        ("LOG_FORMAT", _check_log_format),
         ("ALLOWED_COUNTRIES", _check_countries),
         ("DEFAULT_REGION", _check_region),
         ("ALERT_RETRIES", _int_between(0, 10)),
@@ -208,6 +213,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         host=values["HOST"],
         port=int(values["PORT"]),
         log_level=values["LOG_LEVEL"].upper(),
+        log_format=values["LOG_FORMAT"].lower(),
         allowed_countries=_countries(values["ALLOWED_COUNTRIES"], values["PLIVO_FROM_NUMBER"]),
         default_region=values["DEFAULT_REGION"].upper() or _region_of(values["PLIVO_FROM_NUMBER"]),
         alert_retries=int(values["ALERT_RETRIES"]),
@@ -288,6 +294,12 @@ def _check_port(value: str) -> str | None:
 def _check_log_level(value: str) -> str | None:
     if value.upper() not in LOG_LEVELS:
         return "must be one of " + ", ".join(LOG_LEVELS)
+    return None
+
+
+def _check_log_format(value: str) -> str | None:
+    if value.lower() not in LOG_FORMATS:
+        return "must be text or json"
     return None
 
 

@@ -270,11 +270,15 @@ class WorkQueue:
                         finished_at=self.clock(), again=False)
             )
 
-    def release(self, owner: str) -> int:
-        """Hand back `owner`'s running items at once (a clean shutdown), for another worker to take."""
+    def release(self, owner: str, keep: Iterable[int] = ()) -> int:
+        """Hand back `owner`'s running items at once (a clean shutdown), for another worker to take;
+        those in `keep` (still running) keep their leases."""
+        condition = [work_items.c.lease_owner == owner, work_items.c.state == RUNNING]
+        if keep:
+            condition.append(work_items.c.id.not_in(list(keep)))
         with transaction(self.engine) as conn:
             return conn.execute(
-                update(work_items).where(work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
+                update(work_items).where(*condition)
                 .values(state=PENDING, lease_owner=None, lease_until=None, attempts=work_items.c.attempts - 1)
             ).rowcount
 

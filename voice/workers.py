@@ -13,11 +13,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from voice.log_context import log_context
+from voice.models import token_for_log
 from voice.work import Deferred, GiveUp, RetryLater, WorkItem, WorkQueue, running_item
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,8 @@ class Workers:
         self._threads: list[threading.Thread] = []
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._busy = {pool.name: 0 for pool in pools}
+        self._running: set[int] = set()  # ids of the items a thread is running now
+        self._idle = threading.Condition()
         self._lock = threading.Lock()
         queue.on_new_work = self.wake
 
@@ -103,19 +108,28 @@ class Workers:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Take no more work, let what runs finish (up to `timeout`), and hand back the rest."""
+        """Take no more work, let what runs finish (up to `timeout` in all), and hand back the rest at
+        once. An item still running at the deadline keeps its lease: it may have reached Plivo, so
+        nobody may start it again before the lease runs out (and the item knows how far it got)."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self.wake()
         if self._stop_listening is not None:
             self._stop_listening()
             self._stop_listening = None
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         for executor in self._executors.values():
-            executor.shutdown(wait=True, cancel_futures=True)
-        released = self.queue.release(self.owner)
+            executor.shutdown(wait=False, cancel_futures=True)  # items not started are handed back below
+        with self._idle:
+            self._idle.wait_for(lambda: not self._running, max(0.0, deadline - time.monotonic()))
+            still_running = set(self._running)
+        released = self.queue.release(self.owner, keep=still_running)
         if released:
             log.info("workers %s handed back %s items", self.owner, released)
+        if still_running:
+            log.warning("workers %s stopped with %s items still running; their leases run out", self.owner,
+                        len(still_running))
         self._threads.clear()
 
     def wake(self) -> None:
@@ -202,9 +216,14 @@ class Workers:
                 log.exception("preparing %s %s failed", item.kind, _short(item.subject))
 
     def _run_in_pool(self, pool: Pool, item: WorkItem) -> None:
+        with self._idle:
+            self._running.add(item.id)
         try:
             self._run(item)
         finally:
+            with self._idle:
+                self._running.discard(item.id)
+                self._idle.notify_all()
             with self._lock:
                 self._busy[pool.name] -= 1
             self._wake[pool.name].set()  # a thread is free: look for more
@@ -225,6 +244,8 @@ class Workers:
             self.queue.fail(item, self.owner, error="no handler")
             return
         running = running_item.set(item)
+        context = log_context(work=item.kind, **_about(item))
+        context.__enter__()
         try:
             handler(item)
         except Deferred as deferred:
@@ -250,6 +271,7 @@ class Workers:
         else:
             self.queue.finish(item, self.owner, rest=policy.rest)
         finally:
+            context.__exit__(None, None, None)
             running_item.reset(running)
 
     def _failed(self, item: WorkItem, policy: Policy, reason: str, detail: str = "") -> None:
@@ -261,6 +283,15 @@ class Workers:
                 policy.on_failure(item, reason)
             except Exception:
                 log.exception("reporting the failure of %s %s failed", item.kind, _short(item.subject))
+
+
+def _about(item: WorkItem) -> dict[str, str]:
+    """What an item is about, for its log lines: a call (by its short reference) or an alert."""
+    if item.kind.startswith(("alert.", "report.alert", "report.gave_up")):
+        return {"alert": item.subject.split(":", 1)[0]}
+    if item.kind.startswith(("call.", "report.call")):
+        return {"call": token_for_log(item.subject)}
+    return {}
 
 
 def _short(subject: str) -> str:
