@@ -1,5 +1,13 @@
 """The HTTP host: one Flask app serving Slack, Plivo's webhooks and /healthz."""
 
-from answer_server.app import create_app
-
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str):
+    # Imported on first use, not with the package: `python -m answer_server` must set up the
+    # metrics' multiprocess mode before anything imports prometheus_client (answer_server/metrics.py).
+    if name == "create_app":
+        from answer_server.app import create_app
+
+        return create_app
+    raise AttributeError(name)

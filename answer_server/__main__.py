@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
+import tempfile
 
 from dotenv import dotenv_values
 
@@ -43,6 +45,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(settings: Settings, *, with_workers: bool) -> int:
+    shared = _share_metrics(settings)  # before prometheus_client is imported, here or in a child
+    try:
+        return _serve(settings, with_workers=with_workers)
+    finally:
+        if shared:
+            shutil.rmtree(shared, ignore_errors=True)
+
+
+def _share_metrics(settings: Settings) -> str | None:
+    """With metrics on, every process of this server writes its figures to one fresh directory, and a
+    scrape of any of them adds them up (prometheus_client's multiprocess mode, chosen at its import).
+    An operator's own PROMETHEUS_MULTIPROC_DIR is kept (and must be emptied between runs)."""
+    if not (settings.metrics_token or settings.metrics_port) or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    directory = tempfile.mkdtemp(prefix="voicebridge-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
+
+
+def _serve(settings: Settings, *, with_workers: bool) -> int:
     # Imported here so --help and configuration errors stay fast and quiet.
     from answer_server.app import create_app
     from answer_server.server import WebServer, WorkerProcess

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from datetime import datetime
 from typing import Callable
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from answer_server.api import api_blueprint
+from answer_server.metrics import add_metrics_route
 from answer_server.services import Services, build_services
 from answer_server.webhooks import (
     ProgressEvents,
@@ -35,6 +37,7 @@ from answer_server.webhooks import (
 from bot.alert_listeners import register_alert_listeners
 from bot.app import Access, BotServices, create_bolt_app
 from bot.slack_request import SlackRequest, signed_by_slack
+from voice import metrics
 from voice.clock import utcnow
 from voice.db import database_ready
 from voice.log_context import log_context
@@ -81,6 +84,7 @@ def create_app(
     app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
     _add_health_route(app, services.engine)
+    add_metrics_route(app, settings, services.engine)
     _add_error_pages(app)
     return app
 
@@ -140,8 +144,20 @@ def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
             query=request.query_string.decode("utf-8"),
             headers=request.headers,
         )
+        began = time.perf_counter()
         with log_context(team=slack_request.context.team_id):
-            return to_flask_response(bolt.dispatch(slack_request))
+            response = to_flask_response(bolt.dispatch(slack_request))
+        metrics.ACK_SECONDS.labels(_kind_of(slack_request.body)).observe(time.perf_counter() - began)
+        return response
+
+
+def _kind_of(body: dict) -> str:
+    """A Slack request's kind, for the ack histogram: the command, or the payload's type."""
+    command = body.get("command") if isinstance(body, dict) else None
+    if isinstance(command, str) and command in ("/voiceotp", "/voicealert"):
+        return command
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind if kind in ("block_actions", "view_submission", "shortcut", "event_callback") else "other"
 
 
 def _add_health_route(app: Flask, engine: Engine) -> None:

@@ -28,6 +28,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from answer_server.logs import logging_dict
+from answer_server.metrics import process_exited, serve_on_port
 from voice.settings import Settings
 
 log = logging.getLogger("answer_server")
@@ -78,6 +79,7 @@ class WebServer(BaseApplication):
             # gunicorn's control socket (~/.gunicorn) is for its own CLI; two instances would share it.
             "control_socket_disable": True,
             "on_exit": lambda server: self._on_exit(),
+            "child_exit": lambda server, worker: process_exited(worker.pid),
         }
         for key, value in config.items():
             self.cfg.set(key, value)
@@ -182,6 +184,7 @@ def run_worker(services, *, parent_pid: int | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    serve_on_port(services.settings, services.engine)
     gc.freeze()  # as in the web workers: a full collection would stall a call waiting for its slot
     services.workers.start()
     log.info("worker process %s running", os.getpid())

@@ -12,6 +12,7 @@ The keys Plivo posts (`Digits`) are never logged.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from flask import Blueprint
@@ -34,6 +35,7 @@ from answer_server.plivo_xml import (
     goodbye_document,
     key_gate_document,
 )
+from voice import metrics
 from voice.alert_calls import AlertCalls, Turn
 from voice.dialing import callback_urls
 from voice.legs import LegStore
@@ -62,6 +64,7 @@ def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_e
             return xml_response(goodbye_document()), 404
         if not valid_token(token):
             return xml_response(goodbye_document())
+        began = time.perf_counter()
         with log_context(call=token_for_log(token)):
             try:
                 return xml_response(answer(token, params()))
@@ -69,6 +72,8 @@ def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_e
                 # Never a 500 for Plivo: it would drop the call. An apology, in valid XML.
                 log.exception("the %s webhook failed", event)
                 return xml_response(on_error(event, token))
+            finally:
+                metrics.WEBHOOK_SECONDS.labels(event).observe(time.perf_counter() - began)
 
     return bp
 

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from voice import metrics
 from voice.ratelimit import SlotLimiter
 from voice.work import GiveUp, RetryLater
 
@@ -67,6 +68,7 @@ def slack_failures(what: str) -> Iterator[None]:
         yield
     except SlackApiError as error:
         status = error.response.status_code
+        metrics.SLACK_ERRORS.labels(metrics.status_label(status)).inc()
         code = error.response.get("error") if isinstance(error.response.data, dict) else None
         if status == 429 or code == "ratelimited":
             raise RetryLater(f"Slack limited {what}", after=_retry_after(error)) from None
@@ -74,6 +76,7 @@ def slack_failures(what: str) -> Iterator[None]:
             raise RetryLater(f"Slack failed {what} (HTTP {status})") from None
         raise GiveUp(f"Slack refused {what}: {code or status}") from None
     except _NETWORK_ERRORS as error:
+        metrics.SLACK_ERRORS.labels("network").inc()
         raise RetryLater(f"Slack could not be reached for {what}: {type(error).__name__}") from None
 
 

@@ -5,6 +5,7 @@ for Slack's Web API (FakeSlackApi) and Plivo's REST API (FakePlivoApi)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -346,3 +347,53 @@ def test_json_logs_are_one_object_a_line_with_the_call_and_request_and_no_secret
     assert SPOKEN not in output
     for secret in (BOT_TOKEN, SIGNING_SECRET, AUTH_TOKEN):
         assert secret not in output
+
+
+# -- metrics -----------------------------------------------------------------------
+
+METRICS_TOKEN = "m" * 24
+
+
+def scrape(url: str, token: str | None = METRICS_TOKEN) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return requests.get(url, headers=headers, timeout=5)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus' text format (0 when absent); labels in any order."""
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        found, _, rest = series.partition("{")
+        if found == name and dict(re.findall(r'(\w+)="([^"]*)"', rest)) == labels:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_add_up_every_process_and_need_their_token(launch, slack, plivo, fake_slack, fake_plivo):
+    port = free_port()
+    server = launch(METRICS_TOKEN=METRICS_TOKEN, METRICS_PORT=str(port), WEB_CONCURRENCY="2")
+    assert scrape(server.url + "/metrics", token=None).status_code == 401
+    wrong = scrape(server.url + "/metrics", token="n" * 24)
+    assert wrong.status_code == 401 and "voicebridge" not in wrong.text
+    run_answered_call(server, slack, plivo, fake_slack, fake_plivo)
+    time.sleep(1.0)  # the worker process has recorded the ending too
+    # Any web process answers a scrape with the figures of all of them (ring, answer, key, hangup,
+    # spread over two web processes) and of the worker process (the call's ending).
+    for _ in range(4):
+        figures = scrape(server.url + "/metrics")
+        assert figures.status_code == 200 and figures.headers["Content-Type"].startswith("text/plain")
+        webhooks = sum(sample(figures.text, "voicebridge_webhook_seconds_count", event=event)
+                       for event in ("ring", "answer", "key", "hangup"))
+        assert webhooks >= 4
+        assert sample(figures.text, "voicebridge_calls_total", purpose="otp", outcome="answered") == 1
+        assert sample(figures.text, "voicebridge_slack_ack_seconds_count", kind="/voiceotp") == 1
+        assert "voicebridge_work_oldest_due_seconds" in figures.text
+    # The same figures on the local port, without a token.
+    local = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert local.status_code == 200
+    assert sample(local.text, "voicebridge_calls_total", purpose="otp", outcome="answered") == 1
+    assert METRICS_TOKEN not in server.output()
+
+
+def test_metrics_are_off_without_a_token(server):
+    assert requests.get(server.url + "/metrics", timeout=5).status_code == 404

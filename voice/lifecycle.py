@@ -16,6 +16,7 @@ from typing import Callable, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
+from voice import metrics
 from voice.binding import is_foreign
 from voice.db import transaction
 from voice.legs import LegStore
@@ -165,9 +166,17 @@ class CallLifecycle:
             after = change(conn)
             if after is not None:
                 self.followers[after.purpose].changed(conn, before, after)
+        if after is not None and after.ended and not (before is not None and before.ended):
+            _count_ending(after)  # committed: counted once, by the process whose write won
         return after
 
     _apply = apply
+
+
+def _count_ending(leg: Leg) -> None:
+    metrics.CALLS.labels(leg.purpose, leg.outcome.value if leg.outcome else "unknown").inc()
+    if leg.duration:
+        metrics.CALL_SECONDS.labels(leg.purpose).observe(leg.duration)
 
 
 def ending_of(leg: Leg, report: HangupReport) -> tuple[Outcome, str | None, int | None]:

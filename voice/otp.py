@@ -15,6 +15,7 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from voice import metrics
 from voice.codes import CheckResult, CodeRecord, generate_code, hash_code
 from voice.db import transaction
 from voice.legs import LegStore, new_otp_leg
@@ -151,6 +152,7 @@ class OtpService:
 
     def refuse(self, *, source: str, requester: Requester, number: str | None, kind: str, reason: str) -> None:
         """Record a refusal decided elsewhere (who may call, where)."""
+        metrics.REFUSALS.labels(kind).inc()
         self.store.record_refusal(source=source, requester_id=requester.user_id, channel_id=requester.channel_id,
                                   number=number, kind=kind, reason=reason, now=self.clock())
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import requests
 import urllib3
 
+from voice import metrics
+
 log = logging.getLogger(__name__)
 
 # (connect, read) seconds. A create-call normally answers in well under a second.
@@ -37,6 +39,7 @@ class PlivoError(Exception):
         self.status = status
         self.placed_unknown = placed_unknown
         self.retryable = retryable or status == 429
+        metrics.PLIVO_ERRORS.labels(metrics.status_label(status)).inc()  # each failed request makes one
 
     @property
     def permanent(self) -> bool:

@@ -64,6 +64,9 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "it does not speak gets a Polly voice that does, of the same gender where Plivo has one", "WOMAN"),
     ("ALLOWED_SLACK_USERS", "Slack user IDs who may place calls, comma-separated (empty: everyone)", ""),
     ("ALLOWED_SLACK_CHANNELS", "Slack channel IDs where calls may be placed, comma-separated (empty: all)", ""),
+    ("METRICS_TOKEN", "serve GET /metrics (Prometheus) to requests with Authorization: Bearer <this>, "
+     "20+ characters (empty: /metrics is off)", ""),
+    ("METRICS_PORT", "also serve the metrics, without a token, on 127.0.0.1:<this port> (empty: no such port)", ""),
     ("API_KEYS", "keys for the HTTP API (Authorization: Bearer), comma-separated, 20+ characters each "
      "(empty: API off)", ""),
     ("OTP_AUDIT_CHANNEL", "Slack channel ID where codes sent through the API are reported", ""),
@@ -140,12 +143,16 @@ class Settings:
     allowed_slack_channels: frozenset[str] = frozenset()
     #: Bearer keys of the HTTP API; empty turns the API off.
     api_keys: tuple[str, ...] = ()
+    #: GET /metrics needs this Bearer token; empty: /metrics is off.
+    metrics_token: str = ""
+    #: Metrics on 127.0.0.1 at this port, no token (0: none).
+    metrics_port: int = 0
     otp_audit_channel: str = ""
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
         return (self.slack_bot_token, self.slack_signing_secret, self.plivo_auth_token,
-                self.otp_hash_key, *self.api_keys)
+                self.otp_hash_key, *self.api_keys, *((self.metrics_token,) if self.metrics_token else ()))
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -190,6 +197,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("ALLOWED_SLACK_USERS", _check_slack_ids),
         ("ALLOWED_SLACK_CHANNELS", _check_slack_ids),
         ("API_KEYS", _check_api_keys),
+        ("METRICS_TOKEN", _check_metrics_token),
+        ("METRICS_PORT", _check_port),
         ("OTP_AUDIT_CHANNEL", _check_slack_id),
     )
     for name, check in checks:
@@ -235,6 +244,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         allowed_slack_channels=_id_set(values["ALLOWED_SLACK_CHANNELS"]),
         api_keys=tuple(_split(values["API_KEYS"])),
         otp_audit_channel=values["OTP_AUDIT_CHANNEL"],
+        metrics_token=values["METRICS_TOKEN"],
+        metrics_port=int(values["METRICS_PORT"] or 0),
     )
 
 
@@ -390,6 +401,10 @@ def _check_slack_id(value: str) -> str | None:
 def _check_slack_ids(value: str) -> str | None:
     bad = [part for part in _split(value) if not _SLACK_ID.fullmatch(part)]
     return f"must be Slack IDs separated by commas (not understood: {', '.join(bad)})" if bad else None
+
+
+def _check_metrics_token(value: str) -> str | None:
+    return "must be at least 20 characters" if len(value) < 20 else None
 
 
 def _check_api_keys(value: str) -> str | None:

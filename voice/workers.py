@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from voice import metrics
 from voice.log_context import log_context
 from voice.models import token_for_log
 from voice.work import Deferred, GiveUp, RetryLater, WorkItem, WorkQueue, running_item
@@ -250,6 +251,7 @@ class Workers:
             handler(item)
         except Deferred as deferred:
             log.debug("%s %s: %s", item.kind, _short(item.subject), deferred)
+            metrics.RATE_LIMITED.labels(item.kind).inc()
             self.queue.defer(item, self.owner, until=deferred.until, payload=deferred.payload)
         except GiveUp as refused:
             self._failed(item, policy, str(refused))
@@ -259,6 +261,7 @@ class Workers:
             else:
                 delay = later.after if later.after is not None else policy.delay(item.attempts)
                 log.info("%s %s: %s; again in %.1f s", item.kind, _short(item.subject), later, delay)
+                metrics.WORK_RETRIES.labels(item.kind).inc()
                 self.queue.retry(item, self.owner, after=delay, error=str(later))
         except Exception as error:
             log.exception("%s %s failed (attempt %s of %s)", item.kind, _short(item.subject), item.attempts,
@@ -266,6 +269,7 @@ class Workers:
             if item.attempts >= policy.attempts:
                 self._failed(item, policy, OUR_SIDE, f" ({type(error).__name__}: {error})")
             else:
+                metrics.WORK_RETRIES.labels(item.kind).inc()
                 self.queue.retry(item, self.owner, after=policy.delay(item.attempts),
                                  error=f"{type(error).__name__}: {error}")
         else:
@@ -277,6 +281,7 @@ class Workers:
     def _failed(self, item: WorkItem, policy: Policy, reason: str, detail: str = "") -> None:
         """`reason` is for a person (it may reach Slack); `detail` only for the log."""
         log.error("%s %s failed for good: %s%s", item.kind, _short(item.subject), reason, detail)
+        metrics.WORK_FAILURES.labels(item.kind).inc()
         self.queue.fail(item, self.owner, error=reason + detail)
         if policy.on_failure is not None:
             try:
