@@ -131,6 +131,14 @@ def test_allowed_countries_default_to_the_caller_ids_country(value, allowed):
     assert load_settings(GOOD | {"ALLOWED_COUNTRIES": value}).allowed_countries == allowed
 
 
+def test_logs_are_text_and_metrics_off_unless_asked_for_and_the_token_is_never_logged():
+    quiet = load_settings(GOOD)
+    assert (quiet.log_format, quiet.metrics_token, quiet.metrics_port) == ("text", "", 0)
+    loud = load_settings(GOOD | {"LOG_FORMAT": "JSON", "METRICS_TOKEN": "t" * 24, "METRICS_PORT": "9464"})
+    assert (loud.log_format, loud.metrics_port) == ("json", 9464)
+    assert "t" * 24 in loud.secrets()
+
+
 def test_alert_settings_and_the_call_rate_can_be_set():
     settings = load_settings(GOOD | {"ALERT_RETRIES": "0", "ALERT_RETRY_DELAY": "5", "PLIVO_CPS": "0.5",
                                      "DEFAULT_REGION": "gb"})
@@ -169,6 +177,9 @@ def test_otp_and_access_settings_are_read_and_checked():
         ("ALLOWED_SLACK_USERS", "U1,@ana", "ALLOWED_SLACK_USERS must be Slack IDs separated by commas"),
         ("API_KEYS", "x" * 24 + ",tooshort", "API_KEYS keys must be at least 20 characters (key number 2"),
         ("OTP_AUDIT_CHANNEL", "#audit", "OTP_AUDIT_CHANNEL must be a Slack ID"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 20 characters"),
+        ("METRICS_PORT", "0", "METRICS_PORT must be a port number from 1 to 65535"),
     ],
 )
 def test_otp_settings_explain_a_malformed_value(name, value, problem):
