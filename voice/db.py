@@ -40,6 +40,9 @@ def make_engine(database_url: str) -> Engine:
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # First: writers queue for the lock (several processes write) instead of failing with "locked";
+    # even switching to WAL below needs the lock, while another process may be creating the schema.
+    cursor.execute("PRAGMA busy_timeout=10000")
     # Overwrite what an UPDATE or DELETE removes instead of leaving it in free pages.
     cursor.execute("PRAGMA secure_delete=ON")
     # WAL: readers never wait for the writer. synchronous=NORMAL: a commit is on
@@ -47,8 +50,6 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     # power cut can lose the last commits (https://www.sqlite.org/pragma.html#pragma_synchronous).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Writers queue for the lock (several processes write) instead of failing with "locked".
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
