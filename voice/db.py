@@ -110,15 +110,18 @@ class DirectRead:
         try:
             if self._postgres:
                 raw.driver_connection.autocommit = True  # a read: no BEGIN, no ROLLBACK round trips
-            cursor = raw.cursor()
             try:
-                cursor.execute(self._sql, values)
-                row = cursor.fetchone()
-                names = [column[0] for column in cursor.description]
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(self._sql, values)
+                    row = cursor.fetchone()
+                    names = [column[0] for column in cursor.description]
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
-            if self._postgres:
-                raw.driver_connection.autocommit = False
+                if self._postgres:
+                    # Back as the pool lent it, even after an error: the next user's transactions need it.
+                    raw.driver_connection.autocommit = False
         finally:
             raw.close()  # back to the pool
         return dict(zip(names, row)) if row is not None else None
