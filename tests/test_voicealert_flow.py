@@ -207,6 +207,7 @@ def test_the_acknowledge_button_stops_the_calls_as_a_keypress_does(client, slack
     # Bob's call never rang: it is cancelled by its request UUID (the two went out in either order).
     bob = callee(client, plivo, plivo_rest, BOB)
     assert sorted(plivo_rest.stopped) == [("Call", alice.call_uuid), ("Request", bob.created["request_uuid"])]
+    settle(client)  # the clicker's display name is in (till then a callee hears the handle)
     assert speech(alice.press(alice_menu, "1")) == ["This alert was already acknowledged by Bob. Goodbye."]
 
 
@@ -233,6 +234,7 @@ def test_cancel_stops_every_call_and_says_who_cancelled(client, slack, plivo, pl
     send(client, slack.action("alert_cancel", buttons_value(posted), message=message_of(posted), user_id="U2"))
     alert_message(fake_slack, "*Cancelled* by <@U2> in Slack after 2 min 5 s")
     fake_slack.wait_for(lambda: len(plivo_rest.stopped) == 2)
+    settle(client)  # Slack has told us the canceller's display name (till then the callee hears the handle)
     bob = callee(client, plivo, plivo_rest, BOB)
     assert speech(bob.answer()) == ["This alert was cancelled by Bob. Goodbye."]
 

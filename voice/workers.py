@@ -153,8 +153,6 @@ class Workers:
 
     def drain(self, timeout: float = 10.0) -> int:
         """Run what is due until nothing is due or running anywhere (threads included)."""
-        import time
-
         deadline = time.monotonic() + timeout
         ran = 0
         while time.monotonic() < deadline:
