@@ -140,10 +140,15 @@ def report_problems(error: SettingsError) -> int:
     return 2
 
 
+def _default_note(default: str | None) -> str:
+    if default is None:
+        return " (required)"
+    return f" (default: {default})" if default else " (optional)"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     width = max(len(name) for name, _, _ in VARIABLES)
-    lines = [f"  {name:<{width}}  {meaning}" + (f" (default: {default})" if default else " (required)")
-             for name, meaning, default in VARIABLES]
+    lines = [f"  {name:<{width}}  {meaning}" + _default_note(default) for name, meaning, default in VARIABLES]
     parser = argparse.ArgumentParser(
         prog="python -m answer_server",
         description="Serve the VoiceBridge Slack app: POST /slack/events for Slack, /plivo/… for Plivo's "

@@ -272,8 +272,12 @@ def test_a_misconfigured_server_exits_with_status_2_and_one_error_line_per_probl
 def test_help_lists_every_configuration_variable(tmp_path):
     result = run_module(tmp_path, bare_env(), "--help")
     assert result.returncode == 0, result.stderr
-    for name, _, _ in VARIABLES:
+    lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ") and line.split()}
+    for name, _, default in VARIABLES:
         assert name in result.stdout
+        # Only what has no default is required; an optional one with nothing set says so.
+        assert lines[name].endswith(" (required)") == (default is None), lines[name]
+    assert lines["API_KEYS"].endswith(" (optional)") and lines["PLIVO_CPS"].endswith(" (default: 2)")
 
 
 def test_settings_are_read_from_a_dot_env_file_in_the_working_directory(tmp_path, fake_slack, fake_plivo):
