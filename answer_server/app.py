@@ -17,7 +17,7 @@ from typing import Callable
 
 from flask import Flask, Response, g, jsonify, request
 from slack_bolt import App
-from slack_bolt.adapter.flask.handler import to_flask_response
+from slack_bolt.adapter.flask.handler import SlackRequestHandler, to_flask_response
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
@@ -36,6 +36,7 @@ from answer_server.webhooks import (
 )
 from bot.alert_listeners import register_alert_listeners
 from bot.app import Access, BotServices, create_bolt_app
+from bot.installs import INSTALL_PATH, REDIRECT_PATH
 from bot.slack_request import SlackRequest, signed_by_slack
 from voice import metrics
 from voice.clock import utcnow
@@ -66,7 +67,7 @@ def create_app(
                               slack_post_rate=slack_post_rate)
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
-                           client=services.slack_client,
+                           client=services.slack_client, installs=services.installs,
                            services=BotServices(otp=services.otp, queue=services.queue, access=access))
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
@@ -80,6 +81,8 @@ def create_app(
     }
     _add_request_ids(app)
     _add_slack_route(app, bolt, settings.slack_signing_secret)
+    if services.installs:
+        _add_install_routes(app, bolt)
     _add_webhooks(app, services)
     app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
@@ -149,6 +152,19 @@ def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
             response = to_flask_response(bolt.dispatch(slack_request))
         metrics.ACK_SECONDS.labels(_kind_of(slack_request.body)).observe(time.perf_counter() - began)
         return response
+
+
+def _add_install_routes(app: Flask, bolt: App) -> None:
+    """Slack's OAuth install flow (many workspaces): Bolt's, through its Flask adapter."""
+    handler = SlackRequestHandler(bolt)
+
+    @app.get(INSTALL_PATH)
+    def slack_install():
+        return handler.handle(request)
+
+    @app.get(REDIRECT_PATH)
+    def slack_oauth_redirect():
+        return handler.handle(request)
 
 
 def _kind_of(body: dict) -> str:

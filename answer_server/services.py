@@ -15,9 +15,16 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
 from bot.alert_opening import AlertOpening
-from bot.delivery import PostLimiter, StatusMessages
+from bot.delivery import PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
+from bot.installs import Installs, installation_store, oauth_settings
 from bot.reporting import Reporting
+from bot.workspaces import (
+    InstalledWorkspaces,
+    OneWorkspace,
+    StoredBotAuthorize,
+    Workspaces,
+)
 from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
 from voice.alerts import AlertFollowers, AlertService
@@ -57,6 +64,9 @@ class Services:
     alert_store: AlertStore
     alert_calls: AlertCalls
     slack_client: WebClient
+    workspaces: Workspaces
+    #: Slack's install flow, when the app is installed in many workspaces (Settings.installs).
+    installs: Installs | None
     workers: Workers
     clock: Callable[[], datetime]
 
@@ -110,17 +120,19 @@ def build_services(
                           retry_delay=settings.alert_retry_delay, clock=clock)
     plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
     # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
-    slack_client = slack_client or WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                                             timeout=10, retry_handlers=[])
+    slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,
+                                             base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+    workspaces, installs = _workspaces(settings, engine, slack_client)
 
     registry = Registry()
     Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
             DialConfig(settings.public_url, settings.plivo_from_number, voicemail_guard=settings.otp_voicemail_guard),
             sends=SlotLimiter(engine, "plivo.create_call.sent", settings.plivo_cps)).register(registry)
     alerts.register(registry)
-    Reporting(StatusMessages(slack_client, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
+    Reporting(WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
               pace=message_pace).register(registry)
-    AlertOpening(alerts, alert_store, queue, SlackDirectory(slack_client, settings.default_region),
+    AlertOpening(alerts, alert_store, queue,
+                 lambda team_id: SlackDirectory(workspaces.client(team_id), settings.default_region),
                  record_refusal=otp.refuse).register(registry)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
     with transaction(engine) as conn:
@@ -135,8 +147,20 @@ def build_services(
         settings=settings, engine=engine, queue=queue, legs=legs, lifecycle=lifecycle, otp=otp,
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle),
-        slack_client=slack_client, workers=workers, clock=clock,
+        slack_client=slack_client, workspaces=workspaces, installs=installs, workers=workers, clock=clock,
     )
+
+
+def _workspaces(settings: Settings, engine: Engine, client: WebClient) -> tuple[Workspaces, Installs | None]:
+    """One workspace on SLACK_BOT_TOKEN, or every installed workspace on its own token."""
+    if not settings.installs:
+        return OneWorkspace(client), None
+    store = installation_store(engine, settings.slack_client_id)
+    workspaces = InstalledWorkspaces(store, client.base_url, timeout=client.timeout)
+    return workspaces, Installs(
+        settings=oauth_settings(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+                                public_url=settings.public_url, engine=engine, store=store),
+        authorize=StoredBotAuthorize(workspaces))
 
 
 def _housekeeping(queue: WorkQueue) -> None:

@@ -127,7 +127,8 @@ def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue):
                 queue.enqueue(conn, TAKER, f"{alert_id}:{user_id}", key=f"{TAKER}:{alert_id}")
             else:
                 queue.enqueue(conn, NOTICE, str(alert_id), payload=notice_payload(
-                    too_late_reply(taking.alert), reply_url=body.get("response_url"), ephemeral=True))
+                    too_late_reply(taking.alert), reply_url=body.get("response_url"), ephemeral=True,
+                    team=(body.get("team") or {}).get("id", "")))
 
     return on_click
 

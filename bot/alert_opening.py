@@ -31,12 +31,12 @@ RecordRefusal = Callable[..., None]
 
 
 class AlertOpening:
-    def __init__(self, alerts: AlertService, store: AlertStore, queue: WorkQueue, directory: SlackDirectory,
-                 record_refusal: RecordRefusal):
+    def __init__(self, alerts: AlertService, store: AlertStore, queue: WorkQueue,
+                 directory_of: Callable[[str], SlackDirectory], record_refusal: RecordRefusal):
         self.alerts = alerts
         self.store = store
         self.queue = queue
-        self.directory = directory
+        self.directory_of = directory_of  # Slack's directory of one workspace, read with its token
         self.record_refusal = record_refusal
 
     def register(self, registry: Registry) -> None:
@@ -50,14 +50,15 @@ class AlertOpening:
         if recipients is None:
             return  # opened already (this item ran before, and died before it was marked done)
         stages = [[Recipient(**recipient) for recipient in stage] for stage in recipients["stages"]]
+        directory = self.directory_of(alert.requester.team_id)
         try:
-            found = self.directory.resolve(stages, self.alerts.refusal_for)
+            found = directory.resolve(stages, self.alerts.refusal_for)
         except TooManyRecipients as error:
             self._drop(alert, failure_reply(f"{error} No call was placed."))
             return
         typed = recipients["message"]
-        names = {user_id: self.directory.name(user_id) or "someone" for user_id in mentioned_users(typed)}
-        sender = self.directory.name(alert.requester.user_id) or alert.sender_name
+        names = {user_id: directory.name(user_id) or "someone" for user_id in mentioned_users(typed)}
+        sender = directory.name(alert.requester.user_id) or alert.sender_name
         opened = self.alerts.opened(
             alert.id, sender_name=sender, message=plain_message(typed, names), targets=found.targets,
             skipped=found.skipped, then=lambda conn: self._tell_who_is_skipped(conn, alert, found.skipped,
@@ -69,7 +70,10 @@ class AlertOpening:
 
     def name_taker(self, item: WorkItem) -> None:
         alert_id, user_id = item.subject.split(":", 1)
-        name = self.directory.name(user_id)
+        alert = self.alerts.get(int(alert_id))
+        if alert is None:
+            return
+        name = self.directory_of(alert.requester.team_id).name(user_id)
         if name:
             self.alerts.name_taker(int(alert_id), user_id, name)
 
@@ -86,7 +90,7 @@ class AlertOpening:
 
     def _notify(self, conn: Connection, alert: AlertRecord, text: str) -> None:
         self.queue.enqueue(conn, NOTICE, str(alert.id), payload=notice_payload(
-            text, reply_url=alert.requester.reply_url, ephemeral=True))
+            text, reply_url=alert.requester.reply_url, ephemeral=True, team=alert.requester.team_id))
 
     def _could_not_open(self, item: WorkItem, error: str) -> None:
         alert = self.alerts.get(int(item.subject))

@@ -27,6 +27,7 @@ from bot.commands import (
     OtpRequest,
     parse_voiceotp,
 )
+from bot.installs import Installs
 from bot.reporting import NOTICE, notice_payload
 from voice.db import transaction
 from voice.models import Requester
@@ -59,24 +60,50 @@ class BotServices:
     access: Access
 
 
-def create_bolt_app(*, signing_secret: str, bot_token: str, client: WebClient, services: BotServices) -> App:
-    with _environment_without("SLACK_BOT_TOKEN"):
-        app = _bolt_app(signing_secret, bot_token, client)
+def create_bolt_app(*, signing_secret: str, client: WebClient, services: BotServices, bot_token: str = "",
+                    installs: Installs | None = None) -> App:
+    """One workspace on `bot_token`, or, with `installs`, Slack's install flow and each workspace's own token."""
+    with _environment_without("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        app = _installed_app(signing_secret, client, installs) if installs else \
+            _bolt_app(signing_secret, bot_token, client)
     app.command("/voiceotp")(_voiceotp(services))
+    if installs:
+        # Uninstalled, or its tokens revoked: the workspace's installation is deleted, so no work uses it.
+        app.enable_token_revocation_listeners()
+    else:
+        for event in ("app_uninstalled", "tokens_revoked"):
+            app.event(event)(_note_uninstall)
     app.error(_on_error)
     return app
 
 
+def _note_uninstall(event, body) -> None:
+    log.warning("Slack says %s for workspace %s; remove SLACK_BOT_TOKEN from the settings",
+                event.get("type"), body.get("team_id"))
+
+
 @contextmanager
-def _environment_without(name: str):
-    # Bolt reads SLACK_BOT_TOKEN from the environment even when `authorize` supplies the
-    # token, then warns that it will not use it; the token is in our settings already.
-    saved = os.environ.pop(name, None)
+def _environment_without(*names: str):
+    # Bolt reads SLACK_BOT_TOKEN and the OAuth variables from the environment even when it is
+    # given what to use, then warns, or switches to OAuth on its own; our settings say already.
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
     try:
         yield
     finally:
-        if saved is not None:
-            os.environ[name] = saved
+        os.environ.update(saved)
+
+
+def _installed_app(signing_secret: str, client: WebClient, installs: Installs) -> App:
+    return App(
+        signing_secret=signing_secret,
+        # Token-less: Bolt gives each request its workspace's token, and uses this one for oauth.v2.access.
+        client=WebClient(base_url=client.base_url, timeout=client.timeout),
+        authorize=installs.authorize,
+        oauth_settings=installs.settings,
+        logger=logging.getLogger("slack_bolt"),
+        request_verification_enabled=False,  # as below: answer_server checks every signature first
+        process_before_response=True,
+    )
 
 
 def _bolt_app(signing_secret: str, bot_token: str, client: WebClient) -> App:
@@ -153,12 +180,12 @@ def _voiceotp(services: BotServices):
 
 
 def _check(services: BotServices, request: CheckRequest, requester: Requester) -> str:
-    result = services.otp.check(request.number, request.code)
+    result = services.otp.check(request.number, request.code, requester.team_id)
     if result.valid:
         text = messages.verified_announcement(request.number, requester.user_id, len(request.code))
         with transaction(services.queue.engine) as conn:
             services.queue.enqueue(conn, NOTICE, requester.channel_id, payload=notice_payload(
-                text, channel=requester.channel_id, reply_url=requester.reply_url))
+                text, channel=requester.channel_id, reply_url=requester.reply_url, team=requester.team_id))
     return messages.check_reply(request.number, result)
 
 

@@ -15,12 +15,13 @@ import socket
 import urllib.error
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.workspaces import Workspaces
 from voice import metrics
 from voice.ratelimit import SlotLimiter
 from voice.work import GiveUp, RetryLater
@@ -92,11 +93,18 @@ def _retry_after(error: SlackApiError) -> float:
 
 
 class StatusMessages:
-    """Posting and updating one message, through chat.* or a response_url."""
+    """Posting and updating one message, through chat.* or a response_url.
 
-    def __init__(self, client: WebClient, post_limiter: "PostLimiter"):
-        self._client = client
+    `client_of` gives the Web API client of the message's workspace when chat.* is
+    used; a response_url needs no token, so it works even where that fails."""
+
+    def __init__(self, client_of: Callable[[], WebClient], post_limiter: "PostLimiter"):
+        self._client_of = client_of
         self._post_limiter = post_limiter
+
+    @property
+    def _client(self) -> WebClient:
+        return self._client_of()
 
     def post(self, channel_id: str, reply_url: str | None, text: str, blocks: list[dict] | None) -> Place | None:
         """Post the message; where it went, or None if nowhere would take it."""
@@ -149,6 +157,17 @@ class StatusMessages:
             log.warning("response_url refused a report: HTTP %s", response.status_code)
             return False
         return True
+
+
+class WorkspaceMessages:
+    """Status messages in the workspace each call or alert came from, with that workspace's token."""
+
+    def __init__(self, workspaces: Workspaces, post_limiter: "PostLimiter"):
+        self._workspaces = workspaces
+        self._post_limiter = post_limiter
+
+    def of(self, team_id: str) -> StatusMessages:
+        return StatusMessages(lambda: self._workspaces.client(team_id), self._post_limiter)
 
 
 #: A post waits for its channel's slot in its thread up to this long; longer, it comes back later.

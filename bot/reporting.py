@@ -20,7 +20,7 @@ from bot.delivery import (
     REPLY_URL_USES,
     VIA_REPLY_URL,
     Place,
-    StatusMessages,
+    WorkspaceMessages,
 )
 from bot.messages import status_blocks, status_text
 from voice.alert_models import ACTIVE, DROPPED, RESOLVING
@@ -41,7 +41,7 @@ MESSAGE_PACE = 1.0
 
 
 class Reporting:
-    def __init__(self, messages: StatusMessages, legs: LegStore, alerts: AlertService, alert_store: AlertStore, *,
+    def __init__(self, messages: WorkspaceMessages, legs: LegStore, alerts: AlertService, alert_store: AlertStore, *,
                  pace: float = MESSAGE_PACE):
         self.messages = messages
         self.legs = legs
@@ -65,10 +65,11 @@ class Reporting:
         if leg is None or leg.requester is None or not (leg.requester.channel_id or leg.requester.reply_url):
             return  # nowhere to report (an API call with no audit channel)
         place = Place(leg.message_via, leg.message_channel, leg.message_ts)
+        messages = self.messages.of(leg.requester.team_id)
         text, blocks = status_text(leg), status_blocks(leg)
         digest = message_digest(text, blocks)
         if place.via is None:
-            posted = self.messages.post(leg.requester.channel_id, leg.requester.reply_url, text, blocks)
+            posted = messages.post(leg.requester.channel_id, leg.requester.reply_url, text, blocks)
             if posted:
                 self.legs.attach_message(leg.token, posted.via, posted.channel, posted.ts,
                                          reply_uses=1 if posted.via == VIA_REPLY_URL else 0, digest=digest)
@@ -82,7 +83,7 @@ class Reporting:
                 log.info("call %s: a state along the way is not sent, to keep response_url uses for the "
                          "final one", token_for_log(leg.token))
                 return
-        self.messages.update(place, leg.requester.reply_url, text, blocks)
+        messages.update(place, leg.requester.reply_url, text, blocks)
         self.legs.shown(leg.token, digest)
 
     # -- an alert ------------------------------------------------------------------------------
@@ -94,10 +95,11 @@ class Reporting:
             return
         alert = view.alert
         place = Place(alert.message_via, alert.message_channel, alert.message_ts)
+        messages = self.messages.of(alert.requester.team_id)
         text, blocks = alert_text(view), alert_blocks(view)
         digest = message_digest(text, blocks)
         if place.via is None:
-            posted = self.messages.post(alert.requester.channel_id, alert.requester.reply_url, text, blocks)
+            posted = messages.post(alert.requester.channel_id, alert.requester.reply_url, text, blocks)
             if posted:
                 uses = 1 if posted.via == VIA_REPLY_URL else 0
                 self.alert_store.attach_message(alert.id, posted.via, posted.channel, posted.ts, uses,
@@ -110,7 +112,7 @@ class Reporting:
             # would not last through every ring and answer of every call.
             if alert.status == ACTIVE or not self.alert_store.spend_reply_use(alert.id, REPLY_URL_USES, alert.status):
                 return
-        self.messages.update(place, alert.requester.reply_url, text, blocks)
+        messages.update(place, alert.requester.reply_url, text, blocks)
         self.alert_store.shown(alert.id, digest)
 
     def report_gave_up(self, item: WorkItem) -> None:
@@ -122,18 +124,20 @@ class Reporting:
         place = Place(alert.message_via, alert.message_channel, alert.message_ts)
         if place.via is None:
             raise RetryLater("the alert's message is not posted yet")
-        self.messages.follow_up(place, alert.requester.reply_url, gave_up_text(alert))
+        self.messages.of(alert.requester.team_id).follow_up(place, alert.requester.reply_url, gave_up_text(alert))
 
     # -- anything else -----------------------------------------------------------------------------
 
     def notice(self, item: WorkItem) -> None:
-        """One message, to a channel or (ephemeral) to whoever acted: payload {text, channel, reply_url, ephemeral}."""
+        """One message, to a channel or (ephemeral) to whoever acted:
+        payload {text, channel, reply_url, ephemeral, team}."""
         payload = item.payload or {}
         text = payload.get("text", "")
+        messages = self.messages.of(payload.get("team") or "")
         if payload.get("ephemeral"):
-            self.messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
+            messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
         else:
-            self.messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
+            messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
 
 
 def message_digest(text: str, blocks: list[dict] | None) -> str:
@@ -142,5 +146,5 @@ def message_digest(text: str, blocks: list[dict] | None) -> str:
 
 
 def notice_payload(text: str, *, channel: str | None = None, reply_url: str | None = None,
-                   ephemeral: bool = False) -> dict:
-    return {"text": text, "channel": channel, "reply_url": reply_url, "ephemeral": ephemeral}
+                   ephemeral: bool = False, team: str = "") -> dict:
+    return {"text": text, "channel": channel, "reply_url": reply_url, "ephemeral": ephemeral, "team": team}

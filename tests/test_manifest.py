@@ -167,6 +167,19 @@ def test_bot_scopes(manifest):
         "usergroups:read",
     }
     assert len(scopes) == len(set(scopes)), "duplicate scopes"
+    # The install flow asks for the same scopes (bot/installs.py).
+    from bot.installs import BOT_SCOPES
+
+    assert scopes == list(BOT_SCOPES)
+
+
+def test_installs_come_back_to_the_redirect_route_and_uninstalls_are_heard(manifest):
+    from bot.installs import REDIRECT_PATH
+
+    assert manifest["oauth_config"]["redirect_urls"] == [f"https://{PLACEHOLDER_HOST}{REDIRECT_PATH}"]
+    events = manifest["settings"]["event_subscriptions"]
+    _assert_events_url(events["request_url"])
+    assert events["bot_events"] == ["app_uninstalled", "tokens_revoked"]
 
 
 def test_settings_flags(manifest):

@@ -14,7 +14,17 @@ from sqlalchemy import MetaData, inspect, select, text
 
 from voice.db import make_engine, reading, transaction
 from voice.migrate import BASELINE, alembic_config, current, head, prepare_database
-from voice.schema import alerts, legs, metadata, otp_codes, refusals, work_items
+from voice.schema import (
+    SLACK_STORE_TABLES,
+    alerts,
+    described_here,
+    legs,
+    metadata,
+    of_slack_stores,
+    otp_codes,
+    refusals,
+    work_items,
+)
 from voice.sealing import SecretBox
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -127,7 +137,8 @@ def test_a_first_release_database_upgrades_with_every_row_kept(bare_url):
         rows = {row["token"]: row for row in conn.execute(select(legs)).mappings()}
         alert_rows = {row["id"]: row for row in conn.execute(select(alerts)).mappings()}
         work = [dict(row) for row in conn.execute(select(work_items)).mappings()]
-        codes = conn.execute(select(otp_codes.c.id, otp_codes.c.call_token)).all()
+        codes = conn.execute(select(otp_codes.c.id, otp_codes.c.call_token, otp_codes.c.team_id,
+                                    otp_codes.c.live_number)).all()
         kinds = conn.execute(select(refusals.c.kind)).scalars().all()
     assert set(rows) == {"tok-ended-aaaaaaaaaaaaaaaa", "tok-live-aaaaaaaaaaaaaaaaa", "tok-acked-aaaaaaaaaaaaaaaa",
                          "tok-machine-aaaaaaaaaaaaaa"}
@@ -151,7 +162,9 @@ def test_a_first_release_database_upgrades_with_every_row_kept(bare_url):
     assert {(item["kind"], item["subject"]) for item in work} >= {
         ("call.stale", "tok-live-aaaaaaaaaaaaaaaaa"), ("report.call", "tok-live-aaaaaaaaaaaaaaaaa"),
         ("alert.next", "1"), ("report.alert", "1")}
-    assert codes == [("otp_code_two", "tok-live-aaaaaaaaaaaaaaaaa")] and kinds == ["destination"]
+    # The live code is still live, in the workspace its call was asked from.
+    assert codes == [("otp_code_two", "tok-live-aaaaaaaaaaaaaaaaa", "T1", "+14155550124")]
+    assert kinds == ["destination"]
     engine.dispose()
 
 
@@ -186,8 +199,45 @@ def test_the_models_and_the_migrations_describe_the_same_schema(bare_url):
     engine = make_engine(bare_url)
     prepare_database(engine)
     with engine.connect() as conn:
-        differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        differences = compare_metadata(MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": described_here}), metadata)
     assert differences == []
+    engine.dispose()
+
+
+@both
+def test_the_slack_store_tables_are_the_ones_slack_sdk_reads_and_writes(bare_url):
+    from slack_sdk.oauth.installation_store.sqlalchemy import (
+        SQLAlchemyInstallationStore,
+    )
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    stores = MetaData()
+    SQLAlchemyInstallationStore.build_installations_table(stores, "slack_installations")
+    SQLAlchemyInstallationStore.build_bots_table(stores, "slack_bots")
+    SQLAlchemyOAuthStateStore.build_oauth_states_table(stores, "slack_oauth_states")
+    assert set(stores.tables) == SLACK_STORE_TABLES
+    engine = make_engine(bare_url)
+    prepare_database(engine)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn, opts={
+            "compare_type": True, "include_name": of_slack_stores}), stores)
+    assert differences == []
+    engine.dispose()
+
+
+@both
+def test_two_workspaces_each_keep_a_live_code_for_one_number(bare_url):
+    engine = make_engine(bare_url)
+    prepare_database(engine)
+    row = dict(number="+14155550124", live_number="+14155550124", code_hash="ab" * 32, status="live",
+               checks_left=5, requester_id="U0ANA", channel_id="C0OPS", source="slack", created_at=NOW,
+               expires_at=NOW + timedelta(minutes=10))
+    with transaction(engine) as conn:
+        conn.execute(otp_codes.insert(), [row | dict(id="otp_a", team_id="T1"), row | dict(id="otp_b", team_id="T2")])
+    with pytest.raises(Exception):  # but one workspace, one live code per number
+        with transaction(engine) as conn:
+            conn.execute(otp_codes.insert().values(**row, id="otp_c", team_id="T1"))
     engine.dispose()
 
 

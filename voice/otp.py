@@ -90,7 +90,7 @@ class OtpService:
         if reason:
             return Refused("destination", reason)
         limited = self.store.first_limit_reached(
-            list(self.config.limits), order.number.e164, order.requester.user_id, self.clock()
+            list(self.config.limits), order.number.e164, order.requester.user_id, order.requester.team_id, self.clock()
         )
         return _rate_refusal(limited) if limited else None
 
@@ -121,6 +121,7 @@ class OtpService:
             source=order.source,
             ttl=self.config.ttl,
             max_checks=self.config.max_checks,
+            team_id=order.requester.team_id,
         )
         token = secrets.token_urlsafe(24)
         row = new_otp_leg(
@@ -141,8 +142,9 @@ class OtpService:
         except IntegrityError:
             return None  # the same request delivered twice
 
-    def check(self, number: PhoneNumber, typed: str) -> CheckResult:
-        return self.store.check(self.config.hash_key, number.e164, typed, self.clock())
+    def check(self, number: PhoneNumber, typed: str, team_id: str = "") -> CheckResult:
+        """Check a code typed back in workspace `team_id` ("": the HTTP API's own codes)."""
+        return self.store.check(self.config.hash_key, team_id, number.e164, typed, self.clock())
 
     def get(self, code_id: str) -> tuple[CodeRecord, Leg | None] | None:
         code = self.store.get(code_id)

@@ -58,6 +58,7 @@ class NewCode:
     source: str
     ttl: timedelta
     max_checks: int
+    team_id: str = ""  # the Slack workspace; codes and their limits are kept per workspace
 
 
 class OtpStore:
@@ -72,12 +73,13 @@ class OtpStore:
         Raises RateLimited, naming the first limit reached and when it frees up.
         """
         code_id = "otp_" + secrets.token_urlsafe(18)
-        self._serialise(conn, code.number, code.requester_id)
+        self._serialise(conn, f"{code.team_id}:{code.number}", f"{code.team_id}:{code.requester_id}")
         for limit in limits:
-            self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id, now)
-        self._retire_live(conn, code.number, REPLACED)
+            self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id,
+                          code.team_id, now)
+        self._retire_live(conn, code.team_id, code.number, REPLACED)
         conn.execute(insert(otp_codes).values(
-            id=code_id, number=code.number, live_number=code.number, code_hash=code.code_hash,
+            id=code_id, number=code.number, live_number=code.number, team_id=code.team_id, code_hash=code.code_hash,
             status=LIVE, checks_left=code.max_checks, requester_id=code.requester_id,
             channel_id=code.channel_id, source=code.source, call_token=leg_row["token"],
             created_at=now, expires_at=now + code.ttl,
@@ -86,28 +88,31 @@ class OtpStore:
         code_row = conn.execute(select(otp_codes).where(otp_codes.c.id == code_id)).mappings().one()
         return _code(code_row), leg_from_row(leg)
 
-    def first_limit_reached(self, limits: list[Limit], number: str, requester_id: str,
+    def first_limit_reached(self, limits: list[Limit], number: str, requester_id: str, team_id: str,
                             now: datetime) -> RateLimited | None:
         """A read-only look at the limits, for a quick answer before the real reservation."""
         with reading(self.engine) as conn:
             try:
                 for limit in limits:
-                    self._enforce(conn, limit, number if limit.scope == "number" else requester_id, now)
+                    self._enforce(conn, limit, number if limit.scope == "number" else requester_id, team_id, now)
             except RateLimited as limited:
                 return limited
         return None
 
-    def check(self, key: str, number: str, typed: str, now: datetime) -> CheckResult:
-        """Check a typed-back code against the live code for `number`, spending a try if wrong."""
+    def check(self, key: str, team_id: str, number: str, typed: str, now: datetime) -> CheckResult:
+        """Check a typed-back code against the live code for `number` sent from workspace `team_id`
+        ("" for the HTTP API), spending a try if wrong."""
         with transaction(self.engine) as conn:
-            row = conn.execute(select(otp_codes).where(otp_codes.c.live_number == number)).mappings().first()
+            row = conn.execute(select(otp_codes).where(
+                otp_codes.c.team_id == team_id, otp_codes.c.live_number == number)).mappings().first()
             if row is None:
                 latest = conn.execute(
-                    select(otp_codes).where(otp_codes.c.number == number).order_by(otp_codes.c.created_at.desc())
+                    select(otp_codes).where(otp_codes.c.team_id == team_id, otp_codes.c.number == number)
+                    .order_by(otp_codes.c.created_at.desc())
                 ).mappings().first()
                 return _finished(latest)
             if now >= as_utc(row["expires_at"]):
-                self._retire_live(conn, number, EXPIRED)
+                self._retire_live(conn, team_id, number, EXPIRED)
                 return CheckResult(EXPIRED, 0, _code(row))
             if matches(key, number, typed, row["code_hash"]):
                 return self._verify(conn, row, now)
@@ -144,13 +149,14 @@ class OtpStore:
             conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
 
     @staticmethod
-    def _enforce(conn: Connection, limit: Limit, who: str, now: datetime) -> None:
+    def _enforce(conn: Connection, limit: Limit, who: str, team_id: str, now: datetime) -> None:
         if limit.maximum <= 0:
             return
         column = legs.c.to_number if limit.scope == "number" else legs.c.requester_id
         recent = list(conn.execute(
             select(legs.c.created_at)
-            .where(legs.c.purpose == OTP, column == who, legs.c.created_at > now - limit.window)
+            .where(legs.c.purpose == OTP, column == who, legs.c.team_id == team_id,
+                   legs.c.created_at > now - limit.window)
             .order_by(legs.c.created_at)
         ).scalars())
         if len(recent) >= limit.maximum:
@@ -158,8 +164,9 @@ class OtpStore:
             raise RateLimited(limit, as_utc(recent[len(recent) - limit.maximum]) + limit.window)
 
     @staticmethod
-    def _retire_live(conn: Connection, number: str, status: str) -> None:
-        old = conn.execute(select(otp_codes.c.id).where(otp_codes.c.live_number == number)).scalar()
+    def _retire_live(conn: Connection, team_id: str, number: str, status: str) -> None:
+        old = conn.execute(select(otp_codes.c.id).where(
+            otp_codes.c.team_id == team_id, otp_codes.c.live_number == number)).scalar()
         if old is None:
             return
         conn.execute(update(otp_codes).where(otp_codes.c.id == old).values(status=status, live_number=None))

@@ -97,8 +97,10 @@ otp_codes = Table(
     Column("id", String(40), primary_key=True),
     Column("number", String(20), nullable=False, index=True),
     # Equal to `number` while the code is live, NULL after: the unique
-    # constraint keeps one live code per number, across instances.
-    Column("live_number", String(20), unique=True),
+    # constraint keeps one live code per number and workspace, across instances.
+    Column("live_number", String(20)),
+    # The Slack workspace the code was sent from ("" for the HTTP API): codes are kept per workspace.
+    Column("team_id", String(32), nullable=False, default="", server_default=""),
     Column("code_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("checks_left", Integer, nullable=False),
@@ -109,6 +111,7 @@ otp_codes = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("verified_at", DateTime(timezone=True)),
+    UniqueConstraint("team_id", "live_number", name="uq_otp_codes_team_live"),
 )
 
 refusals = Table(
@@ -187,3 +190,21 @@ rate_slots = Table(
     Column("name", String(120), primary_key=True),
     Column("next_free", Float, nullable=False),  # seconds since the epoch
 )
+
+
+#: Tables kept by slack_sdk's installation and OAuth state stores (installs in many
+#: workspaces): migration 0003 makes them, slack_sdk's stores describe them, not this module.
+SLACK_STORE_TABLES = frozenset({"slack_installations", "slack_bots", "slack_oauth_states"})
+
+
+def described_here(name: str | None, type_: str, parent_names: dict) -> bool:
+    """For Alembic's comparisons (`include_name`): whether this module describes the object."""
+    return type_ == "schema" or not of_slack_stores(name, type_, parent_names)
+
+
+def of_slack_stores(name: str | None, type_: str, parent_names: dict) -> bool:
+    """For Alembic's comparisons (`include_name`): whether the object is one of slack_sdk's stores'."""
+    if type_ == "schema":
+        return True
+    table = name if type_ == "table" else parent_names.get("table_name")
+    return table in SLACK_STORE_TABLES

@@ -24,7 +24,11 @@ DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
 # Name, meaning and default of every variable; `python -m answer_server --help`
 # prints this table, so the help cannot drift from what is read.
 VARIABLES: tuple[tuple[str, str, str | None], ...] = (
-    ("SLACK_BOT_TOKEN", "bot token of the Slack app (xoxb-…)", None),
+    ("SLACK_BOT_TOKEN", "bot token of the Slack app (xoxb-…), for one workspace; leave it out to install the app "
+     "in many workspaces with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET", None),
+    ("SLACK_CLIENT_ID", "Client ID of the Slack app: with SLACK_CLIENT_SECRET and no SLACK_BOT_TOKEN, the app serves "
+     "Slack's install flow (/slack/install) and keeps each workspace's token", ""),
+    ("SLACK_CLIENT_SECRET", "Client Secret of the Slack app, for the install flow", ""),
     ("SLACK_SIGNING_SECRET", "signing secret of the Slack app; verifies Slack's requests", None),
     ("PLIVO_AUTH_ID", "Plivo Auth ID (MA… or SA…, 20 characters)", None),
     ("PLIVO_AUTH_TOKEN", "Plivo Auth Token; also verifies Plivo's callbacks", None),
@@ -78,6 +82,7 @@ LOG_FORMATS = ("text", "json")
 _DERIVED_DEFAULTS = {"ALLOWED_COUNTRIES", "DEFAULT_REGION", "OTP_HASH_KEY"}
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,20}")
 
+_CLIENT_ID = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}")
 _AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 # Whole values only, in ASCII: str.isdigit() also takes "²" and "٣", which int() then refuses.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -148,10 +153,19 @@ class Settings:
     #: Metrics on 127.0.0.1 at this port, no token (0: none).
     metrics_port: int = 0
     otp_audit_channel: str = ""
+    #: Slack's OAuth install flow (many workspaces) when both are set and slack_bot_token is empty.
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+
+    @property
+    def installs(self) -> bool:
+        """Whether the app is installed in workspaces through OAuth, rather than run on one bot token."""
+        return bool(self.slack_client_id and self.slack_client_secret and not self.slack_bot_token)
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never reach a log line."""
-        return (self.slack_bot_token, self.slack_signing_secret, self.plivo_auth_token,
+        return (*((self.slack_bot_token,) if self.slack_bot_token else ()), self.slack_signing_secret,
+                self.plivo_auth_token, *((self.slack_client_secret,) if self.slack_client_secret else ()),
                 self.otp_hash_key, *self.api_keys, *((self.metrics_token,) if self.metrics_token else ()))
 
 
@@ -159,8 +173,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build Settings from `environ`, or raise SettingsError listing every problem."""
     problems: list[str] = []
     values = {name: (environ.get(name) or "").strip() for name, _, _ in VARIABLES}
+    installs = bool(values["SLACK_CLIENT_ID"] or values["SLACK_CLIENT_SECRET"])
     for name, _, default in VARIABLES:
         if not values[name]:
+            if name == "SLACK_BOT_TOKEN" and installs:
+                continue  # many workspaces: each one's token comes from its installation
             if default is None:
                 problems.append(f"{name} is required: {_meaning(name)}")
             elif name not in _DERIVED_DEFAULTS:
@@ -206,11 +223,14 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             problem = check(values[name])
             if problem:
                 problems.append(f"{name} {problem}")
+    problems += _slack_mode_problems(values)
     if problems:
         raise SettingsError(problems)
 
     return Settings(
         slack_bot_token=values["SLACK_BOT_TOKEN"],
+        slack_client_id=values["SLACK_CLIENT_ID"],
+        slack_client_secret=values["SLACK_CLIENT_SECRET"],
         slack_signing_secret=values["SLACK_SIGNING_SECRET"],
         plivo_auth_id=values["PLIVO_AUTH_ID"],
         plivo_auth_token=values["PLIVO_AUTH_TOKEN"],
@@ -251,6 +271,23 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 def _meaning(name: str) -> str:
     return next(meaning for n, meaning, _ in VARIABLES if n == name)
+
+
+def _slack_mode_problems(values: dict[str, str]) -> list[str]:
+    """One workspace (SLACK_BOT_TOKEN) or installs (SLACK_CLIENT_ID + SLACK_CLIENT_SECRET), not both."""
+    client_id, client_secret = values["SLACK_CLIENT_ID"], values["SLACK_CLIENT_SECRET"]
+    if not (client_id or client_secret):
+        return []
+    if values["SLACK_BOT_TOKEN"]:
+        return ["SLACK_BOT_TOKEN and SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are set: set SLACK_BOT_TOKEN for one "
+                "workspace, or the client ID and secret (and no bot token) to install the app in many, not both"]
+    if not client_id:
+        return ["SLACK_CLIENT_ID is required with SLACK_CLIENT_SECRET: Basic Information → App Credentials"]
+    if not client_secret:
+        return ["SLACK_CLIENT_SECRET is required with SLACK_CLIENT_ID: Basic Information → App Credentials"]
+    if not _CLIENT_ID.fullmatch(client_id):
+        return ["SLACK_CLIENT_ID must look like 1234567890.1234567890 (Basic Information → App Credentials)"]
+    return []
 
 
 def _check_bot_token(value: str) -> str | None:

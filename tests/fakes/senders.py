@@ -43,11 +43,12 @@ class SlackSender:
         response_url: str | None = None,
         trigger_id: str | None = None,
         timestamp: int | None = None,
+        team_id: str = "T0001",
     ) -> Signed:
         body = urlencode(
             [
                 ("token", "deprecated-verification-token"),
-                ("team_id", "T0001"),
+                ("team_id", team_id),
                 ("team_domain", "example"),
                 ("channel_id", channel_id),
                 ("channel_name", "ops"),
@@ -75,6 +76,7 @@ class SlackSender:
         channel_id: str = "C0OPS",
         response_url: str = "https://hooks.slack.com/actions/T0001/2/y",
         timestamp: int | None = None,
+        team_id: str = "T0001",
     ) -> Signed:
         """A button click (`block_actions`) as Slack sends it: `payload=<urlencoded JSON>`, signed v0.
 
@@ -83,13 +85,13 @@ class SlackSender:
         now = time.time()
         payload = {
             "type": "block_actions",
-            "user": {"id": user_id, "username": username, "name": username, "team_id": "T0001"},
+            "user": {"id": user_id, "username": username, "name": username, "team_id": team_id},
             "api_app_id": "A0VOICE",
             "token": "deprecated-verification-token",
             "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel_id,
                           "is_ephemeral": False},
             "trigger_id": f"{secrets.randbelow(10**12)}.1.{uuid.uuid4().hex}",
-            "team": {"id": "T0001", "domain": "example"},
+            "team": {"id": team_id, "domain": "example"},
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": channel_id, "name": "ops"},
@@ -107,14 +109,26 @@ class SlackSender:
         }
         return self.sign("/slack/events", urlencode({"payload": json.dumps(payload)}), timestamp)
 
-    def sign(self, path: str, body: str, timestamp: int | None = None) -> Signed:
+    def event(self, event: dict, *, team_id: str = "T0001", timestamp: int | None = None) -> Signed:
+        """An Events API delivery (`event_callback`) as Slack sends it: JSON, signed v0."""
+        body = json.dumps({
+            "token": "deprecated-verification-token", "team_id": team_id, "api_app_id": "A0VOICE",
+            "event": event, "type": "event_callback", "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()), "is_ext_shared_channel": False,
+            "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": f"U{team_id}BOT",
+                                "is_bot": True, "is_enterprise_install": False}],
+        })
+        return self.sign("/slack/events", body, timestamp, content_type="application/json")
+
+    def sign(self, path: str, body: str, timestamp: int | None = None, *,
+             content_type: str = "application/x-www-form-urlencoded") -> Signed:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         digest = hmac.new(self.signing_secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
         return Signed(
             path,
             body,
             {
-                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": ts,
                 "X-Slack-Signature": f"v0={digest}",
                 "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",

@@ -124,6 +124,38 @@ class FakeSlackApi:
             self._usergroups: dict[str, list[str]] = {}
             # What Slack would refuse or show wrongly in what the app sent: (where, problem).
             self._problems: list[tuple[str, str]] = []
+            # Bot tokens Slack knows, each with its workspace's auth.test answer.
+            self._tokens: dict[str, dict] = {self.bot_token: dict(AUTH_TEST)}
+            self._oauth_client: tuple[str, str] | None = None  # (client ID, secret) oauth.v2.access accepts
+            self._oauth_codes: dict[str, dict] = {}  # authorization code -> the grant it is exchanged for
+
+    def add_workspace(self, team_id: str, bot_token: str, name: str = "") -> None:
+        """Another workspace with the app installed: its bot token works, and auth.test names it."""
+        with self._lock:
+            self._tokens[bot_token] = dict(AUTH_TEST, team_id=team_id, team=name or team_id,
+                                           bot_id=f"B{team_id}", user_id=f"U{team_id}BOT")
+
+    def accept_oauth(self, client_id: str, client_secret: str) -> None:
+        """The app's credentials, which oauth.v2.access checks (HTTP Basic, as slack_sdk sends them)."""
+        with self._lock:
+            self._oauth_client = (client_id, client_secret)
+
+    def grant(self, code: str, *, team_id: str, bot_token: str, installer: str = "UINSTALLER",
+              team_name: str = "") -> None:
+        """An authorization code Slack gave an installer; oauth.v2.access exchanges it once."""
+        with self._lock:
+            self._oauth_codes[code] = {
+                "ok": True, "app_id": "A0VOICE", "authed_user": {"id": installer}, "token_type": "bot",
+                "scope": "commands,chat:write,chat:write.public,users:read,usergroups:read",
+                "access_token": bot_token, "bot_user_id": f"U{team_id}BOT",
+                "team": {"id": team_id, "name": team_name or team_id}, "enterprise": None,
+                "is_enterprise_install": False,
+            }
+
+    def tokens_used(self, method: str) -> list[str]:
+        """The bot token each call of `method` carried, in order."""
+        return [r.headers.get("authorization", "").removeprefix("Bearer ") for r in self.requests
+                if r.method_or_path == method]
 
     def fail_channel(self, channel_id: str, error: str = "not_in_channel") -> None:
         with self._lock:
@@ -271,12 +303,15 @@ class FakeSlackApi:
 
     def _web_api(self, method: str, body: dict, authorization: str) -> dict:
         """Called with the lock held. Slack reports errors as HTTP 200 with ok:false."""
-        if authorization != f"Bearer {self.bot_token}":
+        if method == "oauth.v2.access":
+            return self._oauth_access(body, authorization)
+        token = authorization.removeprefix("Bearer ")
+        if not authorization.startswith("Bearer ") or token not in self._tokens:
             return {"ok": False, "error": "invalid_auth"}
         if method in self._failing_methods:
             return {"ok": False, "error": self._failing_methods[method]}
         if method == "auth.test":
-            return dict(AUTH_TEST)
+            return dict(self._tokens[token])
         if method == "users.info":
             user = self._users.get(body.get("user"))
             return {"ok": True, "user": json.loads(json.dumps(user))} if user else {"ok": False, "error": "user_not_found"}
@@ -307,6 +342,26 @@ class FakeSlackApi:
         msg.text = body.get("text", msg.text)
         msg.blocks = body.get("blocks", msg.blocks)  # omitted blocks are left untouched, as in Slack
         return {"ok": True, "channel": channel, "ts": msg.ts, "text": msg.text}
+
+    def _oauth_access(self, body: dict, authorization: str) -> dict:
+        """oauth.v2.access: the app's credentials (Basic auth or form fields) and a code, used once."""
+        import base64
+
+        credentials = None
+        if authorization.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+            credentials = (client_id, secret)
+        elif body.get("client_id"):
+            credentials = (body.get("client_id"), body.get("client_secret"))
+        if self._oauth_client is None or credentials != self._oauth_client:
+            return {"ok": False, "error": "invalid_client_id"}
+        grant = self._oauth_codes.pop(body.get("code", ""), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        team = grant["team"]
+        self._tokens[grant["access_token"]] = dict(AUTH_TEST, team_id=team["id"], team=team["name"],
+                                                   bot_id=f"B{team['id']}", user_id=grant["bot_user_id"])
+        return grant
 
     def _response_url(self, path: str, body: dict) -> tuple[int, str]:
         """Called with the lock held."""

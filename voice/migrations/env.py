@@ -9,7 +9,7 @@ https://alembic.sqlalchemy.org/en/latest/cookbook.html#connection-sharing
 
 from alembic import context
 
-from voice.schema import metadata
+from voice.schema import described_here, metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
@@ -17,6 +17,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=True,  # SQLite alters a table by copying it: batch mode does that
     compare_type=True,
+    include_name=described_here,  # slack_sdk's stores describe their own tables
 )
 with context.begin_transaction():
     context.run_migrations()
