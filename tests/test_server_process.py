@@ -401,3 +401,25 @@ def test_metrics_add_up_every_process_and_need_their_token(launch, slack, plivo,
 
 def test_metrics_are_off_without_a_token(server):
     assert requests.get(server.url + "/metrics", timeout=5).status_code == 404
+
+
+def test_installs_in_many_workspaces_run_the_install_flow_in_the_real_server(launch, server_env, fake_slack):
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, no SLACK_BOT_TOKEN: the install page, the code exchanged
+    against Slack's stand-in, and the new workspace's command answered, by the real process."""
+    fake_slack.accept_oauth("1234567890.9876543210", "client-secret-for-tests-0123")
+    env = {name: value for name, value in server_env.items() if name != "SLACK_BOT_TOKEN"}
+    server = launch(env=env | {"SLACK_CLIENT_ID": "1234567890.9876543210",
+                               "SLACK_CLIENT_SECRET": "client-secret-for-tests-0123"})
+    browser = requests.Session()
+    page = browser.get(f"{server.url}/slack/install", timeout=5)
+    state = re.search(r"state=([0-9a-f-]+)", page.text)[1]
+    # The state cookie is Secure: behind TLS a browser sends it back; this plain-HTTP test must do so itself.
+    assert "Secure" in page.headers["Set-Cookie"]
+    browser.cookies.set("slack-app-oauth-state", state)
+    fake_slack.grant("code-1", team_id="T0ONE", bot_token="xoxb-one", team_name="Acme")
+    done = browser.get(f"{server.url}/slack/oauth_redirect", params={"code": "code-1", "state": state}, timeout=5)
+    assert done.status_code == 200 and "installed in Acme" in done.text
+    reply = server.send(SlackSender(SIGNING_SECRET, response_url=fake_slack.response_url()).command(
+        "help", team_id="T0ONE"))
+    assert reply.status_code == 200 and "/voiceotp" in reply.text
+    assert "client-secret-for-tests-0123" not in server.output()
