@@ -1,13 +1,8 @@
-"""An alert call's next turn as Plivo XML. Pure."""
+"""An alert call's next turn as Plivo XML, in the callee's language. Pure."""
 
 from __future__ import annotations
 
 from answer_server.plivo_xml import (
-    ACKNOWLEDGED,
-    ALERT_TRY_LATER,
-    GOODBYE,
-    INVALID_KEY,
-    NO_INPUT,
     alert_document,
     alert_intro,
     already_acknowledged,
@@ -20,47 +15,58 @@ from answer_server.plivo_xml import (
 from voice.alert_calls import CallTurn, Turn
 from voice.alert_models import AlertRecord
 from voice.dialing import CallUrls
+from voice.languages import Speech, phrase, speech_for_number
+from voice.models import Leg
 
-TRY_AGAIN = "Sorry, something went wrong on our side. Please try again."
 
-
-def document_for(turn: CallTurn, urls: CallUrls) -> bytes:
+def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
     """The Plivo XML for what the call does next."""
     alert = turn.alert
+    speech = callee_speech(alert, turn.leg, voice)
+    say = lambda key, **fields: phrase(speech.code, key, **fields)  # noqa: E731 - one line per turn below
     match turn.turn:
         case Turn.PLAY:
-            return alert_document(alert_intro(alert.sender_name, alert.channel_name), alert.message, urls.menu)
+            return alert_document(alert_intro(alert.sender_name, alert.channel_name, speech), alert.message,
+                                  urls.menu, speech)
         case Turn.MENU:
-            return menu_document(urls.key, urls.silence)
+            return menu_document(urls.key, urls.silence, speech=speech)
         case Turn.REPEAT:
-            return menu_document(urls.key, urls.silence, before=[alert.message])
+            return menu_document(urls.key, urls.silence, before=[alert.message], speech=speech)
         case Turn.INVALID_KEY:
-            return menu_document(urls.key, urls.silence, before=[INVALID_KEY])
+            return menu_document(urls.key, urls.silence, before=[say("alert_invalid_key")], speech=speech)
         case Turn.ACKNOWLEDGED:
-            return sentence_document(ACKNOWLEDGED)
+            return sentence_document(say("alert_acknowledged"), speech)
         case Turn.TAKEN:
-            return sentence_document(already_acknowledged(taker_name(alert)))
+            return sentence_document(already_acknowledged(taker_name(alert, speech), speech), speech)
         case Turn.CANCELLED:
-            return sentence_document(cancelled_by(alert.resolved_name or "someone in Slack"))
+            return sentence_document(cancelled_by(alert.resolved_name or phrase(speech.code, "someone"), speech), speech)
         case Turn.NO_INPUT:
-            return sentence_document(NO_INPUT)
+            return sentence_document(say("alert_no_input"), speech)
         case Turn.HANG_UP | Turn.ENDED:
-            return sentence_document(GOODBYE)
+            return sentence_document(say("goodbye"), speech)
         case _:
-            return goodbye_document()
+            return goodbye_document(speech)
 
 
-def error_document(event: str, urls: CallUrls) -> bytes:
+def error_document(event: str, urls: CallUrls, speech: Speech) -> bytes:
     """What a callee hears when we failed: the menu again where there is one, else an apology."""
     if event in ("menu", "silence", "keys"):
-        return menu_document(urls.key, urls.silence, before=[TRY_AGAIN])
-    return sentence_document(ALERT_TRY_LATER)
+        return menu_document(urls.key, urls.silence, before=[phrase(speech.code, "alert_try_again")], speech=speech)
+    return sentence_document(phrase(speech.code, "alert_try_later"), speech)
 
 
-def taker_name(alert: AlertRecord) -> str:
+def callee_speech(alert: AlertRecord | None, leg: Leg | None, voice: str) -> Speech:
+    """The callee's language (their Slack locale, `lang=`, else their number's country) and VOICE."""
+    if alert is None or leg is None or leg.target is None or leg.target >= len(alert.targets):
+        return speech_for_number(leg.to_number if leg else "", None, voice)
+    target = alert.targets[leg.target]
+    return speech_for_number(target.number, target.language, voice)
+
+
+def taker_name(alert: AlertRecord, speech: Speech) -> str:
     """Who acknowledged, as a callee should hear it."""
     if alert.resolved_name:
         return alert.resolved_name
     if alert.resolved_number:
-        return number_as_name(alert.resolved_number)
-    return "someone else"
+        return number_as_name(alert.resolved_number, speech)
+    return phrase(speech.code, "someone")

@@ -97,8 +97,9 @@ def _add_webhooks(app: Flask, services: Services) -> None:
     progress = ProgressEvents(services.legs, services.lifecycle)
     signed = dict(auth_token=settings.plivo_auth_token, public_url=settings.public_url)
     app.register_blueprint(webhook_blueprint(
-        "plivo_alert", "/plivo/alert", alert_events(services.alert_calls, progress, settings.public_url),
-        on_error=alert_error(settings.public_url), **signed))
+        "plivo_alert", "/plivo/alert", alert_events(services.alert_calls, progress, settings.public_url,
+                                                    settings.voice),
+        on_error=alert_error(settings.public_url, settings.voice), **signed))
     app.register_blueprint(webhook_blueprint(
         "plivo", "/plivo", otp_events(services.otp_calls, progress, settings.public_url),
         on_error=otp_error(settings.voice), **signed))

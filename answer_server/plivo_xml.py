@@ -24,16 +24,20 @@ DIGIT_PAUSE = "600ms"
 # The alert menu. Keys are named here and only here.
 DIGIT_ACK = "1"
 DIGIT_REPEAT = "2"
+DIGIT_PASS = "3"  # pass the alert on to the next link of the chain
+DIGIT_BRIDGE = "9"  # after acknowledging: the voice bridge to whoever raised the alert
 # Every key reaches our action URL, so a wrong one gets our sentence rather
 # than Plivo's silence (validDigits would swallow it).
 ANY_KEY = "1234567890*#"
 MENU_TIMEOUT = 7  # seconds to press a key once the menu has been said
-MENU = f"Press {DIGIT_ACK} to acknowledge. Press {DIGIT_REPEAT} to hear the message again."
-INVALID_KEY = "Sorry, that key is not valid."
-ACKNOWLEDGED = "Acknowledged. Thank you."
-NO_INPUT = "No key was pressed, so the alert is still not acknowledged. Goodbye."
-ALERT_TRY_LATER = "Sorry, something went wrong on our side. Goodbye."
-GOODBYE = "Goodbye."
+BRIDGE_OFFER_TIMEOUT = 10  # seconds to press 9 after "Acknowledged"
+# The English sentences, by name (voice/phrases.toml has every language).
+MENU = phrase("en", "alert_menu")
+INVALID_KEY = phrase("en", "alert_invalid_key")
+ACKNOWLEDGED = phrase("en", "alert_acknowledged")
+NO_INPUT = phrase("en", "alert_no_input")
+ALERT_TRY_LATER = phrase("en", "alert_try_later")
+GOODBYE = phrase("en", "goodbye")
 
 
 def spell_digits(code: str) -> str:
@@ -79,60 +83,79 @@ def goodbye_document(speech: Speech = ENGLISH, key: str = "not_valid") -> bytes:
 
 
 def sentence_document(sentence: str, speech: Speech = ENGLISH) -> bytes:
-    """Say `sentence` and hang up (the alert calls' endings, in English)."""
+    """Say `sentence` and hang up (the alert calls' endings)."""
     response = ET.Element("Response")
     _speak(response, speech, sentence)
     ET.SubElement(response, "Hangup")
     return _serialize(response)
 
 
-def alert_intro(sender: str, channel: str | None) -> str:
+def alert_intro(sender: str, channel: str | None, speech: Speech = ENGLISH) -> str:
     """Who sent the alert and from where, said before the message."""
-    place = f"the Slack channel {channel}" if channel else "Slack"
-    return f"This is an alert from {sender}, sent from {place}."
+    if channel:
+        return phrase(speech.code, "alert_from_channel", sender=sender, channel=channel)
+    return phrase(speech.code, "alert_from", sender=sender)
 
 
-def already_acknowledged(name: str) -> str:
-    return f"This alert was already acknowledged by {name}. Goodbye."
+def already_acknowledged(name: str, speech: Speech = ENGLISH) -> str:
+    return phrase(speech.code, "alert_taken", name=name)
 
 
-def cancelled_by(name: str) -> str:
-    return f"This alert was cancelled by {name}. Goodbye."
+def cancelled_by(name: str, speech: Speech = ENGLISH) -> str:
+    return phrase(speech.code, "alert_cancelled", name=name)
 
 
-def number_as_name(e164: str) -> str:
+def number_as_name(e164: str, speech: Speech = ENGLISH) -> str:
     """A person known only by their number: 'the number ending in 0, 1, 0, 0'."""
-    return f"the number ending in {spell_digits(e164[-4:])[:-1]}"
+    return phrase(speech.code, "number_ending", digits=spell_digits(e164[-4:])[:-1])
 
 
-def alert_document(intro: str, message: str, next_url: str) -> bytes:
-    """Who sent it, then the message, spoken once, then on to `next_url` (the menu).
+def alert_document(intro: str, message: str, next_url: str, speech: Speech = ENGLISH) -> bytes:
+    """Who sent it, then the message (read as typed), spoken once, then on to `next_url` (the menu).
 
     The menu comes from another request so that an answering machine, which
     Plivo reports while the message plays, records the message and no menu.
     """
     response = ET.Element("Response")
     _wait(response, 1)
-    _speak(response, ENGLISH, intro)
-    _speak(response, ENGLISH, message)
+    _speak(response, speech, intro)
+    _speak(response, speech, message)
     _redirect(response, next_url)
     return _serialize(response)
 
 
-def menu_document(keys_url: str, silence_url: str, *, before: Sequence[str] = ()) -> bytes:
-    """Say `before`, then the menu, waiting for one key; no key goes to `silence_url`."""
+def menu_document(keys_url: str, silence_url: str, *, before: Sequence[str] = (), speech: Speech = ENGLISH,
+                  pass_on: bool = False) -> bytes:
+    """Say `before`, then the menu (with "press 3 to pass it on" when `pass_on`), waiting for one key;
+    no key goes to `silence_url`."""
     response = ET.Element("Response")
     for sentence in before:
-        _speak(response, ENGLISH, sentence)
-    digits = ET.SubElement(
-        response, "GetDigits",
-        action=keys_url, method="POST", numDigits="1", timeout=str(MENU_TIMEOUT),
-        retries="1", validDigits=ANY_KEY, finishOnKey="none", redirect="true",
-    )
-    _speak(digits, ENGLISH, MENU)
+        _speak(response, speech, sentence)
+    digits = _menu_digits(response, keys_url, MENU_TIMEOUT)
+    menu = phrase(speech.code, "alert_menu")
+    _speak(digits, speech, f"{menu} {phrase(speech.code, 'alert_pass_option')}" if pass_on else menu)
     # Plivo goes on to the next element only when no key came.
     _redirect(response, silence_url)
     return _serialize(response)
+
+
+def bridge_offer_document(keys_url: str, requester: str, speech: Speech = ENGLISH) -> bytes:
+    """"Acknowledged", then the offer of the voice bridge: press 9 within a few seconds, or the call ends."""
+    response = ET.Element("Response")
+    _speak(response, speech, phrase(speech.code, "alert_acknowledged"))
+    digits = _menu_digits(response, keys_url, BRIDGE_OFFER_TIMEOUT)
+    _speak(digits, speech, phrase(speech.code, "alert_bridge_offer", name=requester))
+    _speak(response, speech, phrase(speech.code, "goodbye"))
+    ET.SubElement(response, "Hangup")
+    return _serialize(response)
+
+
+def _menu_digits(parent: ET.Element, keys_url: str, timeout: int) -> ET.Element:
+    return ET.SubElement(
+        parent, "GetDigits",
+        action=keys_url, method="POST", numDigits="1", timeout=str(timeout),
+        retries="1", validDigits=ANY_KEY, finishOnKey="none", redirect="true",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -149,12 +149,12 @@ def otp_error(voice: str) -> Callable[[str, str], bytes]:
     return on_error
 
 
-def alert_events(calls: AlertCalls, progress: ProgressEvents, public_url: str) -> dict[str, Answer]:
+def alert_events(calls: AlertCalls, progress: ProgressEvents, public_url: str, voice: str) -> dict[str, Answer]:
     def render(token: str, fields: Fields, next_turn: Callable[[str], object]) -> bytes:
         call_uuid = call_uuid_of(fields)
         if not call_uuid:
             return goodbye_document()
-        return document_for(next_turn(call_uuid), callback_urls(public_url, token, ALERT))
+        return document_for(next_turn(call_uuid), callback_urls(public_url, token, ALERT), voice)
 
     def pressed(token: str, call_uuid: str, digits: str | None):
         """One key from the menu."""
@@ -182,10 +182,11 @@ def alert_events(calls: AlertCalls, progress: ProgressEvents, public_url: str) -
     }
 
 
-def alert_error(public_url: str) -> Callable[[str, str], bytes]:
+def alert_error(public_url: str, voice: str) -> Callable[[str, str], bytes]:
     def on_error(event: str, token: str) -> bytes:
         if event in ("ring", "machine", "hangup"):
             return empty_document()
-        return error_document(event, callback_urls(public_url, token, ALERT))
+        # We failed: reading the callee's language could fail too, so the configured voice's English.
+        return error_document(event, callback_urls(public_url, token, ALERT), speech_for(None, voice))
 
     return on_error

@@ -5,7 +5,8 @@ each a number with +, a user mention or a user group, as Slack sends them when
 the command escapes (`should_escape: true`): `<@U123>`, `<@U123|ana>`,
 `<!subteam^S123|@oncall>`. Spaces or commas between them: called at once.
 `>` between them: an escalation chain. Slack escapes a typed `>` as `&gt;`.
-The first token that is none of these starts the message.
+`lang=<tag>` among them makes every call speak that language. The first token
+that is none of these starts the message.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.commands import CommandError, HelpRequest
 from bot.mrkdwn import unescape
+from voice.languages import UnknownLanguage, parse_language_tag, supported_languages
 from voice.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.text import is_blank
 
@@ -37,6 +39,7 @@ _FIRST_WORD = re.compile(r"\+\S*")
 _DIGIT_GROUP = re.compile(r"[\s,]+\(?[0-9][0-9()\-.]*(?=[\s,]|$)")
 # Any Slack markup in the message: <@U1>, <#C1|ops>, <!here>, <https://x|label>.
 _MARKUP = re.compile(r"<([^<>]*)>")
+_LANG = re.compile(r"lang=(\S*)(?=[\s,]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class AlertRequest:
     stages: tuple[tuple[Recipient, ...], ...]
     #: As Slack sent it (escaped, with markup); see plain_message.
     message: str
+    #: A checked `lang=` tag: every call speaks it, whatever each person's Slack locale.
+    language: str | None = None
 
 
 def parse_voicealert(text: str) -> AlertRequest | HelpRequest | CommandError:
@@ -62,10 +67,19 @@ def parse_voicealert(text: str) -> AlertRequest | HelpRequest | CommandError:
         return HelpRequest()
     stages: list[list[Recipient]] = [[]]
     position = 0
+    language = None
     expect_recipient = True  # at the start and after ">"
     while True:
         gap = _GAP.match(text, position)
         position = gap.end() if gap else position
+        if lang := _LANG.match(text, position):
+            try:
+                language = parse_language_tag(lang[1])
+            except UnknownLanguage:
+                choices = ", ".join(supported_languages())
+                return CommandError(f"“{lang[0]}” is not a language I speak; use one of {choices} (e.g. lang=es).")
+            position = lang.end()
+            continue
         chain = _CHAIN.match(text, position)
         if chain:
             if expect_recipient:
@@ -97,7 +111,7 @@ def parse_voicealert(text: str) -> AlertRequest | HelpRequest | CommandError:
     length = len(plain_message(message))
     if length > MESSAGE_MAX:
         return CommandError(f"The message is {length} characters long; the limit is {MESSAGE_MAX}.")
-    return AlertRequest(stages=tuple(tuple(stage) for stage in stages), message=message)
+    return AlertRequest(stages=tuple(tuple(stage) for stage in stages), message=message, language=language)
 
 
 def _recipient_at(text: str, position: int) -> tuple[Recipient | CommandError | None, int]:

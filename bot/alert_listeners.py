@@ -89,7 +89,7 @@ def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefu
                 channel_name=_spoken_channel(command),
                 message=plain_message(request.message),
                 recipients={"stages": [[asdict(recipient) for recipient in stage] for stage in request.stages],
-                            "message": request.message},
+                            "message": request.message, "language": request.language},
                 request_id=command.get("trigger_id"),
             )
         except Exception:

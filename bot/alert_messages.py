@@ -46,7 +46,9 @@ ALERT_USAGE = escape(
     "Who: @people, @user-groups, or numbers with + and the country code, written without spaces. "
     "Separated by spaces or commas they are called at once; separated by `>` one after the other, "
     "each only if nobody before acknowledged. The message (up to 1000 characters) is read to each "
-    "person, who presses 1 to acknowledge."
+    "person, who presses 1 to acknowledge. Each call speaks its person's Slack language (a number: its "
+    "country's); `lang=es` among the people makes every call speak Spanish "
+    "(en, es, fr, de, pt, it, hi)."
 )
 
 # A section's text holds at most 3000 characters (Block Kit).

@@ -52,7 +52,7 @@ class AlertOpening:
         stages = [[Recipient(**recipient) for recipient in stage] for stage in recipients["stages"]]
         directory = self.directory_of(alert.requester.team_id)
         try:
-            found = directory.resolve(stages, self.alerts.refusal_for)
+            found = directory.resolve(stages, self.alerts.refusal_for, recipients.get("language"))
         except TooManyRecipients as error:
             self._drop(alert, failure_reply(f"{error} No call was placed."))
             return

@@ -37,6 +37,7 @@ class Person:
     name: str  # display name, else real name, else handle
     phone: str  # the profile's phone field, as typed
     active: bool = True  # False for deactivated users and bots
+    locale: str | None = None  # their Slack language ("es-ES"), which their calls speak
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class SlackDirectory:
         """The person, or why they cannot be read (a sentence). Raises RetryLater while Slack is busy."""
         try:
             with slack_failures("users.info"):
-                user = self._client.users_info(user=user_id)["user"]
+                user = self._client.users_info(user=user_id, include_locale=True)["user"]
         except GiveUp as refused:
             code = str(refused).rsplit(": ", 1)[-1]
             log.info("users.info %s failed: %s", user_id, code)
@@ -67,7 +68,8 @@ class SlackDirectory:
         name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
                 or user.get("name") or user_id)
         return Person(user_id=user_id, name=name, phone=profile.get("phone") or "",
-                      active=not user.get("deleted") and not user.get("is_bot"))
+                      active=not user.get("deleted") and not user.get("is_bot"),
+                      locale=user.get("locale") if isinstance(user.get("locale"), str) else None)
 
     def name(self, user_id: str) -> str | None:
         person = self.person(user_id)
@@ -84,12 +86,15 @@ class SlackDirectory:
             return f"could not be read from Slack ({code})"
 
     def resolve(
-        self, stages: Sequence[Sequence[Recipient]], refusal: Callable[[PhoneNumber], str | None]
+        self, stages: Sequence[Sequence[Recipient]], refusal: Callable[[PhoneNumber], str | None],
+        language: str | None = None,
     ) -> Resolution:
         """Numbers for every recipient, stage by stage; who cannot be called, and why.
 
         A group is expanded to its members; someone already called in the same
         stage is called once. Stages left empty are dropped, so the chain goes on.
+        Each call speaks `language` (the command's `lang=`) if given, else its
+        person's Slack locale, else (None) the language of its number's country.
         Raises TooManyRecipients beyond MAX_TARGETS.
         """
         targets: list[Target] = []
@@ -109,8 +114,9 @@ class SlackDirectory:
                     skipped.append(Skipped(label, reason))
                 elif number.e164 not in seen:
                     seen.add(number.e164)
-                    name = people[user_id].name if user_id else None
-                    targets.append(Target(number.e164, stage_index, user_id, name))
+                    person = people[user_id] if user_id else None
+                    targets.append(Target(number.e164, stage_index, user_id, person.name if person else None,
+                                          language=language or (person.locale if person else None)))
         if len(targets) > MAX_TARGETS:
             raise TooManyRecipients(
                 f"That would call {len(targets)} phones; one alert calls at most {MAX_TARGETS}.")

@@ -34,7 +34,9 @@ def user(user_id):
 
 def test_users_are_called_at_their_profile_numbers_read_in_the_default_region(directory):
     found = directory.resolve([[user("U1"), user("U2")]], policy)
-    assert found.targets == (Target("+14155550101", 0, "U1", "Alice"), Target("+14155550102", 0, "U2", "Bob"))
+    # Each speaks their Slack locale (the stand-in's users are en-US).
+    assert found.targets == (Target("+14155550101", 0, "U1", "Alice", "en-US"),
+                             Target("+14155550102", 0, "U2", "Bob", "en-US"))
     assert found.skipped == ()
 
 

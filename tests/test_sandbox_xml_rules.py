@@ -16,7 +16,7 @@ from answer_server.plivo_xml import (
 from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
 from answer_server.sandbox.plivo_xml_rules import document_problems
 from tests.test_languages import every_speech
-from voice.languages import PHRASE_KEYS, phrase
+from voice.languages import ALERT_PHRASE_KEYS, PHRASE_KEYS, phrase
 from voice.voices import VOICES
 
 MENU = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -45,6 +45,12 @@ def test_every_document_the_app_builds_in_every_language_and_voice_is_valid(spee
         code_document("4839", speech, action, intro=True),
         *(goodbye_document(speech, key) for key in PHRASE_KEYS),
         sentence_document(phrase(speech.code, "goodbye"), speech),
+        # Alert calls speak every language too.
+        alert_document(alert_intro("Ana", "ops", speech), "DB down", "https://v.test/m/tok", speech),
+        menu_document(action, action, before=[phrase(speech.code, "alert_invalid_key")], speech=speech,
+                      pass_on=True),
+        *(sentence_document(phrase(speech.code, key, name="Ana", sender="Ana", channel="ops", digits="1, 2"), speech)
+          for key in ALERT_PHRASE_KEYS),
     ]
     for document in documents:
         assert document_problems(document) == [], document.decode()

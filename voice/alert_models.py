@@ -28,6 +28,8 @@ class Target:
     stage: int  # 0 is called first; stage n+1 only when nobody at stage n acknowledged
     user_id: str | None = None  # the Slack user whose profile gave the number
     name: str | None = None  # how to say who they are ("Alice Smith"); None for a bare number
+    #: The language their call speaks: `lang=`, else their Slack locale ("es-ES"); None: their number's country.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import phonenumbers
+
 from voice.voices import gender_of, polly_voice, unaccented, voices_for
 
 PHRASE_KEYS = ("intro", "press_key", "your_code", "again", "repeat", "no_key", "goodbye", "not_valid", "try_later")
+#: The sentences of alert calls, the voice bridge and the test call; some take {fields}.
+ALERT_PHRASE_KEYS = (
+    "alert_from_channel", "alert_from", "alert_menu", "alert_pass_option", "alert_invalid_key", "alert_acknowledged",
+    "alert_bridge_offer", "alert_taken", "alert_cancelled", "alert_passed_on", "alert_no_input", "alert_try_again",
+    "alert_try_later", "someone", "number_ending", "bridge_connecting", "bridge_unreachable", "bridge_requester",
+    "bridge_joining", "bridge_alone", "test_call",
+)
 
 
 # Plivo `language` values we speak; voice/voices.py has the voices of each.
@@ -27,7 +36,7 @@ VARIANTS: tuple[str, ...] = (
 
 # Tags people write that Plivo speaks under another name.
 # (es-MX has only Polly.Mia; es-US has both basic voices too.)
-_ALIASES = {"es-MX": "es-US", "es-419": "es-US", "en-CA": "en-US"}
+_ALIASES = {"es-MX": "es-US", "es-419": "es-US", "es-LA": "es-US", "en-CA": "en-US"}
 
 # Our phrase languages and the variant each speaks by default.
 LANGUAGES: dict[str, str] = {
@@ -124,7 +133,35 @@ def _phrases() -> dict[str, dict[str, str]]:
         return tomllib.load(file)
 
 
-def phrase(code: str, key: str) -> str:
-    """One sentence in a language, falling back to English for a missing translation."""
+def phrase(code: str, key: str, **fields: str) -> str:
+    """One sentence in a language, its {fields} filled in; English for a missing or broken translation."""
     table = _phrases()
-    return table.get(code, {}).get(key) or table["en"][key]
+    text = table.get(code, {}).get(key) or table["en"][key]
+    if not fields:
+        return text
+    try:
+        return text.format_map(fields)
+    except (KeyError, IndexError, ValueError):
+        return table["en"][key].format_map(fields)
+
+
+def speech_of_language(tag: str | None, region: str | None, voice_setting: str) -> Speech:
+    """How to speak to someone: `tag` (a Slack locale or `lang=`) when we speak it, else the
+    language of the number's country; never an error, English at worst."""
+    if tag:
+        try:
+            return choose_speech(region, parse_language_tag(tag), voice_setting)
+        except UnknownLanguage:
+            return choose_speech(None, "en", voice_setting)
+    return choose_speech(region, None, voice_setting)
+
+
+@lru_cache(maxsize=4096)
+def speech_for_number(number: str, tag: str | None, voice_setting: str) -> Speech:
+    """speech_of_language for a call to `number` (E.164). Pure, and asked again at every request
+    of a call: parsing the number is what costs."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        region = None
+    return speech_of_language(tag, region, voice_setting)

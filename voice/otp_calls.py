@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Callable
 
-import phonenumbers
 from sqlalchemy.engine import Connection
 
-from voice.languages import Speech, choose_speech
+from voice.languages import Speech, choose_speech, speech_for_number
 from voice.legs import LegStore
 from voice.lifecycle import COST, CallLifecycle
 from voice.models import ANSWERED, Leg, token_for_log
@@ -49,14 +47,7 @@ def speech_for(leg: Leg | None, voice: str) -> Speech:
     """The language and voice of a call: its `lang=`, else its number's country."""
     if leg is None:
         return choose_speech(None, None, voice)
-    return _speech(leg.to_number, leg.language, voice)
-
-
-@lru_cache(maxsize=4096)
-def _speech(number: str, language: str | None, voice: str) -> Speech:
-    # Pure, and asked again at every request of a call: parsing the number is what costs.
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
-    return choose_speech(region, language, voice)
+    return speech_for_number(leg.to_number, leg.language, voice)
 
 
 def visible_change(before: Leg | None, after: Leg) -> bool:

@@ -177,12 +177,13 @@ class FakeSlackApi:
             return sum(len(left) for left in self._http_failures.values())
 
     def add_user(self, user_id: str, name: str, phone: str = "", *, deleted: bool = False,
-                 is_bot: bool = False) -> None:
-        """A workspace member as users.info describes them; `phone` is the profile's free text."""
+                 is_bot: bool = False, locale: str = "en-US") -> None:
+        """A workspace member as users.info describes them; `phone` is the profile's free text,
+        `locale` their Slack language (sent only when asked for with include_locale, as Slack does)."""
         with self._lock:
             self._users[user_id] = {
                 "id": user_id, "team_id": "T0001", "name": name.lower().replace(" ", "."), "deleted": deleted,
-                "real_name": name, "is_bot": is_bot,
+                "real_name": name, "is_bot": is_bot, "locale": locale,
                 "profile": {"real_name": name, "display_name": name.split()[0], "phone": phone},
             }
 
@@ -314,7 +315,12 @@ class FakeSlackApi:
             return dict(self._tokens[token])
         if method == "users.info":
             user = self._users.get(body.get("user"))
-            return {"ok": True, "user": json.loads(json.dumps(user))} if user else {"ok": False, "error": "user_not_found"}
+            if not user:
+                return {"ok": False, "error": "user_not_found"}
+            user = json.loads(json.dumps(user))
+            if str(body.get("include_locale")).lower() not in ("true", "1"):
+                user.pop("locale", None)
+            return {"ok": True, "user": user}
         if method == "usergroups.users.list":
             members = self._usergroups.get(body.get("usergroup"))
             return {"ok": True, "users": list(members)} if members is not None else \
