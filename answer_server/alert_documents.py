@@ -29,11 +29,15 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
             return alert_document(alert_intro(alert.sender_name, alert.channel_name, speech), alert.message,
                                   urls.menu, speech)
         case Turn.MENU:
-            return menu_document(urls.key, urls.silence, speech=speech)
+            return menu_document(urls.key, urls.silence, speech=speech, pass_on=turn.can_pass)
         case Turn.REPEAT:
-            return menu_document(urls.key, urls.silence, before=[alert.message], speech=speech)
+            return menu_document(urls.key, urls.silence, before=[alert.message], speech=speech,
+                                 pass_on=turn.can_pass)
         case Turn.INVALID_KEY:
-            return menu_document(urls.key, urls.silence, before=[say("alert_invalid_key")], speech=speech)
+            return menu_document(urls.key, urls.silence, before=[say("alert_invalid_key")], speech=speech,
+                                 pass_on=turn.can_pass)
+        case Turn.PASSED:
+            return sentence_document(say("alert_passed_on"), speech)
         case Turn.ACKNOWLEDGED:
             return sentence_document(say("alert_acknowledged"), speech)
         case Turn.TAKEN:

@@ -117,7 +117,8 @@ def build_services(
                      clock=clock)
     alert_store = AlertStore(engine)
     alerts = AlertService(engine, alert_store, legs, queue, policy=policy, retries=settings.alert_retries,
-                          retry_delay=settings.alert_retry_delay, clock=clock)
+                          retry_delay=settings.alert_retry_delay, redial_delay=settings.alert_redial_delay,
+                          clock=clock)
     plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
     # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
     slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,

@@ -165,6 +165,8 @@ def alert_events(calls: AlertCalls, progress: ProgressEvents, public_url: str, v
                 return calls.acknowledge_by_phone(token, call_uuid)
             case plivo_xml.DIGIT_REPEAT:
                 return calls.key_pressed(token, call_uuid, Turn.REPEAT)
+            case plivo_xml.DIGIT_PASS:
+                return calls.pass_on(token, call_uuid)
             case _:  # another key, or a field that is not keys at all
                 return calls.key_pressed(token, call_uuid, Turn.INVALID_KEY)
 

@@ -23,10 +23,12 @@ from voice.alert_plan import (
     ACKNOWLEDGED_STATE,
     ANSWERED_STATE,
     BUSY,
+    CALLING_AGAIN,
     CANCELLED_STATE,
     FAILED,
     NO_ANSWER,
     NOT_ACKNOWLEDGED,
+    PASSED_ON,
     QUEUED,
     RINGING_STATE,
     UNCONFIRMED,
@@ -68,6 +70,9 @@ _STATE_ICONS = {
     ACKNOWLEDGED_STATE: ":white_check_mark:",
     CANCELLED_STATE: ":heavy_multiplication_x:",
     NOT_ACKNOWLEDGED: ":speaking_head_in_silhouette:",
+    PASSED_ON: ":arrow_heading_down:",
+    BUSY + CALLING_AGAIN: ":repeat:",
+    NO_ANSWER + CALLING_AGAIN: ":repeat:",
     NOT_CALLED: ":heavy_minus_sign:",
 }
 # What the line says, where the state's name alone would not be enough.

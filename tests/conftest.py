@@ -110,6 +110,7 @@ def settings(tmp_path, fake_slack, migrated_sqlite) -> Settings:
         database_url=fresh_sqlite(migrated_sqlite, tmp_path / "calls.sqlite3"),
         default_region="US",
         plivo_cps=100.0,  # pacing has its own tests; flows should not wait for it
+        alert_redial_delay=0,  # the second ring has its own tests; other flows count a missed call at once
     )
 
 

@@ -183,3 +183,111 @@ def test_the_configured_voice_speaks_alerts_too(settings, plivo_api, clock, slac
         assert len(voices) == 1 and re.fullmatch(r"Polly\.\w+", voices.pop()) and "Joanna" not in voices
     finally:
         app.extensions["voicebridge"]["close"]()
+
+
+# -- a second ring -------------------------------------------------------------------------------
+
+BOB = "+14155550102"
+
+
+@pytest.fixture
+def redial_app(settings, plivo_api, clock):
+    app = clocked_app(replace(settings, alert_redial_delay=60, alert_retries=0), clock)
+    yield app
+    app.extensions["voicebridge"]["close"]()
+
+
+def test_a_busy_or_unanswered_call_rings_once_more_before_the_chain_goes_on(
+        redial_app, slack, plivo, plivo_rest, fake_slack, clock):
+    client_ = redial_app.test_client()
+    run_due = redial_app.extensions["voicebridge"]["workers"].drain
+    alert(client_, slack, fake_slack, plivo_rest, "<@U1> &gt; <@U2> Primary is down")
+    callee(client_, plivo, plivo_rest, ALICE).hang_up("no-answer", 3030, "No Answer", 0)
+    flow.alert_message(fake_slack, "1. <@U1> :repeat: no answer — calling again", "2. <@U2> :double_vertical_bar:")
+    clock.advance(seconds=59)
+    run_due()
+    assert [body["to"] for body in plivo_rest.created] == [ALICE]  # not before ALERT_REDIAL_DELAY
+    clock.advance(seconds=1)
+    run_due()
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+    assert [body["to"] for body in plivo_rest.created] == [ALICE, ALICE]
+    # The second ring is missed too: now the next link, at once, and no third ring.
+    callee(client_, plivo, plivo_rest, ALICE, 1).hang_up("busy", 3010, "Busy Line", 0)
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 3)
+    assert [body["to"] for body in plivo_rest.created] == [ALICE, ALICE, BOB]
+    flow.alert_message(fake_slack, "1. <@U1> :no_entry_sign: busy")
+    clock.advance(minutes=10)
+    run_due()
+    assert len(plivo_rest.to(ALICE)) == 2
+
+
+def test_voicemail_and_a_refused_number_ring_only_once(redial_app, slack, plivo, plivo_rest, fake_slack, clock):
+    client_ = redial_app.test_client()
+    alert(client_, slack, fake_slack, plivo_rest, "<@U1> &gt; <@U2> Primary is down")
+    alice = callee(client_, plivo, plivo_rest, ALICE)
+    alice.answer()
+    alice.machine()
+    alice.hang_up()
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+    assert [body["to"] for body in plivo_rest.created] == [ALICE, BOB]
+    clock.advance(minutes=5)
+    redial_app.extensions["voicebridge"]["workers"].drain()
+    assert len(plivo_rest.to(ALICE)) == 1
+
+
+def test_acknowledging_meanwhile_cancels_the_second_ring(redial_app, slack, plivo, plivo_rest, fake_slack, clock):
+    client_ = redial_app.test_client()
+    alert(client_, slack, fake_slack, plivo_rest, "<@U1> <@U2> Disk full", calls=2)
+    callee(client_, plivo, plivo_rest, ALICE).hang_up("no-answer", 3030, "No Answer", 0)
+    bob = callee(client_, plivo, plivo_rest, BOB)
+    bob.press(bob.follow(bob.answer()), "1")
+    clock.advance(seconds=61)
+    redial_app.extensions["voicebridge"]["workers"].drain()
+    assert len(plivo_rest.to(ALICE)) == 1
+    flow.alert_message(fake_slack, "*Acknowledged*", "<@U1> :no_bell: no answer")
+
+
+def test_alert_redial_delay_is_read_and_bounded():
+    from tests.test_installs import BASE
+    from voice.settings import SettingsError, load_settings
+
+    assert load_settings(BASE | {"SLACK_BOT_TOKEN": "xoxb-1"}).alert_redial_delay == 60
+    assert load_settings(BASE | {"SLACK_BOT_TOKEN": "xoxb-1", "ALERT_REDIAL_DELAY": "0"}).alert_redial_delay == 0
+    with pytest.raises(SettingsError, match="ALERT_REDIAL_DELAY"):
+        load_settings(BASE | {"SLACK_BOT_TOKEN": "xoxb-1", "ALERT_REDIAL_DELAY": "601"})
+
+
+# -- passing it on -------------------------------------------------------------------------------
+
+PASS = "Press 3 to pass this alert on."
+
+
+def test_pressing_3_passes_the_alert_to_the_next_link_at_once(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> &gt; <@U2> Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    menu = alice.follow(alice.answer())
+    assert speech(menu) == [f"{flow.MENU} {PASS}"]
+    passed = alice.press(menu, "3")
+    assert speech(passed) == ["The alert is passed on to the next person. Goodbye."] and passed[-1].tag == "Hangup"
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+    assert plivo_rest.created[1]["to"] == BOB
+    flow.alert_message(fake_slack, "1. <@U1> :arrow_heading_down: passed on")
+    alice.hang_up()
+    # Bob, the last link, is not offered 3, and pressing it is "not valid".
+    bob = callee(client, plivo, plivo_rest, BOB)
+    bob_menu = bob.follow(bob.answer())
+    assert speech(bob_menu) == [flow.MENU]
+    assert speech(bob.press(bob_menu, "3")) == ["Sorry, that key is not valid.", flow.MENU]
+    assert speech(bob.press(bob_menu, "1")) == ["Acknowledged. Thank you."]
+    flow.alert_message(fake_slack, "*Acknowledged* by <@U2> by phone")
+    assert len(plivo_rest.created) == 2
+
+
+def test_a_key_after_someone_else_acknowledged_says_who(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> <@U2> &gt; +14155550103 Disk full", calls=2)
+    alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
+    alice_menu, bob_menu = alice.follow(alice.answer()), bob.follow(bob.answer())
+    alice.press(alice_menu, "1")
+    late = bob.press(bob_menu, "3")
+    assert speech(late) == ["This alert was already acknowledged by Alice. Goodbye."]
+    assert len(plivo_rest.created) == 2  # nobody passed anything on

@@ -147,3 +147,50 @@ def test_each_call_has_a_state_for_its_line(the_leg, state):
 def test_the_latest_call_of_each_target_is_shown():
     first, retry, other = leg(0, position=0), leg(0, position=1, status=RINGING), leg(1, position=0)
     assert latest_legs([retry, first, other]) == {0: retry, 1: other}
+
+
+# -- a second ring, and passing on ------------------------------------------------------------------
+
+from voice.alert_plan import CALLING_AGAIN, PASSED_ON, Redial, later_link  # noqa: E402
+
+
+@pytest.mark.parametrize("outcome", [Outcome.BUSY, Outcome.NO_ANSWER])
+def test_a_busy_or_unanswered_first_call_waits_for_its_second_ring(outcome):
+    an_alert = alert(position=0, redial_delay=60)
+    first = leg(0, outcome=outcome, ended_at=NOW)
+    assert next_step(an_alert, [first, leg(1, outcome=Outcome.ANSWERED, ended_at=NOW)], NOW) == Wait(
+        (Redial(0, 0, NOW + timedelta(seconds=60)),))
+    assert leg_state(an_alert, first) == ("busy" if outcome == Outcome.BUSY else "no answer") + CALLING_AGAIN
+    # Once it has rung again and ended, the position is done.
+    second = leg(0, outcome=outcome, leg_id=99, attempt=1, ended_at=NOW)
+    bob = leg(1, outcome=Outcome.ANSWERED, ended_at=NOW)
+    assert next_step(an_alert, [first, bob, second], NOW) == Advance(1, NOW + timedelta(seconds=60))
+
+
+@pytest.mark.parametrize("changes", [
+    dict(outcome=Outcome.VOICEMAIL), dict(machine_at=NOW), dict(permanent=True), dict(outcome=Outcome.FAILED),
+    dict(stop_requested=True), dict(passed_at=NOW),
+])
+def test_voicemail_a_refusal_or_a_pass_rings_only_once(changes):
+    an_alert = alert(position=0, redial_delay=60, targets=(ALICE,))
+    assert not isinstance(next_step(an_alert, [leg(0, ended_at=NOW, **changes)], NOW), Wait)
+
+
+def test_no_second_ring_when_the_delay_is_zero():
+    assert next_step(alert(position=0, targets=(ALICE,)), [leg(0, ended_at=NOW)], NOW) == Advance(
+        1, NOW + timedelta(seconds=60))
+
+
+def test_a_pass_moves_on_at_once_though_its_stage_mates_still_ring():
+    chain = alert(targets=(ALICE, BOB, CAROL), position=0)
+    passing = leg(0, status=ANSWERED, passed_at=NOW)
+    assert next_step(chain, [passing, leg(1, status=RINGING)], NOW) == Advance(1, NOW)
+    assert leg_state(chain, passing) == PASSED_ON
+
+
+def test_only_a_call_with_a_later_link_may_pass_it_on():
+    chain = alert(targets=(ALICE, CAROL), position=0)
+    assert later_link(chain, leg(0, status=ANSWERED))
+    assert not later_link(replace(chain, position=1), leg(1, position=1, status=ANSWERED))  # Carol: the last link
+    assert not later_link(alert(position=0), leg(0, status=ANSWERED))  # one stage
+    assert not later_link(replace(chain, status=ACKNOWLEDGED), leg(0, status=ANSWERED))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from voice.alert_models import ACKNOWLEDGED, CANCELLED, AlertRecord
+from voice.alert_plan import later_link
 from voice.alert_store import AlertStore
 from voice.alerts import AlertService
 from voice.db import transaction
@@ -34,6 +35,7 @@ class Turn(str, Enum):
     REPEAT = "repeat"  # the message again, then the menu
     INVALID_KEY = "invalid_key"  # "Sorry, that key is not valid", then the menu
     ACKNOWLEDGED = "acknowledged"  # "Acknowledged. Thank you." and hang up
+    PASSED = "passed"  # pressed 3: passed on to the next link; goodbye
     TAKEN = "taken"  # someone else acknowledged it first
     CANCELLED = "cancelled"  # the alert was cancelled in Slack
     NO_INPUT = "no_input"  # the menu went unanswered too often
@@ -47,6 +49,7 @@ class CallTurn:
     turn: Turn
     alert: AlertRecord | None = None
     leg: Leg | None = None
+    can_pass: bool = False  # the menu offers 3: a later link of the chain can take the alert
 
 
 class AlertCalls:
@@ -111,6 +114,16 @@ class AlertCalls:
         # Someone was first, a moment ago: say who.
         return self._turn(leg, self.store.get(leg.alert_id), Turn.ACKNOWLEDGED)
 
+    def pass_on(self, token: str, call_uuid: str) -> CallTurn:
+        """The callee pressed 3: the next link is called now; "not valid" where there is none."""
+        found = self._live(token, call_uuid, "key press")
+        if isinstance(found, CallTurn):
+            return found
+        leg, alert = found
+        if alert.open and self.alerts.pass_on(leg, alert):
+            return CallTurn(Turn.PASSED, alert, leg)
+        return self._turn(leg, self.store.get(leg.alert_id) or alert, Turn.INVALID_KEY)
+
     # -- internals -------------------------------------------------------------------------------
 
     def _live(self, token: str, call_uuid: str, event: str) -> tuple[Leg, AlertRecord] | CallTurn:
@@ -137,4 +150,4 @@ class AlertCalls:
             return CallTurn(Turn.ACKNOWLEDGED if alert.resolved_leg == leg.id else Turn.TAKEN, alert, leg)
         if alert.status == CANCELLED:
             return CallTurn(Turn.CANCELLED, alert, leg)
-        return CallTurn(wanted, alert, leg)
+        return CallTurn(wanted, alert, leg, can_pass=later_link(alert, leg))

@@ -79,6 +79,17 @@ class AlertRecord:
     message_ts: str | None = None
     reply_uses: int = 0  # uses of the requester's response_url so far
     message_digest: str | None = None  # what the message last showed
+    redial_delay: int = 0  # seconds, ALERT_REDIAL_DELAY when the alert was raised (0: no second ring)
+    requester_number: str | None = None  # the requester's profile number, for the voice bridge
+    requester_problem: str | None = None  # why it cannot be called, when it cannot
+    requester_locale: str | None = None
+    bridge_room: str | None = None  # the Plivo conference, once the acknowledger pressed 9
+    bridge_started_at: datetime | None = None
+    bridge_ended_at: datetime | None = None
+
+    @property
+    def bridge_open(self) -> bool:
+        return self.bridge_room is not None and self.bridge_ended_at is None
 
     @property
     def stages(self) -> int:

@@ -6,6 +6,12 @@ position every target of that stage is called at once. When all those calls
 have ended and nobody acknowledged, the next stage is called at once; after
 the last stage, the next round starts `retry_delay` seconds later; after the
 last round, the alert is given up ("Nobody acknowledged").
+
+Two things bend that walk. A call that ends busy or unanswered rings once
+more `redial_delay` seconds later (phones let a second call within minutes
+through Do Not Disturb) before it counts as missed; a voicemail or a refused
+number does not. A callee who presses 3 passes the alert on: the next link is
+called at once, as if theirs had ended unanswered.
 """
 
 from __future__ import annotations
@@ -20,8 +26,19 @@ from voice.outcomes import Outcome
 
 
 @dataclass(frozen=True)
+class Redial:
+    """Ring `target` of `position` once more, at `at`: its first call was busy or unanswered."""
+
+    position: int
+    target: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Wait:
-    """Calls at the current position are still going."""
+    """Calls at the current position are still going (or are to ring once more: `redials`)."""
+
+    redials: tuple[Redial, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,8 +66,11 @@ def next_step(alert: AlertRecord, legs: Sequence[Leg], now: datetime) -> Step:
     """What to do given every call placed for the alert so far."""
     if alert.status != ACTIVE:
         return Over()
-    if any(not leg.ended for leg in legs if leg.position == alert.position):
-        return Wait()
+    current = [leg for leg in legs if leg.position == alert.position]
+    if not any(leg.passed_at for leg in current):
+        redials = tuple(_redials(alert, current))
+        if redials or any(not leg.ended for leg in current):
+            return Wait(redials)
     following = alert.position + 1
     # Positions where nobody is left to call are passed over.
     while following < alert.positions and not targets_at(alert, following, legs):
@@ -62,6 +82,33 @@ def next_step(alert: AlertRecord, legs: Sequence[Leg], now: datetime) -> Step:
         return Advance(following, now + timedelta(seconds=alert.retry_delay))
     # The first call, or the next link of the chain: as soon as the current one ends.
     return Advance(following, now)
+
+
+#: How a call ends for it to ring once more.
+REDIALLED = (Outcome.BUSY, Outcome.NO_ANSWER)
+
+
+def _redials(alert: AlertRecord, current: Sequence[Leg]) -> Iterable[Redial]:
+    """The second rings the current position still owes (due now or later)."""
+    seconds = {leg.target for leg in current if leg.attempt > 0}
+    for leg in current:
+        if leg.target not in seconds and rings_again(alert, leg):
+            yield Redial(leg.position, leg.target, leg.ended_at + timedelta(seconds=alert.redial_delay))
+
+
+def rings_again(alert: AlertRecord, leg: Leg) -> bool:
+    """Whether this ended call of the open alert is to ring once more (if it has not yet)."""
+    return (alert.open and alert.redial_delay > 0 and leg.attempt == 0 and leg.ended and leg.ended_at is not None
+            and leg.outcome in REDIALLED and not leg.machine and not leg.permanent and not leg.stop_requested
+            and leg.passed_at is None and leg.position == alert.position)
+
+
+def later_link(alert: AlertRecord, leg: Leg) -> bool:
+    """Whether the chain has a link after this call's, in this round, to pass the alert on to."""
+    if not alert.open or leg.position is None or leg.position != alert.position:
+        return False
+    stage = leg.position % alert.stages
+    return any(target.stage > stage for target in alert.targets)
 
 
 def targets_at(alert: AlertRecord, position: int, earlier: Iterable[Leg]) -> list[int]:
@@ -88,6 +135,8 @@ FAILED = "failed"
 ACKNOWLEDGED_STATE = "acknowledged"
 CANCELLED_STATE = "cancelled"
 NOT_ACKNOWLEDGED = "answered, not acknowledged"
+PASSED_ON = "passed on"
+CALLING_AGAIN = " — calling again"  # after busy or no answer, while the second ring is to come
 
 _ENDINGS = {
     Outcome.ANSWERED: NOT_ACKNOWLEDGED,
@@ -105,13 +154,16 @@ def leg_state(alert: AlertRecord, leg: Leg | None) -> str:
         return WAITING
     if leg.id == alert.resolved_leg:
         return ACKNOWLEDGED_STATE
+    if leg.passed_at is not None:
+        return PASSED_ON
     if leg.machine:
         return VOICEMAIL
     if leg.stop_requested and (not leg.ended or leg.outcome in (Outcome.ANSWERED, Outcome.CANCELLED)):
         # We stopped it because someone else took the alert.
         return CANCELLED_STATE
     if leg.ended:
-        return _ENDINGS.get(leg.outcome, FAILED)
+        ending = _ENDINGS.get(leg.outcome, FAILED)
+        return ending + CALLING_AGAIN if rings_again(alert, leg) else ending
     if leg.status == ANSWERED:
         return ANSWERED_STATE
     if leg.status == RINGING:

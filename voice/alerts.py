@@ -31,7 +31,15 @@ from voice.alert_models import (
     Skipped,
     Target,
 )
-from voice.alert_plan import Advance, GiveUp, next_step, targets_at
+from voice.alert_plan import (
+    Advance,
+    GiveUp,
+    Wait,
+    later_link,
+    next_step,
+    rings_again,
+    targets_at,
+)
 from voice.alert_store import AlertStore
 from voice.db import transaction
 from voice.legs import LegStore
@@ -47,6 +55,7 @@ log = logging.getLogger(__name__)
 OPEN = "alert.open"  # subject: alert id — look its recipients up (the Slack side handles it)
 NEXT = "alert.next"  # subject: alert id — what comes next (poked whenever one of its calls ends)
 STEP = "alert.step"  # subject: "<alert id>:<position>" — call that position's targets
+REDIAL = "alert.redial"  # subject: "<alert id>:<position>:<target>" — its second ring
 STOP_ALL = "alert.stop"  # subject: alert id — stop every other call of a taken alert
 REPORT_ALERT = "report.alert"  # subject: alert id — the alert's message in Slack
 REPORT_GAVE_UP = "report.gave_up"  # subject: alert id — tell the requester nobody acknowledged
@@ -64,7 +73,7 @@ def visible_change(before: Leg | None, after: Leg) -> bool:
     """Whether the alert's message would show a difference."""
     if before is None:
         return True
-    shown = ("status", "machine_at", "outcome", "confirm_by", "stop_requested", "cause")
+    shown = ("status", "machine_at", "outcome", "confirm_by", "stop_requested", "cause", "passed_at")
     return any(getattr(before, name) != getattr(after, name) for name in shown)
 
 
@@ -86,7 +95,7 @@ class AlertFollowers:
 
 class AlertService:
     def __init__(self, engine: Engine, store: AlertStore, legs: LegStore, queue: WorkQueue, *,
-                 policy: DestinationPolicy, retries: int = 2, retry_delay: int = 60,
+                 policy: DestinationPolicy, retries: int = 2, retry_delay: int = 60, redial_delay: int = 0,
                  clock: Callable[[], datetime]):
         self.engine = engine
         self.store = store
@@ -95,6 +104,7 @@ class AlertService:
         self.policy = policy
         self.retries = retries
         self.retry_delay = retry_delay
+        self.redial_delay = redial_delay
         self.clock = clock
 
     def register(self, registry) -> None:
@@ -102,6 +112,7 @@ class AlertService:
 
         registry.add(NEXT, lambda item: self.advance(int(item.subject)))
         registry.add(STEP, lambda item: self.step(*(int(part) for part in item.subject.split(":"))))
+        registry.add(REDIAL, lambda item: self.redial(*(int(part) for part in item.subject.split(":"))))
         registry.add(STOP_ALL, lambda item: self.stop_others(int(item.subject)), Policy(attempts=10))
 
     # -- raising an alert -----------------------------------------------------------------
@@ -117,7 +128,7 @@ class AlertService:
             alert_id = self.store.add_request(
                 conn, requester=requester, sender_name=sender_name, channel_name=channel_name, message=message,
                 recipients=recipients, request_id=request_id, rounds=self.retries + 1,
-                retry_delay=self.retry_delay, now=self.clock())
+                retry_delay=self.retry_delay, redial_delay=self.redial_delay, now=self.clock())
             if alert_id is not None:
                 self.queue.enqueue(conn, OPEN, str(alert_id), key=f"{OPEN}:{alert_id}")
         return alert_id
@@ -182,6 +193,11 @@ class AlertService:
                 if step.at > now and self.store.set_next_at(conn, alert.id, step.at):
                     log.info("alert %s: nobody acknowledged; next round at %s", alert.id, step.at.isoformat())
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
+        elif isinstance(step, Wait) and step.redials:
+            with transaction(self.engine) as conn:
+                for redial in step.redials:
+                    subject = f"{alert.id}:{redial.position}:{redial.target}"
+                    self.queue.enqueue(conn, REDIAL, subject, key=f"{REDIAL}:{subject}", due_at=redial.at)
         elif isinstance(step, GiveUp):
             with transaction(self.engine) as conn:
                 if self.store.give_up(conn, alert.id, alert.position, now):
@@ -204,6 +220,34 @@ class AlertService:
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
             if not new_legs:
                 self.queue.poke(conn, NEXT, str(alert_id))  # nobody to call here: move on
+
+    def redial(self, alert_id: int, position: int, target: int) -> None:
+        """The second ring of a busy or unanswered call, if the alert still waits on it."""
+        alert = self.store.get(alert_id)
+        if alert is None or not alert.open or alert.position != position:
+            return
+        calls = [leg for leg in self.legs.of_alert(alert_id) if leg.position == position and leg.target == target]
+        if len(calls) != 1 or not rings_again(alert, calls[0]):
+            return  # rung again already, or acknowledged, passed on or stopped meanwhile
+        with transaction(self.engine) as conn:
+            for token in self.legs.add_alert_legs(conn, alert_id, position,
+                                                  [(target, alert.targets[target].number, secrets.token_urlsafe(24))],
+                                                  self.clock(), attempt=1):
+                self.queue.enqueue(conn, PLACE, token, key=f"{PLACE}:{token}")
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
+
+    def pass_on(self, leg: Leg, alert: AlertRecord) -> bool:
+        """The callee pressed 3: their link ends as if unanswered, and the next link is called now.
+        Whether it was passed (there is a later link, and the call may still pass it)."""
+        if not later_link(alert, leg):
+            return False
+        with transaction(self.engine) as conn:
+            if not self.legs.mark_passed(conn, leg.token, self.clock()):
+                return False
+            self.queue.poke(conn, NEXT, str(alert.id))
+            self.queue.poke(conn, REPORT_ALERT, str(alert.id))
+        log.info("alert %s: passed on by the callee at position %s", alert.id, leg.position)
+        return True
 
     def stop_others(self, alert_id: int) -> None:
         """Every live call but the one that acknowledged stops (each its own item, retried alone)."""

@@ -155,14 +155,14 @@ class LegStore:
 
     @staticmethod
     def add_alert_legs(conn: Connection, alert_id: int, position: int,
-                       new_legs: Iterable[tuple[int, str, str]], now: datetime) -> list[str]:
-        """Queued legs for (target, number, token) at `position`; their tokens."""
+                       new_legs: Iterable[tuple[int, str, str]], now: datetime, attempt: int = 0) -> list[str]:
+        """Queued legs for (target, number, token) at `position` (attempt 1: the second ring); their tokens."""
         tokens = []
         for target, number, token in new_legs:
             conn.execute(insert(legs).values(
                 token=token, purpose="alert", to_number=number, status=QUEUED, created_at=now,
                 alert_id=alert_id, position=position, target=target, code_length=0, reply_uses=0,
-                stop_requested=False, silences=0, permanent=False,
+                stop_requested=False, silences=0, permanent=False, attempt=attempt,
             ))
             tokens.append(token)
         return tokens
@@ -238,6 +238,11 @@ class LegStore:
         row = conn.execute(update(legs).where(legs.c.token == token).values(silences=legs.c.silences + 1)
                            .returning(legs.c.silences)).first()
         return row[0] if row else 0
+
+    def mark_passed(self, conn: Connection, token: str, now: datetime) -> bool:
+        """The callee passed the alert on (once, while the call is live); whether this did it."""
+        return conn.execute(update(legs).where(legs.c.token == token, legs.c.passed_at.is_(None),
+                                               legs.c.status != ENDED).values(passed_at=now)).rowcount == 1
 
     def reset_silences(self, conn: Connection, token: str) -> None:
         conn.execute(update(legs).where(legs.c.token == token, legs.c.silences != 0).values(silences=0))

@@ -71,6 +71,10 @@ class Leg:
     target: int | None = None  # index into AlertRecord.targets
     stop_requested: bool = False  # the alert was taken or cancelled while this call was live
     silences: int = 0  # menus in a row that got no key
+    attempt: int = 0  # 1 for the second ring of a busy or unanswered call
+    passed_at: datetime | None = None  # the callee pressed 3: passed on to the next link
+    bridge_joined_at: datetime | None = None  # entered the alert's voice bridge (a conference)
+    bridge_left_at: datetime | None = None
     # Plivo's side.
     permanent: bool = False  # failed in a way a retry cannot fix (Plivo refused the request)
     request_uuid: str | None = None  # Plivo's, from the create-call reply

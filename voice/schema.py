@@ -87,8 +87,13 @@ legs = Table(
     Column("cause", Text),  # words, for a failure
     Column("duration", Integer),  # seconds, once answered and ended
     Column("cost", String(16)),  # USD, as Plivo reports it ("0.00850")
-    # A target is called once per position, however often the position is opened.
-    UniqueConstraint("alert_id", "position", "target"),
+    Column("attempt", Integer, nullable=False, default=0, server_default="0"),  # 1: the second ring
+    Column("passed_at", DateTime(timezone=True)),  # the callee pressed 3: passed on to the next link
+    # The voice bridge (a Plivo conference): when this call entered and left it.
+    Column("bridge_joined_at", DateTime(timezone=True)),
+    Column("bridge_left_at", DateTime(timezone=True)),
+    # A target is called once per position and attempt, however often the position is opened.
+    UniqueConstraint("alert_id", "position", "target", "attempt", name="uq_legs_call_of_target"),
 )
 
 otp_codes = Table(
@@ -143,6 +148,17 @@ alerts = Table(
     Column("recipients", Text),
     Column("rounds", Integer, nullable=False),
     Column("retry_delay", Integer, nullable=False),
+    # Seconds before a busy or unanswered call rings once more (ALERT_REDIAL_DELAY when raised; 0: never).
+    Column("redial_delay", Integer, nullable=False, default=0, server_default="0"),
+    # Whoever raised it, for the voice bridge: their profile's number (E.164), or why it cannot be
+    # called, and their Slack locale; read with the recipients.
+    Column("requester_number", String(20)),
+    Column("requester_problem", Text),
+    Column("requester_locale", String(16)),
+    # The voice bridge: the Plivo conference's name once the acknowledger pressed 9; its start and end.
+    Column("bridge_room", String(64)),
+    Column("bridge_started_at", DateTime(timezone=True)),
+    Column("bridge_ended_at", DateTime(timezone=True)),
     Column("position", Integer, nullable=False, default=-1),
     Column("next_at", DateTime(timezone=True)),
     Column("status", String(16), nullable=False),

@@ -48,6 +48,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "the country of PLIVO_FROM_NUMBER"),
     ("ALERT_RETRIES", "/voicealert: how many more rounds of calls when nobody acknowledges (0-10)", "2"),
     ("ALERT_RETRY_DELAY", "/voicealert: seconds between the end of a round and the next one (0-3600)", "60"),
+    ("ALERT_REDIAL_DELAY", "/voicealert: seconds after a busy or unanswered call before it rings once more, "
+     "through Do Not Disturb's repeated-call rule (0-600; 0: no second ring)", "60"),
     ("PLIVO_CPS", "calls placed per second at most, Plivo's outbound limit for the account, across every instance "
      "sharing the database", "2"),
     ("WEB_CONCURRENCY", "web server processes (gunicorn workers)", "2"),
@@ -125,6 +127,8 @@ class Settings:
     alert_retries: int = 2
     #: /voicealert: seconds from the end of a round to the start of the next.
     alert_retry_delay: int = 60
+    #: /voicealert: seconds before a busy or unanswered call rings once more (0: it does not).
+    alert_redial_delay: int = 60
     #: Create-call requests per second at most (Plivo's default account limit is 2), for the whole account.
     plivo_cps: float = 2.0
     #: gunicorn's worker processes and the threads of each: how many requests are served at once.
@@ -198,6 +202,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("DEFAULT_REGION", _check_region),
         ("ALERT_RETRIES", _int_between(0, 10)),
         ("ALERT_RETRY_DELAY", _int_between(0, 3600)),
+        ("ALERT_REDIAL_DELAY", _int_between(0, 600)),
         ("PLIVO_CPS", _check_cps),
         ("WEB_CONCURRENCY", _int_between(1, 64)),
         ("THREADS", _int_between(1, 256)),
@@ -247,6 +252,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         default_region=values["DEFAULT_REGION"].upper() or _region_of(values["PLIVO_FROM_NUMBER"]),
         alert_retries=int(values["ALERT_RETRIES"]),
         alert_retry_delay=int(values["ALERT_RETRY_DELAY"]),
+        alert_redial_delay=int(values["ALERT_REDIAL_DELAY"]),
         plivo_cps=float(values["PLIVO_CPS"]),
         web_concurrency=int(values["WEB_CONCURRENCY"]),
         threads=int(values["THREADS"]),
