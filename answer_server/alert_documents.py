@@ -6,7 +6,9 @@ from answer_server.plivo_xml import (
     alert_document,
     alert_intro,
     already_acknowledged,
+    bridge_offer_document,
     cancelled_by,
+    conference_document,
     goodbye_document,
     menu_document,
     number_as_name,
@@ -14,6 +16,8 @@ from answer_server.plivo_xml import (
 )
 from voice.alert_calls import CallTurn, Turn
 from voice.alert_models import AlertRecord
+from voice.bridge import ALONE, ALONE_LIMIT, GONE, BridgeTurn
+from voice.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
 from voice.dialing import CallUrls
 from voice.languages import Speech, phrase, speech_for_number
 from voice.models import Leg
@@ -39,7 +43,10 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
         case Turn.PASSED:
             return sentence_document(say("alert_passed_on"), speech)
         case Turn.ACKNOWLEDGED:
-            return sentence_document(say("alert_acknowledged"), speech)
+            # "Acknowledged", then the voice bridge on offer: 9 to talk to whoever raised the alert.
+            return bridge_offer_document(urls.key, alert.sender_name, speech)
+        case Turn.BRIDGE:
+            return _into_bridge(turn, urls, speech)
         case Turn.TAKEN:
             return sentence_document(already_acknowledged(taker_name(alert, speech), speech), speech)
         case Turn.CANCELLED:
@@ -50,6 +57,34 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
             return sentence_document(say("goodbye"), speech)
         case _:
             return goodbye_document(speech)
+
+
+def _into_bridge(turn: CallTurn, urls: CallUrls, speech: Speech) -> bytes:
+    requester = turn.alert.sender_name
+    if turn.entry.requester_called:
+        return conference_document(turn.entry.room, urls.conference,
+                                   phrase(speech.code, "bridge_connecting", name=requester), speech,
+                                   time_limit=BRIDGE_TIME_LIMIT)
+    # Nobody to call: the channel may still join; the wait is bounded.
+    return conference_document(turn.entry.room, urls.conference,
+                               phrase(speech.code, "bridge_unreachable", name=requester), speech,
+                               time_limit=ALONE_LIMIT)
+
+
+def bridge_document(turn: BridgeTurn, urls: CallUrls, voice: str) -> bytes:
+    """A call into the voice bridge: the requester, or someone who joined from Slack."""
+    leg = turn.leg
+    speech = speech_for_number(leg.to_number if leg else "", leg.language if leg else None, voice)
+    if turn.turn == GONE:
+        return goodbye_document(speech)
+    if turn.turn == ALONE:
+        return sentence_document(phrase(speech.code, "bridge_alone"), speech)
+    alert = turn.alert
+    if turn.is_requester:
+        said = phrase(speech.code, "bridge_requester", name=taker_name(alert, speech))
+    else:
+        said = phrase(speech.code, "bridge_joining", sender=alert.sender_name)
+    return conference_document(alert.bridge_room, urls.conference, said, speech, time_limit=BRIDGE_TIME_LIMIT)
 
 
 def error_document(event: str, urls: CallUrls, speech: Speech) -> bytes:

@@ -30,6 +30,8 @@ from answer_server.webhooks import (
     ProgressEvents,
     alert_error,
     alert_events,
+    bridge_error,
+    bridge_events,
     otp_error,
     otp_events,
     webhook_blueprint,
@@ -100,6 +102,10 @@ def _add_webhooks(app: Flask, services: Services) -> None:
         "plivo_alert", "/plivo/alert", alert_events(services.alert_calls, progress, settings.public_url,
                                                     settings.voice),
         on_error=alert_error(settings.public_url, settings.voice), **signed))
+    app.register_blueprint(webhook_blueprint(
+        "plivo_bridge", "/plivo/bridge", bridge_events(services.bridge_calls, progress, settings.public_url,
+                                                       settings.voice),
+        on_error=bridge_error(settings.voice), **signed))
     app.register_blueprint(webhook_blueprint(
         "plivo", "/plivo", otp_events(services.otp_calls, progress, settings.public_url),
         on_error=otp_error(settings.voice), **signed))

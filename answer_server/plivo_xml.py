@@ -150,6 +150,27 @@ def bridge_offer_document(keys_url: str, requester: str, speech: Speech = ENGLIS
     return _serialize(response)
 
 
+def conference_document(room: str, events_url: str, sentence: str, speech: Speech = ENGLISH, *,
+                        time_limit: int) -> bytes:
+    """Say `sentence`, then into the conference `room` (the voice bridge) until the call hangs up,
+    `time_limit` seconds pass, or the last other member leaves; `events_url` hears each enter and exit.
+    https://www.plivo.com/docs/voice/xml/conference"""
+    response = ET.Element("Response")
+    _speak(response, speech, sentence)
+    conference = ET.SubElement(response, "Conference", {
+        "callbackUrl": events_url,
+        "callbackMethod": "POST",
+        "startConferenceOnEnter": "true",
+        "endConferenceOnExit": "false",
+        "stayAlone": "true",
+        "timeLimit": str(time_limit),
+        "enterSound": "beep:1",
+        "exitSound": "beep:2",
+    })
+    conference.text = room
+    return _serialize(response)
+
+
 def _menu_digits(parent: ET.Element, keys_url: str, timeout: int) -> ET.Element:
     return ET.SubElement(
         parent, "GetDigits",

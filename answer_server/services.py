@@ -14,6 +14,7 @@ from typing import Callable
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
+from bot.alert_bridge import BridgeJoining
 from bot.alert_opening import AlertOpening
 from bot.delivery import PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
@@ -28,13 +29,14 @@ from bot.workspaces import (
 from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
 from voice.alerts import AlertFollowers, AlertService
+from voice.bridge import BridgeCalls, BridgeFollowers, BridgeService
 from voice.clock import utcnow
 from voice.db import make_engine, transaction
 from voice.dialing import DialConfig, Dialler
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, CallLifecycle
 from voice.migrate import prepare_database
-from voice.models import ALERT, OTP
+from voice.models import ALERT, BRIDGE, OTP
 from voice.otp import OtpConfig, OtpService, default_limits
 from voice.otp_calls import OtpCalls, OtpFollowers
 from voice.otp_store import OtpStore
@@ -63,6 +65,8 @@ class Services:
     alerts: AlertService
     alert_store: AlertStore
     alert_calls: AlertCalls
+    bridge: BridgeService
+    bridge_calls: BridgeCalls
     slack_client: WebClient
     workspaces: Workspaces
     #: Slack's install flow, when the app is installed in many workspaces (Settings.installs).
@@ -112,10 +116,12 @@ def build_services(
     legs = LegStore(engine)
     policy = DestinationPolicy(settings.allowed_countries, settings.plivo_from_number)
     lifecycle = CallLifecycle(engine, legs, queue, clock=clock,
-                              followers={OTP: OtpFollowers(queue, clock), ALERT: AlertFollowers(queue)})
+                              followers={OTP: OtpFollowers(queue, clock), ALERT: AlertFollowers(queue),
+                                         BRIDGE: BridgeFollowers(queue)})
     otp = OtpService(engine, OtpStore(engine), legs, queue, otp_config(settings), policy=policy, box=box,
                      clock=clock)
     alert_store = AlertStore(engine)
+    bridge = BridgeService(engine, alert_store, legs, queue, clock=clock)
     alerts = AlertService(engine, alert_store, legs, queue, policy=policy, retries=settings.alert_retries,
                           retry_delay=settings.alert_retry_delay, redial_delay=settings.alert_redial_delay,
                           clock=clock)
@@ -130,11 +136,12 @@ def build_services(
             DialConfig(settings.public_url, settings.plivo_from_number, voicemail_guard=settings.otp_voicemail_guard),
             sends=SlotLimiter(engine, "plivo.create_call.sent", settings.plivo_cps)).register(registry)
     alerts.register(registry)
+    bridge.register(registry)
     Reporting(WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
               pace=message_pace).register(registry)
-    AlertOpening(alerts, alert_store, queue,
-                 lambda team_id: SlackDirectory(workspaces.client(team_id), settings.default_region),
-                 record_refusal=otp.refuse).register(registry)
+    directory_of = lambda team_id: SlackDirectory(workspaces.client(team_id), settings.default_region)  # noqa: E731
+    AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
+    BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
     with transaction(engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")
@@ -147,7 +154,8 @@ def build_services(
     return Services(
         settings=settings, engine=engine, queue=queue, legs=legs, lifecycle=lifecycle, otp=otp,
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
-        alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle),
+        alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
+        bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle),
         slack_client=slack_client, workspaces=workspaces, installs=installs, workers=workers, clock=clock,
     )
 

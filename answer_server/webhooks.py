@@ -18,7 +18,7 @@ from typing import Callable
 from flask import Blueprint
 
 from answer_server import plivo_xml
-from answer_server.alert_documents import document_for, error_document
+from answer_server.alert_documents import bridge_document, document_for, error_document
 from answer_server.plivo_requests import (
     call_uuid_of,
     digits_of,
@@ -37,11 +37,14 @@ from answer_server.plivo_xml import (
 )
 from voice import metrics
 from voice.alert_calls import AlertCalls, Turn
+from voice.bridge import ENTER as BRIDGE_ENTER
+from voice.bridge import EXIT as BRIDGE_EXIT
+from voice.bridge import BridgeCalls
 from voice.dialing import callback_urls
 from voice.legs import LegStore
 from voice.lifecycle import CallLifecycle
 from voice.log_context import log_context
-from voice.models import ALERT, OTP, token_for_log
+from voice.models import ALERT, BRIDGE, OTP, token_for_log
 from voice.otp_calls import CODE, GOODBYE, KEY_GATE, CodeTurn, OtpCalls, speech_for
 
 log = logging.getLogger(__name__)
@@ -167,6 +170,8 @@ def alert_events(calls: AlertCalls, progress: ProgressEvents, public_url: str, v
                 return calls.key_pressed(token, call_uuid, Turn.REPEAT)
             case plivo_xml.DIGIT_PASS:
                 return calls.pass_on(token, call_uuid)
+            case plivo_xml.DIGIT_BRIDGE:
+                return calls.join_bridge(token, call_uuid)
             case _:  # another key, or a field that is not keys at all
                 return calls.key_pressed(token, call_uuid, Turn.INVALID_KEY)
 
@@ -179,16 +184,49 @@ def alert_events(calls: AlertCalls, progress: ProgressEvents, public_url: str, v
         "silence": lambda token, fields: render(token, fields, lambda uuid: calls.silence(token, uuid)),
         "keys": lambda token, fields: render(token, fields,
                                              lambda uuid: pressed(token, uuid, digits_of(fields))),
+        # The acknowledger in the voice bridge: enter and exit.
+        "conference": lambda token, fields: conference(calls.conference_event, token, fields),
         # The hangup also moves the alert on (its followers poke the next step).
         **progress.events(),
     }
 
 
+def bridge_events(calls: BridgeCalls, progress: ProgressEvents, public_url: str, voice: str) -> dict[str, Answer]:
+    """The calls into an alert's voice bridge: answered into the conference; its enter and exit events."""
+
+    def answer(token: str, fields: Fields) -> bytes:
+        call_uuid = call_uuid_of(fields)
+        if not call_uuid:
+            return goodbye_document()
+        return bridge_document(calls.answer(token, call_uuid), callback_urls(public_url, token, BRIDGE), voice)
+
+    return {"answer": answer, "conference": lambda token, fields: conference(calls.conference_event, token, fields),
+            **progress.events()}
+
+
+def conference(record: Callable[[str, str, str], None], token: str, fields: Fields) -> bytes:
+    """Plivo's conference callback: who entered or left; its body is ignored."""
+    call_uuid = call_uuid_of(fields)
+    action = fields.get("ConferenceAction", "")
+    if call_uuid and action in (BRIDGE_ENTER, BRIDGE_EXIT):
+        record(token, call_uuid, action)
+    return empty_document()
+
+
 def alert_error(public_url: str, voice: str) -> Callable[[str, str], bytes]:
     def on_error(event: str, token: str) -> bytes:
-        if event in ("ring", "machine", "hangup"):
+        if event in ("ring", "machine", "hangup", "conference"):
             return empty_document()
         # We failed: reading the callee's language could fail too, so the configured voice's English.
         return error_document(event, callback_urls(public_url, token, ALERT), speech_for(None, voice))
+
+    return on_error
+
+
+def bridge_error(voice: str) -> Callable[[str, str], bytes]:
+    def on_error(event: str, token: str) -> bytes:
+        if event in ("ring", "machine", "hangup", "conference"):
+            return empty_document()
+        return goodbye_document(speech_for(None, voice), key="try_later")
 
     return on_error

@@ -21,6 +21,7 @@ from bot.alert_messages import (
     ACK_ACTION,
     ALERT_USAGE,
     CANCEL_ACTION,
+    JOIN_ACTION,
     alert_usage_reply,
     failure_reply,
     not_called_reply,
@@ -32,6 +33,7 @@ from bot.commands import CommandError, HelpRequest
 from bot.reporting import NOTICE, notice_payload
 from voice.alert_models import Skipped
 from voice.alerts import AlertService, Taking
+from voice.bridge import JOIN
 from voice.db import transaction
 from voice.numbers import parse_phone_number
 from voice.work import WorkQueue
@@ -62,6 +64,8 @@ def register_alert_listeners(
     # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
     app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue))
     app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue))
+    # Join the call: the clicker is phoned into the voice bridge (bot/alert_bridge.py looks them up).
+    app.action(JOIN_ACTION)(_joiner(queue))
 
 
 def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal):
@@ -129,6 +133,20 @@ def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue):
                 queue.enqueue(conn, NOTICE, str(alert_id), payload=notice_payload(
                     too_late_reply(taking.alert), reply_url=body.get("response_url"), ephemeral=True,
                     team=(body.get("team") or {}).get("id", "")))
+
+    return on_click
+
+
+def _joiner(queue: WorkQueue):
+    def on_click(ack, body) -> None:
+        ack()
+        clicked = _click(body)
+        if clicked is None:
+            return
+        alert_id, user_id, _ = clicked
+        with transaction(queue.engine) as conn:
+            queue.enqueue(conn, JOIN, f"{alert_id}:{user_id}", payload={
+                "reply_url": body.get("response_url"), "team": (body.get("team") or {}).get("id", "")})
 
     return on_click
 

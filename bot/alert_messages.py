@@ -34,13 +34,16 @@ from voice.alert_plan import (
     UNCONFIRMED,
     VOICEMAIL,
     WAITING,
+    ending_state,
     latest_legs,
     leg_state,
 )
+from voice.models import BRIDGE
 from voice.numbers import display_number
 
 ACK_ACTION = "alert_acknowledge"
 CANCEL_ACTION = "alert_cancel"
+JOIN_ACTION = "alert_join"  # the voice bridge: call me into it
 
 ALERT_USAGE = escape(
     "Usage: `/voicealert <who> <message>`, for example "
@@ -118,6 +121,8 @@ def alert_blocks(view: AlertView) -> list[dict]:
         _section(slack_text(_status(alert))),
     ]
     blocks += [_section(chunk) for chunk in _chunks(_recipient_lines(view))]
+    if alert.bridge_room:
+        blocks.append(_section(_bridge_text(view)))
     buttons = _buttons(alert)
     if buttons:
         blocks.append({"type": "actions", "block_id": _fresh_block_id(alert, blocks), "elements": buttons})
@@ -218,7 +223,51 @@ def _recipient_lines(view: AlertView) -> list[str]:
     return lines
 
 
+def _bridge_text(view: AlertView) -> str:
+    """Who is on the voice bridge, who is being called into it, who left, and when it ended."""
+    alert = view.alert
+    calls = [leg for leg in view.legs if leg.bridge_joined_at or leg.purpose == BRIDGE]
+    on, others = [], []
+    for leg in calls:
+        who = _bridge_person(alert, leg)
+        if leg.bridge_joined_at and not leg.bridge_left_at and not leg.ended:
+            on.append(who)
+        elif leg.bridge_left_at:
+            others.append(slack_text(who, " left"))
+        elif leg.ended:
+            others.append(slack_text(who, " ", _STATE_ICONS.get(_ending(leg), ""), " ", _ending(leg)))
+        else:
+            others.append(slack_text(who, " :telephone_receiver: being called"))
+    if alert.bridge_ended_at:
+        head = slack_text(":headphones: *Voice bridge* ended ",
+                          date(alert.bridge_ended_at, "at {time_secs}", f"at {alert.bridge_ended_at:%H:%M:%S} UTC"),
+                          " after ", format_duration(_seconds(alert.bridge_started_at, alert.bridge_ended_at)), ".")
+    else:
+        head = slack_text(":headphones: *Voice bridge*: ", Markup(", ".join(on)) if on else "nobody on the call yet",
+                          ". Join the call to be phoned into it.")
+    if alert.requester_problem and not alert.bridge_ended_at:
+        others.append(slack_text(mention(alert.requester.user_id), " could not be called: ",
+                                 _short(alert.requester_problem)))
+    return "\n".join([head, *(slack_text("• ") + line for line in others)])
+
+
+def _bridge_person(alert: AlertRecord, leg) -> str:
+    if leg.purpose == BRIDGE and leg.requester:
+        return mention(leg.requester.user_id)
+    target = alert.targets[leg.target] if leg.target is not None and leg.target < len(alert.targets) else None
+    if target and target.user_id:
+        return mention(target.user_id)
+    return display_number(leg.to_number)
+
+
+def _ending(leg) -> str:
+    return ending_state(leg)
+
+
 def _buttons(alert: AlertRecord) -> list[dict]:
+    if alert.bridge_open:
+        return [{"type": "button", "action_id": JOIN_ACTION, "value": str(alert.id), "style": "primary",
+                 "text": {"type": "plain_text", "text": "Join the call"}}]
     if alert.status not in (ACTIVE, EXHAUSTED):
         return []
     buttons = [{

@@ -59,10 +59,13 @@ class AlertOpening:
         typed = recipients["message"]
         names = {user_id: directory.name(user_id) or "someone" for user_id in mentioned_users(typed)}
         sender = directory.name(alert.requester.user_id) or alert.sender_name
+        # For the voice bridge: the requester is called into it once someone acknowledges and presses 9.
+        requester_phone = directory.phone_of(alert.requester.user_id, self.alerts.refusal_for)
         opened = self.alerts.opened(
             alert.id, sender_name=sender, message=plain_message(typed, names), targets=found.targets,
             skipped=found.skipped, then=lambda conn: self._tell_who_is_skipped(conn, alert, found.skipped,
-                                                                              nobody_left=not found.targets))
+                                                                              nobody_left=not found.targets),
+            requester_phone=requester_phone)
         if opened:
             for skipped in found.skipped:
                 self.record_refusal(source="slack", requester=alert.requester, number=None, kind="alert_recipient",

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.alert_commands import GROUP, USER, Recipient
 from bot.delivery import slack_failures
-from voice.alert_models import Skipped, Target
+from voice.alert_models import RequesterPhone, Skipped, Target
 from voice.numbers import (
     InvalidPhoneNumber,
     PhoneNumber,
@@ -54,9 +54,15 @@ class SlackDirectory:
     def __init__(self, client: WebClient, default_region: str | None):
         self._client = client
         self._default_region = default_region
+        self._people: dict[str, Person | str] = {}  # read once per look-up (this object lives for one)
 
     def person(self, user_id: str) -> Person | str:
         """The person, or why they cannot be read (a sentence). Raises RetryLater while Slack is busy."""
+        if user_id not in self._people:
+            self._people[user_id] = self._read_person(user_id)
+        return self._people[user_id]
+
+    def _read_person(self, user_id: str) -> Person | str:
         try:
             with slack_failures("users.info"):
                 user = self._client.users_info(user=user_id, include_locale=True)["user"]
@@ -74,6 +80,15 @@ class SlackDirectory:
     def name(self, user_id: str) -> str | None:
         person = self.person(user_id)
         return person.name if isinstance(person, Person) else None
+
+    def phone_of(self, user_id: str, refusal: Callable[[PhoneNumber], str | None]) -> RequesterPhone:
+        """Someone's profile number as a call would dial it, or why it cannot be called; their locale."""
+        person = self.person(user_id)
+        number, problem = self._number_of(person)
+        if number is not None:
+            problem = refusal(number)
+        locale = person.locale if isinstance(person, Person) else None
+        return RequesterPhone(number=None if problem else number.e164, problem=problem, locale=locale)
 
     def members(self, group_id: str) -> list[str] | str:
         """The user IDs of a user group, or why they cannot be read. Raises RetryLater while Slack is busy."""

@@ -21,6 +21,7 @@ from answer_server.plivo_xml import (
 from bot.alert_commands import parse_voicealert
 from bot.commands import CommandError
 from tests import test_voicealert_flow as flow
+from tests.conftest import callback_path, send
 from tests.test_voicealert_flow import alert, callee, clocked_app, speech
 from voice.languages import (
     ALERT_PHRASE_KEYS,
@@ -146,7 +147,8 @@ def test_a_slack_user_hears_the_alert_in_their_slack_language(client, slack, pli
     menu = alicia.follow(document)
     assert speech(menu) == ["Pulse 1 para confirmar. Pulse 2 para escuchar el mensaje de nuevo."]
     assert speech(alicia.press(menu, "7"))[0] == "Lo sentimos, esa tecla no es válida."
-    assert speech(alicia.press(menu, "1")) == ["Confirmado. Gracias."]
+    assert speech(alicia.press(menu, "1")) == ["Confirmado. Gracias.", "Pulse 9 para hablar ahora con Ana, o cuelgue.",
+                                               "Adiós."]
 
 
 def test_a_number_hears_its_countrys_language_and_lang_overrides_everyone(client, slack, plivo, plivo_rest,
@@ -278,7 +280,7 @@ def test_pressing_3_passes_the_alert_to_the_next_link_at_once(client, slack, pli
     bob_menu = bob.follow(bob.answer())
     assert speech(bob_menu) == [flow.MENU]
     assert speech(bob.press(bob_menu, "3")) == ["Sorry, that key is not valid.", flow.MENU]
-    assert speech(bob.press(bob_menu, "1")) == ["Acknowledged. Thank you."]
+    assert speech(bob.press(bob_menu, "1"))[0] == "Acknowledged. Thank you."
     flow.alert_message(fake_slack, "*Acknowledged* by <@U2> by phone")
     assert len(plivo_rest.created) == 2
 
@@ -291,3 +293,113 @@ def test_a_key_after_someone_else_acknowledged_says_who(client, slack, plivo, pl
     late = bob.press(bob_menu, "3")
     assert speech(late) == ["This alert was already acknowledged by Alice. Goodbye."]
     assert len(plivo_rest.created) == 2  # nobody passed anything on
+
+
+# -- the voice bridge ----------------------------------------------------------------------------
+
+ANA = "+14155550199"  # the requester's profile number
+CAROL_ = "+14155550103"
+
+
+def conference_of(document):
+    conference = document.find("Conference")
+    assert conference is not None, [e.tag for e in document]
+    return conference
+
+
+def enter(client_, plivo, call: "flow.Callee", conference, action="enter"):
+    send(client_, plivo.conference(callback_path(conference.get("callbackUrl")), call_uuid=call.call_uuid,
+                                   room=conference.text, action=action))
+    flow.settle(client_)
+
+
+def bridge_callee(client_, plivo, plivo_rest, number, nth=0):
+    return callee(client_, plivo, plivo_rest, number, nth)
+
+
+def test_pressing_9_after_acknowledging_connects_the_requester_and_the_channel_can_join(
+        client, slack, plivo, plivo_rest, fake_slack, clock):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    offer = alice.press(alice.follow(alice.answer()), "1")
+    assert speech(offer)[1] == "Press 9 to be connected to Ana now, or hang up."
+    bridged = alice.press(offer, "9")
+    assert speech(bridged) == ["Connecting you to Ana. Please stay on the line."]
+    room = conference_of(bridged)
+    assert room.text.startswith("vb-alert-") and "Ana" not in room.text
+    assert room.get("timeLimit") == "3600" and "/plivo/alert/conference/" in room.get("callbackUrl")
+    enter(client, plivo, alice, room)
+
+    # The requester's profile number is called into the same room.
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    call = plivo_rest.to(ANA)[0]
+    assert "/plivo/bridge/answer/" in call["answer_url"] and "machine_detection" not in call
+    ana = bridge_callee(client, plivo, plivo_rest, ANA)
+    heard = ana.answer()
+    assert speech(heard) == ["Alice acknowledged your alert and is waiting on the line."]
+    assert conference_of(heard).text == room.text
+    enter(client, plivo, ana, conference_of(heard))
+    posted = flow.alert_message(fake_slack, "*Voice bridge*: <@U1>, <@U0ANA>")
+    assert flow.buttons(posted) == ["alert_join"]
+
+    # Bob joins from Slack; Carol has no number in her profile and is told so, only her.
+    join = lambda user, name: send(client, slack.action("alert_join", posted.blocks[-1]["elements"][0]["value"],  # noqa: E731
+                                                        message={"ts": posted.ts, "text": posted.text,
+                                                                 "blocks": posted.blocks},
+                                                        user_id=user, username=name,
+                                                        response_url=fake_slack.response_url(name)))
+    join("U2", "bob")
+    join("U3", "carol")
+    flow.settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.to(BOB))
+    bob = bridge_callee(client, plivo, plivo_rest, BOB)
+    joined = bob.answer()
+    assert speech(joined) == ["You are joining the call about the alert from Ana."]
+    enter(client, plivo, bob, conference_of(joined))
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(fake_slack.response_url("carol")))
+    assert told["response_type"] == "ephemeral" and "has no phone number" in told["text"]
+    assert not plivo_rest.to(CAROL_)
+    flow.alert_message(fake_slack, "*Voice bridge*: <@U1>, <@U0ANA>, <@U2>")
+
+    # Everyone leaves: the bridge ends, and the button goes.
+    clock.advance(minutes=7)
+    for person in (alice, ana, bob):
+        enter(client, plivo, person, room, action="exit")
+        person.hang_up()
+    ended = flow.alert_message(fake_slack, "*Voice bridge* ended", "after 7 min")
+    assert flow.buttons(ended) == []
+
+
+def test_a_requester_without_a_usable_number_is_said_and_the_wait_is_bounded(
+        client, slack, plivo, plivo_rest, fake_slack):
+    fake_slack.add_user("U0ANA", "Ana Lopez", "")
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    bridged = alice.press(alice.press(alice.follow(alice.answer()), "1"), "9")
+    assert speech(bridged) == ["Ana could not be reached. Stay on the line, or hang up."]
+    assert conference_of(bridged).get("timeLimit") == "300"
+    enter(client, plivo, alice, conference_of(bridged))
+    posted = flow.alert_message(fake_slack, "*Voice bridge*: <@U1>", "<@U0ANA> could not be called")
+    assert flow.buttons(posted) == ["alert_join"]  # the channel may still join
+    assert len(plivo_rest.created) == 1
+
+
+def test_9_is_not_valid_before_acknowledging_nor_for_anyone_but_the_acknowledger(
+        client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> <@U2> Disk full", calls=2)
+    alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
+    alice_menu, bob_menu = alice.follow(alice.answer()), bob.follow(bob.answer())
+    assert speech(alice.press(alice_menu, "9"))[0] == "Sorry, that key is not valid."
+    alice.press(alice_menu, "1")
+    assert speech(bob.press(bob_menu, "9")) == ["This alert was already acknowledged by Alice. Goodbye."]
+    assert len(plivo_rest.created) == 2  # nobody was called into a bridge
+
+
+def test_a_second_9_does_not_call_the_requester_twice(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    offer = alice.press(alice.follow(alice.answer()), "1")
+    first, again = alice.press(offer, "9"), alice.press(offer, "9")  # Plivo retried the keypress
+    assert conference_of(first).text == conference_of(again).text
+    flow.settle(client)
+    assert len(plivo_rest.to(ANA)) == 1

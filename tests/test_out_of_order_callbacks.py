@@ -147,7 +147,7 @@ def test_an_alert_hangup_for_another_call_uuid_neither_ends_the_call_nor_moves_t
     time.sleep(0.2)
     assert len(plivo_rest.created) == 1  # Bob, the next link, is not called
     done = alice.press(menu, "1")
-    assert speech(done) == ["Acknowledged. Thank you."]
+    assert speech(done)[0] == "Acknowledged. Thank you."
     alert_message(fake_slack, "*Acknowledged* by <@U1> by phone")
 
 
@@ -177,7 +177,7 @@ def test_an_alert_call_plivo_did_not_confirm_that_rings_is_played_and_acknowledg
     alice.ring()
     document = alice.answer()
     assert speech(document)[1] == "Disk full"
-    assert speech(alice.press(alice.follow(document), "1")) == ["Acknowledged. Thank you."]
+    assert speech(alice.press(alice.follow(document), "1"))[0] == "Acknowledged. Thank you."
     alert_message(fake_slack, "*Acknowledged* by <@U1> by phone")
 
 

@@ -196,3 +196,23 @@ def test_voicealert_to_bob_reads_his_profile_number_in_the_default_region(sandbo
     sandbox.command("/voicealert @bob Disk full")
     sandbox.press_when_asked("+14155550102", "1")
     sandbox.wait_for(lambda s: ended_call(s, "+14155550102"))
+
+
+def test_after_acknowledging_alice_presses_9_and_the_console_is_called_into_the_voice_bridge(sandbox):
+    sandbox.command("/voicealert @alice The database is down")
+    sandbox.press_when_asked("+14155550101", "1")
+    alice = sandbox.wait_for(lambda s: next((c for c in s["calls"] if c["to"] == "+14155550101" and c["listening"]
+                                             and "Press 9" in " ".join(line["text"] for line in c["transcript"])),
+                                            None))
+    assert requests.post(f"{sandbox.url}/sandbox/api/calls/{alice['call_uuid']}/digits", json={"digits": "9"},
+                         timeout=10).json()["ok"]
+    # The console's own number (the requester's profile) rings, answers, and both are on one conference.
+    you = sandbox.wait_for(lambda s: next((c for c in s["calls"] if c["to"] == "+14155550199"
+                                           and "conference call" in " ".join(l["text"] for l in c["transcript"])),
+                                          None))
+    heard = " ".join(line["text"] for line in you["transcript"])
+    # Alice's Slack display name is "alice".
+    assert "alice acknowledged your alert and is waiting on the line." in heard and "with +14155550101" in heard
+    bridge = sandbox.wait_for(lambda s: next((m for m in s["messages"] if "*Voice bridge*: <@U0ALICE>, <@U0SANDBOX>"
+                                              in json.dumps(m.get("blocks"))), None))
+    assert "alert_join" in json.dumps(bridge["blocks"])

@@ -132,3 +132,24 @@ def test_block_kit_messages_render_and_a_confirmed_button_sends_a_click_the_app_
         assert clicks and clicks[0]["actions"][0]["value"] == "call-42"
     finally:
         server.stop()
+
+
+def test_an_alert_acknowledged_on_the_keypad_and_9_puts_the_console_on_the_voice_bridge(slow_sandbox, page):
+    page.goto(f"{slow_sandbox.url}/sandbox")
+    expect = sync_api.expect
+    page.fill("#composer-input", "/voicealert @alice The database is down")
+    page.press("#composer-input", "Enter")
+    alice = page.locator(".phone", has=page.locator(".phone-number", has_text="+14155550101"))
+    expect(alice.locator(".transcript")).to_contain_text("Press 1 to acknowledge", timeout=20_000)
+    alice.locator(".keypad button[data-key='1']").click()
+    expect(alice.locator(".transcript")).to_contain_text("Press 9 to be connected to you now", timeout=20_000)
+    alice.locator(".keypad button[data-key='9']").click()
+    expect(alice.locator(".transcript")).to_contain_text("[on the conference call", timeout=20_000)
+    # Whoever raised the alert (the console, whose profile number ends in 0199) is called into it.
+    you = page.locator(".phone", has=page.locator(".phone-number", has_text="+14155550199"))
+    expect(you.locator(".transcript")).to_contain_text("acknowledged your alert and is waiting on the line",
+                                                       timeout=20_000)
+    expect(you.locator(".transcript")).to_contain_text("with +14155550101, +14155550199", timeout=20_000)
+    message = page.locator(".message:not(.ephemeral) .body", has_text="Voice bridge").first
+    expect(message).to_contain_text("Voice bridge", timeout=20_000)
+    expect(message.locator("button", has_text="Join the call")).to_be_visible()

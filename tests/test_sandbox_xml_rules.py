@@ -159,3 +159,16 @@ def test_a_valid_document_becomes_steps_with_plivos_defaults():
     assert gather.prompt == (Speak("Press 1 to hear it again."), Wait(1))
     assert after == Speak("No key. Goodbye.", loop=2)
     assert script.steps[4] == Hangup("busy", 30)
+
+
+def test_the_voice_bridge_documents_are_valid_and_a_bad_conference_is_caught():
+    from answer_server.plivo_xml import bridge_offer_document, conference_document
+
+    assert document_problems(bridge_offer_document("https://v.test/k/tok", "Ana")) == []
+    good = conference_document("vb-alert-1-abc", "https://v.test/plivo/alert/conference/tok", "Connecting you.",
+                               time_limit=3600)
+    assert document_problems(good) == []
+    bad = good.replace(b'timeLimit="3600"', b'timeLimit="forever"').replace(b"vb-alert-1-abc</", b"</")
+    assert document_problems(bad) == ["<Conference timeLimit='forever'> is not a valid value",
+                                      "<Conference> must name its room (its text), in at most 128 characters"]
+    assert document_problems(good.replace(b"stayAlone", b"stayalone")) == ["<Conference> has no attribute stayalone"]

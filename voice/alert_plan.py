@@ -148,6 +148,11 @@ _ENDINGS = {
 }
 
 
+def ending_state(leg: Leg) -> str:
+    """How an ended call ended, in the words of its line."""
+    return _ENDINGS.get(leg.outcome, FAILED)
+
+
 def leg_state(alert: AlertRecord, leg: Leg | None) -> str:
     """The state of one call, for the line of its recipient."""
     if leg is None:
@@ -177,6 +182,8 @@ def latest_legs(legs: Iterable[Leg]) -> dict[int, Leg]:
     """The most recent call of each target, by target index."""
     latest: dict[int, Leg] = {}
     for leg in legs:
+        if leg.target is None:
+            continue  # a call into the voice bridge, not to a target
         current = latest.get(leg.target)
         if current is None or (leg.position, leg.id) > (current.position, current.id):
             latest[leg.target] = leg

@@ -21,6 +21,7 @@ from voice.alert_models import (
     EXHAUSTED,
     RESOLVING,
     AlertRecord,
+    RequesterPhone,
     Skipped,
     Target,
 )
@@ -40,6 +41,11 @@ class AlertStore:
         with reading(self.engine) as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
         return _alert(row) if row else None
+
+    @staticmethod
+    def get_in(conn: Connection, alert_id: int) -> AlertRecord:
+        """The alert as the caller's transaction sees it."""
+        return _alert(conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().one())
 
     def leg_with_alert(self, token: str) -> tuple[Leg, AlertRecord] | None:
         """A leg and its alert, in one indexed read (a join): what an alert call's webhook needs."""
@@ -81,11 +87,13 @@ class AlertStore:
 
     @staticmethod
     def resolved(conn: Connection, alert_id: int, *, status: str, sender_name: str, message: str,
-                 targets: Sequence[Target], skipped: Sequence[Skipped]) -> bool:
+                 targets: Sequence[Target], skipped: Sequence[Skipped], requester_phone: RequesterPhone) -> bool:
         """The recipients were looked up: the alert becomes `status` (active, or dropped)."""
         return conn.execute(
             update(alerts).where(alerts.c.id == alert_id, alerts.c.status == RESOLVING).values(
                 status=status, sender_name=sender_name, message=message, recipients=None,
+                requester_number=requester_phone.number, requester_problem=requester_phone.problem,
+                requester_locale=requester_phone.locale,
                 targets=json.dumps([target.__dict__ for target in targets]),
                 skipped=json.dumps([item.__dict__ for item in skipped]),
             )
@@ -103,6 +111,23 @@ class AlertStore:
             update(alerts).where(alerts.c.id == alert_id, alerts.c.status.in_(from_statuses))
             .values(status=status, resolved_at=now, next_at=None, **who)
         ).rowcount == 1
+
+    @staticmethod
+    def open_bridge(conn: Connection, alert_id: int, room: str, now: datetime) -> bool:
+        """Name the alert's voice bridge, once; whether this call named it."""
+        return conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.bridge_room.is_(None))
+                            .values(bridge_room=room, bridge_started_at=now)).rowcount == 1
+
+    @staticmethod
+    def end_bridge_if_empty(conn: Connection, alert_id: int, now: datetime) -> bool:
+        """The bridge ends once nobody is in it and nobody is still being called into it."""
+        in_or_coming = select(legs.c.id).where(
+            legs.c.alert_id == alert_id,
+            ((legs.c.bridge_joined_at.is_not(None)) & (legs.c.bridge_left_at.is_(None)))
+            | ((legs.c.purpose == "bridge") & (legs.c.status != "ended") & (legs.c.bridge_joined_at.is_(None))))
+        return conn.execute(update(alerts).where(
+            alerts.c.id == alert_id, alerts.c.bridge_room.is_not(None), alerts.c.bridge_ended_at.is_(None),
+            ~in_or_coming.exists()).values(bridge_ended_at=now)).rowcount == 1
 
     @staticmethod
     def name_taker(conn: Connection, alert_id: int, user_id: str, name: str) -> None:

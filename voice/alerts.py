@@ -28,6 +28,7 @@ from voice.alert_models import (
     VIA_SLACK,
     AlertRecord,
     AlertView,
+    RequesterPhone,
     Skipped,
     Target,
 )
@@ -41,6 +42,7 @@ from voice.alert_plan import (
     targets_at,
 )
 from voice.alert_store import AlertStore
+from voice.bridge import SETTLE as BRIDGE_SETTLE
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, STOP
@@ -88,6 +90,8 @@ class AlertFollowers:
             self.queue.poke(conn, REPORT_ALERT, str(after.alert_id))
         if after.ended and not (before and before.ended):
             self.queue.poke(conn, NEXT, str(after.alert_id))
+            if after.bridge_joined_at and not after.bridge_left_at:
+                self.queue.poke(conn, BRIDGE_SETTLE, str(after.alert_id))  # it was in the voice bridge
         elif after.stop_requested and after.call_uuid and not (before and before.call_uuid):
             # Its alert was taken before Plivo named the call: now it can be stopped.
             self.queue.poke(conn, STOP, after.token)
@@ -134,12 +138,13 @@ class AlertService:
         return alert_id
 
     def opened(self, alert_id: int, *, sender_name: str, message: str, targets: Sequence[Target],
-               skipped: Sequence[Skipped], then: Callable[[Connection], None] = lambda conn: None) -> bool:
+               skipped: Sequence[Skipped], then: Callable[[Connection], None] = lambda conn: None,
+               requester_phone: RequesterPhone = RequesterPhone()) -> bool:
         """The recipients are known: start calling (or drop the alert if nobody can be called)."""
         with transaction(self.engine) as conn:
             status = ACTIVE if targets else DROPPED
             if not self.store.resolved(conn, alert_id, status=status, sender_name=sender_name, message=message,
-                                       targets=targets, skipped=skipped):
+                                       targets=targets, skipped=skipped, requester_phone=requester_phone):
                 return False
             if targets:
                 self.queue.poke(conn, REPORT_ALERT, str(alert_id))

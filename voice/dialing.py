@@ -18,6 +18,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from voice.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import (
@@ -29,7 +30,16 @@ from voice.lifecycle import (
     UNCONFIRMED,
     CallLifecycle,
 )
-from voice.models import ALERT, ANSWERED, DIALLING, OTP, QUEUED, Leg, token_for_log
+from voice.models import (
+    ALERT,
+    ANSWERED,
+    BRIDGE,
+    DIALLING,
+    OTP,
+    QUEUED,
+    Leg,
+    token_for_log,
+)
 from voice.outcomes import Outcome
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
 from voice.ratelimit import SLOT_TOLERANCE, SlotLimiter
@@ -40,7 +50,8 @@ log = logging.getLogger(__name__)
 
 #: Hard caps on an answered call's length, so a stuck call cannot run up a bill:
 #: a code is read twice in well under a minute; a 1000-character alert takes ~70 s, plus menus.
-TIME_LIMITS = {OTP: 120, ALERT: 300}
+#: A call into an alert's voice bridge is a conversation: an hour at most (voice/bridge.py).
+TIME_LIMITS = {OTP: 120, ALERT: 300, BRIDGE: BRIDGE_TIME_LIMIT}
 OUR_ERROR = "an error on our side stopped the call"
 
 #: A call whose PLIVO_CPS slot is further off than this goes back to the queue, booked for its
@@ -57,14 +68,18 @@ class CallUrls:
     key: str  # a GetDigits action: a key was pressed
     menu: str  # an alert's menu, after the message
     silence: str  # an alert's menu got no key
+    conference: str  # the voice bridge's conference events (enter, exit)
+
+
+_BASES = {OTP: "/plivo", ALERT: "/plivo/alert", BRIDGE: "/plivo/bridge"}
 
 
 def callback_urls(public_url: str, token: str, purpose: str = OTP) -> CallUrls:
     """The URLs Plivo calls back for one call: they carry only its token (and say what it is for)."""
-    base = public_url.rstrip("/") + ("/plivo/alert" if purpose == ALERT else "/plivo")
-    key = "keys" if purpose == ALERT else "key"
+    base = public_url.rstrip("/") + _BASES[purpose]
+    key = "key" if purpose == OTP else "keys"
     return CallUrls(*(f"{base}/{event}/{token}" for event in
-                      ("answer", "hangup", "ring", "machine", key, "menu", "silence")))
+                      ("answer", "hangup", "ring", "machine", key, "menu", "silence", "conference")))
 
 
 #: Where a deferred call's booked slot is kept in its work item's payload.
@@ -112,6 +127,8 @@ class Dialler:
         if leg.purpose == ALERT:
             # Report only: a machine still records the alert's message.
             detection = dict(machine_detection_url=urls.machine, machine_detection="true")
+        elif leg.purpose == BRIDGE:
+            detection = {}  # a person asked to be called, or is waited for: no machine detection
         elif self.config.voicemail_guard:
             detection = dict(machine_detection_url=urls.machine, machine_detection="hangup")
         else:

@@ -18,7 +18,9 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from voice.db import DirectRead, moment, reading, transaction
 from voice.models import (
+    ALERT,
     ANSWERED,
+    BRIDGE,
     CALLING,
     DIALLING,
     ENDED,
@@ -87,7 +89,9 @@ def _transition(*conditions, **values):
 
 
 # An alert's call is dialled only while its alert is still active: taken or cancelled, it never rings.
-_ALERT_OPEN = or_(legs.c.alert_id.is_(None),
+# A call of an alert is dialled only while the alert is open; a voice code's, or one into an alert's
+# voice bridge (which opens once the alert is acknowledged), whenever it is queued.
+_ALERT_OPEN = or_(legs.c.alert_id.is_(None), legs.c.purpose != ALERT,
                   exists().where(alerts.c.id == legs.c.alert_id, alerts.c.status == "active"))
 _START_DIALLING = _transition(legs.c.status == QUEUED, legs.c.stop_requested.is_(False), _ALERT_OPEN,
                               status=DIALLING, dialled_at=_NOW)
@@ -239,6 +243,30 @@ class LegStore:
                            .returning(legs.c.silences)).first()
         return row[0] if row else 0
 
+    @staticmethod
+    def add_bridge_leg(conn: Connection, alert_id: int, number: str, token: str, who: Requester,
+                       now: datetime, language: str | None = None) -> str:
+        """A queued call into the alert's voice bridge, to `who` (a Slack user) at `number`, speaking
+        `language` (their Slack locale); its token."""
+        conn.execute(insert(legs).values(
+            token=token, purpose=BRIDGE, to_number=number, status=QUEUED, created_at=now, alert_id=alert_id,
+            language=language[:8] if language else None,
+            **requester_values(who), code_length=0, reply_uses=0, stop_requested=False, silences=0,
+            permanent=False, attempt=0,
+        ))
+        return token
+
+    @staticmethod
+    def entered_bridge(conn: Connection, token: str, now: datetime) -> bool:
+        return conn.execute(update(legs).where(legs.c.token == token, legs.c.bridge_joined_at.is_(None))
+                            .values(bridge_joined_at=now)).rowcount == 1
+
+    @staticmethod
+    def left_bridge(conn: Connection, token: str, now: datetime) -> bool:
+        return conn.execute(update(legs).where(legs.c.token == token, legs.c.bridge_joined_at.is_not(None),
+                                               legs.c.bridge_left_at.is_(None))
+                            .values(bridge_left_at=now)).rowcount == 1
+
     def mark_passed(self, conn: Connection, token: str, now: datetime) -> bool:
         """The callee passed the alert on (once, while the call is live); whether this did it."""
         return conn.execute(update(legs).where(legs.c.token == token, legs.c.passed_at.is_(None),
@@ -249,7 +277,7 @@ class LegStore:
 
     def request_stop(self, conn: Connection, alert_id: int, keep_leg: int | None) -> list[Leg]:
         """Flag every live leg of the alert but `keep_leg` to be stopped; those legs."""
-        live = (legs.c.alert_id == alert_id) & (legs.c.status != ENDED)
+        live = (legs.c.alert_id == alert_id) & (legs.c.status != ENDED) & (legs.c.purpose == ALERT)
         if keep_leg is not None:
             live = live & (legs.c.id != keep_leg)
         rows = conn.execute(update(legs).where(live).values(stop_requested=True).returning(*legs.c)).mappings().all()

@@ -19,6 +19,7 @@ STATUSES = (QUEUED, DIALLING, CALLING, RINGING, ANSWERED, ENDED)
 # What a leg is for.
 OTP = "otp"  # reads a voice code
 ALERT = "alert"  # one call of an alert
+BRIDGE = "bridge"  # a call into an alert's voice bridge: its requester, or someone who joined from Slack
 
 
 def before(status: str) -> tuple[str, ...]:

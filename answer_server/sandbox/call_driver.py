@@ -50,14 +50,50 @@ ANSWER_ATTEMPTS = 3  # Plivo tries the answer URL 3 times before the fallback UR
 XML_TYPES = ("text/xml", "application/xml")
 
 
+class Rooms:
+    """The account's conference rooms: who is in each (shared by every simulated call)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._members: dict[str, list[SimCall]] = {}
+        self._uuids: dict[str, str] = {}
+        self._next_member = 0
+
+    def enter(self, room: str, call: SimCall) -> str:
+        import uuid
+
+        with self._lock:
+            if not self._members.get(room):
+                self._uuids[room] = str(uuid.uuid4())  # an empty room is a new conference
+            self._members.setdefault(room, []).append(call)
+            self._next_member += 1
+            return str(self._next_member)
+
+    def leave(self, room: str, call: SimCall) -> None:
+        with self._lock:
+            members = self._members.get(room, [])
+            if call in members:
+                members.remove(call)
+
+    def describe(self, room: str) -> str:
+        with self._lock:
+            numbers = [member.to_number for member in self._members.get(room, [])]
+        return "with " + ", ".join(numbers) if numbers else "alone"
+
+    def uuid(self, room: str) -> str:
+        with self._lock:
+            return self._uuids.get(room, "")
+
+
 def speech_seconds(text: str) -> float:
     return max(1.0, len(text) / CHARS_PER_SECOND)
 
 
 class CallDriver:
     def __init__(self, call: SimCall, sender: CallbackSender, clock: SimClock, auth_id: str,
-                 on_change: Callable[[], None] = lambda: None):
+                 on_change: Callable[[], None] = lambda: None, rooms: "Rooms | None" = None):
         self.call, self.sender, self.clock, self.auth_id = call, sender, clock, auth_id
+        self.rooms = rooms or Rooms()
         self.control = call.control
         self._on_change = on_change
         self._timers: list[threading.Timer] = []
@@ -190,6 +226,8 @@ class CallDriver:
             return self._document([(step.url, step.method)], "Redirect", ACTION_URL_ERROR, INVALID_ACTION_XML)
         elif isinstance(step, s.Hangup):
             self._hangup(step)
+        elif isinstance(step, s.Conference):
+            return self._conference(step)
         else:
             self._line(Line("event", f"<{step.tag}> is not simulated; skipped"))
         return None
@@ -257,6 +295,29 @@ class CallDriver:
         # redirect="false": the action is told, and the document goes on.
         self.sender.send(gather.action, gather.method, standard_params(self.call, "in-progress", self.auth_id) | extra)
         return None
+
+    def _conference(self, room: s.Conference) -> s.Script | None:
+        """In the room until the call ends or the room's time is up; enter and exit are reported."""
+        member = self.rooms.enter(room.room, self.call)
+        self._line(Line("event", f"[on the conference call {room.room}: {self.rooms.describe(room.room)}]"))
+        self._conference_event(room, "enter", member)
+        try:
+            self.control.pause(room.time_limit)
+        finally:
+            self.rooms.leave(room.room, self.call)
+            self._conference_event(room, "exit", member)
+        self._line(Line("event", f"[left the conference call {room.room}]"))
+        if room.action:
+            return self._document([(room.action, room.method)], None, ACTION_URL_ERROR, INVALID_ACTION_XML)
+        return None
+
+    def _conference_event(self, room: s.Conference, action: str, member: str) -> None:
+        if not room.callback_url:
+            return
+        self.sender.send(room.callback_url, room.callback_method, {
+            "ConferenceAction": action, "ConferenceName": room.room, "ConferenceUUID": self.rooms.uuid(room.room),
+            "ConferenceMemberID": member, "CallUUID": self.call.call_uuid,
+            "Event": f"Conference{action.capitalize()}"})
 
     def _hangup(self, step: s.Hangup) -> None:
         if step.reason == "busy":

@@ -69,6 +69,20 @@ class PreAnswer:
 
 
 @dataclass(frozen=True)
+class Conference:
+    """<Conference>: into a named room until the call ends, `time_limit` passes, or (stay_alone off)
+    the others leave; enter and exit are posted to `callback_url`."""
+
+    room: str
+    callback_url: str | None = None
+    callback_method: str = "POST"
+    time_limit: int = 14400  # Plivo's default: 4 hours
+    action: str | None = None
+    method: str = "POST"
+    stay_alone: bool = True
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """A valid Plivo element the sandbox does not simulate (<Dial>, <Record>…)."""
 
@@ -125,6 +139,16 @@ def _step(element: ET.Element):
         return Redirect((element.text or "").strip(), a.get("method", "POST"))
     if tag == "PreAnswer":
         return PreAnswer(tuple(_step(child) for child in element))
+    if tag == "Conference":
+        return Conference(
+            room=(element.text or "").strip(),
+            callback_url=a.get("callbackUrl"),
+            callback_method=a.get("callbackMethod", "POST"),
+            time_limit=int(a.get("timeLimit", 14400)),
+            action=a.get("action"),
+            method=a.get("method", "POST"),
+            stay_alone=a.get("stayAlone", "true") == "true",
+        )
     return Unsupported(tag)
 
 

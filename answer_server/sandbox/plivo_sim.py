@@ -18,7 +18,7 @@ from typing import Callable
 
 from flask import Blueprint, Response, jsonify, request
 
-from answer_server.sandbox.call_driver import CallDriver
+from answer_server.sandbox.call_driver import CallDriver, Rooms
 from answer_server.sandbox.callbacks import CallbackSender
 from answer_server.sandbox.destinations import destination_for
 from answer_server.sandbox.sim_call import (
@@ -88,6 +88,7 @@ class PlivoSimulator:
         self._lock = threading.Lock()
         self._calls: dict[str, SimCall] = {}  # by call UUID, in creation order
         self.threads: list[threading.Thread] = []
+        self.rooms = Rooms()  # conference rooms (the voice bridge), shared by every call
 
     def create(self, body: dict) -> list[str]:
         """Start one call per destination; their request UUIDs."""
@@ -102,7 +103,8 @@ class PlivoSimulator:
             with self._lock:
                 self._calls[call.call_uuid] = call
             request_uuids.append(call.request_uuid)
-            self.threads.append(CallDriver(call, self.sender, self.clock, self.auth_id, self.on_change).start())
+            self.threads.append(CallDriver(call, self.sender, self.clock, self.auth_id, self.on_change,
+                                           rooms=self.rooms).start())
         self.on_change()
         return request_uuids
 

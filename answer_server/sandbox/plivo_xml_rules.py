@@ -72,7 +72,12 @@ ATTRIBUTES: dict[str, tuple[str, ...] | None] = {
                "finishOnKey", "recordSession", "startOnDialAnswer", "transcriptionType",
                "transcriptionUrl", "transcriptionMethod", "callbackUrl", "callbackMethod"),
     "DTMF": ("async",),
-    "Conference": None,
+    # https://www.plivo.com/docs/voice/xml/conference
+    "Conference": ("muted", "enterSound", "exitSound", "startConferenceOnEnter", "endConferenceOnExit",
+                   "stayAlone", "waitSound", "maxMembers", "record", "recordFileFormat", "recordWhenAlone",
+                   "timeLimit", "hangupOnStar", "action", "method", "callbackUrl", "callbackMethod",
+                   "digitsMatch", "floorEvent", "redirect", "relayDTMF", "transcriptionType",
+                   "transcriptionUrl", "transcriptionMethod"),
     "Message": None,
     "Stream": None,
     "MultiPartyCall": None,
@@ -118,12 +123,26 @@ VALUES: dict[tuple[str, str], Callable[[str], bool]] = {
     ("Hangup", "reason"): _one_of("rejected", "busy"),
     ("Hangup", "schedule"): _integer(1),
     ("Redirect", "method"): _METHOD,
+    **{("Conference", name): _BOOL for name in ("muted", "startConferenceOnEnter", "endConferenceOnExit",
+                                                 "stayAlone", "record", "hangupOnStar", "redirect", "relayDTMF",
+                                                 "floorEvent", "recordWhenAlone")},
+    ("Conference", "timeLimit"): _integer(1, 86400),
+    ("Conference", "maxMembers"): _integer(2, 200),
+    ("Conference", "callbackUrl"): lambda v: bool(_URL.match(v)),
+    ("Conference", "callbackMethod"): _METHOD,
+    ("Conference", "action"): lambda v: bool(_URL.match(v)),
+    ("Conference", "method"): _METHOD,
+    # A beep ("beep:1", "beep:2"), a sound's URL, or nothing.
+    ("Conference", "enterSound"): lambda v: v in ("", "beep:1", "beep:2") or bool(_URL.match(v)),
+    ("Conference", "exitSound"): lambda v: v in ("", "beep:1", "beep:2") or bool(_URL.match(v)),
 }
 
 #: Attributes without which an element means nothing.
 REQUIRED: dict[str, tuple[str, ...]] = {"GetInput": ("action",)}
 #: Elements whose text must be a URL.
 URL_TEXT = ("Play", "Redirect")
+#: A conference is named by its text (Plivo's conference names are account-wide).
+_ROOM = re.compile(r"\S.{0,127}", re.DOTALL)
 
 
 def document_problems(document: bytes) -> list[str]:
@@ -155,6 +174,8 @@ def _check(element: ET.Element, problems: list[str]) -> None:
             problems.append("<Speak> has no text")
     if tag in URL_TEXT and not _URL.match((element.text or "").strip()):
         problems.append(f"<{tag}> must contain an http(s) URL")
+    if tag == "Conference" and not _ROOM.fullmatch((element.text or "").strip()):
+        problems.append("<Conference> must name its room (its text), in at most 128 characters")
     allowed = CHILDREN.get(tag, ())
     for child in element:
         if child.tag not in ATTRIBUTES:

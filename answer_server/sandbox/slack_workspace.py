@@ -45,7 +45,9 @@ class Channel:
 
 
 USERS = {u.id: u for u in (
-    User(CONSOLE_USER, "you", "You (the console)"),
+    # The console's own number: the voice bridge calls whoever raised an alert (any number ending
+    # in 0199 answers).
+    User(CONSOLE_USER, "you", "You (the console)", "+1 415 555 0199"),
     User("U0ALICE", "alice", "Alice Archer", "+1 415 555 0101"),
     User("U0BOB", "bob", "Bob Baker", "(415) 555-0102"),  # no country code, on purpose
     User("U0CAROL", "carol", "Carol Chen"),

@@ -194,6 +194,13 @@ class PlivoSender:
         """A <Redirect> to our URL: the standard fields only."""
         return self.post(path, self._standard(call_uuid, to, request_uuid, "in-progress"))
 
+    def conference(self, path: str, *, call_uuid: str, room: str, action: str, member_id: str = "1") -> Signed:
+        """A <Conference callbackUrl> event: a member entered or left (ConferenceAction enter / exit)."""
+        return self.post(path, {
+            "ConferenceAction": action, "ConferenceName": room, "ConferenceUUID": f"conf-{room}",
+            "ConferenceMemberID": member_id, "CallUUID": call_uuid, "Event": f"Conference{action.capitalize()}",
+        })
+
     def post(self, path: str, fields: dict[str, str], *, auth_token: str | None = None) -> Signed:
         nonce = str(secrets.randbelow(10**20))
         url = self.public_url + path

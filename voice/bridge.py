@@ -1,0 +1,204 @@
+"""An alert's voice bridge: the acknowledger, the requester and anyone from the channel, in one call.
+
+After acknowledging, the callee may press 9: their call enters a Plivo
+conference named for the alert, and the requester's profile number is called
+into it. Anyone in the channel can join from the alert message (Join the
+call); each is called at their profile number. Every call into the bridge is a
+leg like any other (the same destination policy, PLIVO_CPS pacing and outcome
+reporting); Plivo's conference callbacks say who is in, and the bridge ends
+when the last one leaves and nobody is still being called into it.
+https://www.plivo.com/docs/voice/xml/conference
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.engine import Connection, Engine
+
+from voice.alert_models import ACKNOWLEDGED, AlertRecord
+from voice.alert_store import AlertStore
+from voice.db import transaction
+from voice.legs import LegStore
+from voice.lifecycle import PLACE
+from voice.models import BRIDGE, Leg, Requester
+from voice.work import WorkQueue
+
+log = logging.getLogger(__name__)
+
+#: Settles a bridge after a call in it ended: marks it out, and ends the bridge when it is empty.
+SETTLE = "bridge.settle"  # subject: alert id
+#: Calls someone from the channel into the bridge (the Slack side looks their number up).
+JOIN = "bridge.join"  # subject: "<alert id>:<user id>"; payload {reply_url, team}
+REPORT_ALERT = "report.alert"
+
+#: The longest a call stays in the bridge (Plivo's timeLimit): a stuck call cannot run up a bill.
+TIME_LIMIT = 3600
+#: How long the acknowledger waits alone when the requester cannot be called (others may join).
+ALONE_LIMIT = 300
+
+# Conference events, as Plivo's callbackUrl reports them (ConferenceAction).
+ENTER = "enter"
+EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the acknowledger's call does on pressing 9."""
+
+    room: str
+    requester_called: bool  # False: the requester cannot be reached; wait a bounded time
+
+
+def room_for(alert_id: int) -> str:
+    """A conference name nobody can guess (Plivo's names are account-wide), and no personal data."""
+    return f"vb-alert-{alert_id}-{secrets.token_hex(6)}"
+
+
+class BridgeService:
+    def __init__(self, engine: Engine, store: AlertStore, legs: LegStore, queue: WorkQueue, *,
+                 clock: Callable[[], datetime]):
+        self.engine = engine
+        self.store = store
+        self.legs = legs
+        self.queue = queue
+        self.clock = clock
+
+    def register(self, registry) -> None:
+        registry.add(SETTLE, lambda item: self.settle(int(item.subject)))
+
+    def may_open(self, alert: AlertRecord, leg: Leg) -> bool:
+        """Only the call that acknowledged the alert opens its bridge."""
+        return alert.status == ACKNOWLEDGED and alert.resolved_leg == leg.id and not leg.ended
+
+    def open(self, alert: AlertRecord, leg: Leg) -> Entry:
+        """The acknowledger pressed 9: the bridge (named once), and the requester called into it once."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            first = self.store.open_bridge(conn, alert.id, room_for(alert.id), now)
+            room = self.store.get_in(conn, alert.id).bridge_room
+            if first and alert.requester_number:
+                self._call_in(conn, alert, alert.requester_number, alert.requester, now, alert.requester_locale)
+            self.queue.poke(conn, REPORT_ALERT, str(alert.id))
+        if first:
+            log.info("alert %s: voice bridge opened", alert.id)
+        return Entry(room, requester_called=bool(alert.requester_number))
+
+    def join(self, alert_id: int, user_id: str, number: str, team_id: str, language: str | None = None) -> str | None:
+        """Call someone from the channel into the bridge; why not, when not (a sentence for them)."""
+        alert = self.store.get(alert_id)
+        if alert is None or not alert.bridge_open:
+            return "The voice bridge of this alert has ended."
+        if any(leg.purpose == BRIDGE and not leg.ended and leg.requester and leg.requester.user_id == user_id
+               for leg in self.legs.of_alert(alert_id)):
+            return "You are being called into the voice bridge already."
+        with transaction(self.engine) as conn:
+            who = Requester(user_id=user_id, channel_id=alert.requester.channel_id, team_id=team_id)
+            self._call_in(conn, alert, number, who, self.clock(), language)
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
+        return None
+
+    def conference_event(self, leg: Leg, action: str) -> None:
+        """Plivo's conference callback for one call: it entered or left the bridge."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            if action == ENTER:
+                changed = self.legs.entered_bridge(conn, leg.token, now)
+            elif action == EXIT:
+                changed = self.legs.left_bridge(conn, leg.token, now)
+                if changed and self.store.end_bridge_if_empty(conn, leg.alert_id, now):
+                    log.info("alert %s: voice bridge ended", leg.alert_id)
+            else:
+                return  # digits, floor and record events change nothing here
+            if changed:
+                self.queue.poke(conn, REPORT_ALERT, str(leg.alert_id))
+
+    def others_in(self, leg: Leg) -> bool:
+        """Whether anyone but this call is in the bridge now."""
+        return any(other.id != leg.id and other.bridge_joined_at and not other.bridge_left_at and not other.ended
+                   for other in self.legs.of_alert(leg.alert_id))
+
+    def settle(self, alert_id: int) -> None:
+        """A call ended: if it was still in the bridge it is out now (Plivo's exit may come late or never)."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            for leg in self.legs.of_alert(alert_id):
+                if leg.ended and leg.bridge_joined_at and not leg.bridge_left_at:
+                    self.legs.left_bridge(conn, leg.token, leg.ended_at or now)
+            if self.store.end_bridge_if_empty(conn, alert_id, now):
+                log.info("alert %s: voice bridge ended", alert_id)
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
+
+    def _call_in(self, conn: Connection, alert: AlertRecord, number: str, who: Requester, now: datetime,
+                 language: str | None) -> None:
+        token = self.legs.add_bridge_leg(conn, alert.id, number, secrets.token_urlsafe(24), who, now, language)
+        self.queue.enqueue(conn, PLACE, token, key=f"{PLACE}:{token}")
+
+
+class BridgeFollowers:
+    """What follows a change of a call into the bridge: the alert's message, and settling when it ends."""
+
+    def __init__(self, queue: WorkQueue):
+        self.queue = queue
+
+    def changed(self, conn: Connection, before: Leg | None, after: Leg) -> None:
+        self.queue.poke(conn, REPORT_ALERT, str(after.alert_id))
+        if after.ended and not (before and before.ended):
+            self.queue.poke(conn, SETTLE, str(after.alert_id))
+
+
+# -- the calls into the bridge ---------------------------------------------------------------------
+
+JOINING = "joining"  # into the conference, with a word of who is waiting
+ALONE = "alone"  # everyone else has left: goodbye
+GONE = "gone"  # no such call, another Plivo call's event, or the call ended
+
+
+@dataclass(frozen=True)
+class BridgeTurn:
+    turn: str
+    alert: AlertRecord | None = None
+    leg: Leg | None = None
+
+    @property
+    def is_requester(self) -> bool:
+        return bool(self.alert and self.leg and self.leg.requester
+                    and self.leg.requester.user_id == self.alert.requester.user_id)
+
+
+class BridgeCalls:
+    """Plivo's callbacks for the calls into the bridge (the requester, and people from the channel)."""
+
+    def __init__(self, bridge: BridgeService, store: AlertStore, legs: LegStore, lifecycle):
+        self.bridge = bridge
+        self.store = store
+        self.legs = legs
+        self.lifecycle = lifecycle
+
+    def answer(self, token: str, call_uuid: str) -> BridgeTurn:
+        leg = self.lifecycle.bound(self.legs.get(token), token, call_uuid, "answer")
+        if leg is None:
+            return BridgeTurn(GONE)
+        alert = self.store.get(leg.alert_id)
+        answered = self.lifecycle.answered(leg, call_uuid, needs_secret=False)
+        if answered is None or alert is None:
+            return BridgeTurn(GONE, alert, leg)
+        if not alert.bridge_open or not self._someone_waits(alert, answered):
+            return BridgeTurn(ALONE, alert, answered)
+        return BridgeTurn(JOINING, alert, answered)
+
+    def conference_event(self, token: str, call_uuid: str, action: str) -> None:
+        leg = self.lifecycle.bound(self.legs.get(token), token, call_uuid, "conference")
+        if leg is not None:
+            self.bridge.conference_event(leg, action)
+
+    def _someone_waits(self, alert: AlertRecord, leg: Leg) -> bool:
+        """Someone else is in the bridge, or the acknowledger's call, live, is on its way in."""
+        if self.bridge.others_in(leg):
+            return True
+        return any(other.id == alert.resolved_leg and not other.ended and not other.bridge_left_at
+                   for other in self.legs.of_alert(alert.id))
