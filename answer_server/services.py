@@ -121,11 +121,11 @@ def build_services(
     otp = OtpService(engine, OtpStore(engine), legs, queue, otp_config(settings), policy=policy, box=box,
                      clock=clock)
     alert_store = AlertStore(engine)
-    bridge = BridgeService(engine, alert_store, legs, queue, clock=clock)
     alerts = AlertService(engine, alert_store, legs, queue, policy=policy, retries=settings.alert_retries,
                           retry_delay=settings.alert_retry_delay, redial_delay=settings.alert_redial_delay,
                           clock=clock)
     plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
+    bridge = BridgeService(engine, alert_store, legs, queue, plivo=plivo, voice=settings.voice, clock=clock)
     # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
     slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,
                                              base_url=settings.slack_api_url, timeout=10, retry_handlers=[])

@@ -12,6 +12,7 @@ The keys Plivo posts (`Digits`) are never logged.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Callable
 
@@ -48,6 +49,8 @@ from voice.models import ALERT, BRIDGE, OTP, token_for_log
 from voice.otp_calls import CODE, GOODBYE, KEY_GATE, CodeTurn, OtpCalls, speech_for
 
 log = logging.getLogger(__name__)
+
+_MEMBER = re.compile(r"[0-9A-Za-z-]{1,32}")  # a ConferenceMemberID
 
 Fields = dict[str, str]
 #: What answers one event: (token, Plivo's fields) → a Plivo XML document.
@@ -204,12 +207,13 @@ def bridge_events(calls: BridgeCalls, progress: ProgressEvents, public_url: str,
             **progress.events()}
 
 
-def conference(record: Callable[[str, str, str], None], token: str, fields: Fields) -> bytes:
-    """Plivo's conference callback: who entered or left; its body is ignored."""
+def conference(record: Callable[[str, str, str, str | None], None], token: str, fields: Fields) -> bytes:
+    """Plivo's conference callback: who entered or left (and their member ID); its body is ignored."""
     call_uuid = call_uuid_of(fields)
     action = fields.get("ConferenceAction", "")
+    member = fields.get("ConferenceMemberID", "")
     if call_uuid and action in (BRIDGE_ENTER, BRIDGE_EXIT):
-        record(token, call_uuid, action)
+        record(token, call_uuid, action, member if _MEMBER.fullmatch(member) else None)
     return empty_document()
 
 

@@ -144,6 +144,9 @@ class PlivoRest:
         mock.add_callback(responses.POST, CREATE_CALL_URL, callback=self._create)
         mock.add_callback(responses.DELETE, re.compile(rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/(Call|Request)/.+/"),
                           callback=self._delete)
+        self.spoken: list[tuple[str, str, dict]] = []  # (conference, member, body) of each Speak to a member
+        mock.add_callback(responses.POST, re.compile(
+            rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/Conference/[^/]+/Member/[^/]+/Speak/"), callback=self._speak)
 
     def _create(self, request):
         if self.refuse_with:
@@ -161,6 +164,11 @@ class PlivoRest:
         kind, uuid_ = request.url.rstrip("/").split("/")[-2:]
         self.stopped.append((kind, uuid_))
         return 204, {}, ""
+
+    def _speak(self, request):
+        parts = request.url.rstrip("/").split("/")
+        self.spoken.append((parts[-4], parts[-2], json.loads(request.body)))
+        return 202, {}, json.dumps({"api_id": str(uuid.uuid4()), "message": "speak queued"})
 
     def to(self, number: str) -> list[dict]:
         return [body for body in self.created if body["to"] == number]

@@ -403,3 +403,28 @@ def test_a_second_9_does_not_call_the_requester_twice(client, slack, plivo, pliv
     assert conference_of(first).text == conference_of(again).text
     flow.settle(client)
     assert len(plivo_rest.to(ANA)) == 1
+
+
+def test_a_requester_who_does_not_answer_is_said_to_the_waiting_acknowledger_whose_wait_is_bounded(
+        client, slack, plivo, plivo_rest, fake_slack, clock):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    bridged = alice.press(alice.press(alice.follow(alice.answer()), "1"), "9")
+    room = conference_of(bridged)
+    send(client, plivo.conference(callback_path(room.get("callbackUrl")), call_uuid=alice.call_uuid, room=room.text,
+                                  action="enter", member_id="17"))
+    flow.settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    bridge_callee(client, plivo, plivo_rest, ANA).hang_up("no-answer", 3030, "No Answer", 0)
+    fake_slack.wait_for(lambda: plivo_rest.spoken)
+    [(conference, member, body)] = plivo_rest.spoken
+    assert (conference, member) == (room.text, "17")
+    assert body["text"] == "Ana could not be reached. Stay on the line, or hang up."
+    assert (body["voice"], body["language"]) == ("WOMAN", "en-US")
+    flow.alert_message(fake_slack, "*Voice bridge*: <@U1>", "<@U0ANA> :no_bell: no answer")
+    clock.advance(seconds=299)
+    flow.settle(client)
+    assert ("Call", alice.call_uuid) not in plivo_rest.stopped
+    clock.advance(seconds=2)
+    flow.settle(client)
+    assert ("Call", alice.call_uuid) in plivo_rest.stopped  # nobody came: the wait ends

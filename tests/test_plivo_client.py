@@ -157,3 +157,26 @@ def test_machine_detection_is_asked_for_only_when_a_url_is_given(client):
     assert detecting["machine_detection_url"] == "https://voice.example.test/plivo/machine/tok"
     assert detecting["machine_detection_method"] == "POST"
     assert 2000 <= detecting["machine_detection_time"] <= 10000
+
+
+SPEAK_URL = f"{BASE}/v1/Account/{AUTH_ID}/Conference/vb-alert-1-abc/Member/17/Speak/"
+
+
+@responses.activate
+def test_it_speaks_to_one_member_of_a_conference(client):
+    responses.post(SPEAK_URL, status=202, json={"api_id": "a", "message": "speak queued"})
+    assert client.speak_to_member("vb-alert-1-abc", "17", "Ana could not be reached.", voice="WOMAN",
+                                  language="en-US") is True
+    assert json.loads(responses.calls[0].request.body) == {"text": "Ana could not be reached.", "voice": "WOMAN",
+                                                           "language": "en-US"}
+
+
+@responses.activate
+def test_a_member_who_left_is_not_an_error_but_a_refusal_is(client):
+    responses.post(SPEAK_URL, status=404, json={"error": "not found"})
+    assert client.speak_to_member("vb-alert-1-abc", "17", "x", voice="WOMAN", language="en-US") is False
+    responses.replace(responses.POST, SPEAK_URL, status=401, json={"error": "authentication failed"})
+    with pytest.raises(PlivoError):
+        client.speak_to_member("vb-alert-1-abc", "17", "x", voice="WOMAN", language="en-US")
+    with pytest.raises(ValueError):
+        client.speak_to_member("", "17", "x", voice="WOMAN", language="en-US")

@@ -253,3 +253,37 @@ def test_a_key_pressed_during_the_prompt_cuts_it_short_and_is_taken(app_double, 
     assert app_double.wait_for("/keys")[0].params["Digits"] == "1"
     assert time.monotonic() - started < 1.5  # not after the ~2.7 s the whole prompt takes at this speed
     assert "[waiting for a key…]" not in [line.text for line in call.transcript]
+
+
+CONFERENCE = (b'<Response><Speak>Joining.</Speak><Conference callbackUrl="https://app.test/conference" '
+              b'timeLimit="60">vb-room</Conference></Response>')
+
+
+def test_two_calls_in_one_conference_hear_each_other_and_their_enter_and_exit_are_posted(app_double, simulator):
+    from flask import Flask
+
+    from answer_server.sandbox.plivo_sim import plivo_blueprint
+
+    app_double.documents["/answer"] = CONFERENCE
+    sim = simulator(speed=20)
+    first = place(sim)
+    wait_until(lambda: any("conference call vb-room" in line.text for line in first.transcript))
+    second = place(sim, to="+14155550124")
+    wait_until(lambda: any("with +14155550123, +14155550124" in line.text for line in second.transcript))
+    enters = app_double.wait_for("/conference", count=2)
+    assert [r.params["ConferenceAction"] for r in enters] == ["enter", "enter"]
+    assert {r.params["CallUUID"] for r in enters} == {first.call_uuid, second.call_uuid}
+    member = next(r.params["ConferenceMemberID"] for r in enters if r.params["CallUUID"] == first.call_uuid)
+    # Plivo's "speak to a member": only that call hears it.
+    web = Flask(__name__)
+    web.register_blueprint(plivo_blueprint(sim))
+    said = web.test_client().post(f"/sandbox/plivo/v1/Account/{AUTH_ID}/Conference/vb-room/Member/{member}/Speak/",
+                                  json={"text": "Ana could not be reached."}, auth=(AUTH_ID, TOKEN))
+    assert said.status_code == 202
+    assert "Ana could not be reached." in spoken(first) and "Ana could not be reached." not in spoken(second)
+    gone = web.test_client().post(f"/sandbox/plivo/v1/Account/{AUTH_ID}/Conference/vb-room/Member/99/Speak/",
+                                  json={"text": "x"}, auth=(AUTH_ID, TOKEN))
+    assert gone.status_code == 404
+    sim.callee_hangs_up(first.call_uuid)
+    exits = [r for r in app_double.wait_for("/conference", count=3) if r.params["ConferenceAction"] == "exit"]
+    assert [r.params["CallUUID"] for r in exits] == [first.call_uuid]

@@ -129,11 +129,11 @@ class AlertCalls:
             return CallTurn(Turn.BRIDGE, alert, leg, entry=self.bridge.open(alert, leg))
         return self._turn(leg, alert, Turn.INVALID_KEY)
 
-    def conference_event(self, token: str, call_uuid: str, action: str) -> None:
+    def conference_event(self, token: str, call_uuid: str, action: str, member: str | None) -> None:
         """Plivo's conference callback for this call (the acknowledger, in the voice bridge)."""
         found = self.store.leg_with_alert(token)
         if found and self.lifecycle.bound(found[0], token, call_uuid, "conference") is not None:
-            self.bridge.conference_event(found[0], action)
+            self.bridge.conference_event(found[0], action, member)
 
     def pass_on(self, token: str, call_uuid: str) -> CallTurn:
         """The callee pressed 3: the next link is called now; "not valid" where there is none."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy.engine import Connection, Engine
@@ -23,15 +23,21 @@ from sqlalchemy.engine import Connection, Engine
 from voice.alert_models import ACKNOWLEDGED, AlertRecord
 from voice.alert_store import AlertStore
 from voice.db import transaction
+from voice.languages import phrase, speech_for_number
 from voice.legs import LegStore
 from voice.lifecycle import PLACE
 from voice.models import BRIDGE, Leg, Requester
+from voice.plivo import PlivoClient
 from voice.work import WorkQueue
 
 log = logging.getLogger(__name__)
 
 #: Settles a bridge after a call in it ended: marks it out, and ends the bridge when it is empty.
 SETTLE = "bridge.settle"  # subject: alert id
+#: The requester's call into the bridge ended unanswered: tell the acknowledger, and bound their wait.
+UNREACHABLE = "bridge.unreachable"  # subject: alert id
+#: Ends the call of whoever is still alone in the bridge, ALONE_LIMIT after the requester was missed.
+ALONE = "bridge.alone"  # subject: alert id
 #: Calls someone from the channel into the bridge (the Slack side looks their number up).
 JOIN = "bridge.join"  # subject: "<alert id>:<user id>"; payload {reply_url, team}
 REPORT_ALERT = "report.alert"
@@ -61,15 +67,21 @@ def room_for(alert_id: int) -> str:
 
 class BridgeService:
     def __init__(self, engine: Engine, store: AlertStore, legs: LegStore, queue: WorkQueue, *,
-                 clock: Callable[[], datetime]):
+                 plivo: PlivoClient, voice: str, clock: Callable[[], datetime]):
         self.engine = engine
         self.store = store
         self.legs = legs
         self.queue = queue
+        self.plivo = plivo
+        self.voice = voice
         self.clock = clock
 
     def register(self, registry) -> None:
+        from voice.workers import Policy
+
         registry.add(SETTLE, lambda item: self.settle(int(item.subject)))
+        registry.add(UNREACHABLE, lambda item: self.requester_missed(int(item.subject)), Policy(attempts=5))
+        registry.add(ALONE, lambda item: self.end_if_alone(int(item.subject)), Policy(attempts=5))
 
     def may_open(self, alert: AlertRecord, leg: Leg) -> bool:
         """Only the call that acknowledged the alert opens its bridge."""
@@ -102,12 +114,12 @@ class BridgeService:
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
         return None
 
-    def conference_event(self, leg: Leg, action: str) -> None:
+    def conference_event(self, leg: Leg, action: str, member: str | None = None) -> None:
         """Plivo's conference callback for one call: it entered or left the bridge."""
         now = self.clock()
         with transaction(self.engine) as conn:
             if action == ENTER:
-                changed = self.legs.entered_bridge(conn, leg.token, now)
+                changed = self.legs.entered_bridge(conn, leg.token, now, member)
             elif action == EXIT:
                 changed = self.legs.left_bridge(conn, leg.token, now)
                 if changed and self.store.end_bridge_if_empty(conn, leg.alert_id, now):
@@ -133,6 +145,49 @@ class BridgeService:
                 log.info("alert %s: voice bridge ended", alert_id)
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
 
+    def requester_missed(self, alert_id: int) -> None:
+        """The requester did not answer: the acknowledger, alone in the bridge, hears so, and their
+        call ends ALONE_LIMIT later unless someone joins."""
+        alert = self.store.get(alert_id)
+        if alert is None or not alert.bridge_open:
+            return
+        calls = self.legs.of_alert(alert_id)
+        if not any(leg.purpose == BRIDGE and leg.ended and leg.answered_at is None and leg.requester
+                   and leg.requester.user_id == alert.requester.user_id for leg in calls):
+            return  # someone else's call into the bridge was missed: nobody waits for them
+        waiting = self._alone_in(alert)
+        if waiting is None or not waiting.bridge_member:
+            return
+        speech = speech_for_number(waiting.to_number, self._language_of(alert, waiting), self.voice)
+        text = phrase(speech.code, "bridge_unreachable", name=alert.sender_name)
+        if self.plivo.speak_to_member(alert.bridge_room, waiting.bridge_member, text, voice=speech.voice,
+                                      language=speech.plivo_language):
+            with transaction(self.engine) as conn:
+                self.queue.enqueue(conn, ALONE, str(alert_id), key=f"{ALONE}:{alert_id}",
+                                   due_at=self.clock() + timedelta(seconds=ALONE_LIMIT))
+
+    def end_if_alone(self, alert_id: int) -> None:
+        """Still alone in the bridge, and nobody on the way: that call ends (the wait is bounded)."""
+        alert = self.store.get(alert_id)
+        waiting = self._alone_in(alert) if alert is not None and alert.bridge_open else None
+        if waiting is not None and waiting.call_uuid:
+            log.info("alert %s: nobody joined the voice bridge; its last call ends", alert_id)
+            self.plivo.hang_up(waiting.call_uuid)
+
+    def _alone_in(self, alert: AlertRecord) -> Leg | None:
+        """The one call in the bridge, when nobody else is in it or being called into it."""
+        calls = self.legs.of_alert(alert.id)
+        inside = [leg for leg in calls if leg.bridge_joined_at and not leg.bridge_left_at and not leg.ended]
+        coming = [leg for leg in calls if leg.purpose == BRIDGE and not leg.ended and not leg.bridge_joined_at]
+        return inside[0] if len(inside) == 1 and not coming else None
+
+    @staticmethod
+    def _language_of(alert: AlertRecord, leg: Leg) -> str | None:
+        if leg.purpose == BRIDGE:
+            return leg.language
+        target = alert.targets[leg.target] if leg.target is not None and leg.target < len(alert.targets) else None
+        return target.language if target else None
+
     def _call_in(self, conn: Connection, alert: AlertRecord, number: str, who: Requester, now: datetime,
                  language: str | None) -> None:
         token = self.legs.add_bridge_leg(conn, alert.id, number, secrets.token_urlsafe(24), who, now, language)
@@ -140,7 +195,8 @@ class BridgeService:
 
 
 class BridgeFollowers:
-    """What follows a change of a call into the bridge: the alert's message, and settling when it ends."""
+    """What follows a change of a call into the bridge: the alert's message, settling when it ends,
+    and, when it ended unanswered, word to whoever waits in the bridge."""
 
     def __init__(self, queue: WorkQueue):
         self.queue = queue
@@ -149,6 +205,8 @@ class BridgeFollowers:
         self.queue.poke(conn, REPORT_ALERT, str(after.alert_id))
         if after.ended and not (before and before.ended):
             self.queue.poke(conn, SETTLE, str(after.alert_id))
+            if after.answered_at is None:
+                self.queue.poke(conn, UNREACHABLE, str(after.alert_id))
 
 
 # -- the calls into the bridge ---------------------------------------------------------------------
@@ -191,10 +249,10 @@ class BridgeCalls:
             return BridgeTurn(ALONE, alert, answered)
         return BridgeTurn(JOINING, alert, answered)
 
-    def conference_event(self, token: str, call_uuid: str, action: str) -> None:
+    def conference_event(self, token: str, call_uuid: str, action: str, member: str | None) -> None:
         leg = self.lifecycle.bound(self.legs.get(token), token, call_uuid, "conference")
         if leg is not None:
-            self.bridge.conference_event(leg, action)
+            self.bridge.conference_event(leg, action, member)
 
     def _someone_waits(self, alert: AlertRecord, leg: Leg) -> bool:
         """Someone else is in the bridge, or the acknowledger's call, live, is on its way in."""

@@ -257,9 +257,9 @@ class LegStore:
         return token
 
     @staticmethod
-    def entered_bridge(conn: Connection, token: str, now: datetime) -> bool:
+    def entered_bridge(conn: Connection, token: str, now: datetime, member: str | None = None) -> bool:
         return conn.execute(update(legs).where(legs.c.token == token, legs.c.bridge_joined_at.is_(None))
-                            .values(bridge_joined_at=now)).rowcount == 1
+                            .values(bridge_joined_at=now, bridge_member=member)).rowcount == 1
 
     @staticmethod
     def left_bridge(conn: Connection, token: str, now: datetime) -> bool:

@@ -76,6 +76,7 @@ class Leg:
     passed_at: datetime | None = None  # the callee pressed 3: passed on to the next link
     bridge_joined_at: datetime | None = None  # entered the alert's voice bridge (a conference)
     bridge_left_at: datetime | None = None
+    bridge_member: str | None = None  # its ConferenceMemberID in the bridge
     # Plivo's side.
     permanent: bool = False  # failed in a way a retry cannot fix (Plivo refused the request)
     request_uuid: str | None = None  # Plivo's, from the create-call reply

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import requests
 import urllib3
@@ -137,6 +138,20 @@ class PlivoClient:
         if not request_uuid:
             raise ValueError("a request UUID is required")
         self._expect_gone(self._send("DELETE", f"/Request/{request_uuid}/"))
+
+    def speak_to_member(self, conference: str, member_id: str, text: str, *, voice: str, language: str) -> bool:
+        """Say `text` to one member of a conference (the others do not hear it); False if they left.
+        https://www.plivo.com/docs/voice/api/conference/member/speak-text-to-member"""
+        if not (conference and member_id):
+            raise ValueError("a conference and a member are required")
+        response = self._send("POST", f"/Conference/{quote(conference, safe='')}/Member/{quote(member_id, safe='')}"
+                                      "/Speak/", json={"text": text, "voice": voice, "language": language})
+        if response.status_code == 404:
+            return False
+        if not 200 <= response.status_code < 300:
+            raise PlivoError(f"Plivo refused to speak to the conference member (HTTP {response.status_code}).",
+                             status=response.status_code)
+        return True
 
     def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         url = self._account_url + path

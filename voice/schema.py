@@ -92,6 +92,7 @@ legs = Table(
     # The voice bridge (a Plivo conference): when this call entered and left it.
     Column("bridge_joined_at", DateTime(timezone=True)),
     Column("bridge_left_at", DateTime(timezone=True)),
+    Column("bridge_member", String(32)),  # its ConferenceMemberID: to speak to it alone
     # A target is called once per position and attempt, however often the position is opened.
     UniqueConstraint("alert_id", "position", "target", "attempt", name="uq_legs_call_of_target"),
 )

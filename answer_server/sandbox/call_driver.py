@@ -57,6 +57,7 @@ class Rooms:
         self._lock = threading.Lock()
         self._members: dict[str, list[SimCall]] = {}
         self._uuids: dict[str, str] = {}
+        self._ids: dict[tuple[str, str], SimCall] = {}  # (room, member ID) → the call
         self._next_member = 0
 
     def enter(self, room: str, call: SimCall) -> str:
@@ -67,7 +68,14 @@ class Rooms:
                 self._uuids[room] = str(uuid.uuid4())  # an empty room is a new conference
             self._members.setdefault(room, []).append(call)
             self._next_member += 1
+            self._ids[(room, str(self._next_member))] = call
             return str(self._next_member)
+
+    def member(self, room: str, member_id: str) -> SimCall | None:
+        """The call in `room` with that member ID, while it is in the room."""
+        with self._lock:
+            call = self._ids.get((room, member_id))
+            return call if call is not None and call in self._members.get(room, []) else None
 
     def leave(self, room: str, call: SimCall) -> None:
         with self._lock:

@@ -186,6 +186,18 @@ def plivo_blueprint(sim: PlivoSimulator) -> Blueprint:
                        hangup_cause_name=call.ending.name, hangup_cause_code=call.ending.code,
                        hangup_source=call.ending.source)
 
+    @bp.post("/Conference/<room>/Member/<member>/Speak/")
+    def speak_to_member(auth_id: str, room: str, member: str):
+        body = request.get_json(silent=True) or {}
+        if not isinstance(body.get("text"), str) or not body["text"].strip():
+            return _error(400, "text is required")
+        call = sim.rooms.member(room, member)
+        if call is None:
+            return _error(404, "conference member not found")
+        call.transcript.append(Line("speak", body["text"]))
+        sim.on_change()
+        return jsonify(api_id=str(uuid.uuid4()), message="speak queued"), 202
+
     @bp.delete("/Request/<request_uuid>/")
     def cancel(auth_id: str, request_uuid: str):
         return Response(status=204) if sim.cancel_request(request_uuid) else _error(404, "not found")

@@ -10,7 +10,8 @@
   acknowledger pressed 9), when it started and ended; the requester's number
   as their profile gave it (or why it cannot be called) and their Slack
   locale, read when the alert opened; `legs.bridge_joined_at` and
-  `bridge_left_at`, when each call entered and left the conference.
+  `bridge_left_at`, when each call entered and left the conference, and
+  `bridge_member`, its member ID there (to speak to it alone).
 
 Revision ID: 0004
 Revises: 0003
@@ -35,6 +36,7 @@ def upgrade() -> None:
         op.add_column("alerts", column)
     joined = sa.Column("bridge_joined_at", sa.DateTime(timezone=True))
     left = sa.Column("bridge_left_at", sa.DateTime(timezone=True))
+    member = sa.Column("bridge_member", sa.String(32))
     attempt = sa.Column("attempt", sa.Integer, nullable=False, server_default="0")
     passed = sa.Column("passed_at", sa.DateTime(timezone=True))
     if op.get_context().dialect.name == "sqlite":
@@ -46,6 +48,7 @@ def upgrade() -> None:
             batch.add_column(passed)
             batch.add_column(joined)
             batch.add_column(left)
+            batch.add_column(member)
             batch.drop_constraint("uq_legs_alert_id", type_="unique")
             batch.create_unique_constraint("uq_legs_call_of_target", ["alert_id", "position", "target", "attempt"])
     else:
@@ -53,6 +56,7 @@ def upgrade() -> None:
         op.add_column("legs", passed)
         op.add_column("legs", joined)
         op.add_column("legs", left)
+        op.add_column("legs", member)
         op.drop_constraint("legs_alert_id_position_target_key", "legs", type_="unique")
         op.create_unique_constraint("uq_legs_call_of_target", "legs", ["alert_id", "position", "target", "attempt"])
 
