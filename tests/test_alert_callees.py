@@ -428,3 +428,49 @@ def test_a_requester_who_does_not_answer_is_said_to_the_waiting_acknowledger_who
     clock.advance(seconds=2)
     flow.settle(client)
     assert ("Call", alice.call_uuid) in plivo_rest.stopped  # nobody came: the wait ends
+
+
+# -- golden documents of passing on and the bridge ----------------------------------------------------
+
+DECL = "<?xml version='1.0' encoding='utf-8'?>\n"
+
+
+@pytest.mark.parametrize("speech_, offer, said", [
+    (choose_speech(None, "en", "WOMAN"), "Press 9 to be connected to Ana now, or hang up.",
+     ("Acknowledged. Thank you.", "Goodbye.")),
+    (SPANISH, "Pulse 9 para hablar ahora con Ana, o cuelgue.", ("Confirmado. Gracias.", "Adiós.")),
+])
+def test_golden_bridge_offer(speech_, offer, said):
+    from answer_server.plivo_xml import bridge_offer_document
+
+    voice = f'voice="WOMAN" language="{speech_.plivo_language}"'
+    assert bridge_offer_document("https://v.test/k/tok", "Ana", speech_).decode() == (
+        f'{DECL}<Response><Speak {voice}>{said[0]}</Speak>'
+        '<GetDigits action="https://v.test/k/tok" method="POST" numDigits="1" timeout="10" retries="1" '
+        'validDigits="1234567890*#" finishOnKey="none" redirect="true">'
+        f'<Speak {voice}>{offer}</Speak></GetDigits><Speak {voice}>{said[1]}</Speak><Hangup /></Response>')
+
+
+@pytest.mark.parametrize("speech_, sentence", [
+    (choose_speech(None, "en", "WOMAN"), "Connecting you to Ana. Please stay on the line."),
+    (SPANISH, "Le conectamos con Ana. No cuelgue, por favor."),
+])
+def test_golden_conference(speech_, sentence):
+    from answer_server.plivo_xml import conference_document
+
+    document = conference_document("vb-alert-7-0a1b2c", "https://v.test/plivo/alert/conference/tok",
+                                   phrase(speech_.code, "bridge_connecting", name="Ana"), speech_, time_limit=3600)
+    assert document.decode() == (
+        f'{DECL}<Response><Speak voice="WOMAN" language="{speech_.plivo_language}">{sentence}</Speak>'
+        '<Conference callbackUrl="https://v.test/plivo/alert/conference/tok" callbackMethod="POST" '
+        'startConferenceOnEnter="true" endConferenceOnExit="false" stayAlone="true" timeLimit="3600" '
+        'enterSound="beep:1" exitSound="beep:2">vb-alert-7-0a1b2c</Conference></Response>')
+
+
+def test_golden_menu_with_passing_on_in_spanish():
+    menu = menu_document("https://v.test/k/tok", "https://v.test/s/tok", speech=SPANISH, pass_on=True)
+    assert ('<Speak voice="WOMAN" language="es-ES">Pulse 1 para confirmar. Pulse 2 para escuchar el mensaje de '
+            'nuevo. Pulse 3 para pasar esta alerta a la siguiente persona.</Speak>') in menu.decode()
+    assert sentence_document(phrase("es", "alert_passed_on"), SPANISH).decode() == (
+        f'{DECL}<Response><Speak voice="WOMAN" language="es-ES">La alerta pasa a la siguiente persona. Adiós.'
+        '</Speak><Hangup /></Response>')
