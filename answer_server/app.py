@@ -73,7 +73,7 @@ def create_app(
                            services=BotServices(otp=services.otp, queue=services.queue, access=access))
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
-                             record_refusal=services.otp.refuse)
+                             record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)
 
     app = Flask(__name__)
     app.extensions["voicebridge"] = {
@@ -180,7 +180,8 @@ def _kind_of(body: dict) -> str:
     if isinstance(command, str) and command in ("/voiceotp", "/voicealert"):
         return command
     kind = body.get("type") if isinstance(body, dict) else None
-    return kind if kind in ("block_actions", "view_submission", "shortcut", "event_callback") else "other"
+    kinds = ("block_actions", "view_submission", "shortcut", "message_action", "event_callback")
+    return kind if kind in kinds else "other"
 
 
 def _add_health_route(app: Flask, engine: Engine) -> None:

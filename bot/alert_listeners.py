@@ -59,8 +59,18 @@ def register_alert_listeners(
     queue: WorkQueue,
     access: Access = Access(),
     record_refusal: RecordRefusal = lambda **refusal: None,
+    form_secret: str | None = None,
 ) -> None:
-    app.command("/voicealert")(_voicealert(alerts, access, record_refusal))
+    voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None)
+    if form_secret is not None:
+        # Nothing after /voicealert: the form opens (a lazy listener: after the acknowledgement).
+        from bot.alert_form_listeners import open_form_lazily, register_form_listeners
+
+        app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access)])
+        register_form_listeners(app, alerts=alerts, access=access, secret=form_secret,
+                                record_refusal=record_refusal)
+    else:
+        app.command("/voicealert")(voicealert)
     # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
     app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue))
     app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue))
@@ -68,11 +78,18 @@ def register_alert_listeners(
     app.action(JOIN_ACTION)(_joiner(queue))
 
 
-def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal):
+def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False):
     def voicealert(ack, command) -> None:
-        """Answer at once: the usage, a specific error or refusal, or "Raising the alert…"."""
-        request = parse_voicealert(command.get("text", ""))
+        """Answer at once: the usage, a specific error or refusal, "Raising the alert…", or, with
+        nothing after the command, nothing (the form opens)."""
         requester = requester_of(command)
+        if form and not (command.get("text") or "").strip():
+            if denied := access.refusal(requester.user_id, requester.channel_id):
+                kind, reply = denied
+                record_refusal(source="slack", requester=requester, number=None, kind=kind, reason=reply)
+                return ack(reply)
+            return ack()
+        request = parse_voicealert(command.get("text", ""))
         if isinstance(request, HelpRequest):
             return ack(ALERT_USAGE)
         if isinstance(request, CommandError):
@@ -90,7 +107,7 @@ def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefu
             alerts.request(
                 requester=requester,
                 sender_name=command.get("user_name") or "a Slack user",  # until the directory says better
-                channel_name=_spoken_channel(command),
+                channel_name=spoken_channel(command),
                 message=plain_message(request.message),
                 recipients={"stages": [[asdict(recipient) for recipient in stage] for stage in request.stages],
                             "message": request.message, "language": request.language},
@@ -165,7 +182,8 @@ def _click(body: dict) -> tuple[int, str, str] | None:
     return int(value), user.get("id", ""), name
 
 
-def _spoken_channel(command: dict) -> str | None:
+def spoken_channel(command: dict) -> str | None:
+    """The channel's name to say aloud; None for DMs and channels Slack gives no name."""
     name = command.get("channel_name") or ""
     if name in _UNNAMED_CHANNELS or name.startswith("mpdm-") or command.get("channel_id", "").startswith("D"):
         return None

@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 
 from bot.messages import format_duration
-from bot.mrkdwn import Markup, date, escape, escape_within, mention, slack_text
+from bot.mrkdwn import Markup, date, escape, escape_within, link, mention, slack_text
 from voice.alert_models import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -118,8 +118,11 @@ def alert_blocks(view: AlertView) -> list[dict]:
     blocks = [
         _section(slack_text(":rotating_light: *Alert* from ", mention(alert.requester.user_id)) + "\n"
                  + _quote(alert.message)),
-        _section(slack_text(_status(alert))),
     ]
+    if alert.source_link:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(
+            "About ", link(alert.source_link, "this message"))}]})
+    blocks.append(_section(slack_text(_status(alert))))
     blocks += [_section(chunk) for chunk in _chunks(_recipient_lines(view))]
     if alert.bridge_room:
         blocks.append(_section(_bridge_text(view)))

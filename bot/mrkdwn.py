@@ -64,6 +64,16 @@ def date(moment: datetime, token: str, fallback: str) -> Markup:
     return Markup(f"<!date^{int(moment.timestamp())}^{token}|{escape(fallback)}>")
 
 
+_HTTPS = re.compile(r"https://[A-Za-z0-9.-]+\.slack\.com/[A-Za-z0-9/._-]*")
+
+
+def link(url: str, label: str) -> Markup:
+    """<url|label>, for a Slack URL we built (a message's permalink); anything else is shown as text."""
+    if not _HTTPS.fullmatch(url):
+        return Markup(escape(label))
+    return Markup(f"<{url}|{escape(label)}>")
+
+
 def slack_text(*parts: str) -> str:
     """Plain parts escaped, Markup parts as they are: the one way a message is put together."""
     return "".join(part if isinstance(part, Markup) else escape(part) for part in parts)

@@ -95,6 +95,7 @@ class AlertRecord:
     bridge_room: str | None = None  # the Plivo conference, once the acknowledger pressed 9
     bridge_started_at: datetime | None = None
     bridge_ended_at: datetime | None = None
+    source_link: str | None = None  # the Slack message it was raised about
 
     @property
     def bridge_open(self) -> bool:

@@ -70,12 +70,13 @@ class AlertStore:
     @staticmethod
     def add_request(conn: Connection, *, requester: Requester, sender_name: str, channel_name: str | None,
                     message: str, recipients: dict, request_id: str | None, rounds: int, retry_delay: int,
-                    now: datetime, redial_delay: int = 0) -> int | None:
+                    now: datetime, redial_delay: int = 0, source_link: str | None = None) -> int | None:
         """Store an alert whose recipients are still to be looked up; None if `request_id` was seen."""
         values = dict(
             request_id=request_id, **requester_values(requester), sender_name=sender_name,
             channel_name=channel_name, message=message, targets="[]", skipped="[]",
             recipients=json.dumps(recipients), rounds=rounds, retry_delay=retry_delay, redial_delay=redial_delay,
+            source_link=source_link,
             position=-1,
             status=RESOLVING, reply_uses=0, reported_status=None, message_digest=None, created_at=now,
         )

@@ -126,13 +126,14 @@ class AlertService:
         return refusal_for(number, self.policy)
 
     def request(self, *, requester: Requester, sender_name: str, channel_name: str | None, message: str,
-                recipients: dict, request_id: str | None) -> int | None:
+                recipients: dict, request_id: str | None, source_link: str | None = None) -> int | None:
         """Store an alert to raise and the work of looking its recipients up; None if seen before."""
         with transaction(self.engine) as conn:
             alert_id = self.store.add_request(
                 conn, requester=requester, sender_name=sender_name, channel_name=channel_name, message=message,
                 recipients=recipients, request_id=request_id, rounds=self.retries + 1,
-                retry_delay=self.retry_delay, redial_delay=self.redial_delay, now=self.clock())
+                retry_delay=self.retry_delay, redial_delay=self.redial_delay, now=self.clock(),
+                source_link=source_link)
             if alert_id is not None:
                 self.queue.enqueue(conn, OPEN, str(alert_id), key=f"{OPEN}:{alert_id}")
         return alert_id

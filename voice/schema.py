@@ -160,6 +160,8 @@ alerts = Table(
     Column("bridge_room", String(64)),
     Column("bridge_started_at", DateTime(timezone=True)),
     Column("bridge_ended_at", DateTime(timezone=True)),
+    # The Slack message the alert was raised about (the "Phone someone about this" shortcut).
+    Column("source_link", Text),
     Column("position", Integer, nullable=False, default=-1),
     Column("next_at", DateTime(timezone=True)),
     Column("status", String(16), nullable=False),

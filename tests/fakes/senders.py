@@ -109,6 +109,33 @@ class SlackSender:
         }
         return self.sign("/slack/events", urlencode({"payload": json.dumps(payload)}), timestamp)
 
+    def view_submission(self, view: dict, values: dict, *, user_id: str = "U0ANA", username: str = "ana",
+                        team_id: str = "T0001", view_id: str = "V0FORM1", timestamp: int | None = None) -> Signed:
+        """A modal submitted (`view_submission`): the view as Slack holds it, with the state's values."""
+        payload = {
+            "type": "view_submission", "team": {"id": team_id, "domain": "example"},
+            "user": {"id": user_id, "username": username, "name": username, "team_id": team_id},
+            "api_app_id": "A0VOICE", "token": "deprecated-verification-token",
+            "trigger_id": f"{secrets.randbelow(10**12)}.1.{uuid.uuid4().hex}",
+            "view": view | {"id": view_id, "team_id": team_id, "state": {"values": values}, "hash": "h1",
+                            "app_id": "A0VOICE", "bot_id": "BBOT"},
+            "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        }
+        return self.sign("/slack/events", urlencode({"payload": json.dumps(payload)}), timestamp)
+
+    def message_shortcut(self, callback_id: str, message: dict, *, user_id: str = "U0ANA", channel_id: str = "C0OPS",
+                         response_url: str = "https://hooks.slack.com/app/T0001/3/z", team_id: str = "T0001",
+                         timestamp: int | None = None) -> Signed:
+        """A message shortcut (`message_action`) as Slack sends it."""
+        payload = {
+            "type": "message_action", "callback_id": callback_id, "team": {"id": team_id, "domain": "example"},
+            "channel": {"id": channel_id, "name": "ops"}, "user": {"id": user_id, "name": "ana"},
+            "action_ts": f"{time.time():.6f}", "message_ts": message["ts"], "message": message,
+            "response_url": response_url, "trigger_id": f"{secrets.randbelow(10**12)}.1.{uuid.uuid4().hex}",
+            "token": "deprecated-verification-token", "is_enterprise_install": False, "enterprise": None,
+        }
+        return self.sign("/slack/events", urlencode({"payload": json.dumps(payload)}), timestamp)
+
     def event(self, event: dict, *, team_id: str = "T0001", timestamp: int | None = None) -> Signed:
         """An Events API delivery (`event_callback`) as Slack sends it: JSON, signed v0."""
         body = json.dumps({

@@ -321,6 +321,9 @@ class FakeSlackApi:
             if str(body.get("include_locale")).lower() not in ("true", "1"):
                 user.pop("locale", None)
             return {"ok": True, "user": user}
+        if method == "usergroups.list":
+            return {"ok": True, "usergroups": [{"id": group_id, "handle": group_id.lower(), "name": group_id}
+                                               for group_id in self._usergroups]}
         if method == "usergroups.users.list":
             members = self._usergroups.get(body.get("usergroup"))
             return {"ok": True, "users": list(members)} if members is not None else \

@@ -12,6 +12,8 @@
   locale, read when the alert opened; `legs.bridge_joined_at` and
   `bridge_left_at`, when each call entered and left the conference, and
   `bridge_member`, its member ID there (to speak to it alone).
+- `alerts.source_link`: the Slack message an alert was raised about, from the
+  "Phone someone about this" shortcut.
 
 Revision ID: 0004
 Revises: 0003
@@ -32,7 +34,7 @@ def upgrade() -> None:
     for column in (sa.Column("requester_number", sa.String(20)), sa.Column("requester_problem", sa.Text),
                    sa.Column("requester_locale", sa.String(16)), sa.Column("bridge_room", sa.String(64)),
                    sa.Column("bridge_started_at", sa.DateTime(timezone=True)),
-                   sa.Column("bridge_ended_at", sa.DateTime(timezone=True))):
+                   sa.Column("bridge_ended_at", sa.DateTime(timezone=True)), sa.Column("source_link", sa.Text)):
         op.add_column("alerts", column)
     joined = sa.Column("bridge_joined_at", sa.DateTime(timezone=True))
     left = sa.Column("bridge_left_at", sa.DateTime(timezone=True))
