@@ -34,10 +34,12 @@ from answer_server.webhooks import (
     bridge_events,
     otp_error,
     otp_events,
+    test_events,
     webhook_blueprint,
 )
 from bot.alert_listeners import register_alert_listeners
 from bot.app import Access, BotServices, create_bolt_app
+from bot.app_home import register_home_listeners
 from bot.installs import INSTALL_PATH, REDIRECT_PATH
 from bot.slack_request import SlackRequest, signed_by_slack
 from voice import metrics
@@ -71,6 +73,7 @@ def create_app(
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
                            client=services.slack_client, installs=services.installs,
                            services=BotServices(otp=services.otp, queue=services.queue, access=access))
+    register_home_listeners(bolt, queue=services.queue, access=access)
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)
@@ -105,6 +108,9 @@ def _add_webhooks(app: Flask, services: Services) -> None:
     app.register_blueprint(webhook_blueprint(
         "plivo_bridge", "/plivo/bridge", bridge_events(services.bridge_calls, progress, settings.public_url,
                                                        settings.voice),
+        on_error=bridge_error(settings.voice), **signed))
+    app.register_blueprint(webhook_blueprint(
+        "plivo_test", "/plivo/test", test_events(services.test_calls, progress, settings.public_url, settings.voice),
         on_error=bridge_error(settings.voice), **signed))
     app.register_blueprint(webhook_blueprint(
         "plivo", "/plivo", otp_events(services.otp_calls, progress, settings.public_url),

@@ -171,6 +171,20 @@ def conference_document(room: str, events_url: str, sentence: str, speech: Speec
     return _serialize(response)
 
 
+def test_call_document(keys_url: str, speech: Speech = ENGLISH) -> bytes:
+    """The App Home's test call: "This is a test call from VoiceBridge. Press 1 to confirm.", twice at
+    most, then goodbye."""
+    response = ET.Element("Response")
+    _wait(response, 1)
+    digits = ET.SubElement(response, "GetDigits", action=keys_url, method="POST", numDigits="1",
+                           timeout=str(MENU_TIMEOUT), retries="2", validDigits=ANY_KEY, finishOnKey="none",
+                           redirect="true")
+    _speak(digits, speech, phrase(speech.code, "test_call"))
+    _speak(response, speech, phrase(speech.code, "goodbye"))
+    ET.SubElement(response, "Hangup")
+    return _serialize(response)
+
+
 def _menu_digits(parent: ET.Element, keys_url: str, timeout: int) -> ET.Element:
     return ET.SubElement(
         parent, "GetDigits",

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from bot.alert_bridge import BridgeJoining
 from bot.alert_opening import AlertOpening
+from bot.app_home import AppHome
 from bot.delivery import PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
 from bot.installs import Installs, installation_store, oauth_settings
@@ -36,7 +37,7 @@ from voice.dialing import DialConfig, Dialler
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, CallLifecycle
 from voice.migrate import prepare_database
-from voice.models import ALERT, BRIDGE, OTP
+from voice.models import ALERT, BRIDGE, OTP, TEST
 from voice.otp import OtpConfig, OtpService, default_limits
 from voice.otp_calls import OtpCalls, OtpFollowers
 from voice.otp_store import OtpStore
@@ -45,6 +46,7 @@ from voice.policy import DestinationPolicy
 from voice.ratelimit import SlotLimiter
 from voice.sealing import SecretBox
 from voice.settings import Settings, derive_hash_key
+from voice.test_calls import TestCalls, TestFollowers
 from voice.work import WorkQueue
 from voice.workers import Policy, Pool, Registry, Workers
 
@@ -67,6 +69,7 @@ class Services:
     alert_calls: AlertCalls
     bridge: BridgeService
     bridge_calls: BridgeCalls
+    test_calls: TestCalls
     slack_client: WebClient
     workspaces: Workspaces
     #: Slack's install flow, when the app is installed in many workspaces (Settings.installs).
@@ -117,7 +120,7 @@ def build_services(
     policy = DestinationPolicy(settings.allowed_countries, settings.plivo_from_number)
     lifecycle = CallLifecycle(engine, legs, queue, clock=clock,
                               followers={OTP: OtpFollowers(queue, clock), ALERT: AlertFollowers(queue),
-                                         BRIDGE: BridgeFollowers(queue)})
+                                         BRIDGE: BridgeFollowers(queue), TEST: TestFollowers(queue)})
     otp = OtpService(engine, OtpStore(engine), legs, queue, otp_config(settings), policy=policy, box=box,
                      clock=clock)
     alert_store = AlertStore(engine)
@@ -142,6 +145,8 @@ def build_services(
     directory_of = lambda team_id: SlackDirectory(workspaces.client(team_id), settings.default_region)  # noqa: E731
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
+    test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)
+    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
     with transaction(engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")
@@ -155,7 +160,7 @@ def build_services(
         settings=settings, engine=engine, queue=queue, legs=legs, lifecycle=lifecycle, otp=otp,
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
-        bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle),
+        bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls,
         slack_client=slack_client, workspaces=workspaces, installs=installs, workers=workers, clock=clock,
     )
 

@@ -35,6 +35,8 @@ from answer_server.plivo_xml import (
     empty_document,
     goodbye_document,
     key_gate_document,
+    sentence_document,
+    test_call_document,
 )
 from voice import metrics
 from voice.alert_calls import AlertCalls, Turn
@@ -42,11 +44,15 @@ from voice.bridge import ENTER as BRIDGE_ENTER
 from voice.bridge import EXIT as BRIDGE_EXIT
 from voice.bridge import BridgeCalls
 from voice.dialing import callback_urls
+from voice.languages import phrase, speech_for_number
 from voice.legs import LegStore
 from voice.lifecycle import CallLifecycle
 from voice.log_context import log_context
-from voice.models import ALERT, BRIDGE, OTP, token_for_log
+from voice.models import ALERT, BRIDGE, OTP, TEST, token_for_log
 from voice.otp_calls import CODE, GOODBYE, KEY_GATE, CodeTurn, OtpCalls, speech_for
+from voice.test_calls import CONFIRMED as TEST_CONFIRMED
+from voice.test_calls import PROMPT as TEST_PROMPT
+from voice.test_calls import TestCalls, TestTurn
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +231,31 @@ def alert_error(public_url: str, voice: str) -> Callable[[str, str], bytes]:
         return error_document(event, callback_urls(public_url, token, ALERT), speech_for(None, voice))
 
     return on_error
+
+
+def test_events(calls: TestCalls, progress: ProgressEvents, public_url: str, voice: str) -> dict[str, Answer]:
+    """The App Home's test call: the prompt, the key that confirms it, and the usual progress events."""
+
+    def render(turn: TestTurn, token: str) -> bytes:
+        leg = turn.leg
+        speech = speech_for_number(leg.to_number, leg.language, voice) if leg else speech_for(None, voice)
+        if turn.turn == TEST_PROMPT:
+            return test_call_document(callback_urls(public_url, token, TEST).key, speech)
+        if turn.turn == TEST_CONFIRMED:
+            return sentence_document(phrase(speech.code, "alert_acknowledged"), speech)
+        return goodbye_document(speech)
+
+    def answer(token: str, fields: Fields) -> bytes:
+        call_uuid = call_uuid_of(fields)
+        return render(calls.answer(token, call_uuid), token) if call_uuid else goodbye_document()
+
+    def keys(token: str, fields: Fields) -> bytes:
+        call_uuid = call_uuid_of(fields)
+        if not call_uuid:
+            return goodbye_document()
+        return render(calls.key_pressed(token, call_uuid, digits_of(fields) or ""), token)
+
+    return {"answer": answer, "keys": keys, **progress.events()}
 
 
 def bridge_error(voice: str) -> Callable[[str, str], bytes]:

@@ -179,7 +179,15 @@ def test_installs_come_back_to_the_redirect_route_and_uninstalls_are_heard(manif
     assert manifest["oauth_config"]["redirect_urls"] == [f"https://{PLACEHOLDER_HOST}{REDIRECT_PATH}"]
     events = manifest["settings"]["event_subscriptions"]
     _assert_events_url(events["request_url"])
-    assert events["bot_events"] == ["app_uninstalled", "tokens_revoked"]
+    assert events["bot_events"] == ["app_home_opened", "app_uninstalled", "tokens_revoked"]
+
+
+def test_the_home_tab_and_the_message_shortcut_are_declared(manifest):
+    from bot.alert_form import SHORTCUT_ID
+
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", SHORTCUT_ID)
 
 
 def test_settings_flags(manifest):

@@ -37,6 +37,7 @@ from voice.models import (
     DIALLING,
     OTP,
     QUEUED,
+    TEST,
     Leg,
     token_for_log,
 )
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 #: Hard caps on an answered call's length, so a stuck call cannot run up a bill:
 #: a code is read twice in well under a minute; a 1000-character alert takes ~70 s, plus menus.
 #: A call into an alert's voice bridge is a conversation: an hour at most (voice/bridge.py).
-TIME_LIMITS = {OTP: 120, ALERT: 300, BRIDGE: BRIDGE_TIME_LIMIT}
+TIME_LIMITS = {OTP: 120, ALERT: 300, BRIDGE: BRIDGE_TIME_LIMIT, TEST: 60}
 OUR_ERROR = "an error on our side stopped the call"
 
 #: A call whose PLIVO_CPS slot is further off than this goes back to the queue, booked for its
@@ -71,7 +72,7 @@ class CallUrls:
     conference: str  # the voice bridge's conference events (enter, exit)
 
 
-_BASES = {OTP: "/plivo", ALERT: "/plivo/alert", BRIDGE: "/plivo/bridge"}
+_BASES = {OTP: "/plivo", ALERT: "/plivo/alert", BRIDGE: "/plivo/bridge", TEST: "/plivo/test"}
 
 
 def callback_urls(public_url: str, token: str, purpose: str = OTP) -> CallUrls:
@@ -127,7 +128,7 @@ class Dialler:
         if leg.purpose == ALERT:
             # Report only: a machine still records the alert's message.
             detection = dict(machine_detection_url=urls.machine, machine_detection="true")
-        elif leg.purpose == BRIDGE:
+        elif leg.purpose in (BRIDGE, TEST):
             detection = {}  # a person asked to be called, or is waited for: no machine detection
         elif self.config.voicemail_guard:
             detection = dict(machine_detection_url=urls.machine, machine_detection="hangup")

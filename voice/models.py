@@ -20,6 +20,7 @@ STATUSES = (QUEUED, DIALLING, CALLING, RINGING, ANSWERED, ENDED)
 OTP = "otp"  # reads a voice code
 ALERT = "alert"  # one call of an alert
 BRIDGE = "bridge"  # a call into an alert's voice bridge: its requester, or someone who joined from Slack
+TEST = "test"  # the App Home's test call to someone's own profile number
 
 
 def before(status: str) -> tuple[str, ...]:
@@ -77,6 +78,7 @@ class Leg:
     bridge_joined_at: datetime | None = None  # entered the alert's voice bridge (a conference)
     bridge_left_at: datetime | None = None
     bridge_member: str | None = None  # its ConferenceMemberID in the bridge
+    confirmed_at: datetime | None = None  # a test call: the callee pressed 1
     # Plivo's side.
     permanent: bool = False  # failed in a way a retry cannot fix (Plivo refused the request)
     request_uuid: str | None = None  # Plivo's, from the create-call reply

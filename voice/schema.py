@@ -93,6 +93,7 @@ legs = Table(
     Column("bridge_joined_at", DateTime(timezone=True)),
     Column("bridge_left_at", DateTime(timezone=True)),
     Column("bridge_member", String(32)),  # its ConferenceMemberID: to speak to it alone
+    Column("confirmed_at", DateTime(timezone=True)),  # a test call (App Home): the callee pressed 1
     # A target is called once per position and attempt, however often the position is opened.
     UniqueConstraint("alert_id", "position", "target", "attempt", name="uq_legs_call_of_target"),
 )

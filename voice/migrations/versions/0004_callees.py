@@ -14,6 +14,7 @@
   `bridge_member`, its member ID there (to speak to it alone).
 - `alerts.source_link`: the Slack message an alert was raised about, from the
   "Phone someone about this" shortcut.
+- `legs.confirmed_at`: the App Home's test call, confirmed with a key.
 
 Revision ID: 0004
 Revises: 0003
@@ -39,6 +40,7 @@ def upgrade() -> None:
     joined = sa.Column("bridge_joined_at", sa.DateTime(timezone=True))
     left = sa.Column("bridge_left_at", sa.DateTime(timezone=True))
     member = sa.Column("bridge_member", sa.String(32))
+    confirmed = sa.Column("confirmed_at", sa.DateTime(timezone=True))
     attempt = sa.Column("attempt", sa.Integer, nullable=False, server_default="0")
     passed = sa.Column("passed_at", sa.DateTime(timezone=True))
     if op.get_context().dialect.name == "sqlite":
@@ -51,6 +53,7 @@ def upgrade() -> None:
             batch.add_column(joined)
             batch.add_column(left)
             batch.add_column(member)
+            batch.add_column(confirmed)
             batch.drop_constraint("uq_legs_alert_id", type_="unique")
             batch.create_unique_constraint("uq_legs_call_of_target", ["alert_id", "position", "target", "attempt"])
     else:
@@ -59,6 +62,7 @@ def upgrade() -> None:
         op.add_column("legs", joined)
         op.add_column("legs", left)
         op.add_column("legs", member)
+        op.add_column("legs", confirmed)
         op.drop_constraint("legs_alert_id_position_target_key", "legs", type_="unique")
         op.create_unique_constraint("uq_legs_call_of_target", "legs", ["alert_id", "position", "target", "attempt"])
 

@@ -1,0 +1,109 @@
+"""The App Home tab: published on app_home_opened, a test call from its button, never a code."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from urllib.parse import urlencode
+
+from slack_sdk.models.views import View
+
+from bot.home_view import TEST_CALL_ACTION, home_view, masked
+from tests import test_voicealert_flow as flow
+from tests.conftest import hear_code, plivo_accepts, send
+from voice.alert_models import RequesterPhone
+
+alert_app, client, slack, people = flow.alert_app, flow.client, flow.slack, flow.people
+ALICE = "+14155550101"
+
+
+def published(fake_slack, count: int = 1) -> list[dict]:
+    calls = fake_slack.wait_for(lambda: len(fake_slack.calls("views.publish")) >= count and fake_slack.calls(
+        "views.publish"))
+    views = [call["view"] if isinstance(call["view"], dict) else json.loads(call["view"]) for call in calls]
+    for view in views:
+        View(**view).validate_json()
+    return views
+
+
+def shown(view: dict) -> str:
+    return json.dumps(view["blocks"], ensure_ascii=False)
+
+
+def home_click(slack_, user_id: str = "U1"):
+    payload = {
+        "type": "block_actions", "user": {"id": user_id, "username": "alice", "name": "alice", "team_id": "T0001"},
+        "api_app_id": "A0VOICE", "token": "deprecated-verification-token",
+        "container": {"type": "view", "view_id": "VHOME1"}, "trigger_id": f"{secrets.randbelow(10**12)}.1.x",
+        "team": {"id": "T0001", "domain": "example"}, "is_enterprise_install": False,
+        "view": {"id": "VHOME1", "type": "home", "blocks": []},
+        "actions": [{"action_id": TEST_CALL_ACTION, "block_id": "home_actions", "value": "test", "type": "button",
+                     "text": {"type": "plain_text", "text": "Test call to me"}, "action_ts": f"{time.time():.6f}"}],
+    }
+    return slack_.sign("/slack/events", urlencode({"payload": json.dumps(payload)}))
+
+
+def opened(slack_, user_id: str = "U1"):
+    return slack_.event({"type": "app_home_opened", "user": user_id, "channel": "D0HOME", "tab": "home",
+                         "event_ts": f"{time.time():.6f}"}, team_id="T0001")
+
+
+def test_the_tab_says_how_alerts_reach_you_masked_or_how_to_fix_it():
+    reachable = home_view("U1", RequesterPhone(number=ALICE), [], None)
+    View(**reachable).validate_json()
+    assert "+1 •••-•••-0101" in shown(reachable) and ALICE not in shown(reachable)
+    assert TEST_CALL_ACTION in shown(reachable)
+    unreachable = home_view("U3", RequesterPhone(problem="has no phone number in their Slack profile"), [], None)
+    assert "cannot reach you" in shown(unreachable) and "Phone, with + and the country code" in shown(unreachable)
+    assert TEST_CALL_ACTION not in shown(unreachable)
+    assert masked("+442071838750") == "+44 •• •••• 8750"
+
+
+def test_opening_the_tab_publishes_it_with_recent_calls_and_never_a_code(client, slack, fake_slack, plivo_api,
+                                                                         plivo):
+    plivo_accepts(plivo_api)
+    send(client, slack.command("+14155550123", user_id="U1"))
+    call = fake_slack.wait_for(lambda: [json.loads(c.request.body) for c in plivo_api.calls
+                                        if c.request.url.endswith("/Call/")])[0]
+    code = hear_code(client, plivo, call)
+    assert send(client, opened(slack)).status_code == 200
+    flow.settle(client)
+    [view] = published(fake_slack)
+    assert fake_slack.calls("views.publish")[0]["user_id"] == "U1"
+    text = shown(view)
+    assert "Alerts reach you at +1 •••-•••-0101" in text
+    assert "Voice code to +1 •••-•••-0123: code read" in text
+    assert code not in text and ", ".join(code) not in text
+
+
+def test_the_test_call_rings_your_own_number_and_its_result_shows_in_the_tab(client, slack, fake_slack,
+                                                                            plivo_rest, plivo):
+    assert send(client, home_click(slack)).status_code == 200
+    flow.settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.to(ALICE))
+    created = plivo_rest.to(ALICE)[0]
+    assert "/plivo/test/answer/" in created["answer_url"] and created["time_limit"] == 60
+    me = flow.callee(client, plivo, plivo_rest, ALICE)
+    prompt = me.answer()
+    assert flow.speech(prompt) == ["This is a test call from VoiceBridge. Press 1 to confirm.", "Goodbye."]
+    done = me.press(prompt, "1")
+    assert flow.speech(done) == ["Acknowledged. Thank you."] and done[-1].tag == "Hangup"
+    me.hang_up()
+    fake_slack.wait_for(lambda: "Last test call: confirmed" in shown(published(fake_slack)[-1]))
+
+
+def test_test_calls_are_limited_and_the_tab_says_so(client, slack, fake_slack, plivo_rest):
+    for _ in range(4):
+        send(client, home_click(slack))
+        flow.settle(client)
+    fake_slack.wait_for(lambda: any("At most 3 test calls in 10 minutes" in shown(view)
+                                    for view in published(fake_slack)))
+    assert len(plivo_rest.to(ALICE)) == 3
+
+
+def test_someone_without_a_number_gets_no_call_and_is_told_how_to_fix_it(client, slack, fake_slack, plivo_rest):
+    send(client, home_click(slack, user_id="U3"))  # Carol: no phone in her profile
+    flow.settle(client)
+    fake_slack.wait_for(lambda: any("cannot reach you" in shown(view) for view in published(fake_slack)))
+    assert plivo_rest.created == []
