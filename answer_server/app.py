@@ -42,6 +42,7 @@ from bot.app import Access, BotServices, create_bolt_app
 from bot.app_home import register_home_listeners
 from bot.installs import INSTALL_PATH, REDIRECT_PATH
 from bot.slack_request import SlackRequest, signed_by_slack
+from bot.workflow_steps import register_step_listeners
 from voice import metrics
 from voice.clock import utcnow
 from voice.db import database_ready
@@ -70,10 +71,12 @@ def create_app(
                               poll_interval=poll_interval, message_pace=message_pace,
                               slack_post_rate=slack_post_rate)
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
+    bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
-                           client=services.slack_client, installs=services.installs,
-                           services=BotServices(otp=services.otp, queue=services.queue, access=access))
+                           client=services.slack_client, installs=services.installs, services=bot_services)
     register_home_listeners(bolt, queue=services.queue, access=access)
+    register_step_listeners(bolt, alerts=services.alerts, services=bot_services, steps=services.steps,
+                            access=access, record_refusal=services.otp.refuse)
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)

@@ -21,6 +21,7 @@ from bot.delivery import PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
 from bot.installs import Installs, installation_store, oauth_settings
 from bot.reporting import Reporting
+from bot.workflow_steps import StepCompletion
 from bot.workspaces import (
     InstalledWorkspaces,
     OneWorkspace,
@@ -46,6 +47,7 @@ from voice.policy import DestinationPolicy
 from voice.ratelimit import SlotLimiter
 from voice.sealing import SecretBox
 from voice.settings import Settings, derive_hash_key
+from voice.steps import WorkflowSteps
 from voice.test_calls import TestCalls, TestFollowers
 from voice.work import WorkQueue
 from voice.workers import Policy, Pool, Registry, Workers
@@ -70,6 +72,7 @@ class Services:
     bridge: BridgeService
     bridge_calls: BridgeCalls
     test_calls: TestCalls
+    steps: WorkflowSteps
     slack_client: WebClient
     workspaces: Workspaces
     #: Slack's install flow, when the app is installed in many workspaces (Settings.installs).
@@ -146,6 +149,8 @@ def build_services(
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)
+    steps = WorkflowSteps(engine, box, queue, clock=clock)
+    StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
     AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
     with transaction(engine) as conn:
@@ -160,7 +165,7 @@ def build_services(
         settings=settings, engine=engine, queue=queue, legs=legs, lifecycle=lifecycle, otp=otp,
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
-        bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls,
+        bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
         slack_client=slack_client, workspaces=workspaces, installs=installs, workers=workers, clock=clock,
     )
 

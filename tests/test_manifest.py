@@ -179,7 +179,7 @@ def test_installs_come_back_to_the_redirect_route_and_uninstalls_are_heard(manif
     assert manifest["oauth_config"]["redirect_urls"] == [f"https://{PLACEHOLDER_HOST}{REDIRECT_PATH}"]
     events = manifest["settings"]["event_subscriptions"]
     _assert_events_url(events["request_url"])
-    assert events["bot_events"] == ["app_home_opened", "app_uninstalled", "tokens_revoked"]
+    assert events["bot_events"] == ["app_home_opened", "app_uninstalled", "function_executed", "tokens_revoked"]
 
 
 def test_the_home_tab_and_the_message_shortcut_are_declared(manifest):
@@ -193,7 +193,8 @@ def test_the_home_tab_and_the_message_shortcut_are_declared(manifest):
 def test_settings_flags(manifest):
     settings = manifest["settings"]
     assert settings["socket_mode_enabled"] is False
-    assert settings["org_deploy_enabled"] is False
+    assert settings["org_deploy_enabled"] is True  # Workflow Builder's custom steps need an org-ready app
+    assert settings["function_runtime"] == "remote"
     assert settings["token_rotation_enabled"] is False
 
 
@@ -241,3 +242,12 @@ def test_command_without_leading_slash_error_points_at_command(validator, manife
     assert any(
         list(e.absolute_path)[-1:] == ["command"] and e.validator == "pattern" for e in errors
     ), [e.message for e in errors]
+
+
+def test_the_workflow_steps_are_declared_with_the_callback_ids_the_app_listens_for(manifest):
+    from bot.workflow_steps import CODE_STEP, PHONE_STEP
+
+    assert set(manifest["functions"]) == {PHONE_STEP, CODE_STEP}
+    assert manifest["functions"][PHONE_STEP]["input_parameters"]["message"]["is_required"] is True
+    assert set(manifest["functions"][PHONE_STEP]["output_parameters"]) == {
+        "acknowledged", "acknowledged_by", "seconds", "outcome"}

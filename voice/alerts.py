@@ -49,6 +49,7 @@ from voice.lifecycle import PLACE, STOP
 from voice.models import Leg, Requester
 from voice.numbers import PhoneNumber
 from voice.policy import DestinationPolicy, refusal_for
+from voice.steps import ALERT_STEP, poke_steps
 from voice.work import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ class AlertService:
             if targets:
                 self.queue.poke(conn, REPORT_ALERT, str(alert_id))
                 self.queue.poke(conn, NEXT, str(alert_id))
+            else:
+                poke_steps(self.queue, conn, ALERT_STEP, str(alert_id))  # dropped: over before it began
             then(conn)
         return True
 
@@ -210,6 +213,7 @@ class AlertService:
                     log.info("alert %s: nobody acknowledged after %s rounds", alert.id, alert.rounds)
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
                     self.queue.enqueue(conn, REPORT_GAVE_UP, str(alert.id), key=f"{REPORT_GAVE_UP}:{alert.id}")
+                    poke_steps(self.queue, conn, ALERT_STEP, str(alert.id))
 
     def step(self, alert_id: int, position: int) -> None:
         """Call every target of a position: its legs and their create-calls, in one transaction."""
@@ -278,6 +282,7 @@ class AlertService:
                 # Off the caller's path: Plivo's keypress request must not wait on N hang-ups.
                 self.queue.enqueue(conn, STOP_ALL, str(alert_id), key=f"{STOP_ALL}:{alert_id}")
                 self.queue.poke(conn, REPORT_ALERT, str(alert_id))
+                poke_steps(self.queue, conn, ALERT_STEP, str(alert_id))
         if won:
             log.info("alert %s %s %s", alert_id, status,
                      "by phone" if who.get("resolved_via") == VIA_PHONE else "in Slack")

@@ -19,6 +19,7 @@ from voice.legs import LegStore
 from voice.lifecycle import COST, CallLifecycle
 from voice.models import ANSWERED, Leg, token_for_log
 from voice.sealing import SecretBox
+from voice.steps import CALL_STEP, poke_steps
 from voice.work import WorkQueue
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class OtpFollowers:
         if visible_change(before, after):
             self.queue.poke(conn, REPORT_CALL, after.token)
         newly_ended = after.ended and not (before and before.ended)
+        if newly_ended:
+            poke_steps(self.queue, conn, CALL_STEP, after.token)  # a Workflow Builder step may wait on it
         if newly_ended and after.cost is None and after.duration and after.call_uuid:
             # Plivo's call record has the cost a moment after the hangup.
             self.queue.enqueue(conn, COST, after.token, key=f"{COST}:{after.token}",

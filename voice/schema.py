@@ -212,6 +212,20 @@ rate_slots = Table(
 )
 
 
+#: Workflow Builder steps under way: each completes when its alert or call ends (voice/steps.py).
+workflow_steps = Table(
+    "workflow_steps",
+    metadata,
+    Column("execution_id", String(64), primary_key=True),  # Slack's function_execution_id
+    Column("kind", String(16), nullable=False),  # "alert" or "call"
+    Column("subject", String(64), nullable=False, index=True),  # the alert's id, or the call's token
+    Column("token", Text, nullable=False),  # the step's bot access token, sealed (voice/sealing.py)
+    Column("team_id", String(32), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+)
+
+
 #: Tables kept by slack_sdk's installation and OAuth state stores (installs in many
 #: workspaces): migration 0003 makes them, slack_sdk's stores describe them, not this module.
 SLACK_STORE_TABLES = frozenset({"slack_installations", "slack_bots", "slack_oauth_states"})

@@ -15,6 +15,8 @@
 - `alerts.source_link`: the Slack message an alert was raised about, from the
   "Phone someone about this" shortcut.
 - `legs.confirmed_at`: the App Home's test call, confirmed with a key.
+- `workflow_steps`: Workflow Builder steps waiting for their alert or call to
+  end, with each step's bot token sealed.
 
 Revision ID: 0004
 Revises: 0003
@@ -31,6 +33,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "workflow_steps",
+        sa.Column("execution_id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("subject", sa.String(64), nullable=False, index=True),
+        sa.Column("token", sa.Text, nullable=False),
+        sa.Column("team_id", sa.String(32), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True)),
+    )
     op.add_column("alerts", sa.Column("redial_delay", sa.Integer, nullable=False, server_default="0"))
     for column in (sa.Column("requester_number", sa.String(20)), sa.Column("requester_problem", sa.Text),
                    sa.Column("requester_locale", sa.String(16)), sa.Column("bridge_room", sa.String(64)),

@@ -1,0 +1,155 @@
+"""Two Workflow Builder steps (custom steps, `function_executed`): phone people until one acknowledges,
+and call a number with a voice code.
+
+A step is checked and recorded as the commands are (the same parsing, call
+policy, rate limits and who may call; a refusal fails the step with the same
+sentence); it completes when its alert or call ends, through the work queue
+(voice/steps.py), with functions.completeSuccess and the step's own token.
+https://docs.slack.dev/tools/bolt-python/concepts/custom-steps
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Callable
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.alert_commands import GROUP, USER, Recipient
+from bot.app import Access, BotServices, order_of
+from bot.commands import CommandError, OtpRequest, parse_voiceotp
+from bot.delivery import slack_failures
+from voice.alert_models import ACKNOWLEDGED, CANCELLED, DROPPED, EXHAUSTED
+from voice.alerts import AlertService
+from voice.legs import LegStore
+from voice.models import Requester
+from voice.otp import Refused
+from voice.steps import ALERT_STEP, CALL_STEP, STEP_DONE, WorkflowSteps
+from voice.text import is_blank, printable
+from voice.work import WorkItem
+from voice.workers import Policy, Registry
+
+log = logging.getLogger(__name__)
+
+PHONE_STEP = "phone_until_acknowledged"
+CODE_STEP = "call_with_voice_code"
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,20}")
+_OVER = (ACKNOWLEDGED, CANCELLED, EXHAUSTED, DROPPED)
+
+
+def register_step_listeners(app: App, *, alerts: AlertService, services: BotServices, steps: WorkflowSteps,
+                            access: Access, record_refusal: Callable[..., None]) -> None:
+    app.function(PHONE_STEP)(_phone_step(alerts, steps, access, record_refusal))
+    app.function(CODE_STEP)(_code_step(services, steps, access))
+
+
+def _execution(body: dict, context) -> tuple[str, str, str]:
+    event = body.get("event") or {}
+    return (event.get("function_execution_id", ""), context.function_bot_access_token or "",
+            body.get("team_id", ""))
+
+
+def _requester(inputs: dict, team_id: str) -> Requester:
+    who = inputs.get("requested_by") if isinstance(inputs.get("requested_by"), str) else ""
+    channel = inputs.get("channel") if isinstance(inputs.get("channel"), str) else ""
+    return Requester(user_id=who if _SLACK_ID.fullmatch(who or "") else "",
+                     channel_id=channel if _SLACK_ID.fullmatch(channel or "") else "", team_id=team_id)
+
+
+def _phone_step(alerts: AlertService, steps: WorkflowSteps, access: Access, record_refusal):
+    def run(inputs: dict, body: dict, context, fail) -> None:
+        execution, token, team = _execution(body, context)
+        requester = _requester(inputs, team)
+        people = [user for user in inputs.get("people") or [] if isinstance(user, str) and _SLACK_ID.fullmatch(user)]
+        group = inputs.get("group") if isinstance(inputs.get("group"), str) else ""
+        stage = [Recipient(USER, user, f"<@{user}>") for user in dict.fromkeys(people)]
+        if _SLACK_ID.fullmatch(group or ""):
+            stage.append(Recipient(GROUP, group, f"<!subteam^{group}>"))
+        message = printable(str(inputs.get("message") or "")).strip()
+        if not stage:
+            return fail("Choose someone to call: people or a user group.")
+        if is_blank(message) or len(message) > 1000:
+            return fail("The message must be 1 to 1000 characters long.")
+        if denied := access.refusal(requester.user_id, requester.channel_id):
+            kind, reply = denied
+            record_refusal(source="slack", requester=requester, number=None, kind=kind, reason=reply)
+            return fail(reply)
+        alert_id = alerts.request(
+            requester=requester, sender_name="a Slack workflow", channel_name=None, message=message,
+            recipients={"stages": [[r.__dict__ for r in stage]], "message": message, "language": None},
+            request_id=f"step:{execution}"[:128])
+        if alert_id is not None:
+            steps.record(execution, ALERT_STEP, str(alert_id), token, team)
+
+    return run
+
+
+def _code_step(services: BotServices, steps: WorkflowSteps, access: Access):
+    def run(inputs: dict, body: dict, context, fail) -> None:
+        execution, token, team = _execution(body, context)
+        requester = _requester(inputs, team)
+        number = str(inputs.get("phone_number") or "").strip()
+        code = str(inputs.get("code") or "").strip()
+        request = parse_voiceotp(f"{number} {code}".strip() if number else "")
+        if isinstance(request, CommandError):
+            return fail(request.problem)
+        if not isinstance(request, OtpRequest):
+            return fail("Give the phone number to call, with + and the country code.")
+        if denied := access.refusal(requester.user_id, requester.channel_id):
+            return fail(denied[1])
+        try:
+            placed = services.otp.request(order_of(request, {
+                "user_id": requester.user_id, "channel_id": requester.channel_id, "team_id": team,
+                "trigger_id": f"step:{execution}"[:128]}))
+        except Refused as refused:
+            return fail(str(refused))
+        if placed is not None:
+            steps.record(execution, CALL_STEP, placed[1].token, token, team)
+
+    return run
+
+
+class StepCompletion:
+    """STEP_DONE work: a step's alert or call has ended, so the step completes with its outputs."""
+
+    def __init__(self, steps: WorkflowSteps, alerts: AlertService, legs: LegStore, base_url: str):
+        self.steps = steps
+        self.alerts = alerts
+        self.legs = legs
+        self.base_url = base_url
+
+    def register(self, registry: Registry) -> None:
+        registry.add(STEP_DONE, self.complete, Policy(attempts=20, backoff=2.0, max_backoff=120.0))
+
+    def complete(self, item: WorkItem) -> None:
+        kind, subject = item.subject.split(":", 1)
+        outputs = self._outputs(kind, subject)
+        if outputs is None:
+            return  # not over yet: a later change pokes again
+        for step in self.steps.pending(kind, subject):
+            if not step.token:
+                log.warning("workflow step %s has no token to complete with", step.execution_id[:8])
+                continue
+            client = WebClient(token=step.token, base_url=self.base_url, timeout=10, retry_handlers=[])
+            with slack_failures("functions.completeSuccess"):
+                client.functions_completeSuccess(function_execution_id=step.execution_id, outputs=outputs)
+            self.steps.completed(step.execution_id)
+
+    def _outputs(self, kind: str, subject: str) -> dict | None:
+        if kind == ALERT_STEP:
+            alert = self.alerts.get(int(subject))
+            if alert is None or alert.status not in _OVER:
+                return None
+            acknowledged = alert.status == ACKNOWLEDGED
+            seconds = int((alert.resolved_at - alert.created_at).total_seconds()) if alert.resolved_at else 0
+            return {"acknowledged": acknowledged, "acknowledged_by": (alert.resolved_by or "") if acknowledged
+                    else "", "seconds": seconds, "outcome": "acknowledged" if acknowledged else
+                    {CANCELLED: "cancelled", EXHAUSTED: "nobody acknowledged", DROPPED: "nobody could be called"}
+                    .get(alert.status, alert.status)}
+        leg = self.legs.get(subject)
+        if leg is None or not leg.ended:
+            return None
+        return {"outcome": leg.outcome.value if leg.outcome else "failed", "code_read": leg.code_read_at is not None,
+                "seconds": leg.duration or 0}
