@@ -216,3 +216,43 @@ def test_after_acknowledging_alice_presses_9_and_the_console_is_called_into_the_
     bridge = sandbox.wait_for(lambda s: next((m for m in s["messages"] if "*Voice bridge*: <@U0ALICE>, <@U0SANDBOX>"
                                               in json.dumps(m.get("blocks"))), None))
     assert "alert_join" in json.dumps(bridge["blocks"])
+
+
+# -- the form, the shortcut and the Home tab, in the console ------------------------------------------
+
+def api(sandbox, path: str, body: dict | None = None) -> dict:
+    return requests.post(f"{sandbox.url}/sandbox/api/{path}", json=body or {}, timeout=10).json()
+
+
+def test_a_bare_voicealert_opens_the_form_in_the_console_and_submitting_it_rings_alice(sandbox):
+    sandbox.command("/voicealert")
+    modal = sandbox.wait_for(lambda s: s["modal"])
+    assert modal["callback_id"] == "voicealert_form" and modal["title"]["text"] == "Phone people"
+    group_block = next(b for b in modal["blocks"] if b["block_id"] == "who_groups")
+    assert [o["value"] for o in group_block["element"]["options"]] == ["S0ONCALL"]
+    empty = {"message": {"value": {"type": "plain_text_input", "value": None}}}
+    refused = api(sandbox, "view/submit", {"values": empty})
+    assert set(refused["errors"]) == {"who_users", "message"}
+    assert sandbox.state()["modal"] is not None  # errors keep the form open
+    values = {"who_users": {"value": {"type": "multi_users_select", "selected_users": ["U0ALICE"]}},
+              "how": {"value": {"type": "radio_buttons", "selected_option": {"value": "at_once"}}},
+              "message": {"value": {"type": "plain_text_input", "value": "The database is down"}}}
+    assert api(sandbox, "view/submit", {"values": values}) == {"ok": True}
+    assert sandbox.state()["modal"] is None
+    sandbox.wait_for(lambda s: next((c for c in s["calls"] if c["to"] == "+14155550101"), None))
+
+
+def test_the_message_shortcut_opens_the_form_with_the_message_in_it(sandbox):
+    sandbox.command("Checkout is failing for everyone")
+    message = sandbox.wait_for(lambda s: next((m for m in s["messages"] if "Checkout" in m["text"]), None))
+    assert api(sandbox, "shortcut", {"channel": "C0SANDBOX", "ts": message["ts"]}) == {"ok": True}
+    modal = sandbox.wait_for(lambda s: s["modal"])
+    assert modal["blocks"][-1]["element"]["initial_value"] == "Checkout is failing for everyone"
+
+
+def test_the_home_tab_shows_the_console_users_number_and_its_test_call_rings_it(sandbox):
+    assert api(sandbox, "home") == {"ok": True}
+    home = sandbox.wait_for(lambda s: s["home"])
+    assert "Alerts reach you at +1 •••-•••-0199" in json.dumps(home["blocks"], ensure_ascii=False)
+    assert api(sandbox, "home/actions", {"action_id": "home_test_call"}) == {"ok": True}
+    sandbox.wait_for(lambda s: next((c for c in s["calls"] if c["to"] == "+14155550199"), None))

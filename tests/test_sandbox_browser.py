@@ -153,3 +153,23 @@ def test_an_alert_acknowledged_on_the_keypad_and_9_puts_the_console_on_the_voice
     message = page.locator(".message:not(.ephemeral) .body", has_text="Voice bridge").first
     expect(message).to_contain_text("Voice bridge", timeout=20_000)
     expect(message.locator("button", has_text="Join the call")).to_be_visible()
+
+
+def test_the_alert_form_errors_on_its_field_and_submitted_rings_alice_and_the_home_tab_shows(sandbox, page):
+    page.goto(f"{sandbox.url}/sandbox")
+    expect = sync_api.expect
+    page.fill("#composer-input", "/voicealert")
+    page.press("#composer-input", "Enter")
+    modal = page.locator("#modal .modal")
+    expect(modal).to_be_visible(timeout=20_000)
+    expect(modal.locator("h3")).to_have_text("Phone people")
+    modal.locator("button[type=submit]").click()
+    expect(modal.locator(".field[data-block='who_users'] .field-error")).to_contain_text("Choose someone to call")
+    modal.locator(".field[data-block='who_users'] input[value='U0ALICE']").check()
+    modal.locator(".field[data-block='message'] textarea").fill("The database is down")
+    modal.locator("button[type=submit]").click()
+    expect(page.locator("#modal")).to_have_count(0, timeout=20_000)
+    expect(page.locator(".phone .phone-number", has_text="+14155550101")).to_be_visible(timeout=20_000)
+    page.locator("#channels button", has_text="VoiceBridge Home").click()
+    expect(page.locator(".message.home .body")).to_contain_text("Alerts reach you at +1", timeout=20_000)
+    expect(page.locator(".message.home .body button", has_text="Test call to me")).to_be_visible()

@@ -177,6 +177,93 @@ class Composer:
         self._deliver(body, channel_id, "the button", show_reply=False)
         return True
 
+    # -- modals, the message shortcut and the Home tab ---------------------------------------
+
+    def shortcut(self, channel_id: str, ts: str, callback_id: str) -> bool:
+        """The console user picks a message shortcut on a message; False if there is no such message."""
+        message = next((m for m in self.workspace.messages() if m["channel"] == channel_id and m["ts"] == ts), None)
+        if message is None or message["ephemeral"]:
+            return False
+        key = self.workspace.new_response_url(channel_id, CONSOLE_USER)
+        user = USERS[CONSOLE_USER]
+        payload = {
+            "type": "message_action", "callback_id": callback_id, "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "channel": {"id": channel_id, "name": CHANNELS[channel_id].name},
+            "user": {"id": user.id, "name": user.name}, "action_ts": f"{time.time():.6f}",
+            "message_ts": ts, "message": {"type": "message", "ts": ts, "user": message["user"],
+                                          "text": message["text"]},
+            "response_url": self.response_url(key), "trigger_id": trigger_id(),
+            "token": "sandbox-verification-token", "is_enterprise_install": False, "enterprise": None,
+        }
+        self._deliver("payload=" + quote(json.dumps(payload, separators=(",", ":"))), channel_id, "the shortcut",
+                      show_reply=False)
+        return True
+
+    def submit_view(self, values: dict) -> dict:
+        """Submit the open modal with `values` (Slack's state.values), as Slack does: {} when it closed,
+        or {"errors": {block: text}} to show under the fields."""
+        view = self.workspace.modal()
+        if view is None:
+            return {"errors": {}, "closed": True}
+        user = USERS[CONSOLE_USER]
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
+            "api_app_id": API_APP_ID, "token": "sandbox-verification-token", "trigger_id": trigger_id(),
+            "view": view | {"state": {"values": values}, "team_id": TEAM_ID, "hash": "sandbox"},
+            "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        }
+        body = "payload=" + quote(json.dumps(payload, separators=(",", ":")))
+        try:
+            reply = self._http.post(f"{self.app_url}/slack/events", data=body.encode(),
+                                    headers=signed_headers(self.signing_secret, body), timeout=ACK_TIMEOUT)
+        except requests.RequestException:
+            return {"errors": {}, "problem": "the app did not answer the submission"}
+        answer = reply.json() if reply.content.strip() and reply.headers.get(
+            "Content-Type", "").startswith("application/json") else {}
+        if reply.status_code == 200 and answer.get("response_action") == "errors":
+            return {"errors": answer.get("errors") or {}}
+        if reply.status_code != 200:
+            return {"errors": {}, "problem": f"the app answered HTTP {reply.status_code}"}
+        self.workspace.close_view()  # an empty 200: Slack closes the modal
+        return {}
+
+    def open_home(self) -> None:
+        """The console user opens the app's Home tab: app_home_opened, as Slack sends it."""
+        body = json.dumps({
+            "token": "sandbox-verification-token", "team_id": TEAM_ID, "api_app_id": API_APP_ID,
+            "type": "event_callback", "event_id": f"Ev{secrets.token_hex(5).upper()}", "event_time": int(time.time()),
+            "event": {"type": "app_home_opened", "user": CONSOLE_USER, "channel": "D0SANDBOXHOME", "tab": "home",
+                      "event_ts": f"{time.time():.6f}"},
+        })
+        headers = signed_headers(self.signing_secret, body) | {"Content-Type": "application/json"}
+        try:
+            self._http.post(f"{self.app_url}/slack/events", data=body.encode(), headers=headers, timeout=ACK_TIMEOUT)
+        except requests.RequestException:
+            pass  # the tab stays as it was, as in Slack
+
+    def click_home(self, action_id: str) -> bool:
+        """A button in the console user's Home tab."""
+        home = self.workspace.home(CONSOLE_USER)
+        found = _find_button((home or {}).get("blocks"), action_id)
+        if found is None:
+            return False
+        action, block_id = found
+        user = USERS[CONSOLE_USER]
+        payload = {
+            "type": "block_actions", "user": {"id": user.id, "username": user.name, "name": user.name,
+                                              "team_id": TEAM_ID},
+            "api_app_id": API_APP_ID, "token": "sandbox-verification-token",
+            "container": {"type": "view", "view_id": "VSANDBOXHOME"}, "trigger_id": trigger_id(),
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "view": {"id": "VSANDBOXHOME", "type": "home"},
+            "actions": [{"action_id": action.get("action_id", ""), "block_id": block_id,
+                         "text": action.get("text", {}), "value": action.get("value", ""), "type": "button",
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        self._deliver("payload=" + quote(json.dumps(payload, separators=(",", ":"))), "C0SANDBOX", "the button",
+                      show_reply=False)
+        return True
+
     def _deliver(self, body: str, channel_id: str, what: str, *, show_reply: bool) -> None:
         try:
             reply = self._http.post(f"{self.app_url}/slack/events", data=body.encode(),

@@ -86,6 +86,37 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
             return jsonify(ok=False, error="no such button"), 404
         return jsonify(ok=True)
 
+    @bp.post("/api/shortcut")
+    def shortcut():
+        body = request.get_json()
+        if not composer.shortcut(str(body.get("channel", "")), str(body.get("ts", "")),
+                                 str(body.get("callback_id", "phone_about_message"))):
+            return jsonify(ok=False, error="no such message"), 404
+        return jsonify(ok=True)
+
+    @bp.post("/api/view/submit")
+    def submit_view():
+        values = request.get_json().get("values")
+        if not isinstance(values, dict):
+            return jsonify(ok=False, error="values are the form's state.values"), 400
+        return jsonify(ok=True, **composer.submit_view(values))
+
+    @bp.post("/api/view/close")
+    def close_view():
+        workspace.close_view()
+        return jsonify(ok=True)
+
+    @bp.post("/api/home")
+    def open_home():
+        composer.open_home()
+        return jsonify(ok=True)
+
+    @bp.post("/api/home/actions")
+    def home_action():
+        if not composer.click_home(str(request.get_json().get("action_id", ""))):
+            return jsonify(ok=False, error="no such button"), 404
+        return jsonify(ok=True)
+
     @bp.post("/api/calls/<call_uuid>/digits")
     def digits(call_uuid: str):
         keys = str(request.get_json().get("digits", ""))
@@ -116,6 +147,8 @@ def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, version: int) -> di
         "channels": [{"id": c.id, "name": c.name, "is_private": c.is_private, "bot_is_member": c.bot_is_member}
                      for c in CHANNELS.values()],
         "messages": workspace.messages(),
+        "modal": workspace.modal(),
+        "home": workspace.home(CONSOLE_USER),
         "calls": [call_json(call) for call in sim.calls()],
     }
 

@@ -107,7 +107,28 @@ def web_api_methods(workspace: SlackWorkspace) -> dict[str, Callable[[dict], dic
         return {"ok": True, "channel": channel_json(channel)} if channel else {
             "ok": False, "error": "channel_not_found"}
 
+    def views_open(args: dict) -> dict:
+        view = _json_arg(args.get("view"))
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": workspace.open_view(view)}
+
+    def views_publish(args: dict) -> dict:
+        view = _json_arg(args.get("view"))
+        if not isinstance(view, dict) or view.get("type") != "home" or args.get("user_id") not in USERS:
+            return {"ok": False, "error": "invalid_arguments"}
+        workspace.publish_home(args["user_id"], view)
+        return {"ok": True, "view": view}
+
+    def usergroups_list(_args: dict) -> dict:
+        return {"ok": True, "usergroups": [{"id": g.id, "handle": g.handle, "name": g.handle} for g in GROUPS.values()]}
+
     return {
+        "views.open": views_open,
+        "views.publish": views_publish,
+        "usergroups.list": usergroups_list,
         "auth.test": auth_test,
         "chat.postMessage": post_message,
         "chat.update": update,
@@ -116,6 +137,16 @@ def web_api_methods(workspace: SlackWorkspace) -> dict[str, Callable[[dict], dic
         "usergroups.users.list": usergroup_members,
         "conversations.info": conversations_info,
     }
+
+
+def _json_arg(value):
+    """A Web API argument slack_sdk may send as JSON text (form-encoded calls) or as JSON."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
 
 
 def _postable(args: dict):

@@ -90,6 +90,36 @@ class SlackWorkspace:
         self._messages: list[Message] = []
         self._response_urls: dict[str, ResponseUrl] = {}
         self._last_micros = 0
+        self._modal: dict | None = None  # the console user's open modal: the view, with its id
+        self._homes: dict[str, dict] = {}  # each user's published Home tab
+        self.last_channel = "C0SANDBOX"  # where the console user last typed (a modal's channel)
+
+    # -- views (modals and the Home tab) --------------------------------------------
+
+    def open_view(self, view: dict) -> dict:
+        with self._lock:
+            self._modal = dict(view) | {"id": "V" + secrets.token_hex(5).upper()}
+            opened = dict(self._modal)
+        self._on_change()
+        return opened
+
+    def close_view(self) -> None:
+        with self._lock:
+            self._modal = None
+        self._on_change()
+
+    def modal(self) -> dict | None:
+        with self._lock:
+            return dict(self._modal) if self._modal else None
+
+    def publish_home(self, user: str, view: dict) -> None:
+        with self._lock:
+            self._homes[user] = dict(view)
+        self._on_change()
+
+    def home(self, user: str) -> dict | None:
+        with self._lock:
+            return self._homes.get(user)
 
     # -- messages ----------------------------------------------------------------
 

@@ -2,11 +2,12 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const view = { channel: "C0SANDBOX", state: null, phones: new Map() };
+const view = { channel: "C0SANDBOX", state: null, phones: new Map(), modalId: null, errors: {} };
+const HOME = "HOME";  // the app's Home tab, shown where a channel's messages are
 const EXAMPLES = ["/voiceotp +14155550123", "/voiceotp check +14155550123 ", "/voiceotp +14155550123 483920",
   "/voiceotp +34 612 34 56 78 lang=es", "/voiceotp +14155550001 1234", "/voiceotp +14155550004 2468",
   "/voiceotp help", "/voicealert @alice The database is down", "/voicealert @alice > @bob Disk full on db-1",
-  "/voicealert @oncall, +14155550004 Checkout is failing"];
+  "/voicealert @oncall, +14155550004 Checkout is failing", "/voicealert"];
 
 async function post(path, body) {
   const response = await fetch(path, {
@@ -24,15 +25,17 @@ function directory(state) {
 function render(state) {
   view.state = state;
   renderChannels(state);
-  renderMessages(state);
+  if (view.channel === HOME) renderHome(state); else renderMessages(state);
   renderPhones(state);
+  renderModal(state);
 }
 
 function renderChannels(state) {
   const nav = $("channels");
   nav.innerHTML = state.channels.map((c) =>
     `<button type="button" data-channel="${c.id}" class="${c.id === view.channel ? "current" : ""}">` +
-    `${c.is_private ? "🔒 " : "#"}${escapeHtml(c.name)}</button>`).join("");
+    `${c.is_private ? "🔒 " : "#"}${escapeHtml(c.name)}</button>`).join("") +
+    `<button type="button" data-channel="${HOME}" class="${view.channel === HOME ? "current" : ""}">🏠 VoiceBridge Home</button>`;
   const current = state.channels.find((c) => c.id === view.channel);
   $("channel-hint").textContent = current && !current.bot_is_member
     ? "the bot is not a member here: it answers through the command's response_url" : "";
@@ -52,9 +55,108 @@ function renderMessages(state) {
       `<div class="meta"><b>${escapeHtml(name === "voicebridge" ? "VoiceBridge" : name)}</b>` +
       `${who === "bot" ? '<span class="app-tag">APP</span>' : ""}${time}</div>` +
       `<div class="body">${messageBody(m, dir)}</div>` +
-      (m.edited ? '<span class="edited">(edited)</span>' : "") + "</div></li>";
+      (m.edited ? '<span class="edited">(edited)</span>' : "") +
+      (m.ephemeral ? "" : `<button type="button" class="shortcut" data-shortcut-ts="${m.ts}" ` +
+        'title="Message shortcut">⋯ Phone someone about this</button>') + "</div></li>";
   }).join("");
   if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function renderHome(state) {
+  const list = $("messages");
+  const home = state.home;
+  list.innerHTML = home
+    ? `<li class="message home"><div></div><div class="body">${messageBody({ channel: HOME, ts: "home", blocks: home.blocks }, directory(state))}</div></li>`
+    : '<li class="message home"><div></div><div class="body">Opening the Home tab…</div></li>';
+}
+
+// A modal's input, as Slack draws it; its value read back in Slack's state.values shape.
+function inputHtml(block, state) {
+  const e = block.element || {};
+  const id = escapeHtml(block.block_id);
+  const label = `<label class="field-label">${escapeHtml((block.label || {}).text || "")}` +
+    `${block.optional ? ' <span class="optional">(optional)</span>' : ""}</label>`;
+  let control = "";
+  if (e.type === "multi_users_select") {
+    control = Object.entries(state.users).filter(([uid]) => uid !== "U0VOICEBOT" && uid !== "USLACKBOT")
+      .map(([uid, name]) => `<label class="choice"><input type="checkbox" name="${id}" value="${uid}"> @${escapeHtml(name)}</label>`).join("");
+  } else if (e.type === "multi_static_select") {
+    control = (e.options || []).map((o) =>
+      `<label class="choice"><input type="checkbox" name="${id}" value="${escapeHtml(o.value)}"> ${escapeHtml(o.text.text)}</label>`).join("");
+  } else if (e.type === "radio_buttons") {
+    const initial = (e.initial_option || {}).value;
+    control = (e.options || []).map((o) =>
+      `<label class="choice"><input type="radio" name="${id}" value="${escapeHtml(o.value)}"${o.value === initial ? " checked" : ""}> ${escapeHtml(o.text.text)}</label>`).join("");
+  } else if (e.type === "plain_text_input") {
+    const value = escapeHtml(e.initial_value || "");
+    const limit = e.max_length ? ` maxlength="${e.max_length}"` : "";
+    control = e.multiline ? `<textarea name="${id}" rows="4"${limit}>${value}</textarea>`
+      : `<input name="${id}" value="${value}"${limit} placeholder="${escapeHtml((e.placeholder || {}).text || "")}">`;
+  } else {
+    control = `<em>${escapeHtml(e.type || "?")} is not simulated</em>`;
+  }
+  const hint = block.hint ? `<div class="hint">${escapeHtml(block.hint.text)}</div>` : "";
+  const error = view.errors[block.block_id] ? `<div class="field-error">${escapeHtml(view.errors[block.block_id])}</div>` : "";
+  return `<div class="field" data-block="${id}" data-type="${escapeHtml(e.type || "")}">${label}${control}${hint}${error}</div>`;
+}
+
+function renderModal(state) {
+  let box = $("modal");
+  const modal = state.modal;
+  if (!modal) { if (box) box.remove(); view.modalId = null; return; }
+  if (box && view.modalId === modal.id && !view.redraw) return;  // keep what the person typed
+  view.redraw = false;
+  const kept = box ? readValues(box) : null;
+  if (box) box.remove();
+  view.modalId = modal.id;
+  box = document.createElement("div");
+  box.id = "modal";
+  box.className = "modal-backdrop";
+  const blocks = modal.blocks.map((b) => b.type === "input" ? inputHtml(b, state)
+    : (blockHtml(b, { channel: "modal", ts: "modal" }, directory(state)) || "")).join("");
+  box.innerHTML = `<form class="modal" role="dialog" aria-label="${escapeHtml(modal.title.text)}">` +
+    `<h3>${escapeHtml(modal.title.text)}</h3>${blocks}<div class="modal-problem"></div>` +
+    `<div class="modal-buttons"><button type="button" class="cancel">${escapeHtml((modal.close || { text: "Cancel" }).text)}</button>` +
+    `<button type="submit" class="primary">${escapeHtml((modal.submit || { text: "Submit" }).text)}</button></div></form>`;
+  document.body.appendChild(box);
+  if (kept) restoreValues(box, kept);
+  box.querySelector(".cancel").addEventListener("click", () => { view.errors = {}; post("/sandbox/api/view/close"); });
+  box.querySelector("form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const answer = await post("/sandbox/api/view/submit", { values: readValues(box) });
+    view.errors = answer.errors || {};
+    if (Object.keys(view.errors).length || answer.problem) {
+      view.redraw = true;
+      renderModal(view.state);
+      $("modal").querySelector(".modal-problem").textContent = answer.problem || "";
+    }
+  });
+}
+
+function readValues(box) {
+  const values = {};
+  for (const field of box.querySelectorAll(".field")) {
+    const block = field.dataset.block, type = field.dataset.type;
+    const checked = [...field.querySelectorAll("input:checked")].map((i) => i.value);
+    let value;
+    if (type === "multi_users_select") value = { type, selected_users: checked };
+    else if (type === "multi_static_select") value = { type, selected_options: checked.map((v) => ({ value: v, text: { type: "plain_text", text: v } })) };
+    else if (type === "radio_buttons") value = { type, selected_option: checked.length ? { value: checked[0], text: { type: "plain_text", text: checked[0] } } : null };
+    else { const input = field.querySelector("input, textarea"); value = { type, value: input && input.value ? input.value : null }; }
+    values[block] = { value };
+  }
+  return values;
+}
+
+function restoreValues(box, values) {
+  for (const field of box.querySelectorAll(".field")) {
+    const value = (values[field.dataset.block] || {}).value || {};
+    const chosen = new Set([...(value.selected_users || []), ...((value.selected_options || []).map((o) => o.value)),
+      ...(value.selected_option ? [value.selected_option.value] : [])]);
+    for (const input of field.querySelectorAll("input[type=checkbox], input[type=radio]")) input.checked = chosen.has(input.value);
+    const text = field.querySelector("input:not([type]), textarea");
+    if (text && value.value !== undefined) text.value = value.value || "";
+  }
 }
 
 function phonePanel(call) {
@@ -135,11 +237,18 @@ function wire() {
   });
   $("channels").addEventListener("click", (event) => {
     const channel = event.target.closest("button")?.dataset.channel;
-    if (channel && view.state) { view.channel = channel; render(view.state); }
+    if (channel && view.state) {
+      view.channel = channel;
+      if (channel === HOME) post("/sandbox/api/home");  // Slack sends app_home_opened
+      render(view.state);
+    }
   });
   $("messages").addEventListener("click", (event) => {
+    const shortcut = event.target.closest("button[data-shortcut-ts]");
+    if (shortcut) { post("/sandbox/api/shortcut", { channel: view.channel, ts: shortcut.dataset.shortcutTs }); return; }
     const button = event.target.closest("button[data-action-id]");
     if (!button) return;
+    if (view.channel === HOME) { post("/sandbox/api/home/actions", { action_id: button.dataset.actionId }); return; }
     if (button.dataset.confirm) {
       const c = JSON.parse(button.dataset.confirm);
       const question = [(c.title || {}).text, (c.text || {}).text].filter(Boolean).join("\n\n");
