@@ -109,14 +109,14 @@ def failure_reply(problem: str) -> str:
 def alert_text(view: AlertView) -> str:
     """The notification text: who raised it, the message, where it stands."""
     alert = view.alert
-    return (slack_text(":rotating_light: Alert from ", mention(alert.requester.user_id), ": ")
+    return (slack_text(":rotating_light: Alert from ", _raised_by(alert), ": ")
             + escape_within(alert.message, 300) + slack_text(" — ", _status(alert)))
 
 
 def alert_blocks(view: AlertView) -> list[dict]:
     alert = view.alert
     blocks = [
-        _section(slack_text(":rotating_light: *Alert* from ", mention(alert.requester.user_id)) + "\n"
+        _section(slack_text(":rotating_light: *Alert* from ", _raised_by(alert)) + "\n"
                  + _quote(alert.message)),
     ]
     if alert.source_link:
@@ -135,7 +135,7 @@ def alert_blocks(view: AlertView) -> list[dict]:
 def gave_up_text(alert: AlertRecord) -> str:
     """Posted in the alert's thread, so the requester is notified (an edit notifies nobody)."""
     rounds = f"{alert.rounds} round{'s' if alert.rounds != 1 else ''} of calls"
-    return slack_text(mention(alert.requester.user_id), f" :warning: Nobody acknowledged the alert after {rounds}. "
+    return slack_text(_raised_by(alert), f" :warning: Nobody acknowledged the alert after {rounds}. "
                       "You can still acknowledge it here.")
 
 
@@ -178,12 +178,17 @@ def _status(alert: AlertRecord) -> Markup:
     if alert.status == EXHAUSTED:
         rounds = f"{alert.rounds} round{'s' if alert.rounds != 1 else ''}"
         return Markup(slack_text(f":warning: *Nobody acknowledged* after {rounds} of calls. ",
-                                 mention(alert.requester.user_id)))
+                                 _raised_by(alert)))
     if alert.next_at:
         return Markup(slack_text(f":hourglass: Nobody has acknowledged yet. Round {alert.round + 2} of {alert.rounds} "
                                  "starts ", date(alert.next_at, "at {time_secs}", f"at {alert.next_at:%H:%M:%S} UTC"),
                                  "."))
     return Markup(slack_text(f":telephone_receiver: Calling… round {alert.round + 1} of {alert.rounds}."))
+
+
+def _raised_by(alert: AlertRecord) -> str:
+    """Who raised the alert: a mention, or "a Slack workflow" for a Workflow Builder step asked by nobody."""
+    return mention(alert.requester.user_id) if alert.requester.user_id else "a Slack workflow"
 
 
 def _person(user_id: str | None) -> str:
@@ -249,7 +254,7 @@ def _bridge_text(view: AlertView) -> str:
         head = slack_text(":headphones: *Voice bridge*: ", Markup(", ".join(on)) if on else "nobody on the call yet",
                           ". Join the call to be phoned into it.")
     if alert.requester_problem and not alert.bridge_ended_at:
-        others.append(slack_text(mention(alert.requester.user_id), " could not be called: ",
+        others.append(slack_text(_raised_by(alert), " could not be called: ",
                                  _short(alert.requester_problem)))
     return "\n".join([head, *(slack_text("• ") + line for line in others)])
 

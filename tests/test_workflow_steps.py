@@ -95,3 +95,38 @@ def test_a_bad_number_fails_the_step_and_calls_nobody(client, slack, plivo_rest,
     [failed] = fake_slack.wait_for(lambda: completions(fake_slack, "functions.completeError"))
     assert "number" in failed["error"].lower()
     assert plivo_rest.created == []
+
+
+def test_a_step_with_a_channel_keeps_the_alerts_message_there_raised_by_the_workflow(client, slack, plivo_rest,
+                                                                                      fake_slack):
+    send(client, executed(slack, "phone_until_acknowledged", {"people": ["U1"], "message": "Disk full",
+                                                               "channel": "C0OPS"}, execution_id="Fx0004"))
+    flow.settle(client)
+    posted = flow.alert_message(fake_slack, "Disk full")
+    assert "*Alert* from a Slack workflow" in posted.blocks[0]["text"]["text"]
+
+
+def test_a_step_waiting_across_a_restart_is_completed_by_the_next_process(settings, plivo_api, clock, slack, plivo,
+                                                                          plivo_rest, fake_slack):
+    first = flow.clocked_app(settings, clock)
+    send(first.test_client(), executed(slack, "phone_until_acknowledged", {"people": ["U1"], "message": "Disk full"},
+                                       execution_id="Fx0005"))
+    flow.settle(first.test_client())
+    fake_slack.wait_for(lambda: plivo_rest.to(ALICE))
+    first.extensions["voicebridge"]["close"]()  # the process goes; the step waits in the database
+    second = flow.clocked_app(settings, clock)
+    try:
+        client_ = second.test_client()
+        alice = flow.callee(client_, plivo, plivo_rest, ALICE)
+        alice.press(alice.follow(alice.answer()), "1")
+        [done] = fake_slack.wait_for(lambda: completions(fake_slack, "functions.completeSuccess"))
+        assert done["function_execution_id"] == "Fx0005" and done["token"] == f"Bearer {STEP_TOKEN}"
+    finally:
+        second.extensions["voicebridge"]["close"]()
+    with second.extensions["voicebridge"]["engine"].connect() as conn:
+        from sqlalchemy import select
+
+        from voice.schema import workflow_steps
+
+        row = conn.execute(select(workflow_steps)).mappings().one()
+    assert row["completed_at"] is not None and row["token"] == ""  # the step's token is gone once used
