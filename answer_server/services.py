@@ -135,7 +135,7 @@ def build_services(
     # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
     slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,
                                              base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
-    workspaces, installs = _workspaces(settings, engine, slack_client)
+    workspaces, installs = _workspaces(settings, engine, slack_client, box)
 
     registry = Registry()
     Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
@@ -170,11 +170,12 @@ def build_services(
     )
 
 
-def _workspaces(settings: Settings, engine: Engine, client: WebClient) -> tuple[Workspaces, Installs | None]:
-    """One workspace on SLACK_BOT_TOKEN, or every installed workspace on its own token."""
+def _workspaces(settings: Settings, engine: Engine, client: WebClient,
+                box: SecretBox) -> tuple[Workspaces, Installs | None]:
+    """One workspace on SLACK_BOT_TOKEN, or every installed workspace on its own token (sealed at rest)."""
     if not settings.installs:
         return OneWorkspace(client), None
-    store = installation_store(engine, settings.slack_client_id)
+    store = installation_store(engine, settings.slack_client_id, box)
     workspaces = InstalledWorkspaces(store, client.base_url, timeout=client.timeout)
     return workspaces, Installs(
         settings=oauth_settings(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,

@@ -11,6 +11,7 @@ https://docs.slack.dev/tools/bolt-python/concepts/authenticating-oauth
 
 from __future__ import annotations
 
+import copy
 import html
 from dataclasses import dataclass
 
@@ -21,6 +22,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy.engine import Engine
+
+from voice.sealing import VERSION as SEALED_VERSION
+from voice.sealing import SecretBox
+
+SEALED = SEALED_VERSION + "."
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
@@ -49,9 +55,54 @@ class Installs:
     authorize: Authorize
 
 
-def installation_store(engine: Engine, client_id: str) -> SQLAlchemyInstallationStore:
+#: What a sealed token is bound to (voice/sealing.py): a token sealed here opens nowhere else.
+_TOKEN_CONTEXT = "slack installation token"
+_TOKENS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+
+
+class SealedInstallationStore(SQLAlchemyInstallationStore):
+    """slack_sdk's SQLAlchemy installation store, with every token sealed at rest (AES-GCM under the
+    key derived from OTP_HASH_KEY, as the codes are): a copy of the database holds no usable token."""
+
+    def __init__(self, client_id: str, engine: Engine, box: SecretBox):
+        super().__init__(client_id=client_id, engine=engine)
+        self._box = box
+
+    def save(self, installation):
+        super().save(self._with_tokens(installation, self._seal))  # also saves its bot, sealed already
+
+    def save_bot(self, bot):
+        super().save_bot(self._with_tokens(bot, self._seal))
+
+    def find_bot(self, **kwargs):
+        return self.opened(super().find_bot(**kwargs))
+
+    def find_installation(self, **kwargs):
+        return self.opened(super().find_installation(**kwargs))
+
+    def opened(self, found):
+        """An installation or bot as read from the database, its tokens usable."""
+        return self._with_tokens(found, self._open) if found is not None else None
+
+    def _seal(self, token: str) -> str:
+        return token if token.startswith(SEALED) else self._box.seal(token, _TOKEN_CONTEXT)
+
+    def _open(self, token: str) -> str | None:
+        return self._box.open(token, _TOKEN_CONTEXT) if token.startswith(SEALED) else token
+
+    @staticmethod
+    def _with_tokens(found, change):
+        copied = copy.copy(found)
+        for name in _TOKENS:
+            value = getattr(copied, name, None)
+            if isinstance(value, str) and value:
+                setattr(copied, name, change(value))
+        return copied
+
+
+def installation_store(engine: Engine, client_id: str, box: SecretBox) -> SealedInstallationStore:
     # The tables are made by migration 0003 (voice/migrations), not by the store's create_tables().
-    return SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+    return SealedInstallationStore(client_id=client_id, engine=engine, box=box)
 
 
 def oauth_settings(*, client_id: str, client_secret: str, public_url: str, engine: Engine,

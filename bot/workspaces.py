@@ -17,9 +17,9 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.models.bot import Bot
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import desc, func, select
 
+from bot.installs import SealedInstallationStore
 from voice.work import GiveUp
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class OneWorkspace:
 class InstalledWorkspaces:
     """Each workspace's bot token, from its installation (the newest one that has a bot token)."""
 
-    def __init__(self, store: SQLAlchemyInstallationStore, base_url: str, timeout: int = 10):
+    def __init__(self, store: SealedInstallationStore, base_url: str, timeout: int = 10):
         self._store = store
         self._base_url = base_url
         self._timeout = timeout
@@ -65,7 +65,7 @@ class InstalledWorkspaces:
                 return None
         with self._store.engine.connect() as conn:
             row = conn.execute(query.order_by(desc(bots.c.installed_at), desc(bots.c.id)).limit(1)).mappings().first()
-        return self._store.build_bot_entity(row) if row else None
+        return self._store.opened(self._store.build_bot_entity(row)) if row else None
 
     def client(self, team_id: str) -> WebClient:
         bot = self.bot(team_id)

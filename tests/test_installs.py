@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -62,11 +63,13 @@ def install(client, fake_slack, team_id: str, bot_token: str, team_name: str = "
 
 
 def installed_bots(app) -> list[tuple[str, str]]:
-    from bot.installs import installation_store
-
-    store = installation_store(app.extensions["voicebridge"]["engine"], CLIENT_ID)
+    """(workspace, bot token) of each installed bot, as the server reads them (the tokens are sealed at rest)."""
+    store = app.extensions["voicebridge"]["services"].workspaces._store
     with store.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(select(store.bots.c.team_id, store.bots.c.bot_token))]
+        rows = conn.execute(select(store.bots.c.team_id, store.bots.c.bot_token)).all()
+    for _, sealed in rows:
+        assert sealed.startswith("v1.") and "xoxb-" not in sealed  # a copy of the database holds no token
+    return [(team, store.opened(SimpleNamespace(bot_token=sealed)).bot_token) for team, sealed in rows]
 
 
 def test_an_install_exchanges_the_code_and_keeps_the_workspace_token(app, client, fake_slack):
@@ -245,9 +248,7 @@ def test_a_half_configured_slack_app_is_refused_with_what_to_set(extra, problem)
 def test_installed_workspaces_count_each_team_once(app, client, fake_slack):
     install(client, fake_slack, "T0ONE", "xoxb-one")
     install(client, fake_slack, "T0ONE", "xoxb-one-again")
-    from bot.installs import installation_store
-
-    store = installation_store(app.extensions["voicebridge"]["engine"], CLIENT_ID)
+    store = app.extensions["voicebridge"]["services"].workspaces._store
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(store.bots)).scalar() >= 1
     assert app.extensions["voicebridge"]["services"].workspaces.client("").token == "xoxb-one-again"

@@ -5,7 +5,7 @@
   (slack_sdk.oauth.installation_store.sqlalchemy, …state_store.sqlalchemy),
   written out here as they are in slack-sdk 3.48 so that this migration stays
   what it was whatever a later slack_sdk does; a test compares them with the
-  stores' own tables. Bot tokens live in `slack_bots`: a secret, like the .env.
+  stores' own tables. Bot tokens live in `slack_bots`, sealed (bot/installs.py).
 - `otp_codes.team_id`: the workspace a code was sent from ("" for the HTTP
   API). One live code per number *per workspace*, so a code sent from one
   workspace is neither replaced nor checked from another. Codes already
