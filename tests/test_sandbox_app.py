@@ -22,6 +22,7 @@ def sandbox(tmp_path):
     for call in running.app.extensions["sandbox"]["simulator"].calls():
         call.control.stop("api")
     server.stop()
+    running.app.extensions["voicebridge"]["close"]()  # its workers too: no thread outlives the test
 
 
 def ended_call(state: dict, to: str):

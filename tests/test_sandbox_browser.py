@@ -132,6 +132,7 @@ def test_block_kit_messages_render_and_a_confirmed_button_sends_a_click_the_app_
         assert clicks and clicks[0]["actions"][0]["value"] == "call-42"
     finally:
         server.stop()
+        sandbox.app.extensions["voicebridge"]["close"]()
 
 
 def test_an_alert_acknowledged_on_the_keypad_and_9_puts_the_console_on_the_voice_bridge(slow_sandbox, page):

@@ -588,3 +588,23 @@ def test_stop_hands_back_what_waits_and_leaves_an_item_still_running_leased(queu
     assert items["in-flight"]["state"] == RUNNING and items["in-flight"]["lease_owner"] == "dying"
     assert items["waiting"]["state"] == PENDING and items["waiting"]["lease_owner"] is None
     finish.set()
+
+
+def test_a_dispatcher_whose_threads_are_gone_stops_quietly_and_leaves_the_item_leased(queue, clock, caplog):
+    """At the interpreter's exit Python shuts thread pools down under a running dispatcher: the item it had
+    just claimed is not lost (its lease hands it on), and nothing is logged as a failure."""
+    registry = Registry()
+    ran = []
+    registry.add("greet", lambda item: ran.append(item.subject))
+    workers = Workers(queue, registry, [Pool("general", 2)], owner="here", poll_interval=0.02).start()
+    for executor in workers._executors.values():
+        executor.shutdown(wait=True)
+    with caplog.at_level("ERROR"):
+        with queue.engine.begin() as conn:
+            queue.enqueue(conn, "greet", "late")
+        deadline = time.monotonic() + 2
+        while not any(row[0] == "late" for row in queue.pending()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+    workers.stop(timeout=1)
+    assert ran == [] and not [r for r in caplog.records if "taking work" in r.getMessage()]

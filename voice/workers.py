@@ -195,7 +195,8 @@ class Workers:
                         self._prepare(item)
                         with self._lock:
                             self._busy[pool.name] += 1
-                        self._executors[pool.name].submit(self._run_in_pool, pool, item)
+                        if not self._submit(pool, item):
+                            return
                     next_due = None
             except Exception:
                 log.exception("taking work for %s failed", pool.name)
@@ -205,6 +206,17 @@ class Workers:
             if wake.wait(wait):
                 interval = self.poll_interval
             wake.clear()
+
+    def _submit(self, pool: Pool, item: WorkItem) -> bool:
+        """Hand a claimed item to its pool's threads; False once the pool is shut down (stop(), or the
+        interpreter exiting): the item stays leased to us, and is handed back or taken over after it."""
+        try:
+            self._executors[pool.name].submit(self._run_in_pool, pool, item)
+        except RuntimeError:
+            with self._lock:
+                self._busy[pool.name] -= 1
+            return False
+        return True
 
     def _prepare(self, item: WorkItem) -> None:
         prepare = self.registry.preparers.get(item.kind)
