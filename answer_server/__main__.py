@@ -19,7 +19,13 @@ import tempfile
 from dotenv import dotenv_values
 
 from answer_server.logs import configure_logging
-from voice.settings import VARIABLES, Settings, SettingsError, load_settings
+from voice.settings import (
+    REQUIRED_UNLESS,
+    VARIABLES,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 log = logging.getLogger("answer_server")
 
@@ -140,7 +146,9 @@ def report_problems(error: SettingsError) -> int:
     return 2
 
 
-def _default_note(default: str | None) -> str:
+def _default_note(name: str, default: str | None) -> str:
+    if name in REQUIRED_UNLESS:
+        return f" (required, unless {REQUIRED_UNLESS[name]})"
     if default is None:
         return " (required)"
     return f" (default: {default})" if default else " (optional)"
@@ -148,7 +156,7 @@ def _default_note(default: str | None) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     width = max(len(name) for name, _, _ in VARIABLES)
-    lines = [f"  {name:<{width}}  {meaning}" + _default_note(default) for name, meaning, default in VARIABLES]
+    lines = [f"  {name:<{width}}  {meaning}" + _default_note(name, default) for name, meaning, default in VARIABLES]
     parser = argparse.ArgumentParser(
         prog="python -m answer_server",
         description="Serve the VoiceBridge Slack app: POST /slack/events for Slack, /plivo/… for Plivo's "

@@ -28,7 +28,7 @@ from tests.server_process import (
     free_port,
     settings_env,
 )
-from voice.settings import VARIABLES
+from voice.settings import REQUIRED_UNLESS, VARIABLES
 
 CODE = "483920"
 SPOKEN = "4, 8, 3, 9, 2, 0."
@@ -276,6 +276,9 @@ def test_help_lists_every_configuration_variable(tmp_path):
     for name, _, default in VARIABLES:
         assert name in result.stdout
         # Only what has no default is required; an optional one with nothing set says so.
+        if name in REQUIRED_UNLESS:
+            assert lines[name].endswith(f" (required, unless {REQUIRED_UNLESS[name]})"), lines[name]
+            continue
         assert lines[name].endswith(" (required)") == (default is None), lines[name]
     assert lines["API_KEYS"].endswith(" (optional)") and lines["PLIVO_CPS"].endswith(" (default: 2)")
 

@@ -24,8 +24,7 @@ DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
 # Name, meaning and default of every variable; `python -m answer_server --help`
 # prints this table, so the help cannot drift from what is read.
 VARIABLES: tuple[tuple[str, str, str | None], ...] = (
-    ("SLACK_BOT_TOKEN", "bot token of the Slack app (xoxb-…), for one workspace; leave it out to install the app "
-     "in many workspaces with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET", None),
+    ("SLACK_BOT_TOKEN", "bot token of the Slack app (xoxb-…), for one workspace", None),
     ("SLACK_CLIENT_ID", "Client ID of the Slack app: with SLACK_CLIENT_SECRET and no SLACK_BOT_TOKEN, the app serves "
      "Slack's install flow (/slack/install) and keeps each workspace's token", ""),
     ("SLACK_CLIENT_SECRET", "Client Secret of the Slack app, for the install flow", ""),
@@ -77,6 +76,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "(empty: API off)", ""),
     ("OTP_AUDIT_CHANNEL", "Slack channel ID where codes sent through the API are reported", ""),
 )
+#: Variables required only in one mode: when they may be left out.
+REQUIRED_UNLESS = {"SLACK_BOT_TOKEN": "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 
@@ -183,7 +184,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             if name == "SLACK_BOT_TOKEN" and installs:
                 continue  # many workspaces: each one's token comes from its installation
             if default is None:
-                problems.append(f"{name} is required: {_meaning(name)}")
+                unless = f", unless {REQUIRED_UNLESS[name]}" if name in REQUIRED_UNLESS else ""
+                problems.append(f"{name} is required{unless}: {_meaning(name)}")
             elif name not in _DERIVED_DEFAULTS:
                 values[name] = default
 
