@@ -80,8 +80,7 @@ def alert_form(origin: Origin, secret: str, *, groups: list[tuple[str, str]] = (
             "All at once", AT_ONCE), "options": [_option("All at once", AT_ONCE), _option(
                 "One after another, in the order given: the next only if nobody acknowledged", IN_ORDER)]}),
         _input(MESSAGE, "Message", {"type": "plain_text_input", "action_id": _ACTION, "multiline": True,
-                                    "max_length": MESSAGE_MAX, "initial_value": fitted(message)} if message else
-               {"type": "plain_text_input", "action_id": _ACTION, "multiline": True, "max_length": MESSAGE_MAX},
+                                    "max_length": MESSAGE_MAX, **({"initial_value": fitted(message)} if message else {})},
                hint="Read out to each person, who presses 1 to acknowledge."),
     ]
     return {
