@@ -16,8 +16,8 @@ from answer_server.plivo_xml import (
 )
 from voice.alert_calls import CallTurn, Turn
 from voice.alert_models import AlertRecord
-from voice.bridge import ALONE, ALONE_LIMIT, GONE, BridgeTurn
 from voice.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
+from voice.bridge import TURN_ALONE, TURN_GONE, BridgeTurn
 from voice.dialing import CallUrls
 from voice.languages import Speech, phrase, speech_for_number
 from voice.models import Leg
@@ -43,8 +43,11 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
         case Turn.PASSED:
             return sentence_document(say("alert_passed_on"), speech)
         case Turn.ACKNOWLEDGED:
-            # "Acknowledged", then the voice bridge on offer: 9 to talk to whoever raised the alert.
-            return bridge_offer_document(urls.key, alert.sender_name, speech)
+            # "Acknowledged", then the voice bridge on offer: 9 to talk to whoever raised the alert,
+            # where someone could be on it (the requester's number, or a channel to join from).
+            if alert.requester_number or alert.requester.channel_id:
+                return bridge_offer_document(urls.key, alert.sender_name, speech)
+            return sentence_document(say("alert_acknowledged"), speech)
         case Turn.BRIDGE:
             return _into_bridge(turn, urls, speech)
         case Turn.TAKEN:
@@ -65,19 +68,19 @@ def _into_bridge(turn: CallTurn, urls: CallUrls, speech: Speech) -> bytes:
         return conference_document(turn.entry.room, urls.conference,
                                    phrase(speech.code, "bridge_connecting", name=requester), speech,
                                    time_limit=BRIDGE_TIME_LIMIT)
-    # Nobody to call: the channel may still join; the wait is bounded.
+    # Nobody to call: the channel may still join; the wait alone is bounded (voice/bridge.py, ALONE).
     return conference_document(turn.entry.room, urls.conference,
                                phrase(speech.code, "bridge_unreachable", name=requester), speech,
-                               time_limit=ALONE_LIMIT)
+                               time_limit=BRIDGE_TIME_LIMIT)
 
 
 def bridge_document(turn: BridgeTurn, urls: CallUrls, voice: str) -> bytes:
     """A call into the voice bridge: the requester, or someone who joined from Slack."""
     leg = turn.leg
     speech = speech_for_number(leg.to_number if leg else "", leg.language if leg else None, voice)
-    if turn.turn == GONE:
+    if turn.turn == TURN_GONE:
         return goodbye_document(speech)
-    if turn.turn == ALONE:
+    if turn.turn == TURN_ALONE:
         return sentence_document(phrase(speech.code, "bridge_alone"), speech)
     alert = turn.alert
     if turn.is_requester:
@@ -96,9 +99,9 @@ def error_document(event: str, urls: CallUrls, speech: Speech) -> bytes:
 
 def callee_speech(alert: AlertRecord | None, leg: Leg | None, voice: str) -> Speech:
     """The callee's language (their Slack locale, `lang=`, else their number's country) and VOICE."""
-    if alert is None or leg is None or leg.target is None or leg.target >= len(alert.targets):
+    target = alert.target_of(leg) if alert is not None and leg is not None else None
+    if target is None:
         return speech_for_number(leg.to_number if leg else "", None, voice)
-    target = alert.targets[leg.target]
     return speech_for_number(target.number, target.language, voice)
 
 

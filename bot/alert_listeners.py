@@ -35,6 +35,7 @@ from voice.alert_models import Skipped
 from voice.alerts import AlertService, Taking
 from voice.bridge import JOIN
 from voice.db import transaction
+from voice.models import Requester
 from voice.numbers import parse_phone_number
 from voice.work import WorkQueue
 
@@ -75,7 +76,7 @@ def register_alert_listeners(
     app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue))
     app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue))
     # Join the call: the clicker is phoned into the voice bridge (bot/alert_bridge.py looks them up).
-    app.action(JOIN_ACTION)(_joiner(queue))
+    app.action(JOIN_ACTION)(_joiner(queue, access, record_refusal))
 
 
 def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False):
@@ -154,16 +155,28 @@ def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue):
     return on_click
 
 
-def _joiner(queue: WorkQueue):
+def _joiner(queue: WorkQueue, access: Access, record_refusal: RecordRefusal):
     def on_click(ack, body) -> None:
+        """Join the call: who may place calls may be phoned into the bridge; told, only them, if not."""
         ack()
         clicked = _click(body)
         if clicked is None:
             return
         alert_id, user_id, _ = clicked
+        team = (body.get("team") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id", "")
+        denied = access.refusal(user_id, channel)
+        if denied:
+            kind, reply = denied
+            record_refusal(source="slack", requester=Requester(user_id, channel, team), number=None, kind=kind,
+                           reason=reply)
         with transaction(queue.engine) as conn:
-            queue.enqueue(conn, JOIN, f"{alert_id}:{user_id}", payload={
-                "reply_url": body.get("response_url"), "team": (body.get("team") or {}).get("id", "")})
+            if denied:
+                queue.enqueue(conn, NOTICE, str(alert_id), payload=notice_payload(
+                    denied[1], reply_url=body.get("response_url"), ephemeral=True, team=team))
+            else:
+                queue.enqueue(conn, JOIN, f"{alert_id}:{user_id}", payload={
+                    "reply_url": body.get("response_url"), "team": team})
 
     return on_click
 

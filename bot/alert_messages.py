@@ -40,6 +40,7 @@ from voice.alert_plan import (
 )
 from voice.models import BRIDGE
 from voice.numbers import display_number
+from voice.outcomes import Outcome
 
 ACK_ACTION = "alert_acknowledge"
 CANCEL_ACTION = "alert_cancel"
@@ -223,6 +224,8 @@ def _recipient_lines(view: AlertView) -> list[str]:
                 state_text = slack_text("failed: ", _short(leg.cause))
             if alert.rounds > 1:
                 state_text += slack_text(f" · call {leg.position // alert.stages + 1} of {alert.rounds}")
+            if leg.attempt:
+                state_text += slack_text(" · second ring")
         who = mention(target.user_id) if target.user_id else display_number(target.number)
         prefix = f"{target.stage + 1}." if chain else "•"
         lines.append(slack_text(f"{prefix} ", who, f" {_STATE_ICONS.get(state, '')} ") + state_text)
@@ -243,7 +246,8 @@ def _bridge_text(view: AlertView) -> str:
         elif leg.bridge_left_at:
             others.append(slack_text(who, " left"))
         elif leg.ended:
-            others.append(slack_text(who, " ", _STATE_ICONS.get(_ending(leg), ""), " ", _ending(leg)))
+            ended = "answered" if leg.outcome == Outcome.ANSWERED else ending_state(leg)  # never on the bridge
+            others.append(slack_text(who, " ", _STATE_ICONS.get(ended, ""), " ", ended))
         else:
             others.append(slack_text(who, " :telephone_receiver: being called"))
     if alert.bridge_ended_at:
@@ -262,14 +266,10 @@ def _bridge_text(view: AlertView) -> str:
 def _bridge_person(alert: AlertRecord, leg) -> str:
     if leg.purpose == BRIDGE and leg.requester:
         return mention(leg.requester.user_id)
-    target = alert.targets[leg.target] if leg.target is not None and leg.target < len(alert.targets) else None
+    target = alert.target_of(leg)
     if target and target.user_id:
         return mention(target.user_id)
     return display_number(leg.to_number)
-
-
-def _ending(leg) -> str:
-    return ending_state(leg)
 
 
 def _buttons(alert: AlertRecord) -> list[dict]:

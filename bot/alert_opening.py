@@ -19,7 +19,7 @@ from bot.alert_listeners import TAKER
 from bot.alert_messages import failure_reply, not_called_reply
 from bot.directory import SlackDirectory, TooManyRecipients
 from bot.reporting import NOTICE, notice_payload
-from voice.alert_models import RESOLVING, AlertRecord, Skipped
+from voice.alert_models import RESOLVING, AlertRecord, RequesterPhone, Skipped
 from voice.alert_store import AlertStore
 from voice.alerts import OPEN, AlertService
 from voice.work import WorkItem, WorkQueue
@@ -60,7 +60,8 @@ class AlertOpening:
         names = {user_id: directory.name(user_id) or "someone" for user_id in mentioned_users(typed)}
         sender = directory.name(alert.requester.user_id) or alert.sender_name
         # For the voice bridge: the requester is called into it once someone acknowledges and presses 9.
-        requester_phone = directory.phone_of(alert.requester.user_id, self.alerts.refusal_for)
+        requester_phone = directory.phone_of(alert.requester.user_id, self.alerts.refusal_for) \
+            if alert.requester.user_id else RequesterPhone(problem="raised the alert from a workflow")
         opened = self.alerts.opened(
             alert.id, sender_name=sender, message=plain_message(typed, names), targets=found.targets,
             skipped=found.skipped, then=lambda conn: self._tell_who_is_skipped(conn, alert, found.skipped,

@@ -371,17 +371,23 @@ def test_pressing_9_after_acknowledging_connects_the_requester_and_the_channel_c
 
 
 def test_a_requester_without_a_usable_number_is_said_and_the_wait_is_bounded(
-        client, slack, plivo, plivo_rest, fake_slack):
+        client, slack, plivo, plivo_rest, fake_slack, clock):
     fake_slack.add_user("U0ANA", "Ana Lopez", "")
     alert(client, slack, fake_slack, plivo_rest, "<@U1> Primary is down")
     alice = callee(client, plivo, plivo_rest, ALICE)
     bridged = alice.press(alice.press(alice.follow(alice.answer()), "1"), "9")
     assert speech(bridged) == ["Ana could not be reached. Stay on the line, or hang up."]
-    assert conference_of(bridged).get("timeLimit") == "300"
     enter(client, plivo, alice, conference_of(bridged))
     posted = flow.alert_message(fake_slack, "*Voice bridge*: <@U1>", "<@U0ANA> could not be called")
     assert flow.buttons(posted) == ["alert_join"]  # the channel may still join
     assert len(plivo_rest.created) == 1
+    # Nobody joins: five minutes later the wait ends.
+    clock.advance(seconds=299)
+    flow.settle(client)
+    assert ("Call", alice.call_uuid) not in plivo_rest.stopped
+    clock.advance(seconds=2)
+    flow.settle(client)
+    assert ("Call", alice.call_uuid) in plivo_rest.stopped
 
 
 def test_9_is_not_valid_before_acknowledging_nor_for_anyone_but_the_acknowledger(
@@ -474,3 +480,105 @@ def test_golden_menu_with_passing_on_in_spanish():
     assert sentence_document(phrase("es", "alert_passed_on"), SPANISH).decode() == (
         f'{DECL}<Response><Speak voice="WOMAN" language="es-ES">La alerta pasa a la siguiente persona. Adiós.'
         '</Speak><Hangup /></Response>')
+
+
+# -- the bridge under out-of-order callbacks, retries and long talks ---------------------------------
+
+
+def bridged_alice(client_, slack_, plivo, plivo_rest, fake_slack):
+    """An alert acknowledged by Alice, who pressed 9 and is in the bridge; the room."""
+    alert(client_, slack_, fake_slack, plivo_rest, "<@U1> Primary is down")
+    alice = callee(client_, plivo, plivo_rest, ALICE)
+    room = conference_of(alice.press(alice.press(alice.follow(alice.answer()), "1"), "9"))
+    return alice, room
+
+
+def bridge_of(client_):
+    return client_.application.extensions["voicebridge"]["alerts"].get(1)
+
+
+def test_a_long_talk_on_the_bridge_is_not_closed_as_lost(client, slack, plivo, plivo_rest, fake_slack, clock):
+    alice, room = bridged_alice(client, slack, plivo, plivo_rest, fake_slack)
+    enter(client, plivo, alice, room)
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    ana = bridge_callee(client, plivo, plivo_rest, ANA)
+    enter(client, plivo, ana, conference_of(ana.answer()))
+    clock.advance(minutes=15)  # well past the 10 minutes after which a call with no report is closed
+    flow.settle(client)
+    legs = client.application.extensions["voicebridge"]["legs"].of_alert(1)
+    assert not any(leg.ended for leg in legs) and bridge_of(client).bridge_open
+
+
+def test_a_requester_who_fails_before_the_acknowledger_is_in_leaves_the_bridge_open_and_is_said(
+        client, slack, plivo, plivo_rest, fake_slack):
+    alice, room = bridged_alice(client, slack, plivo, plivo_rest, fake_slack)
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    bridge_callee(client, plivo, plivo_rest, ANA).hang_up("busy", 3010, "Busy Line", 0)
+    assert bridge_of(client).bridge_open  # Alice is on her way in
+    send(client, plivo.conference(callback_path(room.get("callbackUrl")), call_uuid=alice.call_uuid, room=room.text,
+                                  action="enter", member_id="5"))
+    flow.settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.spoken)
+    assert plivo_rest.spoken[0][2]["text"] == "Ana could not be reached. Stay on the line, or hang up."
+
+
+def test_a_late_enter_after_the_exit_and_the_hangup_does_not_keep_the_bridge_open(
+        client, slack, plivo, plivo_rest, fake_slack):
+    alice, room = bridged_alice(client, slack, plivo, plivo_rest, fake_slack)
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    bridge_callee(client, plivo, plivo_rest, ANA).hang_up("no-answer", 3030, "No Answer", 0)
+    enter(client, plivo, alice, room, action="exit")
+    alice.hang_up()
+    enter(client, plivo, alice, room)  # Plivo's enter, arriving last
+    flow.settle(client)
+    assert not bridge_of(client).bridge_open
+
+
+def test_a_double_click_on_join_calls_once_and_someone_not_allowed_is_told(
+        settings, plivo_api, clock, slack, plivo, plivo_rest, fake_slack):
+    app = clocked_app(replace(settings, allowed_slack_users=frozenset({"U0ANA", "U1", "U2"})), clock)
+    try:
+        client_ = app.test_client()
+        alice, room = bridged_alice(client_, slack, plivo, plivo_rest, fake_slack)
+        enter(client_, plivo, alice, room)
+        posted = flow.alert_message(fake_slack, "*Voice bridge*")
+        message = {"ts": posted.ts, "text": posted.text, "blocks": posted.blocks}
+        for _ in range(2):
+            send(client_, slack.action("alert_join", "1", message=message, user_id="U2", username="bob"))
+        send(client_, slack.action("alert_join", "1", message=message, user_id="U3", username="carol",
+                                   response_url=fake_slack.response_url("carol")))
+        flow.settle(client_)
+        fake_slack.wait_for(lambda: plivo_rest.to(BOB))
+        flow.settle(client_)
+        assert len(plivo_rest.to(BOB)) == 1
+        [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(fake_slack.response_url("carol")))
+        assert "not allowed" in told["text"] and not plivo_rest.to(CAROL_)
+    finally:
+        app.extensions["voicebridge"]["close"]()
+
+
+def test_the_last_one_left_on_the_bridge_waits_a_bounded_time(client, slack, plivo, plivo_rest, fake_slack, clock):
+    alice, room = bridged_alice(client, slack, plivo, plivo_rest, fake_slack)
+    enter(client, plivo, alice, room)
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    ana = bridge_callee(client, plivo, plivo_rest, ANA)
+    ana_room = conference_of(ana.answer())
+    enter(client, plivo, ana, ana_room)
+    enter(client, plivo, ana, ana_room, action="exit")
+    ana.hang_up()
+    clock.advance(seconds=299)
+    flow.settle(client)
+    assert ("Call", alice.call_uuid) not in plivo_rest.stopped
+    clock.advance(seconds=2)
+    flow.settle(client)
+    assert ("Call", alice.call_uuid) in plivo_rest.stopped
+
+
+def test_a_retried_3_hears_the_goodbye_again(client, slack, plivo, plivo_rest, fake_slack):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> &gt; <@U2> Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    menu = alice.follow(alice.answer())
+    first, again = alice.press(menu, "3"), alice.press(menu, "3")
+    assert speech(first) == speech(again) == ["The alert is passed on to the next person. Goodbye."]
+    flow.settle(client)
+    assert len(plivo_rest.to(BOB)) == 1

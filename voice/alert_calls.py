@@ -141,8 +141,8 @@ class AlertCalls:
         if isinstance(found, CallTurn):
             return found
         leg, alert = found
-        if alert.open and self.alerts.pass_on(leg, alert):
-            return CallTurn(Turn.PASSED, alert, leg)
+        if leg.passed_at is not None or (alert.open and self.alerts.pass_on(leg, alert)):
+            return CallTurn(Turn.PASSED, alert, leg)  # (the first time, or Plivo retrying the keypress)
         return self._turn(leg, self.store.get(leg.alert_id) or alert, Turn.INVALID_KEY)
 
     # -- internals -------------------------------------------------------------------------------

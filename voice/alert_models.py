@@ -19,6 +19,9 @@ EXHAUSTED = "exhausted"  # every round ended and nobody acknowledged; still ackn
 VIA_PHONE = "phone"
 VIA_SLACK = "slack"
 
+#: The work that brings an alert's Slack message up to date; subject: the alert's id.
+REPORT_ALERT = "report.alert"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -96,6 +99,12 @@ class AlertRecord:
     bridge_started_at: datetime | None = None
     bridge_ended_at: datetime | None = None
     source_link: str | None = None  # the Slack message it was raised about
+
+    def target_of(self, leg: Leg) -> Target | None:
+        """The target a call of this alert rings (None for a call into the voice bridge)."""
+        if leg.target is None or not 0 <= leg.target < len(self.targets):
+            return None
+        return self.targets[leg.target]
 
     @property
     def bridge_open(self) -> bool:

@@ -167,7 +167,7 @@ def leg_state(alert: AlertRecord, leg: Leg | None) -> str:
         # We stopped it because someone else took the alert.
         return CANCELLED_STATE
     if leg.ended:
-        ending = _ENDINGS.get(leg.outcome, FAILED)
+        ending = ending_state(leg)
         return ending + CALLING_AGAIN if rings_again(alert, leg) else ending
     if leg.status == ANSWERED:
         return ANSWERED_STATE

@@ -120,12 +120,20 @@ class AlertStore:
                             .values(bridge_room=room, bridge_started_at=now)).rowcount == 1
 
     @staticmethod
+    def lock(conn: Connection, alert_id: int) -> bool:
+        """Hold the alert's row for the rest of the transaction (a write: SQLite's lock, PostgreSQL's row lock)."""
+        return conn.execute(update(alerts).where(alerts.c.id == alert_id).values(id=alerts.c.id)).rowcount == 1
+
+    @staticmethod
     def end_bridge_if_empty(conn: Connection, alert_id: int, now: datetime) -> bool:
-        """The bridge ends once nobody is in it and nobody is still being called into it."""
+        """The bridge ends once nobody is in it and nobody is on the way: a call into it still being
+        placed, or the acknowledger's own call between its 9 and its entry."""
+        live = legs.c.status != "ended"
         in_or_coming = select(legs.c.id).where(
-            legs.c.alert_id == alert_id,
+            legs.c.alert_id == alert_id, live,
             ((legs.c.bridge_joined_at.is_not(None)) & (legs.c.bridge_left_at.is_(None)))
-            | ((legs.c.purpose == "bridge") & (legs.c.status != "ended") & (legs.c.bridge_joined_at.is_(None))))
+            | ((legs.c.bridge_joined_at.is_(None))
+               & ((legs.c.purpose == "bridge") | (legs.c.id == alerts.c.resolved_leg))))
         return conn.execute(update(alerts).where(
             alerts.c.id == alert_id, alerts.c.bridge_room.is_not(None), alerts.c.bridge_ended_at.is_(None),
             ~in_or_coming.exists()).values(bridge_ended_at=now)).rowcount == 1

@@ -24,6 +24,7 @@ from voice.alert_models import (
     CANCELLED,
     DROPPED,
     EXHAUSTED,
+    REPORT_ALERT,
     VIA_PHONE,
     VIA_SLACK,
     AlertRecord,
@@ -60,7 +61,7 @@ NEXT = "alert.next"  # subject: alert id — what comes next (poked whenever one
 STEP = "alert.step"  # subject: "<alert id>:<position>" — call that position's targets
 REDIAL = "alert.redial"  # subject: "<alert id>:<position>:<target>" — its second ring
 STOP_ALL = "alert.stop"  # subject: alert id — stop every other call of a taken alert
-REPORT_ALERT = "report.alert"  # subject: alert id — the alert's message in Slack
+# REPORT_ALERT (voice/alert_models.py), subject: alert id — the alert's message in Slack
 REPORT_GAVE_UP = "report.gave_up"  # subject: alert id — tell the requester nobody acknowledged
 
 
@@ -91,8 +92,9 @@ class AlertFollowers:
             self.queue.poke(conn, REPORT_ALERT, str(after.alert_id))
         if after.ended and not (before and before.ended):
             self.queue.poke(conn, NEXT, str(after.alert_id))
-            if after.bridge_joined_at and not after.bridge_left_at:
-                self.queue.poke(conn, BRIDGE_SETTLE, str(after.alert_id))  # it was in the voice bridge
+            if after.answered_at is not None:
+                # It may have acknowledged and gone on into the voice bridge (or been on its way there).
+                self.queue.poke(conn, BRIDGE_SETTLE, str(after.alert_id))
         elif after.stop_requested and after.call_uuid and not (before and before.call_uuid):
             # Its alert was taken before Plivo named the call: now it can be stopped.
             self.queue.poke(conn, STOP, after.token)

@@ -20,7 +20,7 @@ from typing import Callable
 
 from sqlalchemy.engine import Connection, Engine
 
-from voice.alert_models import ACKNOWLEDGED, AlertRecord
+from voice.alert_models import ACKNOWLEDGED, REPORT_ALERT, AlertRecord
 from voice.alert_store import AlertStore
 from voice.db import transaction
 from voice.languages import phrase, speech_for_number
@@ -40,12 +40,13 @@ UNREACHABLE = "bridge.unreachable"  # subject: alert id
 ALONE = "bridge.alone"  # subject: alert id
 #: Calls someone from the channel into the bridge (the Slack side looks their number up).
 JOIN = "bridge.join"  # subject: "<alert id>:<user id>"; payload {reply_url, team}
-REPORT_ALERT = "report.alert"
 
 #: The longest a call stays in the bridge (Plivo's timeLimit): a stuck call cannot run up a bill.
 TIME_LIMIT = 3600
-#: How long the acknowledger waits alone when the requester cannot be called (others may join).
+#: How long someone waits alone in the bridge (the requester missed, everyone else left) before it ends.
 ALONE_LIMIT = 300
+#: Times one person may be called into one alert's bridge from Join the call.
+JOINS_PER_PERSON = 3
 
 # Conference events, as Plivo's callbackUrl reports them (ConferenceAction).
 ENTER = "enter"
@@ -95,20 +96,28 @@ class BridgeService:
             room = self.store.get_in(conn, alert.id).bridge_room
             if first and alert.requester_number:
                 self._call_in(conn, alert, alert.requester_number, alert.requester, now, alert.requester_locale)
+            elif first:
+                self._bound_the_wait(conn, alert.id, "unreachable")  # nobody to call: the channel may still join
             self.queue.poke(conn, REPORT_ALERT, str(alert.id))
         if first:
             log.info("alert %s: voice bridge opened", alert.id)
         return Entry(room, requester_called=bool(alert.requester_number))
 
     def join(self, alert_id: int, user_id: str, number: str, team_id: str, language: str | None = None) -> str | None:
-        """Call someone from the channel into the bridge; why not, when not (a sentence for them)."""
-        alert = self.store.get(alert_id)
-        if alert is None or not alert.bridge_open:
-            return "The voice bridge of this alert has ended."
-        if any(leg.purpose == BRIDGE and not leg.ended and leg.requester and leg.requester.user_id == user_id
-               for leg in self.legs.of_alert(alert_id)):
-            return "You are being called into the voice bridge already."
+        """Call someone from the channel into the bridge; why not, when not (a sentence for them).
+        One join at a time per alert (a double click, two workers): checked and placed under its row's lock."""
         with transaction(self.engine) as conn:
+            if not self.store.lock(conn, alert_id):
+                return "This alert no longer exists."
+            alert = self.store.get_in(conn, alert_id)
+            if not alert.bridge_open:
+                return "The voice bridge of this alert has ended."
+            mine = [leg for leg in self.legs.of_alert_in(conn, alert_id)
+                    if leg.purpose == BRIDGE and leg.requester and leg.requester.user_id == user_id]
+            if any(not leg.ended for leg in mine):
+                return "You are being called into the voice bridge already."
+            if len(mine) >= JOINS_PER_PERSON:
+                return f"You have been called into this voice bridge {JOINS_PER_PERSON} times already."
             who = Requester(user_id=user_id, channel_id=alert.requester.channel_id, team_id=team_id)
             self._call_in(conn, alert, number, who, self.clock(), language)
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
@@ -120,10 +129,15 @@ class BridgeService:
         with transaction(self.engine) as conn:
             if action == ENTER:
                 changed = self.legs.entered_bridge(conn, leg.token, now, member)
+                if changed and leg.purpose != BRIDGE:
+                    # The acknowledger is in: if the requester's call failed meanwhile, they hear it now.
+                    self.queue.poke(conn, UNREACHABLE, str(leg.alert_id))
             elif action == EXIT:
                 changed = self.legs.left_bridge(conn, leg.token, now)
                 if changed and self.store.end_bridge_if_empty(conn, leg.alert_id, now):
                     log.info("alert %s: voice bridge ended", leg.alert_id)
+                elif changed:
+                    self._bound_the_wait(conn, leg.alert_id, leg.token)  # whoever is left alone, waits a while
             else:
                 return  # digits, floor and record events change nothing here
             if changed:
@@ -138,11 +152,14 @@ class BridgeService:
         """A call ended: if it was still in the bridge it is out now (Plivo's exit may come late or never)."""
         now = self.clock()
         with transaction(self.engine) as conn:
-            for leg in self.legs.of_alert(alert_id):
-                if leg.ended and leg.bridge_joined_at and not leg.bridge_left_at:
-                    self.legs.left_bridge(conn, leg.token, leg.ended_at or now)
+            gone = [leg for leg in self.legs.of_alert(alert_id)
+                    if leg.ended and leg.bridge_joined_at and not leg.bridge_left_at]
+            for leg in gone:
+                self.legs.left_bridge(conn, leg.token, leg.ended_at or now)
             if self.store.end_bridge_if_empty(conn, alert_id, now):
                 log.info("alert %s: voice bridge ended", alert_id)
+            elif gone:
+                self._bound_the_wait(conn, alert_id, gone[0].token)  # whoever is left alone, waits a while
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
 
     def requester_missed(self, alert_id: int) -> None:
@@ -163,8 +180,7 @@ class BridgeService:
         if self.plivo.speak_to_member(alert.bridge_room, waiting.bridge_member, text, voice=speech.voice,
                                       language=speech.plivo_language):
             with transaction(self.engine) as conn:
-                self.queue.enqueue(conn, ALONE, str(alert_id), key=f"{ALONE}:{alert_id}",
-                                   due_at=self.clock() + timedelta(seconds=ALONE_LIMIT))
+                self._bound_the_wait(conn, alert_id, "missed")
 
     def end_if_alone(self, alert_id: int) -> None:
         """Still alone in the bridge, and nobody on the way: that call ends (the wait is bounded)."""
@@ -173,6 +189,11 @@ class BridgeService:
         if waiting is not None and waiting.call_uuid:
             log.info("alert %s: nobody joined the voice bridge; its last call ends", alert_id)
             self.plivo.hang_up(waiting.call_uuid)
+
+    def _bound_the_wait(self, conn: Connection, alert_id: int, why: str) -> None:
+        """Look ALONE_LIMIT from now whether one call waits alone in the bridge, and end it if so."""
+        self.queue.enqueue(conn, ALONE, str(alert_id), key=f"{ALONE}:{alert_id}:{why}",
+                           due_at=self.clock() + timedelta(seconds=ALONE_LIMIT))
 
     def _alone_in(self, alert: AlertRecord) -> Leg | None:
         """The one call in the bridge, when nobody else is in it or being called into it."""
@@ -185,7 +206,7 @@ class BridgeService:
     def _language_of(alert: AlertRecord, leg: Leg) -> str | None:
         if leg.purpose == BRIDGE:
             return leg.language
-        target = alert.targets[leg.target] if leg.target is not None and leg.target < len(alert.targets) else None
+        target = alert.target_of(leg)
         return target.language if target else None
 
     def _call_in(self, conn: Connection, alert: AlertRecord, number: str, who: Requester, now: datetime,
@@ -211,9 +232,9 @@ class BridgeFollowers:
 
 # -- the calls into the bridge ---------------------------------------------------------------------
 
-JOINING = "joining"  # into the conference, with a word of who is waiting
-ALONE = "alone"  # everyone else has left: goodbye
-GONE = "gone"  # no such call, another Plivo call's event, or the call ended
+TURN_JOINING = "joining"  # into the conference, with a word of who is waiting
+TURN_ALONE = "alone"  # everyone else has left: goodbye
+TURN_GONE = "gone"  # no such call, another Plivo call's event, or the call ended
 
 
 @dataclass(frozen=True)
@@ -240,14 +261,14 @@ class BridgeCalls:
     def answer(self, token: str, call_uuid: str) -> BridgeTurn:
         leg = self.lifecycle.bound(self.legs.get(token), token, call_uuid, "answer")
         if leg is None:
-            return BridgeTurn(GONE)
+            return BridgeTurn(TURN_GONE)
         alert = self.store.get(leg.alert_id)
         answered = self.lifecycle.answered(leg, call_uuid, needs_secret=False)
         if answered is None or alert is None:
-            return BridgeTurn(GONE, alert, leg)
+            return BridgeTurn(TURN_GONE, alert, leg)
         if not alert.bridge_open or not self._someone_waits(alert, answered):
-            return BridgeTurn(ALONE, alert, answered)
-        return BridgeTurn(JOINING, alert, answered)
+            return BridgeTurn(TURN_ALONE, alert, answered)
+        return BridgeTurn(TURN_JOINING, alert, answered)
 
     def conference_event(self, token: str, call_uuid: str, action: str, member: str | None) -> None:
         leg = self.lifecycle.bound(self.legs.get(token), token, call_uuid, "conference")

@@ -49,10 +49,11 @@ from voice.workers import OUR_SIDE, Policy, Registry
 
 log = logging.getLogger(__name__)
 
-#: Hard caps on an answered call's length, so a stuck call cannot run up a bill:
-#: a code is read twice in well under a minute; a 1000-character alert takes ~70 s, plus menus.
-#: A call into an alert's voice bridge is a conversation: an hour at most (voice/bridge.py).
-TIME_LIMITS = {OTP: 120, ALERT: 300, BRIDGE: BRIDGE_TIME_LIMIT, TEST: 60}
+#: Hard caps on an answered call's length, so a stuck call cannot run up a bill: a code is read twice
+#: in well under a minute; a 1000-character alert takes ~70 s, plus menus (its script ends itself:
+#: three silent menus, a machine's one message); but an alert's acknowledger may go on into the voice
+#: bridge, a conversation of up to an hour (voice/bridge.py), and Plivo's cap is set when the call is.
+TIME_LIMITS = {OTP: 120, ALERT: 300 + BRIDGE_TIME_LIMIT, BRIDGE: BRIDGE_TIME_LIMIT, TEST: 60}
 OUR_ERROR = "an error on our side stopped the call"
 
 #: A call whose PLIVO_CPS slot is further off than this goes back to the queue, booked for its

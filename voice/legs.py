@@ -145,11 +145,16 @@ class LegStore:
         return leg_from_row(row) if row else None
 
     def of_alert(self, alert_id: int, position: int | None = None) -> list[Leg]:
+        with reading(self.engine) as conn:
+            return self.of_alert_in(conn, alert_id, position)
+
+    @staticmethod
+    def of_alert_in(conn: Connection, alert_id: int, position: int | None = None) -> list[Leg]:
+        """The alert's calls, as the caller's transaction sees them."""
         query = select(legs).where(legs.c.alert_id == alert_id)
         if position is not None:
             query = query.where(legs.c.position == position)
-        with reading(self.engine) as conn:
-            return [leg_from_row(row) for row in conn.execute(query.order_by(legs.c.id)).mappings()]
+        return [leg_from_row(row) for row in conn.execute(query.order_by(legs.c.id)).mappings()]
 
     # -- adding --------------------------------------------------------------------------
 
@@ -258,8 +263,10 @@ class LegStore:
 
     @staticmethod
     def entered_bridge(conn: Connection, token: str, now: datetime, member: str | None = None) -> bool:
-        return conn.execute(update(legs).where(legs.c.token == token, legs.c.bridge_joined_at.is_(None))
-                            .values(bridge_joined_at=now, bridge_member=member)).rowcount == 1
+        # Once: a late "enter" after the call's exit or its end (callbacks out of order) changes nothing.
+        return conn.execute(update(legs).where(
+            legs.c.token == token, legs.c.bridge_joined_at.is_(None), legs.c.bridge_left_at.is_(None),
+            legs.c.status != ENDED).values(bridge_joined_at=now, bridge_member=member)).rowcount == 1
 
     @staticmethod
     def left_bridge(conn: Connection, token: str, now: datetime) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from voice import metrics
 from voice.binding import is_foreign
+from voice.clock import as_utc
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.models import ANSWERED, RINGING, STATUSES, HangupReport, Leg, token_for_log
@@ -34,6 +35,8 @@ UNCONFIRMED_GRACE = timedelta(seconds=60)
 #: A call with no final report from Plivo this long after it was dialled is closed as failed (its
 #: code erased, its alert moved on): longer than any call can ring and last (ring timeout + time limit).
 STALE_AFTER = timedelta(minutes=10)
+#: A call on an alert's voice bridge is looked at again this long after it entered (its time limit, and more).
+BRIDGE_WATCH = 3600 + 600
 
 #: What Slack says of a call Plivo did not confirm, and of one that then never rang.
 NOT_CONFIRMED = "Plivo did not confirm the call; it may still ring"
@@ -147,6 +150,13 @@ class CallLifecycle:
         leg = self.legs.get(token)
         if leg is None or leg.ended:
             return None
+        if leg.bridge_joined_at and not leg.bridge_left_at:
+            # On an alert's voice bridge: a conversation may go on for up to an hour; look again then.
+            later = as_utc(leg.bridge_joined_at) + timedelta(seconds=BRIDGE_WATCH)
+            if self.clock() < later:
+                with transaction(self.engine) as conn:
+                    self.queue.enqueue(conn, STALE, token, key=f"{STALE}:{token}:bridge", due_at=later)
+                return None
         return self.finish(leg, Outcome.FAILED, NO_FINAL_REPORT)
 
     # -- internals --------------------------------------------------------------------------------
