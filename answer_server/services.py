@@ -19,7 +19,12 @@ from bot.alert_opening import AlertOpening
 from bot.app_home import AppHome
 from bot.delivery import PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
-from bot.installs import Installs, installation_store, oauth_settings
+from bot.installs import (
+    Installs,
+    forget_expired_states,
+    installation_store,
+    oauth_settings,
+)
 from bot.reporting import Reporting
 from bot.workflow_steps import StepCompletion
 from bot.workspaces import (
@@ -152,7 +157,7 @@ def build_services(
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
     AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
-    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue), Policy(rest=3600.0))
+    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, installs), Policy(rest=3600.0))
     with transaction(engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")
     workers = Workers(queue, registry, [
@@ -175,7 +180,7 @@ def _workspaces(settings: Settings, engine: Engine, client: WebClient,
     """One workspace on SLACK_BOT_TOKEN, or every installed workspace on its own token (sealed at rest)."""
     if not settings.installs:
         return OneWorkspace(client), None
-    store = installation_store(engine, settings.slack_client_id, box)
+    store = installation_store(engine, settings.slack_client_id, box, settings.allowed_slack_teams)
     workspaces = InstalledWorkspaces(store, client.base_url, timeout=client.timeout)
     return workspaces, Installs(
         settings=oauth_settings(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
@@ -183,7 +188,9 @@ def _workspaces(settings: Settings, engine: Engine, client: WebClient,
         authorize=StoredBotAuthorize(workspaces))
 
 
-def _housekeeping(queue: WorkQueue) -> None:
+def _housekeeping(queue: WorkQueue, installs: Installs | None = None) -> None:
     queue.forget_finished(KEEP_FINISHED)
+    if installs is not None:
+        forget_expired_states(installs.settings)
     with transaction(queue.engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")  # again, an hour after this run (its rest)

@@ -166,7 +166,7 @@ def sign_origin(origin: Origin, secret: str) -> str:
 def verified_origin(metadata: str, secret: str) -> Origin | None:
     """The origin we wrote, or None for anything we did not sign."""
     payload, _, mac = (metadata or "").partition(".")
-    if not payload or not hmac.compare_digest(mac, _mac(payload, secret)):
+    if not payload or not hmac.compare_digest(mac.encode(), _mac(payload, secret).encode()):
         return None
     try:
         fields = json.loads(base64.urlsafe_b64decode(payload.encode()))

@@ -49,7 +49,7 @@ NOT_OPENED = ("The alert form could not be opened in time. Type /voicealert agai
 
 def register_form_listeners(app: App, *, alerts: AlertService, access: Access, secret: str,
                             record_refusal: Callable[..., None]) -> None:
-    app.shortcut(SHORTCUT_ID)(ack=lambda ack: ack(), lazy=[_open_from_message(secret)])
+    app.shortcut(SHORTCUT_ID)(ack=lambda ack: ack(), lazy=[_open_from_message(secret, access)])
     app.view(CALLBACK_ID)(_submitted(alerts, access, secret, record_refusal))
 
 
@@ -66,11 +66,14 @@ def open_form_lazily(secret: str, access: Access):
     return open_form
 
 
-def _open_from_message(secret: str):
+def _open_from_message(secret: str, access: Access):
     def open_form(body: dict, client) -> None:
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id", "")
         team = body.get("team") or {}
+        if denied := access.refusal((body.get("user") or {}).get("id", ""), channel):
+            _tell(body.get("response_url"), denied[1])  # before the form: nobody fills it in for nothing
+            return
         origin = Origin(channel_id=channel, user_id=(body.get("user") or {}).get("id", ""),
                         team_id=team.get("id", ""), channel_name=spoken_channel(
                             {"channel_name": (body.get("channel") or {}).get("name"), "channel_id": channel}),
@@ -82,12 +85,21 @@ def _open_from_message(secret: str):
 
 
 def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, message: str) -> None:
+    """Open the form at once (the trigger lasts 3 seconds), then add the workspace's user groups."""
     try:
-        client.views_open(trigger_id=trigger_id, view=alert_form(origin, secret, groups=_groups(client),
-                                                                message=message))
+        opened = client.views_open(trigger_id=trigger_id, view=alert_form(origin, secret, message=message))
     except SlackApiError as error:
         log.info("the alert form did not open: %s", error.response.get("error"))
         _tell(origin.reply_url, NOT_OPENED)
+        return
+    view = opened.get("view") if isinstance(opened.get("view"), dict) else {}
+    groups = _groups(client) if view.get("id") else []
+    if groups:
+        try:  # the hash: Slack refuses the update if the person changed the form meanwhile
+            client.views_update(view_id=view["id"], hash=view.get("hash"),
+                                view=alert_form(origin, secret, groups=groups, message=message))
+        except SlackApiError as error:
+            log.info("the alert form's user groups were not added: %s", error.response.get("error"))
 
 
 def _groups(client) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ https://docs.slack.dev/surfaces/app-home
 
 from __future__ import annotations
 
-from bot.mrkdwn import date, slack_text
+from bot.mrkdwn import date, mention, slack_text
 from voice.alert_models import RequesterPhone
 from voice.models import Leg
 from voice.numbers import display_number
@@ -36,7 +36,7 @@ def home_view(user_id: str, phone: RequesterPhone, recent: list[Recent], latest_
               note: str | None = None) -> dict:
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "VoiceBridge"}},
-        _section(_reach(phone)),
+        _section(_reach(user_id, phone)),
     ]
     if phone.number:
         blocks.append({"type": "actions", "block_id": "home_actions", "elements": [{
@@ -57,13 +57,14 @@ def home_view(user_id: str, phone: RequesterPhone, recent: list[Recent], latest_
     return {"type": "home", "blocks": blocks}
 
 
-def _reach(phone: RequesterPhone) -> str:
+def _reach(user_id: str, phone: RequesterPhone) -> str:
     if phone.number:
         return slack_text(":white_check_mark: Alerts reach you at ", masked(phone.number),
                           ", the number in your Slack profile.")
-    return slack_text(":warning: Alerts cannot reach you: you ", phone.problem or "have no usable number",
-                      ". In Slack, open your profile, choose Edit, and put your number in Phone, with + and the "
-                      "country code (e.g. +1 415 555 0101).")
+    # The directory's reasons speak of the person: "<@U1> has no phone number in their Slack profile".
+    return slack_text(":warning: Alerts cannot reach you: ", mention(user_id), " ", phone.problem or
+                      "has no usable number", ". In Slack, open your profile, choose Edit, and put your number in "
+                      "Phone, with + and the country code (e.g. +1 415 555 0101).")
 
 
 def _line(item: Recent) -> str:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import copy
 import html
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.error import BoltError
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
@@ -60,15 +62,27 @@ _TOKEN_CONTEXT = "slack installation token"
 _TOKENS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 
 
+class TeamNotAllowed(BoltError):
+    """A workspace outside ALLOWED_SLACK_TEAMS tried to install the app (a BoltError: Bolt's flow turns it
+    into the failure page)."""
+
+
 class SealedInstallationStore(SQLAlchemyInstallationStore):
     """slack_sdk's SQLAlchemy installation store, with every token sealed at rest (AES-GCM under the
-    key derived from OTP_HASH_KEY, as the codes are): a copy of the database holds no usable token."""
+    key derived from OTP_HASH_KEY, as the codes are): a copy of the database holds no usable token.
+    With `allowed_teams`, only those workspaces' installations are kept (the install link is public)."""
 
-    def __init__(self, client_id: str, engine: Engine, box: SecretBox):
+    def __init__(self, client_id: str, engine: Engine, box: SecretBox, allowed_teams: frozenset[str] = frozenset()):
         super().__init__(client_id=client_id, engine=engine)
         self._box = box
+        self.allowed_teams = allowed_teams
+
+    def allows(self, team_id: str | None, enterprise_id: str | None = None) -> bool:
+        return not self.allowed_teams or bool({team_id, enterprise_id} & self.allowed_teams)
 
     def save(self, installation):
+        if not self.allows(installation.team_id, installation.enterprise_id):
+            raise TeamNotAllowed(installation.team_id or installation.enterprise_id)
         super().save(self._with_tokens(installation, self._seal))  # also saves its bot, sealed already
 
     def save_bot(self, bot):
@@ -100,9 +114,10 @@ class SealedInstallationStore(SQLAlchemyInstallationStore):
         return copied
 
 
-def installation_store(engine: Engine, client_id: str, box: SecretBox) -> SealedInstallationStore:
+def installation_store(engine: Engine, client_id: str, box: SecretBox,
+                       allowed_teams: frozenset[str] = frozenset()) -> SealedInstallationStore:
     # The tables are made by migration 0003 (voice/migrations), not by the store's create_tables().
-    return SealedInstallationStore(client_id=client_id, engine=engine, box=box)
+    return SealedInstallationStore(client_id=client_id, engine=engine, box=box, allowed_teams=allowed_teams)
 
 
 def oauth_settings(*, client_id: str, client_secret: str, public_url: str, engine: Engine,
@@ -120,6 +135,14 @@ def oauth_settings(*, client_id: str, client_secret: str, public_url: str, engin
     )
 
 
+def forget_expired_states(settings: OAuthSettings) -> int:
+    """Delete the install links that expired unused (each visit to /slack/install made one); how many."""
+    store = settings.state_store
+    now = datetime.now(timezone.utc).replace(tzinfo=None)  # slack_sdk keeps them naive, in UTC
+    with store.engine.begin() as conn:
+        return conn.execute(store.oauth_states.delete().where(store.oauth_states.c.expire_at < now)).rowcount
+
+
 def installed_page(args: SuccessArgs) -> BoltResponse:
     team = args.installation.team_name or args.installation.team_id or "your workspace"
     body = _page("VoiceBridge is installed",
@@ -130,6 +153,11 @@ def installed_page(args: SuccessArgs) -> BoltResponse:
 
 def not_installed_page(args: FailureArgs) -> BoltResponse:
     reason = _REASONS.get(args.reason, f"Slack answered {args.reason}")
+    if isinstance(args.error, TeamNotAllowed):
+        reason = "this server takes installs only from the workspaces its operator allows (ALLOWED_SLACK_TEAMS)"
+        return _response(403, _page("VoiceBridge was not installed",
+                                    f"The installation did not complete: {html.escape(reason)}. Nothing was "
+                                    "installed."), args.settings)
     install = html.escape(args.settings.install_path, quote=True)
     body = _page("VoiceBridge was not installed",
                  f"The installation did not complete: {html.escape(reason)}. Nothing was installed. "

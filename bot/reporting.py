@@ -122,6 +122,8 @@ class Reporting:
             return
         alert = view.alert
         place = Place(alert.message_via, alert.message_channel, alert.message_ts)
+        if place.via is None and not (alert.requester.channel_id or alert.requester.reply_url):
+            return  # nowhere to say it (a Workflow step with no channel: its outputs say it)
         if place.via is None:
             raise RetryLater("the alert's message is not posted yet")
         self.messages.of(alert.requester.team_id).follow_up(place, alert.requester.reply_url, gave_up_text(alert))

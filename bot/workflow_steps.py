@@ -17,7 +17,7 @@ from typing import Callable
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.alert_commands import GROUP, USER, Recipient
+from bot.alert_commands import GROUP, MESSAGE_MAX, USER, Recipient
 from bot.app import Access, BotServices, order_of
 from bot.commands import CommandError, OtpRequest, parse_voiceotp
 from bot.delivery import slack_failures
@@ -28,7 +28,7 @@ from voice.models import Requester
 from voice.otp import Refused
 from voice.steps import ALERT_STEP, CALL_STEP, STEP_DONE, WorkflowSteps
 from voice.text import is_blank, printable
-from voice.work import WorkItem
+from voice.work import GiveUp, WorkItem
 from voice.workers import Policy, Registry
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,20 @@ _OVER = (ACKNOWLEDGED, CANCELLED, EXHAUSTED, DROPPED)
 
 def register_step_listeners(app: App, *, alerts: AlertService, services: BotServices, steps: WorkflowSteps,
                             access: Access, record_refusal: Callable[..., None]) -> None:
-    app.function(PHONE_STEP)(_phone_step(alerts, steps, access, record_refusal))
-    app.function(CODE_STEP)(_code_step(services, steps, access))
+    app.function(PHONE_STEP)(_failing_safely(_phone_step(alerts, steps, access, record_refusal)))
+    app.function(CODE_STEP)(_failing_safely(_code_step(services, steps, access)))
+
+
+def _failing_safely(run):
+    """Bolt acknowledged the step already: whatever goes wrong here must fail it, not leave it running."""
+    def step(inputs: dict, body: dict, context, fail) -> None:
+        try:
+            run(inputs, body, context, fail)
+        except Exception:
+            log.exception("a workflow step could not be started")
+            fail("Something went wrong on our side and no call was placed. Please try again.")
+
+    return step
 
 
 def _execution(body: dict, context) -> tuple[str, str, str]:
@@ -58,9 +70,20 @@ def _requester(inputs: dict, team_id: str) -> Requester:
                      channel_id=channel if _SLACK_ID.fullmatch(channel or "") else "", team_id=team_id)
 
 
+#: A workflow's inputs are typed by whoever builds it: they cannot prove who asks, or from where.
+GUARDED = ("Workflow Builder steps are off on this server while ALLOWED_SLACK_USERS or ALLOWED_SLACK_CHANNELS "
+           "is set: a workflow cannot prove who asked for the call.")
+
+
+def _guarded(access: Access) -> bool:
+    return bool(access.users or access.channels)
+
+
 def _phone_step(alerts: AlertService, steps: WorkflowSteps, access: Access, record_refusal):
     def run(inputs: dict, body: dict, context, fail) -> None:
         execution, token, team = _execution(body, context)
+        if _guarded(access):
+            return fail(GUARDED)
         requester = _requester(inputs, team)
         people = [user for user in inputs.get("people") or [] if isinstance(user, str) and _SLACK_ID.fullmatch(user)]
         group = inputs.get("group") if isinstance(inputs.get("group"), str) else ""
@@ -70,16 +93,14 @@ def _phone_step(alerts: AlertService, steps: WorkflowSteps, access: Access, reco
         message = printable(str(inputs.get("message") or "")).strip()
         if not stage:
             return fail("Choose someone to call: people or a user group.")
-        if is_blank(message) or len(message) > 1000:
-            return fail("The message must be 1 to 1000 characters long.")
-        if denied := access.refusal(requester.user_id, requester.channel_id):
-            kind, reply = denied
-            record_refusal(source="slack", requester=requester, number=None, kind=kind, reason=reply)
-            return fail(reply)
+        if is_blank(message) or len(message) > MESSAGE_MAX:
+            return fail(f"The message must be 1 to {MESSAGE_MAX} characters long.")
         alert_id = alerts.request(
             requester=requester, sender_name="a Slack workflow", channel_name=None, message=message,
             recipients={"stages": [[r.__dict__ for r in stage]], "message": message, "language": None},
             request_id=f"step:{execution}"[:128])
+        # Slack delivered the step again: it waits on the alert the first delivery raised.
+        alert_id = alert_id if alert_id is not None else alerts.store.id_for_request(f"step:{execution}"[:128])
         if alert_id is not None:
             steps.record(execution, ALERT_STEP, str(alert_id), token, team)
 
@@ -89,6 +110,8 @@ def _phone_step(alerts: AlertService, steps: WorkflowSteps, access: Access, reco
 def _code_step(services: BotServices, steps: WorkflowSteps, access: Access):
     def run(inputs: dict, body: dict, context, fail) -> None:
         execution, token, team = _execution(body, context)
+        if _guarded(access):
+            return fail(GUARDED)
         requester = _requester(inputs, team)
         number = str(inputs.get("phone_number") or "").strip()
         code = str(inputs.get("code") or "").strip()
@@ -97,16 +120,15 @@ def _code_step(services: BotServices, steps: WorkflowSteps, access: Access):
             return fail(request.problem)
         if not isinstance(request, OtpRequest):
             return fail("Give the phone number to call, with + and the country code.")
-        if denied := access.refusal(requester.user_id, requester.channel_id):
-            return fail(denied[1])
         try:
             placed = services.otp.request(order_of(request, {
                 "user_id": requester.user_id, "channel_id": requester.channel_id, "team_id": team,
                 "trigger_id": f"step:{execution}"[:128]}))
         except Refused as refused:
             return fail(str(refused))
-        if placed is not None:
-            steps.record(execution, CALL_STEP, placed[1].token, token, team)
+        call = placed[1].token if placed is not None else services.otp.legs.token_for_request(f"step:{execution}"[:128])
+        if call is not None:
+            steps.record(execution, CALL_STEP, call, token, team)
 
     return run
 
@@ -133,8 +155,15 @@ class StepCompletion:
                 log.warning("workflow step %s has no token to complete with", step.execution_id[:8])
                 continue
             client = WebClient(token=step.token, base_url=self.base_url, timeout=10, retry_handlers=[])
-            with slack_failures("functions.completeSuccess"):
-                client.functions_completeSuccess(function_execution_id=step.execution_id, outputs=outputs)
+            try:
+                with slack_failures("functions.completeSuccess"):
+                    client.functions_completeSuccess(function_execution_id=step.execution_id, outputs=outputs)
+            except GiveUp as refused:
+                # Slack will not take these outputs: the step fails, with what it said, rather than hang.
+                log.warning("workflow step %s: %s", step.execution_id[:8], refused)
+                with slack_failures("functions.completeError"):
+                    client.functions_completeError(function_execution_id=step.execution_id,
+                                                   error=f"The call ended but Slack refused its result ({refused}).")
             self.steps.completed(step.execution_id)
 
     def _outputs(self, kind: str, subject: str) -> dict | None:
@@ -144,10 +173,12 @@ class StepCompletion:
                 return None
             acknowledged = alert.status == ACKNOWLEDGED
             seconds = int((alert.resolved_at - alert.created_at).total_seconds()) if alert.resolved_at else 0
-            return {"acknowledged": acknowledged, "acknowledged_by": (alert.resolved_by or "") if acknowledged
-                    else "", "seconds": seconds, "outcome": "acknowledged" if acknowledged else
-                    {CANCELLED: "cancelled", EXHAUSTED: "nobody acknowledged", DROPPED: "nobody could be called"}
-                    .get(alert.status, alert.status)}
+            outputs = {"acknowledged": acknowledged, "seconds": seconds, "outcome": "acknowledged" if acknowledged
+                       else {CANCELLED: "cancelled", EXHAUSTED: "nobody acknowledged",
+                             DROPPED: "nobody could be called"}.get(alert.status, alert.status)}
+            if acknowledged and alert.resolved_by:
+                outputs["acknowledged_by"] = alert.resolved_by  # a user ID, or left out (no empty user)
+            return outputs
         leg = self.legs.get(subject)
         if leg is None or not leg.ended:
             return None

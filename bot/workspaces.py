@@ -17,7 +17,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.models.bot import Bot
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, select
 
 from bot.installs import SealedInstallationStore
 from voice.work import GiveUp
@@ -51,21 +51,33 @@ class InstalledWorkspaces:
         self._clients: dict[str, WebClient] = {}  # by token: a reinstall's new token gets a new client
 
     def bot(self, team_id: str) -> Bot | None:
-        """The workspace's bot, whether installed in an Enterprise Grid organisation or not.
-        Without a workspace (the HTTP API's audit channel), the one workspace installed, if only one is."""
+        """The workspace's bot: installed in the workspace, else in its Enterprise Grid organisation (an
+        org-wide install, when there is one). Without a workspace (the HTTP API's audit channel), the one
+        workspace installed, if only one is. None too when its token cannot be opened (a new OTP_HASH_KEY)."""
         bots = self._store.bots
-        query = select(bots).where(bots.c.client_id == self._store.client_id, bots.c.bot_token.is_not(None))
-        if team_id:
-            query = query.where(bots.c.team_id == team_id)
-        else:
-            with self._store.engine.connect() as conn:
-                teams = conn.execute(select(func.count(func.distinct(bots.c.team_id))).where(
-                    bots.c.client_id == self._store.client_id, bots.c.bot_token.is_not(None))).scalar()
-            if teams != 1:
-                return None
+        installed = select(bots).where(bots.c.client_id == self._store.client_id, bots.c.bot_token.is_not(None))
+        newest = (desc(bots.c.installed_at), desc(bots.c.id))
         with self._store.engine.connect() as conn:
-            row = conn.execute(query.order_by(desc(bots.c.installed_at), desc(bots.c.id)).limit(1)).mappings().first()
-        return self._store.opened(self._store.build_bot_entity(row)) if row else None
+            if team_id:
+                row = conn.execute(installed.where(bots.c.team_id == team_id).order_by(*newest).limit(1)) \
+                    .mappings().first() or self._only(conn, installed.where(bots.c.is_enterprise_install.is_(True)))
+            else:
+                row = self._only(conn, installed)
+        if row is None or not self._store.allows(row["team_id"], row["enterprise_id"]):
+            return None
+        bot = self._store.opened(self._store.build_bot_entity(row))
+        if not bot.bot_token:
+            log.error("the bot token of Slack workspace %s cannot be opened (was OTP_HASH_KEY changed?); install "
+                      "the app in it again", row["team_id"] or row["enterprise_id"])
+            return None
+        return bot
+
+    def _only(self, conn, query):
+        """The newest row of `query` when it covers a single workspace or organisation; else None."""
+        bots = self._store.bots
+        rows = conn.execute(query.order_by(desc(bots.c.installed_at), desc(bots.c.id))).mappings().all()
+        owners = {(row["enterprise_id"], row["team_id"]) for row in rows}
+        return rows[0] if len(owners) == 1 else None
 
     def client(self, team_id: str) -> WebClient:
         bot = self.bot(team_id)

@@ -110,7 +110,13 @@ def test_a_bare_voicealert_opens_the_form_and_its_submission_raises_the_alert(
     assert reply.status_code == 200 and reply.get_data(as_text=True) == ""  # nothing said: the form opens
     view = opened_view(fake_slack)
     assert fake_slack.calls("views.open")[0]["trigger_id"]
-    assert view["blocks"][1]["element"]["options"][0]["value"] == "S1"
+    # Opened at once; the user groups added after, to the same view (views.update, with its hash).
+    [update] = fake_slack.wait_for(lambda: fake_slack.calls("views.update"))
+    updated = update["view"] if isinstance(update["view"], dict) else json.loads(update["view"])
+    View(**updated).validate_json()
+    assert (update["view_id"], update["hash"]) == ("V00000001", "h1")
+    assert updated["blocks"][1]["element"]["options"][0]["value"] == "S1"
+    view = updated | {"id": update["view_id"]}
     answer = submit(client, slack, view, values(users=["U1"], numbers="+14155550102", how=IN_ORDER,
                                                  message="Primary is down"))
     assert answer.status_code == 200 and answer.get_data(as_text=True) == ""  # the form closes

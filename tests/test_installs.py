@@ -150,7 +150,7 @@ def test_an_alert_reads_its_own_workspaces_directory(app, client, slack, fake_sl
     assert set(fake_slack.tokens_used("chat.postMessage")) == {"xoxb-two"}
 
 
-def test_codes_and_their_limits_are_kept_per_workspace(installs, fake_slack, plivo_api, slack, plivo):
+def test_codes_are_kept_per_workspace_and_a_numbers_limits_across_them(installs, fake_slack, plivo_api, slack, plivo):
     app = running_app(replace(installs, otp_limit_number_10min=1))
     client = app.test_client()
     install(client, fake_slack, "T0ONE", "xoxb-one")
@@ -160,15 +160,46 @@ def test_codes_and_their_limits_are_kept_per_workspace(installs, fake_slack, pli
     call = fake_slack.wait_for(lambda: [json.loads(c.request.body) for c in plivo_api.calls
                                         if c.request.url == CREATE_CALL_URL])[0]
     code = hear_code(client, plivo, call)
-    # Another workspace neither sees the code nor can check it, and has its own limit for the number.
+    # Another workspace neither sees the code nor can check it.
     elsewhere = send(client, slack.command(f"check {NUMBER} {code}", team_id="T0TWO")).get_data(as_text=True)
     assert "verified" not in elsewhere.lower()
+    # A number's limits protect its owner whichever workspace asks: two workspaces may not call it twice as often.
     assert "Limit reached" in send(client, slack.command(NUMBER, team_id="T0ONE")).get_data(as_text=True)
-    plivo_accepts(plivo_api)
-    assert "Calling" in send(client, slack.command(NUMBER, team_id="T0TWO")).get_data(as_text=True)
+    assert "Limit reached" in send(client, slack.command(NUMBER, team_id="T0TWO")).get_data(as_text=True)
     here = send(client, slack.command(f"check {NUMBER} {code}", team_id="T0ONE")).get_data(as_text=True)
     assert "verified" in here.lower()
     app.extensions["voicebridge"]["close"]()  # its work done while Plivo's stand-in still answers
+
+
+def test_only_the_allowed_workspaces_may_install(installs, fake_slack, plivo_api):
+    app = running_app(replace(installs, allowed_slack_teams=frozenset({"T0ONE"})))
+    client = app.test_client()
+    refused = install(client, fake_slack, "T0EVIL", "xoxb-evil")
+    assert refused.status_code == 403 and "Nothing was installed" in refused.get_data(as_text=True)
+    assert installed_bots(app) == []
+    assert install(client, fake_slack, "T0ONE", "xoxb-one").status_code == 200
+    assert installed_bots(app) == [("T0ONE", "xoxb-one")]
+
+
+def test_an_org_wide_install_serves_its_workspaces(app, client, fake_slack):
+    from slack_sdk.oauth.installation_store.models.installation import Installation
+
+    store = app.extensions["voicebridge"]["services"].workspaces._store
+    store.save(Installation(app_id="A0VOICE", enterprise_id="E0ORG", team_id=None, user_id="U0ADMIN",
+                            bot_token="xoxb-org", bot_id="B0ORG", bot_user_id="U0ORGBOT", is_enterprise_install=True))
+    assert app.extensions["voicebridge"]["services"].workspaces.client("T0INORG").token == "xoxb-org"
+
+
+def test_a_token_that_cannot_be_opened_counts_as_not_installed(app, client, fake_slack, caplog):
+    from voice.work import GiveUp
+
+    install(client, fake_slack, "T0ONE", "xoxb-one")
+    store = app.extensions["voicebridge"]["services"].workspaces._store
+    with store.engine.begin() as conn:  # as if sealed under another OTP_HASH_KEY
+        conn.execute(store.bots.update().values(bot_token="v1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+    with pytest.raises(GiveUp, match="not installed"):
+        app.extensions["voicebridge"]["services"].workspaces.client("T0ONE")
+    assert "cannot be opened" in caplog.text
 
 
 def test_a_workspace_that_has_not_installed_the_app_is_told_to_and_nothing_is_called(app, client, slack,
@@ -261,3 +292,21 @@ def test_one_workspace_hears_an_uninstall_and_slacks_url_check(settings, plivo_a
                        content_type="application/json")
     answer = client.post(check.path, data=check.body, headers=check.headers)
     assert answer.status_code == 200 and answer.get_json() == {"challenge": "c-123"}
+
+
+def test_install_links_that_expired_unused_are_forgotten(app, client, fake_slack):
+    from datetime import datetime, timedelta
+
+    from bot.installs import forget_expired_states
+
+    start_install(client)
+    start_install(client)
+    settings = app.extensions["voicebridge"]["services"].installs.settings
+    store = settings.state_store
+    with store.engine.begin() as conn:  # one of them ten minutes old
+        first = conn.execute(store.oauth_states.select().order_by(store.oauth_states.c.id)).mappings().first()
+        conn.execute(store.oauth_states.update().where(store.oauth_states.c.id == first["id"]).values(
+            expire_at=datetime.utcnow() - timedelta(minutes=1)))
+    assert forget_expired_states(settings) == 1
+    with store.engine.connect() as conn:
+        assert len(conn.execute(store.oauth_states.select()).all()) == 1

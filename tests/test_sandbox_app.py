@@ -227,7 +227,9 @@ def api(sandbox, path: str, body: dict | None = None) -> dict:
 
 def test_a_bare_voicealert_opens_the_form_in_the_console_and_submitting_it_rings_alice(sandbox):
     sandbox.command("/voicealert")
-    modal = sandbox.wait_for(lambda s: s["modal"])
+    # Opened at once, then its user groups added (views.update).
+    modal = sandbox.wait_for(lambda s: s["modal"] if s["modal"] and any(
+        b["block_id"] == "who_groups" for b in s["modal"]["blocks"]) else None)
     assert modal["callback_id"] == "voicealert_form" and modal["title"]["text"] == "Phone people"
     group_block = next(b for b in modal["blocks"] if b["block_id"] == "who_groups")
     assert [o["value"] for o in group_block["element"]["options"]] == ["S0ONCALL"]

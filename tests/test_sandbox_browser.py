@@ -164,6 +164,7 @@ def test_the_alert_form_errors_on_its_field_and_submitted_rings_alice_and_the_ho
     modal = page.locator("#modal .modal")
     expect(modal).to_be_visible(timeout=20_000)
     expect(modal.locator("h3")).to_have_text("Phone people")
+    expect(modal.locator(".field[data-block='who_groups']")).to_contain_text("@oncall")  # added by views.update
     modal.locator("button[type=submit]").click()
     expect(modal.locator(".field[data-block='who_users'] .field-error")).to_contain_text("Choose someone to call")
     modal.locator(".field[data-block='who_users'] input[value='U0ALICE']").check()

@@ -67,7 +67,8 @@ def test_a_refusal_fails_the_step_with_the_commands_sentence(settings, plivo_api
         send(client_, executed(slack, "phone_until_acknowledged", {
             "people": ["U1"], "message": "x", "requested_by": "U0ANA"}))
         [failed] = fake_slack.wait_for(lambda: completions(fake_slack, "functions.completeError"))
-        assert "not allowed" in failed["error"] and failed["token"] == f"Bearer {STEP_TOKEN}"
+        # A workflow's inputs cannot prove who asked: with who-may-call lists set, the steps are off.
+        assert "steps are off" in failed["error"] and failed["token"] == f"Bearer {STEP_TOKEN}"
         assert plivo_rest.created == []
     finally:
         app.extensions["voicebridge"]["close"]()
@@ -130,3 +131,14 @@ def test_a_step_waiting_across_a_restart_is_completed_by_the_next_process(settin
 
         row = conn.execute(select(workflow_steps)).mappings().one()
     assert row["completed_at"] is not None and row["token"] == ""  # the step's token is gone once used
+
+
+def test_a_number_the_policy_refuses_fails_the_step_with_the_commands_sentence(client, slack, plivo_rest, fake_slack):
+    from bot.mrkdwn import unescape
+
+    reply = unescape(send(client, slack.command("+19005550123 483920")).get_data(as_text=True))
+    send(client, executed(slack, "call_with_voice_code", {"phone_number": "+19005550123", "code": "483920"},
+                          execution_id="Fx0006"))
+    [failed] = fake_slack.wait_for(lambda: completions(fake_slack, "functions.completeError"))
+    assert failed["error"] and failed["error"] in reply  # the very sentence the command says
+    assert plivo_rest.created == []

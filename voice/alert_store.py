@@ -42,6 +42,11 @@ class AlertStore:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()
         return _alert(row) if row else None
 
+    def id_for_request(self, request_id: str) -> int | None:
+        """The alert raised for a request (a command's trigger, a form, a Workflow step), if any."""
+        with reading(self.engine) as conn:
+            return conn.execute(select(alerts.c.id).where(alerts.c.request_id == request_id)).scalar()
+
     @staticmethod
     def get_in(conn: Connection, alert_id: int) -> AlertRecord:
         """The alert as the caller's transaction sees it."""

@@ -144,6 +144,11 @@ class LegStore:
             row = conn.execute(select(legs).where(legs.c.id == leg_id)).mappings().first()
         return leg_from_row(row) if row else None
 
+    def token_for_request(self, request_id: str) -> str | None:
+        """The call placed for a request (a command's trigger, a Workflow step), if any."""
+        with reading(self.engine) as conn:
+            return conn.execute(select(legs.c.token).where(legs.c.request_id == request_id)).scalar()
+
     def of_alert(self, alert_id: int, position: int | None = None) -> list[Leg]:
         with reading(self.engine) as conn:
             return self.of_alert_in(conn, alert_id, position)

@@ -73,7 +73,7 @@ class OtpStore:
         Raises RateLimited, naming the first limit reached and when it frees up.
         """
         code_id = "otp_" + secrets.token_urlsafe(18)
-        self._serialise(conn, f"{code.team_id}:{code.number}", f"{code.team_id}:{code.requester_id}")
+        self._serialise(conn, code.number, f"{code.team_id}:{code.requester_id}")
         for limit in limits:
             self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id,
                           code.team_id, now)
@@ -152,11 +152,13 @@ class OtpStore:
     def _enforce(conn: Connection, limit: Limit, who: str, team_id: str, now: datetime) -> None:
         if limit.maximum <= 0:
             return
-        column = legs.c.to_number if limit.scope == "number" else legs.c.requester_id
+        # A number's limits protect its owner, whichever workspace asks (N workspaces must not call a
+        # number N times as often); a requester's are their workspace's, where their user ID belongs.
+        where = [legs.c.to_number == who] if limit.scope == "number" else [legs.c.requester_id == who,
+                                                                          legs.c.team_id == team_id]
         recent = list(conn.execute(
             select(legs.c.created_at)
-            .where(legs.c.purpose == OTP, column == who, legs.c.team_id == team_id,
-                   legs.c.created_at > now - limit.window)
+            .where(legs.c.purpose == OTP, *where, legs.c.created_at > now - limit.window)
             .order_by(legs.c.created_at)
         ).scalars())
         if len(recent) >= limit.maximum:

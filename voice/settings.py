@@ -28,6 +28,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("SLACK_CLIENT_ID", "Client ID of the Slack app: with SLACK_CLIENT_SECRET and no SLACK_BOT_TOKEN, the app serves "
      "Slack's install flow (/slack/install) and keeps each workspace's token", ""),
     ("SLACK_CLIENT_SECRET", "Client Secret of the Slack app, for the install flow", ""),
+    ("ALLOWED_SLACK_TEAMS", "installs: the Slack workspace (team) IDs that may install the app, comma-separated "
+     "(empty: any workspace that has the install link)", ""),
     ("SLACK_SIGNING_SECRET", "signing secret of the Slack app; verifies Slack's requests", None),
     ("PLIVO_AUTH_ID", "Plivo Auth ID (MA… or SA…, 20 characters)", None),
     ("PLIVO_AUTH_TOKEN", "Plivo Auth Token; also verifies Plivo's callbacks", None),
@@ -161,6 +163,8 @@ class Settings:
     #: Slack's OAuth install flow (many workspaces) when both are set and slack_bot_token is empty.
     slack_client_id: str = ""
     slack_client_secret: str = ""
+    #: Installs: the workspaces that may install the app; empty: any.
+    allowed_slack_teams: frozenset[str] = frozenset()
 
     @property
     def installs(self) -> bool:
@@ -220,6 +224,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("VOICE", _check_voice),
         ("ALLOWED_SLACK_USERS", _check_slack_ids),
         ("ALLOWED_SLACK_CHANNELS", _check_slack_ids),
+        ("ALLOWED_SLACK_TEAMS", _check_slack_ids),
         ("API_KEYS", _check_api_keys),
         ("METRICS_TOKEN", _check_metrics_token),
         ("METRICS_PORT", _check_port),
@@ -238,6 +243,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         slack_bot_token=values["SLACK_BOT_TOKEN"],
         slack_client_id=values["SLACK_CLIENT_ID"],
         slack_client_secret=values["SLACK_CLIENT_SECRET"],
+        allowed_slack_teams=_id_set(values["ALLOWED_SLACK_TEAMS"]),
         slack_signing_secret=values["SLACK_SIGNING_SECRET"],
         plivo_auth_id=values["PLIVO_AUTH_ID"],
         plivo_auth_token=values["PLIVO_AUTH_TOKEN"],

@@ -114,7 +114,7 @@ class TestCalls:
                 alerts.c.requester_id == requester.user_id, alerts.c.team_id == requester.team_id)
                 .order_by(desc(alerts.c.created_at)).limit(limit)).all()
         lines = [_call_line(leg_from_row(row)) for row in calls]
-        lines += [Recent("alert", _utc(created), None, status) for created, status in raised]
+        lines += [Recent("alert", as_utc(created), None, status) for created, status in raised]
         return sorted(lines, key=lambda line: line.at, reverse=True)[:limit]
 
     def latest_test(self, requester: Requester) -> Leg | None:
@@ -150,10 +150,6 @@ def _call_line(leg: Leg) -> Recent:
     if leg.code_read_at:
         outcome = "code read" if not leg.ended else f"code read, {outcome}"
     return Recent("otp", leg.created_at, leg.to_number, outcome)
-
-
-def _utc(moment: datetime) -> datetime:
-    return as_utc(moment)
 
 
 class TestFollowers:

@@ -115,6 +115,12 @@ def web_api_methods(workspace: SlackWorkspace) -> dict[str, Callable[[dict], dic
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True, "view": workspace.open_view(view)}
 
+    def views_update(args: dict) -> dict:
+        view, modal = _json_arg(args.get("view")), workspace.modal()
+        if not isinstance(view, dict) or modal is None or args.get("view_id") != modal["id"]:
+            return {"ok": False, "error": "not_found"}
+        return {"ok": True, "view": workspace.update_view(view)}
+
     def views_publish(args: dict) -> dict:
         view = _json_arg(args.get("view"))
         if not isinstance(view, dict) or view.get("type") != "home" or args.get("user_id") not in USERS:
@@ -128,6 +134,7 @@ def web_api_methods(workspace: SlackWorkspace) -> dict[str, Callable[[dict], dic
     return {
         "views.open": views_open,
         "views.publish": views_publish,
+        "views.update": views_update,
         "usergroups.list": usergroups_list,
         "auth.test": auth_test,
         "chat.postMessage": post_message,

@@ -92,7 +92,6 @@ class SlackWorkspace:
         self._last_micros = 0
         self._modal: dict | None = None  # the console user's open modal: the view, with its id
         self._homes: dict[str, dict] = {}  # each user's published Home tab
-        self.last_channel = "C0SANDBOX"  # where the console user last typed (a modal's channel)
 
     # -- views (modals and the Home tab) --------------------------------------------
 
@@ -102,6 +101,13 @@ class SlackWorkspace:
             opened = dict(self._modal)
         self._on_change()
         return opened
+
+    def update_view(self, view: dict) -> dict:
+        with self._lock:
+            self._modal = dict(view) | {"id": self._modal["id"]} if self._modal else None
+            updated = dict(self._modal or {})
+        self._on_change()
+        return updated
 
     def close_view(self) -> None:
         with self._lock:

@@ -323,6 +323,15 @@ class FakeSlackApi:
             if str(body.get("include_locale")).lower() not in ("true", "1"):
                 user.pop("locale", None)
             return {"ok": True, "user": user}
+        if method == "views.open":
+            view = body.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            if not body.get("trigger_id") or not isinstance(view, dict):
+                return {"ok": False, "error": "invalid_arguments"}
+            self._view_counter = getattr(self, "_view_counter", 0) + 1
+            return {"ok": True, "view": view | {"id": f"V{self._view_counter:08d}", "hash": f"h{self._view_counter}"}}
+        if method == "views.update":
+            return {"ok": True} if body.get("view_id") else {"ok": False, "error": "not_found"}
         if method == "usergroups.list":
             return {"ok": True, "usergroups": [{"id": group_id, "handle": group_id.lower(), "name": group_id}
                                                for group_id in self._usergroups]}

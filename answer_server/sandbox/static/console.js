@@ -104,8 +104,11 @@ function renderModal(state) {
   let box = $("modal");
   const modal = state.modal;
   if (!modal) { if (box) box.remove(); view.modalId = null; return; }
-  if (box && view.modalId === modal.id && !view.redraw) return;  // keep what the person typed
+  const drawn = JSON.stringify(modal.blocks);
+  // The same form as drawn: keep it (and what the person typed); a views.update redraws it, values kept.
+  if (box && view.modalId === modal.id && view.modalDrawn === drawn && !view.redraw) return;
   view.redraw = false;
+  view.modalDrawn = drawn;
   const kept = box ? readValues(box) : null;
   if (box) box.remove();
   view.modalId = modal.id;
