@@ -201,9 +201,11 @@ class AlertService:
             with transaction(self.engine) as conn:
                 self.queue.enqueue(conn, STEP, f"{alert.id}:{step.position}", key=f"{STEP}:{alert.id}:{step.position}",
                                    due_at=step.at)
-                if step.at > now and self.store.set_next_at(conn, alert.id, step.at):
-                    log.info("alert %s: nobody acknowledged; next round at %s", alert.id, step.at.isoformat())
+                later = step.at > now and self.store.set_next_at(conn, alert.id, step.at)
+                if later:
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
+            if later:  # said once it is recorded: a line in the log means the round is in the database
+                log.info("alert %s: nobody acknowledged; next round at %s", alert.id, step.at.isoformat())
         elif isinstance(step, Wait) and step.redials:
             with transaction(self.engine) as conn:
                 for redial in step.redials:
@@ -211,11 +213,13 @@ class AlertService:
                     self.queue.enqueue(conn, REDIAL, subject, key=f"{REDIAL}:{subject}", due_at=redial.at)
         elif isinstance(step, GiveUp):
             with transaction(self.engine) as conn:
-                if self.store.give_up(conn, alert.id, alert.position, now):
-                    log.info("alert %s: nobody acknowledged after %s rounds", alert.id, alert.rounds)
+                gave_up = self.store.give_up(conn, alert.id, alert.position, now)
+                if gave_up:
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
                     self.queue.enqueue(conn, REPORT_GAVE_UP, str(alert.id), key=f"{REPORT_GAVE_UP}:{alert.id}")
                     poke_steps(self.queue, conn, ALERT_STEP, str(alert.id))
+            if gave_up:
+                log.info("alert %s: nobody acknowledged after %s rounds", alert.id, alert.rounds)
 
     def step(self, alert_id: int, position: int) -> None:
         """Call every target of a position: its legs and their create-calls, in one transaction."""
