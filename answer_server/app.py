@@ -30,10 +30,10 @@ from answer_server.webhooks import (
     ProgressEvents,
     alert_error,
     alert_events,
-    bridge_error,
     bridge_events,
     otp_error,
     otp_events,
+    short_call_error,
     test_events,
     webhook_blueprint,
 )
@@ -111,10 +111,10 @@ def _add_webhooks(app: Flask, services: Services) -> None:
     app.register_blueprint(webhook_blueprint(
         "plivo_bridge", "/plivo/bridge", bridge_events(services.bridge_calls, progress, settings.public_url,
                                                        settings.voice),
-        on_error=bridge_error(settings.voice), **signed))
+        on_error=short_call_error(settings.voice), **signed))
     app.register_blueprint(webhook_blueprint(
         "plivo_test", "/plivo/test", test_events(services.test_calls, progress, settings.public_url, settings.voice),
-        on_error=bridge_error(settings.voice), **signed))
+        on_error=short_call_error(settings.voice), **signed))
     app.register_blueprint(webhook_blueprint(
         "plivo", "/plivo", otp_events(services.otp_calls, progress, settings.public_url),
         on_error=otp_error(settings.voice), **signed))

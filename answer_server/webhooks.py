@@ -258,7 +258,8 @@ def test_events(calls: TestCalls, progress: ProgressEvents, public_url: str, voi
     return {"answer": answer, "keys": keys, **progress.events()}
 
 
-def bridge_error(voice: str) -> Callable[[str, str], bytes]:
+def short_call_error(voice: str) -> Callable[[str, str], bytes]:
+    """For calls with no menu (the voice bridge's, the App Home's test call): an apology, in XML."""
     def on_error(event: str, token: str) -> bytes:
         if event in ("ring", "machine", "hangup", "conference"):
             return empty_document()

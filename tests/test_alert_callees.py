@@ -313,6 +313,16 @@ def enter(client_, plivo, call: "flow.Callee", conference, action="enter"):
     flow.settle(client_)
 
 
+def waits_then_ends(client_, clock, plivo_rest, call) -> None:
+    """The call waits alone on the bridge for ALONE_LIMIT (300 s), and not a second longer."""
+    clock.advance(seconds=299)
+    flow.settle(client_)
+    assert ("Call", call.call_uuid) not in plivo_rest.stopped
+    clock.advance(seconds=2)
+    flow.settle(client_)
+    assert ("Call", call.call_uuid) in plivo_rest.stopped
+
+
 def bridge_callee(client_, plivo, plivo_rest, number, nth=0):
     return callee(client_, plivo, plivo_rest, number, nth)
 
@@ -382,12 +392,7 @@ def test_a_requester_without_a_usable_number_is_said_and_the_wait_is_bounded(
     assert flow.buttons(posted) == ["alert_join"]  # the channel may still join
     assert len(plivo_rest.created) == 1
     # Nobody joins: five minutes later the wait ends.
-    clock.advance(seconds=299)
-    flow.settle(client)
-    assert ("Call", alice.call_uuid) not in plivo_rest.stopped
-    clock.advance(seconds=2)
-    flow.settle(client)
-    assert ("Call", alice.call_uuid) in plivo_rest.stopped
+    waits_then_ends(client, clock, plivo_rest, alice)
 
 
 def test_9_is_not_valid_before_acknowledging_nor_for_anyone_but_the_acknowledger(
@@ -428,12 +433,7 @@ def test_a_requester_who_does_not_answer_is_said_to_the_waiting_acknowledger_who
     assert body["text"] == "Ana could not be reached. Stay on the line, or hang up."
     assert (body["voice"], body["language"]) == ("WOMAN", "en-US")
     flow.alert_message(fake_slack, "*Voice bridge*: <@U1>", "<@U0ANA> :no_bell: no answer")
-    clock.advance(seconds=299)
-    flow.settle(client)
-    assert ("Call", alice.call_uuid) not in plivo_rest.stopped
-    clock.advance(seconds=2)
-    flow.settle(client)
-    assert ("Call", alice.call_uuid) in plivo_rest.stopped  # nobody came: the wait ends
+    waits_then_ends(client, clock, plivo_rest, alice)  # nobody came: the wait ends
 
 
 # -- golden documents of passing on and the bridge ----------------------------------------------------
@@ -566,12 +566,7 @@ def test_the_last_one_left_on_the_bridge_waits_a_bounded_time(client, slack, pli
     enter(client, plivo, ana, ana_room)
     enter(client, plivo, ana, ana_room, action="exit")
     ana.hang_up()
-    clock.advance(seconds=299)
-    flow.settle(client)
-    assert ("Call", alice.call_uuid) not in plivo_rest.stopped
-    clock.advance(seconds=2)
-    flow.settle(client)
-    assert ("Call", alice.call_uuid) in plivo_rest.stopped
+    waits_then_ends(client, clock, plivo_rest, alice)
 
 
 def test_a_retried_3_hears_the_goodbye_again(client, slack, plivo, plivo_rest, fake_slack):
