@@ -39,7 +39,7 @@ from voice.alerts import AlertFollowers, AlertService
 from voice.bridge import BridgeCalls, BridgeFollowers, BridgeService
 from voice.clock import utcnow
 from voice.db import make_engine, transaction
-from voice.dialing import DialConfig, Dialler
+from voice.dialing import DialConfig, Dialler, keep_trying
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, CallLifecycle
 from voice.migrate import prepare_database
@@ -144,13 +144,15 @@ def build_services(
 
     registry = Registry()
     Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
-            DialConfig(settings.public_url, settings.plivo_from_number, voicemail_guard=settings.otp_voicemail_guard),
+            DialConfig(settings.public_url, settings.plivo_from_number, voicemail_guard=settings.otp_voicemail_guard,
+                       keep_trying=keep_trying(settings.otp_ttl, settings.alert_retry_delay)),
             sends=SlotLimiter(engine, "plivo.create_call.sent", settings.plivo_cps)).register(registry)
     alerts.register(registry)
     bridge.register(registry)
     Reporting(WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
               pace=message_pace).register(registry)
-    directory_of = lambda team_id: SlackDirectory(workspaces.client(team_id), settings.default_region)  # noqa: E731
+    directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
+        workspaces.client(team_id), settings.default_region, lookups)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)

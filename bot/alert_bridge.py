@@ -3,7 +3,8 @@
 A click only records (bot/alert_listeners.py); here, in a worker, the
 clicker's profile number is read from Slack's directory and checked against
 the call policy, and they are called into the bridge, or told, only them, why
-they cannot be.
+they cannot be. The same for the requester, when the acknowledger pressed 9
+before their number could be read (Slack failing when the alert opened).
 """
 
 from __future__ import annotations
@@ -43,13 +44,16 @@ class BridgeJoining:
         if alert is None:
             return
         phone = self.directory_of(payload.get("team") or alert.requester.team_id).phone_of(user_id, self.refusal)
+        if phone.number is None and payload.get("requester"):
+            self.bridge.requester_unreachable(alert.id, phone)  # the acknowledger pressed 9 for them
+            return
         if phone.number is None:
             self._tell(payload, slack_text(":telephone_receiver: You cannot be called into the voice bridge: ",
                                            mention(user_id), f" {phone.problem}. Add a phone number with + and "
                                            "the country code to your Slack profile, then click Join the call again."))
             return
         refused = self.bridge.join(int(alert_id), user_id, phone.number, payload.get("team") or "", phone.locale)
-        if refused:
+        if refused and not payload.get("requester"):
             self._tell(payload, slack_text(f":telephone_receiver: {refused}"))
 
     def _tell(self, payload: dict, text: str) -> None:

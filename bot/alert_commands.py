@@ -141,10 +141,11 @@ def _number_problem(written: str) -> CommandError:
     return CommandError(f"“{written}” must stand alone, separated from the message by a space.")
 
 
-def plain_message(message: str, names: dict[str, str] | None = None) -> str:
+def plain_message(message: str, names: dict[str, str] | None = None, unnamed: str | None = None) -> str:
     """The message as a person reads or hears it: Slack's markup and escapes undone.
 
-    `<@U123>` becomes "@" and the name in `names` (from the directory), a link
+    `<@U123>` becomes "@" and the name in `names` (from the directory), else
+    its handle (`<@U123|ana>`), else `unnamed` if given (else its ID); a link
     its label or its address, `&lt;` `<` again.
     """
     names = names or {}
@@ -152,7 +153,8 @@ def plain_message(message: str, names: dict[str, str] | None = None) -> str:
     def readable(match: re.Match) -> str:
         target, _, label = match[1].partition("|")
         if target.startswith("@"):
-            return "@" + (names.get(target[1:]) or label or target[1:])
+            name = names.get(target[1:]) or label
+            return "@" + name if name else unnamed or "@" + target[1:]
         if target.startswith("#"):
             return "#" + (label or "channel")
         if target.startswith("!subteam^"):

@@ -31,6 +31,7 @@ from voice.alert_plan import (
     PASSED_ON,
     QUEUED,
     RINGING_STATE,
+    TROUBLE,
     UNCONFIRMED,
     VOICEMAIL,
     WAITING,
@@ -65,6 +66,7 @@ _STATE_ICONS = {
     WAITING: ":double_vertical_bar:",
     QUEUED: ":hourglass_flowing_sand:",
     UNCONFIRMED: ":hourglass:",
+    TROUBLE: ":hourglass:",
     RINGING_STATE: ":bell:",
     ANSWERED_STATE: ":speaking_head_in_silhouette:",
     VOICEMAIL: ":mailbox_with_mail:",
@@ -229,6 +231,8 @@ def _recipient_lines(view: AlertView) -> list[str]:
         who = mention(target.user_id) if target.user_id else display_number(target.number)
         prefix = f"{target.stage + 1}." if chain else "•"
         lines.append(slack_text(f"{prefix} ", who, f" {_STATE_ICONS.get(state, '')} ") + state_text)
+    lines += [slack_text(f"{awaited.stage + 1}." if chain else "•", " ", recipient_label(awaited.label),
+                         " :mag: being looked up in Slack…") for awaited in alert.awaiting]
     lines += [slack_text("• ", recipient_label(item.label), " :no_entry: not called: ", _short(item.reason))
               for item in alert.skipped]
     return lines

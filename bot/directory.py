@@ -4,12 +4,19 @@
 field of their profile; `usergroups.users.list` (usergroups:read) the members
 of a group. Every recipient that cannot be called is kept with the reason, for
 the requester.
+
+A large group costs one `users.info` per member (Tier 4: about 100 a minute),
+so the phone cap is checked as early as it can be: the people named are
+counted from the groups' member lists before anyone is looked up, and the
+look-ups stop at the first phone past the cap. What was read is kept in a
+`Lookups` the caller may hold on to: a retry (after Slack's 429) goes on
+from there instead of starting over.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from slack_sdk import WebClient
@@ -29,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: The most phones one alert rings in a round: a mistyped group must not call a whole company.
 MAX_TARGETS = 50
+#: The most people one alert may name (members of its groups included) before any is looked up: past
+#: this, finding fewer than MAX_TARGETS phones among them would take hundreds of look-ups.
+MAX_PEOPLE = 4 * MAX_TARGETS
 
 
 @dataclass(frozen=True)
@@ -47,20 +57,28 @@ class Resolution:
 
 
 class TooManyRecipients(ValueError):
-    """More people than MAX_TARGETS; the message says how many."""
+    """More phones than MAX_TARGETS, or more people than MAX_PEOPLE; the message says which."""
+
+
+@dataclass
+class Lookups:
+    """What has been read from Slack's directory for one purpose (an alert's opening): read once."""
+
+    people: dict[str, Person | str] = field(default_factory=dict)  # user ID → the person, or why not
+    members: dict[str, list[str] | str] = field(default_factory=dict)  # group ID → its members, or why not
 
 
 class SlackDirectory:
-    def __init__(self, client: WebClient, default_region: str | None):
+    def __init__(self, client: WebClient, default_region: str | None, lookups: Lookups | None = None):
         self._client = client
         self._default_region = default_region
-        self._people: dict[str, Person | str] = {}  # read once per look-up (this object lives for one)
+        self._read = lookups if lookups is not None else Lookups()
 
     def person(self, user_id: str) -> Person | str:
         """The person, or why they cannot be read (a sentence). Raises RetryLater while Slack is busy."""
-        if user_id not in self._people:
-            self._people[user_id] = self._read_person(user_id)
-        return self._people[user_id]
+        if user_id not in self._read.people:
+            self._read.people[user_id] = self._read_person(user_id)
+        return self._read.people[user_id]
 
     def _read_person(self, user_id: str) -> Person | str:
         try:
@@ -92,6 +110,11 @@ class SlackDirectory:
 
     def members(self, group_id: str) -> list[str] | str:
         """The user IDs of a user group, or why they cannot be read. Raises RetryLater while Slack is busy."""
+        if group_id not in self._read.members:
+            self._read.members[group_id] = self._read_members(group_id)
+        return self._read.members[group_id]
+
+    def _read_members(self, group_id: str) -> list[str] | str:
         try:
             with slack_failures("usergroups.users.list"):
                 return list(self._client.usergroups_users_list(usergroup=group_id)["users"] or [])
@@ -102,25 +125,30 @@ class SlackDirectory:
 
     def resolve(
         self, stages: Sequence[Sequence[Recipient]], refusal: Callable[[PhoneNumber], str | None],
-        language: str | None = None,
+        language: str | None = None, *, close_up: bool = True,
     ) -> Resolution:
         """Numbers for every recipient, stage by stage; who cannot be called, and why.
 
         A group is expanded to its members; someone already called in the same
-        stage is called once. Stages left empty are dropped, so the chain goes on.
+        stage is called once. Stages left empty are dropped, so the chain goes on
+        (`close_up`; else each target keeps the index of the stage it was typed in).
         Each call speaks `language` (the command's `lang=`) if given, else its
         person's Slack locale, else (None) the language of its number's country.
-        Raises TooManyRecipients beyond MAX_TARGETS.
+        Raises TooManyRecipients beyond MAX_PEOPLE people (before any users.info)
+        or MAX_TARGETS phones (as soon as one more is found).
         """
-        targets: list[Target] = []
         skipped: list[Skipped] = []
-        people: dict[str, Person | str] = {}
-        for stage in stages:
-            stage_index = len({target.stage for target in targets})
+        expanded = [list(self._expand(stage, skipped)) for stage in stages]
+        named = len({user_id or number.e164 for stage in expanded for _, user_id, number in stage})
+        if named > MAX_PEOPLE:
+            raise TooManyRecipients(f"That names {named:,} people; one alert calls at most {MAX_TARGETS} phones.")
+        targets: list[Target] = []
+        for typed, stage in enumerate(expanded):
+            stage_index = len({target.stage for target in targets}) if close_up else typed
             seen: set[str] = set()
-            for label, user_id, number in self._expand(stage, skipped):
-                if user_id:
-                    person = people.setdefault(user_id, self.person(user_id))
+            for label, user_id, number in stage:
+                person = self.person(user_id) if user_id else None
+                if person is not None:
                     number, problem = self._number_of(person)
                     if problem:
                         skipped.append(Skipped(label, problem))
@@ -129,12 +157,11 @@ class SlackDirectory:
                     skipped.append(Skipped(label, reason))
                 elif number.e164 not in seen:
                     seen.add(number.e164)
-                    person = people[user_id] if user_id else None
                     targets.append(Target(number.e164, stage_index, user_id, person.name if person else None,
                                           language=language or (person.locale if person else None)))
-        if len(targets) > MAX_TARGETS:
-            raise TooManyRecipients(
-                f"That would call {len(targets)} phones; one alert calls at most {MAX_TARGETS}.")
+                    if len(targets) > MAX_TARGETS:  # no need to look anyone else up
+                        raise TooManyRecipients(
+                            f"That would call more than {MAX_TARGETS} phones; one alert calls at most {MAX_TARGETS}.")
         return Resolution(tuple(targets), tuple(skipped))
 
     def _expand(self, stage: Sequence[Recipient], skipped: list[Skipped]):

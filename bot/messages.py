@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from bot.mrkdwn import date, escape, mention, slack_text
 from voice.codes import CheckResult
-from voice.lifecycle import NOT_CONFIRMED
+from voice.lifecycle import NOT_CONFIRMED, PLIVO_TROUBLE
 from voice.models import ANSWERED, RINGING, Leg
 from voice.numbers import PhoneNumber, display_number
 from voice.outcomes import Outcome
@@ -129,6 +129,8 @@ def _state(call: Leg) -> str:
         return "ringing…"
     if call.unconfirmed:
         return f":hourglass: {NOT_CONFIRMED}…"
+    if call.retrying:
+        return f":hourglass: {PLIVO_TROUBLE}…"
     return "calling…"
 
 

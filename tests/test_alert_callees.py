@@ -395,6 +395,30 @@ def test_a_requester_without_a_usable_number_is_said_and_the_wait_is_bounded(
     waits_then_ends(client, clock, plivo_rest, alice)
 
 
+def test_a_9_pressed_before_slack_could_give_the_requesters_number_calls_them_once_slack_answers(
+        client, slack, plivo, plivo_rest, fake_slack, clock):
+    fake_slack.outage(503)
+    alert(client, slack, fake_slack, plivo_rest, "+14155550101 Primary is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    offer = alice.press(alice.follow(alice.answer()), "1")
+    assert speech(offer)[1] == "Press 9 to be connected to ana now, or hang up."  # the handle, for now
+    bridged = alice.press(offer, "9")
+    assert speech(bridged) == ["Connecting you to ana. Please stay on the line."]
+    enter(client, plivo, alice, conference_of(bridged))
+    assert not plivo_rest.to(ANA)
+    fake_slack.outage(None)
+    for _ in range(3):
+        clock.advance(seconds=30)
+        flow.settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.to(ANA))
+    ana = bridge_callee(client, plivo, plivo_rest, ANA)
+    assert speech(ana.answer()) == ["the number ending in 0, 1, 0, 1 acknowledged your alert and is waiting on "
+                                    "the line."]
+    clock.advance(minutes=5)
+    flow.settle(client)
+    assert len(plivo_rest.to(ANA)) == 1
+
+
 def test_9_is_not_valid_before_acknowledging_nor_for_anyone_but_the_acknowledger(
         client, slack, plivo, plivo_rest, fake_slack):
     alert(client, slack, fake_slack, plivo_rest, "<@U1> <@U2> Disk full", calls=2)

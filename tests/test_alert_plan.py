@@ -11,9 +11,11 @@ from voice.alert_models import (
     CANCELLED,
     EXHAUSTED,
     AlertRecord,
+    Awaited,
     Target,
 )
 from voice.alert_plan import (
+    TROUBLE,
     Advance,
     GiveUp,
     Over,
@@ -27,6 +29,7 @@ from voice.models import (
     ALERT,
     ANSWERED,
     CALLING,
+    DIALLING,
     ENDED,
     QUEUED,
     RINGING,
@@ -194,3 +197,36 @@ def test_only_a_call_with_a_later_link_may_pass_it_on():
     assert not later_link(replace(chain, position=1), leg(1, position=1, status=ANSWERED))  # Carol: the last link
     assert not later_link(alert(position=0), leg(0, status=ANSWERED))  # one stage
     assert not later_link(replace(chain, status=ACKNOWLEDGED), leg(0, status=ANSWERED))
+
+
+# -- a Slack that could not look the people up yet (their numbers were called first) -------------------
+
+BOB_NUMBER = Target("+14155550102", 0)
+LATER = Target("+14155550104", 2)  # typed in the third link; the second is people still looked up
+
+
+def awaiting_alert(**changes) -> AlertRecord:
+    return alert(targets=(BOB_NUMBER, LATER), links=3, awaiting=(Awaited("<@U3>", 1),), **changes)
+
+
+def test_a_link_whose_people_are_still_looked_up_is_not_passed_over_but_waited_at():
+    # Bob (the first link) did not answer; the second link's people are still being looked up.
+    waiting = awaiting_alert(position=0)
+    assert next_step(waiting, [leg(0, 0)], NOW) == Advance(1, NOW)
+    assert next_step(replace(waiting, position=1), [leg(0, 0)], NOW) == Wait()
+    # Looked up (nobody in it can be called, say): the chain goes on to its third link, in round 1.
+    found = replace(waiting, position=1, awaiting=())
+    assert next_step(found, [leg(0, 0)], NOW) == Advance(2, NOW)
+    # The links are the three typed, whatever the targets say: the next round starts at position 3.
+    assert next_step(replace(found, position=2), [leg(0, 0), leg(1, 2)], NOW) == Advance(3, NOW + timedelta(seconds=60))
+
+
+def test_a_link_with_numbers_and_people_still_looked_up_waits_for_them_after_its_numbers_end():
+    mixed = alert(targets=(BOB_NUMBER, LATER), links=3, awaiting=(Awaited("<@U1>", 0),), position=0)
+    assert next_step(mixed, [leg(0, 0)], NOW) == Wait()
+
+
+def test_a_call_plivo_keeps_failing_shows_it_is_still_being_tried():
+    for status in (QUEUED, DIALLING):
+        assert leg_state(alert(position=0), leg(0, 0, status=status, retrying_since=NOW)) == TROUBLE
+    assert leg_state(alert(position=0), leg(0, 0, status=CALLING, retrying_since=NOW)) != TROUBLE

@@ -468,6 +468,34 @@ def test_a_rate_limit_by_plivo_is_retried_and_the_call_placed(core, plivo_rest, 
     assert len(core.legs.of_alert(alert_id)) == 1  # the same call, not a new one
 
 
+def test_an_alert_call_plivo_keeps_failing_says_so_is_tried_through_its_round_then_the_chain_goes_on(
+        core, plivo_rest, plivo_api, clock, fake_slack):
+    plivo_rest.refuse_with = (503, {"error": "service unavailable"})
+    alert_id = raise_alert(core, ALICE, CAROL)
+    assert leg_of(core, alert_id, ALICE).status == QUEUED
+    settle(core)
+    assert "Plivo is having trouble; still trying" in shown(fake_slack)
+    # Tried through the round it belongs to (its ring time and the wait for the next round: 45 + 60 s)…
+    waited = 0
+    while not leg_of(core, alert_id, ALICE).ended:
+        clock.advance(seconds=1)
+        waited += 1
+        settle(core)
+        assert waited <= 105
+    assert waited > 95
+    alice = leg_of(core, alert_id, ALICE)
+    assert alice.outcome is Outcome.FAILED and not alice.permanent
+    assert alice.cause == (f"Plivo had a problem on its side (HTTP 503); tried again for {waited} s, until the "
+                           "alert's round was over. No call was placed.")
+    # …then the chain goes on at once to its next link (tried as well), placed once Plivo recovers.
+    assert leg_of(core, alert_id, CAROL).retrying
+    plivo_rest.refuse_with = None
+    clock.advance(seconds=1)
+    settle(core)
+    assert dialled(plivo_rest) == [CAROL.number]
+    assert sum(1 for call in plivo_api.calls if call.request.url == CREATE_CALL_URL) > 20
+
+
 # -- callbacks late, twice, or for another call ---------------------------------------------------------------
 
 

@@ -4,9 +4,16 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.alert_commands import GROUP, NUMBER, USER, Recipient
-from bot.directory import MAX_TARGETS, SlackDirectory, TooManyRecipients
+from bot.directory import (
+    MAX_PEOPLE,
+    MAX_TARGETS,
+    Lookups,
+    SlackDirectory,
+    TooManyRecipients,
+)
 from voice.alert_models import Skipped, Target
 from voice.policy import DestinationPolicy, refusal_for
+from voice.work import RetryLater
 
 US_ONLY = DestinationPolicy(allowed_countries=frozenset({"US"}), own_number="+14155550100")
 
@@ -68,13 +75,50 @@ def test_a_chain_keeps_its_order_and_closes_up_around_an_empty_link(directory):
     assert [(target.stage, target.number) for target in found.targets] == [(0, "+14155550101"), (1, "+14155550102")]
 
 
-def test_one_alert_calls_a_bounded_number_of_phones(directory, fake_slack):
-    members = [f"U{index:04d}" for index in range(MAX_TARGETS + 1)]
+def a_group(fake_slack, size: int, group_id: str = "SALL") -> Recipient:
+    """A user group of `size` people, each with a phone number."""
+    members = [f"U{index:04d}" for index in range(size)]
     for index, member in enumerate(members):
         fake_slack.add_user(member, f"Person {index}", f"+1 415 555 {1000 + index}")
-    fake_slack.add_usergroup("SALL", members)
-    with pytest.raises(TooManyRecipients, match=f"That would call {MAX_TARGETS + 1} phones; one alert calls at most"):
-        directory.resolve([[Recipient(GROUP, "SALL", "<!subteam^SALL>")]], policy)
+    fake_slack.add_usergroup(group_id, members)
+    return Recipient(GROUP, group_id, f"<!subteam^{group_id}>")
+
+
+def test_one_alert_calls_a_bounded_number_of_phones(directory, fake_slack):
+    group = a_group(fake_slack, MAX_TARGETS + 1)
+    with pytest.raises(TooManyRecipients, match=f"That would call more than {MAX_TARGETS} phones; one alert calls "
+                                                f"at most {MAX_TARGETS}."):
+        directory.resolve([[group]], policy)
+
+
+def test_a_3000_member_group_is_refused_before_anyone_in_it_is_looked_up(directory, fake_slack):
+    group = a_group(fake_slack, 3000)
+    with pytest.raises(TooManyRecipients, match="That names 3,000 people; one alert calls at most 50 phones."):
+        directory.resolve([[group]], policy)
+    assert len(fake_slack.calls("usergroups.users.list")) == 1
+    assert fake_slack.calls("users.info") == []
+
+
+def test_a_group_with_more_phones_than_the_cap_stops_at_the_first_phone_past_it(directory, fake_slack):
+    group = a_group(fake_slack, MAX_PEOPLE)
+    with pytest.raises(TooManyRecipients, match="more than 50 phones"):
+        directory.resolve([[group]], policy)
+    assert len(fake_slack.calls("users.info")) == MAX_TARGETS + 1
+
+
+def test_a_retry_after_slacks_429_goes_on_from_the_lookups_already_done(fake_slack):
+    group = a_group(fake_slack, 40)
+    fake_slack.fail_http("users.info", 429, retry_after="1", after=25)  # Slack limits the 26th look-up
+    lookups = Lookups()
+    client = WebClient(token=fake_slack.bot_token, base_url=fake_slack.base_url)
+    with pytest.raises(RetryLater) as limited:
+        SlackDirectory(client, "US", lookups).resolve([[group]], policy)
+    assert limited.value.after == 1.0
+    found = SlackDirectory(client, "US", lookups).resolve([[group]], policy)  # the retry, as the queue runs it
+    assert len(found.targets) == 40
+    asked = [call["user"] for call in fake_slack.calls("users.info")]
+    assert len(asked) == 41 and len(set(asked)) == 40  # each person once, the limited one twice
+    assert len(fake_slack.calls("usergroups.users.list")) == 1
 
 
 def test_names_come_from_the_profile(directory):

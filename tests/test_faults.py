@@ -250,6 +250,90 @@ def test_a_slow_plivo_leaves_every_ack_of_30_commands_well_under_slacks_3_second
     fake_plivo.wait_for(lambda: len(fake_plivo.arrivals) >= 8, timeout=10)  # and the calls are being placed
 
 
+# -- Plivo failing ---------------------------------------------------------------------------------------
+
+#: The issue measured 30 s blips; shorter ones take the same path (each create-call backs off to one every
+#: 5 s, so a blip of 8 s already makes several failed tries per call) and keep the test short.
+BLIP = 8.0
+
+
+def test_voice_codes_asked_for_during_a_plivo_blip_are_each_placed_once_when_plivo_is_back(
+        launch, slack, fake_slack, fake_plivo):
+    server = launch(PLIVO_CPS="5")
+    wanted = numbers(10)
+    fake_plivo.reply = (503, {"api_id": "x", "error": "service unavailable"})  # Plivo answers 503…
+    for number in wanted:
+        assert server.send(slack.command(f"{number} {CODE}")).status_code == 200
+    fake_plivo.wait_for(lambda: set(dials(fake_plivo)) >= set(wanted), timeout=10)
+    time.sleep(BLIP)
+    fake_plivo.refuse_connections()  # …then cannot be reached at all…
+    time.sleep(BLIP)
+    fake_plivo.reply = None
+    fake_plivo.accept_connections()  # …then is back
+    back = time.monotonic()
+
+    fake_plivo.wait_for(lambda: {body["to"] for body in fake_plivo.created} >= set(wanted), timeout=20)
+    assert time.monotonic() - back < 10, "the calls waited long after Plivo was back"
+    time.sleep(2)
+    assert Counter(body["to"] for body in fake_plivo.created) == Counter({number: 1 for number in wanted})
+    assert all(tries > 2 for tries in dials(fake_plivo).values()), dials(fake_plivo)  # tried through the blip
+    for message in fake_slack.wait_for(lambda: len(fake_slack.messages(CHANNEL)) == 10 and fake_slack.messages(CHANNEL)):
+        shown = [text or "" for text, _ in message.versions] + [message.text or ""]
+        assert any(text.endswith(":hourglass: Plivo is having trouble; still trying…") for text in shown), shown
+        assert not any("failed" in text for text in shown), shown
+    for message in fake_slack.wait_for(lambda: all((m.text or "").endswith("calling…")
+                                                   for m in fake_slack.messages(CHANNEL)) and fake_slack.messages(CHANNEL),
+                                       timeout=10):
+        assert message.text.endswith(": calling…")
+
+
+# -- Slack's Web API failing -------------------------------------------------------------------------------
+
+#: The issue measured a 60 s outage; 8 s takes the same path (every users.info answered 503, retried with
+#: backoff) and keeps the test short.
+SLACK_OUTAGE = 8.0
+
+
+def intro_of(server: ServerProcess, plivo: PlivoSender, body: dict, call_uuid: str) -> str:
+    """What the callee of an alert call hears first ("This is an alert from …")."""
+    answer = callback(server, plivo, body, "answer", call_uuid)
+    assert answer.status_code == 200, answer.text
+    return re.search(r"<Speak[^>]*>([^<]*)</Speak>", answer.text).group(1)
+
+
+def test_an_alert_raised_while_slacks_api_fails_calls_its_numbers_at_once_and_its_people_once_slack_is_back(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    fake_slack.add_user("U0ANA", "Ana Lopez", "+1 415 555 0199")
+    fake_slack.add_user("U1", "Alice Smith", "+1 415 555 0101")
+    first, second = numbers(2)
+    server = launch(PLIVO_CPS="5")  # two calls in the same second
+    fake_slack.outage(503)  # every Web API method: users.info, chat.postMessage…
+    asked = time.time()
+    reply = server.send(alert_command(slack, [first, second, "<@U1>"], "Primary database is down"))
+    assert reply.status_code == 200 and "Raising the alert" in reply.text, reply.text
+    wait_for_dials(fake_plivo, [first, second], timeout=3)
+    assert max(at for at, _ in fake_plivo.arrivals) - asked < 1.0, "the calls to numbers waited on Slack"
+    # A callee hears who raised it by their Slack handle while Slack cannot say their name.
+    created = {body["to"]: body for body in fake_plivo.wait_for(lambda: len(fake_plivo.created) == 2
+                                                                and list(fake_plivo.created))}
+    assert intro_of(server, plivo, created[first], "call-1").startswith("This is an alert from ana,")
+
+    time.sleep(SLACK_OUTAGE)
+    assert "+14155550101" not in dials(fake_plivo), "Alice was called before Slack could give her number"
+    assert fake_slack.messages(CHANNEL) == []
+    fake_slack.outage(None)
+
+    # Slack is back: Alice is looked up and called, the message lands, and names are said.
+    fake_plivo.wait_for(lambda: "+14155550101" in dials(fake_plivo), timeout=20)
+    message = fake_slack.wait_for_message(CHANNEL, lambda m: "Primary database is down" in str(m.blocks), timeout=20)
+    fake_slack.wait_for(lambda: "<@U1>" in str(fake_slack.messages(CHANNEL)[0].blocks), timeout=10)
+    assert len(fake_slack.messages(CHANNEL)) == 1 and message.ts == fake_slack.messages(CHANNEL)[0].ts
+    fake_plivo.wait_for(lambda: intro_of(server, plivo, created[second], "call-2")
+                        .startswith("This is an alert from Ana,"), timeout=10)
+    time.sleep(1)
+    assert dials(fake_plivo) == Counter({first: 1, second: 1, "+14155550101": 1})
+
+
 # -- two instances -------------------------------------------------------------------------------------
 
 def test_two_instances_on_one_postgresql_dial_once_and_hold_the_account_cps_together(

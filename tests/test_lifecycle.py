@@ -350,17 +350,47 @@ def test_plivo_rate_limiting_a_call_puts_it_back_and_it_is_retried_a_second_late
     assert the_leg(core)["status"] == CALLING
 
 
-def test_a_call_plivo_keeps_rate_limiting_fails_with_plivos_words_after_its_attempts(core, plivo_rest, plivo_api,
-                                                                                    clock):
-    plivo_rest.refuse_with = (429, {"error": "too many requests"})
+@pytest.mark.parametrize("status, problem", [
+    (429, "Plivo was limiting how fast we place calls"),
+    (500, "Plivo had a problem on its side (HTTP 500)"),
+    (503, "Plivo had a problem on its side (HTTP 503)"),
+])
+def test_a_call_plivo_keeps_failing_is_tried_until_its_code_expires_then_fails_saying_how_long(
+        core, plivo_rest, plivo_api, clock, status, problem):
+    plivo_rest.refuse_with = (status, {"error": "try later"})
     request_call(core)
-    for _ in range(6):
+    waits = []
+    while the_leg(core)["status"] != ENDED:
+        before = create_call_attempts(plivo_api)
         settle(core)
-        clock.advance(seconds=1)
-    assert create_call_attempts(plivo_api) == 4  # the place policy's attempts
+        if create_call_attempts(plivo_api) == before:
+            clock.advance(seconds=0.5)
+            waits.append(0.5)
+        assert sum(waits) < 700, "still trying long after the code expired"
+    attempts = create_call_attempts(plivo_api)
+    # Far more than the place policy's 4 attempts: the outage decides, not a count; but backed off
+    # (waits doubling up to 5 s), not hammering: about 600 s / 5 s.
+    assert 100 < attempts < 140
     row = the_leg(core)
     assert (row["status"], row["outcome"], row["permanent"], row["secret"]) == (ENDED, "failed", False, None)
-    assert row["cause"] == "Plivo is limiting how fast we place calls right now; try again in a minute."
+    assert row["cause"] == f"{problem}; tried again for 10 min, until the code expired. No call was placed."
+
+
+def test_a_call_plivo_fails_for_a_while_is_placed_once_when_plivo_recovers(core, plivo_rest, plivo_api, clock):
+    plivo_rest.refuse_with = (503, {"error": "service unavailable"})
+    token = request_call(core)
+    for _ in range(40):  # 20 s of Plivo answering 503
+        settle(core)
+        clock.advance(seconds=0.5)
+    failed = create_call_attempts(plivo_api)
+    assert 5 <= failed <= 12  # backed off: 1, 1, 2, 4, 5, 5… seconds apart
+    assert (the_leg(core)["status"], the_leg(core)["retrying_since"] is not None) == (QUEUED, True)
+    plivo_rest.refuse_with = None
+    clock.advance(seconds=5)  # the longest wait between two tries
+    settle(core)
+    assert [token_of(body) for body in plivo_rest.created] == [token]
+    assert create_call_attempts(plivo_api) == failed + 1
+    assert the_leg(core)["status"] == CALLING
 
 
 @pytest.mark.parametrize("status, says, words, permanent", [
@@ -368,7 +398,6 @@ def test_a_call_plivo_keeps_rate_limiting_fails_with_plivos_words_after_its_atte
      "Plivo does not allow calls to this destination (Calls to this destination country are barred)", True),
     (400, "to parameter is invalid", "Plivo rejected the call request: to parameter is invalid.", True),
     (401, "", "Plivo rejected this app's credentials", True),
-    (500, "", "Plivo had a problem on its side (HTTP 500); no call was placed.", False),
 ])
 def test_a_refused_create_call_fails_the_leg_with_plivos_words_and_is_not_sent_again(
         core, plivo_rest, plivo_api, clock, status, says, words, permanent):

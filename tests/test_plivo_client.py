@@ -54,13 +54,26 @@ def test_a_429_is_sent_once_and_said_to_be_worth_retrying(client):
     assert caught.value.retryable and not caught.value.placed_unknown
 
 
+@pytest.mark.parametrize("status", [500, 502, 503])
 @responses.activate
-def test_a_5xx_is_not_retried_so_a_phone_never_rings_twice(client):
-    responses.post(CALL_URL, status=500, json={"error": "oops"})
+def test_a_5xx_is_sent_once_and_said_to_have_placed_nothing_so_the_queue_may_retry_it(client, status):
+    # Plivo answered that it failed: no call was placed. The client never repeats it itself (the work
+    # queue does, with backoff, while the call is still useful: voice/dialing.py).
+    responses.post(CALL_URL, status=status, json={"error": "oops"})
     with pytest.raises(PlivoError) as caught:
         client.create_call(CALL)
     assert len(responses.calls) == 1
-    assert caught.value.status == 500 and not caught.value.retryable
+    assert caught.value.status == status and caught.value.retryable and not caught.value.placed_unknown
+    assert caught.value.problem == f"Plivo had a problem on its side (HTTP {status})"
+
+
+@responses.activate
+def test_a_gateways_504_may_have_reached_plivo_so_it_is_never_sent_again(client):
+    responses.post(CALL_URL, status=504, body="<html>gateway timeout</html>")
+    with pytest.raises(PlivoError) as caught:
+        client.create_call(CALL)
+    assert caught.value.placed_unknown and not caught.value.retryable
+    assert str(caught.value) == "Plivo's gateway timed out (HTTP 504), so the call may or may not have been placed."
 
 
 @pytest.mark.parametrize(

@@ -353,6 +353,124 @@ def test_people_without_a_usable_number_are_named_in_the_reply(client, slack, pl
     alert_message(fake_slack, "<@U3> :no_entry: not called: has no phone number")
 
 
+# -- Slack's Web API failing: numbers are called at once, people once Slack answers ------------------------
+
+
+def dialled(plivo_rest) -> list[str]:
+    return [body["to"] for body in plivo_rest.created]
+
+
+def slack_is_back(fake_slack, clock, scheduler) -> None:
+    """Slack answers again; the look-ups waiting for it run (their backoff passes)."""
+    fake_slack.outage(None)
+    for _ in range(3):
+        clock.advance(seconds=60)
+        scheduler.run_due()
+
+
+def test_an_alert_to_numbers_alone_is_called_without_asking_slack_anything_first(
+        client, slack, plivo, plivo_rest, fake_slack, scheduler):
+    fake_slack.outage(503)
+    alert(client, slack, fake_slack, plivo_rest, "+14155550101 +14155550102 Disk full on <@U2|bob>'s host, <@U9>",
+          calls=2)
+    assert sorted(dialled(plivo_rest)) == [ALICE, BOB]
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    # Names are not known yet: the requester's handle, a mention's handle, else "a Slack user".
+    assert speech(alice.answer()) == ["This is an alert from ana, sent from the Slack channel ops.",
+                                      "Disk full on @bob's host, a Slack user"]
+
+
+def test_a_link_of_numbers_first_is_called_while_slack_fails_and_the_people_after_it_once_slack_is_back(
+        client, slack, plivo, plivo_rest, fake_slack, clock, scheduler):
+    fake_slack.outage(503)
+    alert(client, slack, fake_slack, plivo_rest, "+14155550102 &gt; <@U1> Primary is down")
+    assert dialled(plivo_rest) == [BOB]
+    callee(client, plivo, plivo_rest, BOB).hang_up("no-answer", 3030, "No Answer", 0)
+    clock.advance(seconds=5)
+    scheduler.run_due()
+    assert dialled(plivo_rest) == [BOB]  # the next link is Alice: she waits until Slack gives her number
+    slack_is_back(fake_slack, clock, scheduler)
+    assert dialled(plivo_rest) == [BOB, ALICE]
+    alert_message(fake_slack, "1. +1 415-555-0102 :no_bell: no answer", "2. <@U1> :hourglass_flowing_sand: queued")
+
+
+def test_a_link_of_people_first_waits_for_slack_so_the_chain_keeps_its_order(
+        client, slack, plivo, plivo_rest, fake_slack, clock, scheduler):
+    fake_slack.outage(503)
+    send(client, slack.command("<@U1> &gt; +14155550102 Primary is down", command="/voicealert"))
+    settle(client)
+    clock.advance(seconds=5)
+    scheduler.run_due()
+    assert dialled(plivo_rest) == []  # Bob only once Alice was called and did not acknowledge
+    slack_is_back(fake_slack, clock, scheduler)
+    assert dialled(plivo_rest) == [ALICE]
+    callee(client, plivo, plivo_rest, ALICE).hang_up("no-answer", 3030, "No Answer", 0)
+    assert dialled(plivo_rest) == [ALICE, BOB]
+    alert_message(fake_slack, "1. <@U1> :no_bell: no answer", "2. +1 415-555-0102")
+
+
+def test_people_called_with_numbers_during_a_slack_outage_are_called_in_the_same_round_once_found(
+        client, slack, plivo, plivo_rest, fake_slack, clock, scheduler):
+    url = fake_slack.response_url("skipped")
+    fake_slack.outage(503, "usergroups.users.list")  # the channel can be posted to; the group cannot be read
+    send(client, slack.command("+14155550102 <!subteam^S1> +19005550123 Outage", command="/voicealert",
+                               response_url=url))
+    settle(client)
+    assert dialled(plivo_rest) == [BOB]
+    alert_message(fake_slack, "• +1 415-555-0102", "• <!subteam^S1> :mag: being looked up in Slack…")
+    slack_is_back(fake_slack, clock, scheduler)
+    assert dialled(plivo_rest) == [BOB, ALICE]  # Bob is in the group too: called once
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert "<@U3>: has no phone number in their Slack profile" in told["text"]
+    assert "premium-rate" in told["text"]
+    message = alert_message(fake_slack, "• <@U1> :hourglass_flowing_sand: queued", "<@U3> :no_entry: not called")
+    assert "looked up" not in _shown(message)
+
+
+# -- large groups ------------------------------------------------------------------------------------------
+
+
+def a_group(fake_slack, size: int, group_id: str) -> None:
+    members = [f"U{index:04d}" for index in range(size)]
+    for index, member in enumerate(members):
+        fake_slack.add_user(member, f"Person {index}", f"+1 415 555 {1000 + index}")
+    fake_slack.add_usergroup(group_id, members)
+
+
+def test_a_3000_member_group_is_refused_without_looking_anyone_up(client, slack, plivo_rest, fake_slack):
+    a_group(fake_slack, 3000, "SALL")
+    url = fake_slack.response_url("everyone")
+    send(client, slack.command("<!subteam^SALL> Lunch is here", command="/voicealert", response_url=url))
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert told["text"] == ":x: That names 3,000 people; one alert calls at most 50 phones. No call was placed."
+    assert fake_slack.calls("users.info") == [] and plivo_rest.created == []
+
+
+def test_a_group_with_more_phones_than_the_cap_stops_looking_people_up_at_the_first_one_past_it(
+        client, slack, plivo_rest, fake_slack):
+    a_group(fake_slack, 150, "SBIG")
+    url = fake_slack.response_url("big")
+    send(client, slack.command("<!subteam^SBIG> Lunch is here", command="/voicealert", response_url=url))
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert told["text"] == (":x: That would call more than 50 phones; one alert calls at most 50. "
+                            "No call was placed.")
+    assert len(fake_slack.calls("users.info")) == 51 and plivo_rest.created == []
+
+
+def test_slack_limiting_the_look_ups_of_a_group_makes_the_retry_go_on_from_where_it_stopped(
+        client, slack, plivo_rest, fake_slack, clock, scheduler):
+    a_group(fake_slack, 30, "STEAM")
+    fake_slack.fail_http("users.info", 429, retry_after="2", after=20)
+    send(client, slack.command("<!subteam^STEAM> Deploy is stuck", command="/voicealert"))
+    settle(client)
+    assert plivo_rest.created == [] and len(fake_slack.calls("users.info")) == 21
+    clock.advance(seconds=2)
+    scheduler.run_due()
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 30)
+    asked = [call["user"] for call in fake_slack.calls("users.info") if call["user"] != "U0ANA"]
+    assert len(asked) == 31 and len(set(asked)) == 30  # each person once, the one Slack limited twice
+
+
 def test_nobody_left_to_call_places_no_call(client, slack, plivo_rest, fake_slack):
     url = fake_slack.response_url("nobody")
     send(client, slack.command("<@U3> Outage", command="/voicealert", response_url=url))

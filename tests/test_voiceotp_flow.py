@@ -252,8 +252,6 @@ def test_a_forged_or_stale_slack_request_gets_401_and_places_no_call(client, sla
         (401, {"error": "authentication failed"}, "check PLIVO_AUTH_ID and PLIVO_AUTH_TOKEN"),
         (403, {"error": "Calls to this destination country are barred."},
          "Plivo does not allow calls to this destination"),
-        (429, {"error": "too many requests"}, "Plivo is limiting how fast we place calls"),
-        (503, {"error": "service unavailable"}, "Plivo had a problem on its side (HTTP 503)"),
     ],
 )
 def test_plivo_errors_become_words_in_the_channel_message(client, slack, plivo_api, fake_slack, status, plivo_body, shown):
@@ -263,6 +261,22 @@ def test_plivo_errors_become_words_in_the_channel_message(client, slack, plivo_a
     assert shown in message.text
     assert "could not be placed" in message.text
     assert "Traceback" not in message.text
+
+
+@pytest.mark.parametrize(("status", "body"), [(503, {"error": "service unavailable"}), (500, {}),
+                                              (429, {"error": "too many requests"})])
+def test_while_plivo_fails_the_channel_hears_it_is_still_trying_and_the_call_is_placed_once_it_recovers(
+        client, slack, plivo_api, fake_slack, status, body):
+    for _ in range(2):
+        plivo_api.post(CREATE_CALL_URL, status=status, json=body)  # Plivo fails twice, then places the call
+    plivo_accepts(plivo_api, "req-0001")
+    send(client, slack.command(f"{NUMBER} {CODE}"))
+    message = channel_message(fake_slack, lambda t: "still trying" in t)
+    assert message.text.endswith(": :hourglass: Plivo is having trouble; still trying…")
+    fake_slack.wait_for(lambda: len(created_call_bodies(plivo_api)) == 3, timeout=10)
+    channel_message(fake_slack, lambda t: t.endswith(": calling…"))
+    time.sleep(1.5)
+    assert len(created_call_bodies(plivo_api)) == 3  # two refused, one placed: never again after that
 
 
 def timed_out_call(client, slack, plivo_api, fake_slack) -> dict:

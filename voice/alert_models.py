@@ -44,6 +44,14 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Awaited:
+    """A recipient (a Slack user or group) still being looked up, while the alert's numbers are called."""
+
+    label: str  # as Slack shows it: "<@U123>", "<!subteam^S1>"
+    stage: int  # the link of the chain it was typed in
+
+
+@dataclass(frozen=True)
 class RequesterPhone:
     """Whoever raised the alert, as the voice bridge would call them: their profile's number, or why not."""
 
@@ -99,6 +107,10 @@ class AlertRecord:
     bridge_started_at: datetime | None = None
     bridge_ended_at: datetime | None = None
     source_link: str | None = None  # the Slack message it was raised about
+    #: Its chain's links as typed, when its numbers were called before Slack could look its people up.
+    links: int | None = None
+    #: Its people still being looked up in Slack (their links wait for them); their targets come later.
+    awaiting: tuple[Awaited, ...] = ()
 
     def target_of(self, leg: Leg) -> Target | None:
         """The target a call of this alert rings (None for a call into the voice bridge)."""
@@ -112,7 +124,17 @@ class AlertRecord:
 
     @property
     def stages(self) -> int:
-        return max((target.stage for target in self.targets), default=0) + 1
+        return self.links or max((target.stage for target in self.targets), default=0) + 1
+
+    @property
+    def awaited_stages(self) -> frozenset[int]:
+        """The links whose people are still being looked up in Slack."""
+        return frozenset(awaited.stage for awaited in self.awaiting)
+
+    @property
+    def requester_unknown(self) -> bool:
+        """Whoever raised it is a Slack user whose profile number has not been read yet."""
+        return bool(self.requester.user_id) and self.requester_number is None and self.requester_problem is None
 
     @property
     def round(self) -> int:

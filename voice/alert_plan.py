@@ -7,6 +7,10 @@ have ended and nobody acknowledged, the next stage is called at once; after
 the last stage, the next round starts `retry_delay` seconds later; after the
 last round, the alert is given up ("Nobody acknowledged").
 
+A link whose people are still being looked up in Slack (the alert's numbers
+were called first, while Slack failed) is not over until they are found and
+called: the walk waits there, and goes on once they are.
+
 Two things bend that walk. A call that ends busy or unanswered rings once
 more `redial_delay` seconds later (phones let a second call within minutes
 through Do Not Disturb) before it counts as missed; a voicemail or a refused
@@ -67,13 +71,17 @@ def next_step(alert: AlertRecord, legs: Sequence[Leg], now: datetime) -> Step:
     if alert.status != ACTIVE:
         return Over()
     current = [leg for leg in legs if leg.position == alert.position]
+    awaited = alert.awaited_stages
     if not any(leg.passed_at for leg in current):
         redials = tuple(_redials(alert, current))
         if redials or any(not leg.ended for leg in current):
             return Wait(redials)
+        if alert.position >= 0 and alert.position % alert.stages in awaited:
+            return Wait()  # its people are still being looked up: they are called once found
     following = alert.position + 1
-    # Positions where nobody is left to call are passed over.
-    while following < alert.positions and not targets_at(alert, following, legs):
+    # Positions where nobody is left to call are passed over (not one whose people are still looked up).
+    while (following < alert.positions and not targets_at(alert, following, legs)
+           and following % alert.stages not in awaited):
         following += 1
     if following >= alert.positions:
         return GiveUp()
@@ -126,6 +134,7 @@ def targets_at(alert: AlertRecord, position: int, earlier: Iterable[Leg]) -> lis
 WAITING = "waiting"  # not called yet (a later link of the chain)
 QUEUED = "queued"
 UNCONFIRMED = "not confirmed by Plivo; it may still ring"
+TROUBLE = "Plivo is having trouble; still trying"  # its create-calls fail (5xx, no connection): tried again
 RINGING_STATE = "ringing"
 ANSWERED_STATE = "answered"
 VOICEMAIL = "voicemail"
@@ -175,6 +184,8 @@ def leg_state(alert: AlertRecord, leg: Leg | None) -> str:
         return RINGING_STATE
     if leg.unconfirmed:
         return UNCONFIRMED
+    if leg.retrying:
+        return TROUBLE
     return QUEUED
 
 

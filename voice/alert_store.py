@@ -21,6 +21,7 @@ from voice.alert_models import (
     EXHAUSTED,
     RESOLVING,
     AlertRecord,
+    Awaited,
     RequesterPhone,
     Skipped,
     Target,
@@ -65,7 +66,7 @@ class AlertStore:
         return leg_from_row(leg_row), _alert(row)
 
     def recipients(self, alert_id: int) -> dict | None:
-        """The request as parsed, while its recipients are being looked up."""
+        """The request as parsed, while its recipients (or some of them: `awaiting`) are being looked up."""
         with reading(self.engine) as conn:
             raw = conn.execute(select(alerts.c.recipients).where(alerts.c.id == alert_id)).scalar()
         return json.loads(raw) if raw else None
@@ -93,17 +94,46 @@ class AlertStore:
 
     @staticmethod
     def resolved(conn: Connection, alert_id: int, *, status: str, sender_name: str, message: str,
-                 targets: Sequence[Target], skipped: Sequence[Skipped], requester_phone: RequesterPhone) -> bool:
-        """The recipients were looked up: the alert becomes `status` (active, or dropped)."""
+                 targets: Sequence[Target], skipped: Sequence[Skipped], requester_phone: RequesterPhone,
+                 links: int | None = None, awaiting: Sequence[Awaited] = (),
+                 request: dict | None = None) -> bool:
+        """The recipients were looked up (or its numbers were, and `awaiting` are still to be, in
+        `request` as typed, in a chain of `links`): the alert becomes `status` (active, or dropped)."""
+        kept = json.dumps(request | {"awaiting": [item.__dict__ for item in awaiting]}) if awaiting else None
         return conn.execute(
             update(alerts).where(alerts.c.id == alert_id, alerts.c.status == RESOLVING).values(
-                status=status, sender_name=sender_name, message=message, recipients=None,
+                status=status, sender_name=sender_name, message=message, recipients=kept, links=links,
                 requester_number=requester_phone.number, requester_problem=requester_phone.problem,
                 requester_locale=requester_phone.locale,
-                targets=json.dumps([target.__dict__ for target in targets]),
-                skipped=json.dumps([item.__dict__ for item in skipped]),
+                targets=_targets_json(targets), skipped=_skipped_json(skipped),
             )
         ).rowcount == 1
+
+    @staticmethod
+    def looked_up(conn: Connection, alert_id: int, *, targets: Sequence[Target], skipped: Sequence[Skipped]) -> bool:
+        """The people it was still waiting for were looked up: its targets and skipped as they now
+        stand (the earlier ones first, in their places). Once."""
+        return conn.execute(
+            update(alerts).where(alerts.c.id == alert_id, alerts.c.status != RESOLVING,
+                                 alerts.c.recipients.is_not(None))
+            .values(recipients=None, targets=_targets_json(targets), skipped=_skipped_json(skipped))
+        ).rowcount == 1
+
+    @staticmethod
+    def named(conn: Connection, alert_id: int, *, sender_name: str | None, message: str | None,
+              requester_phone: RequesterPhone | None) -> None:
+        """Names read after the alert opened: whoever raised it, the people its message mentions, and
+        their profile number (for the voice bridge); None: unchanged."""
+        values: dict = {}
+        if sender_name:
+            values["sender_name"] = sender_name
+        if message:
+            values["message"] = message
+        if requester_phone is not None:
+            values |= dict(requester_number=requester_phone.number, requester_problem=requester_phone.problem,
+                           requester_locale=requester_phone.locale)
+        if values:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
 
     @staticmethod
     def resolve(conn: Connection, alert_id: int, *, status: str, from_statuses: Sequence[str], now: datetime,
@@ -196,9 +226,19 @@ class AlertStore:
 
 
 def _alert(row: RowMapping) -> AlertRecord:
+    request = json.loads(row["recipients"]) if row["recipients"] else {}
     return record_from_row(
         AlertRecord, row,
         requester=requester_of(row),
         targets=tuple(Target(**target) for target in json.loads(row["targets"])),
         skipped=tuple(Skipped(**skipped) for skipped in json.loads(row["skipped"] or "[]")),
+        awaiting=tuple(Awaited(**item) for item in request.get("awaiting") or ()),
     )
+
+
+def _targets_json(targets: Sequence[Target]) -> str:
+    return json.dumps([target.__dict__ for target in targets])
+
+
+def _skipped_json(skipped: Sequence[Skipped]) -> str:
+    return json.dumps([item.__dict__ for item in skipped])

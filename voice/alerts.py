@@ -29,6 +29,7 @@ from voice.alert_models import (
     VIA_SLACK,
     AlertRecord,
     AlertView,
+    Awaited,
     RequesterPhone,
     Skipped,
     Target,
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 # The work an alert calls for.
 OPEN = "alert.open"  # subject: alert id — look its recipients up (the Slack side handles it)
+NAMES = "alert.names"  # subject: alert id — the names it says, read after it opened (the Slack side)
 NEXT = "alert.next"  # subject: alert id — what comes next (poked whenever one of its calls ends)
 STEP = "alert.step"  # subject: "<alert id>:<position>" — call that position's targets
 REDIAL = "alert.redial"  # subject: "<alert id>:<position>:<target>" — its second ring
@@ -77,7 +79,8 @@ def visible_change(before: Leg | None, after: Leg) -> bool:
     """Whether the alert's message would show a difference."""
     if before is None:
         return True
-    shown = ("status", "machine_at", "outcome", "confirm_by", "stop_requested", "cause", "passed_at")
+    shown = ("status", "machine_at", "outcome", "confirm_by", "stop_requested", "cause", "passed_at",
+             "retrying_since")
     return any(getattr(before, name) != getattr(after, name) for name in shown)
 
 
@@ -143,12 +146,15 @@ class AlertService:
 
     def opened(self, alert_id: int, *, sender_name: str, message: str, targets: Sequence[Target],
                skipped: Sequence[Skipped], then: Callable[[Connection], None] = lambda conn: None,
-               requester_phone: RequesterPhone = RequesterPhone()) -> bool:
-        """The recipients are known: start calling (or drop the alert if nobody can be called)."""
+               requester_phone: RequesterPhone = RequesterPhone(), links: int | None = None,
+               awaiting: Sequence[Awaited] = (), request: dict | None = None) -> bool:
+        """The recipients are known: start calling (or drop the alert if nobody can be called). With
+        `awaiting`, only its numbers are: they are called, and those people's links wait for them."""
         with transaction(self.engine) as conn:
             status = ACTIVE if targets else DROPPED
             if not self.store.resolved(conn, alert_id, status=status, sender_name=sender_name, message=message,
-                                       targets=targets, skipped=skipped, requester_phone=requester_phone):
+                                       targets=targets, skipped=skipped, requester_phone=requester_phone,
+                                       links=links, awaiting=awaiting, request=request):
                 return False
             if targets:
                 self.queue.poke(conn, REPORT_ALERT, str(alert_id))
@@ -157,6 +163,35 @@ class AlertService:
                 poke_steps(self.queue, conn, ALERT_STEP, str(alert_id))  # dropped: over before it began
             then(conn)
         return True
+
+    def looked_up(self, alert_id: int, *, targets: Sequence[Target], skipped: Sequence[Skipped],
+                  then: Callable[[Connection], None] = lambda conn: None) -> bool:
+        """The people an alert waited for were looked up: `targets` and `skipped` as they now stand
+        (the earlier ones unchanged, first). Those in the link being called now are called at once."""
+        with transaction(self.engine) as conn:
+            before = self.store.get_in(conn, alert_id)
+            if not self.store.looked_up(conn, alert_id, targets=targets, skipped=skipped):
+                return False
+            alert = self.store.get_in(conn, alert_id)
+            if alert.open and alert.position >= 0:
+                stage = alert.position % alert.stages
+                late = [(index, target.number, secrets.token_urlsafe(24))
+                        for index, target in enumerate(alert.targets)
+                        if index >= len(before.targets) and target.stage == stage]
+                for token in self.legs.add_alert_legs(conn, alert_id, alert.position, late, self.clock()):
+                    self.queue.enqueue(conn, PLACE, token, key=f"{PLACE}:{token}")
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
+            self.queue.poke(conn, NEXT, str(alert_id))
+            then(conn)
+        return True
+
+    def named(self, alert_id: int, *, sender_name: str | None, message: str | None,
+              requester_phone: RequesterPhone | None) -> None:
+        """The names it says, read once Slack answered (until then: the handle, or "a Slack user")."""
+        with transaction(self.engine) as conn:
+            self.store.named(conn, alert_id, sender_name=sender_name, message=message,
+                             requester_phone=requester_phone)
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
 
     def get(self, alert_id: int) -> AlertRecord | None:
         return self.store.get(alert_id)

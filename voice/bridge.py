@@ -20,7 +20,7 @@ from typing import Callable
 
 from sqlalchemy.engine import Connection, Engine
 
-from voice.alert_models import ACKNOWLEDGED, REPORT_ALERT, AlertRecord
+from voice.alert_models import ACKNOWLEDGED, REPORT_ALERT, AlertRecord, RequesterPhone
 from voice.alert_store import AlertStore
 from voice.db import transaction
 from voice.languages import phrase, speech_for_number
@@ -38,7 +38,8 @@ SETTLE = "bridge.settle"  # subject: alert id
 UNREACHABLE = "bridge.unreachable"  # subject: alert id
 #: Ends the call of whoever is still alone in the bridge, ALONE_LIMIT after the requester was missed.
 ALONE = "bridge.alone"  # subject: alert id
-#: Calls someone from the channel into the bridge (the Slack side looks their number up).
+#: Calls someone from the channel into the bridge (the Slack side looks their number up); also the
+#: requester, when their number was not read yet when the bridge opened (Slack was failing).
 JOIN = "bridge.join"  # subject: "<alert id>:<user id>"; payload {reply_url, team}
 
 #: The longest a call stays in the bridge (Plivo's timeLimit): a stuck call cannot run up a bill.
@@ -96,12 +97,25 @@ class BridgeService:
             room = self.store.get_in(conn, alert.id).bridge_room
             if first and alert.requester_number:
                 self._call_in(conn, alert, alert.requester_number, alert.requester, now, alert.requester_locale)
+            elif first and alert.requester_unknown:
+                # Their number was not read when the alert opened (Slack failing): read it now, then call.
+                subject = f"{alert.id}:{alert.requester.user_id}"
+                self.queue.enqueue(conn, JOIN, subject, key=f"{JOIN}:{subject}:requester",
+                                   payload={"team": alert.requester.team_id, "requester": True})
             elif first:
                 self._bound_the_wait(conn, alert.id, "unreachable")  # nobody to call: the channel may still join
             self.queue.poke(conn, REPORT_ALERT, str(alert.id))
         if first:
             log.info("alert %s: voice bridge opened", alert.id)
-        return Entry(room, requester_called=bool(alert.requester_number))
+        return Entry(room, requester_called=bool(alert.requester_number) or alert.requester_unknown)
+
+    def requester_unreachable(self, alert_id: int, phone: RequesterPhone) -> None:
+        """The requester's number, read once the bridge was open, cannot be called: the channel sees why,
+        and whoever waits in the bridge waits a bounded time."""
+        with transaction(self.engine) as conn:
+            self.store.named(conn, alert_id, sender_name=None, message=None, requester_phone=phone)
+            self._bound_the_wait(conn, alert_id, "unreachable")
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
 
     def join(self, alert_id: int, user_id: str, number: str, team_id: str, language: str | None = None) -> str | None:
         """Call someone from the channel into the bridge; why not, when not (a sentence for them).

@@ -10,13 +10,19 @@ nobody else's call. A call whose slot is far off goes back to the queue
 booked for it (work.Deferred), so a worker that dies holds no call hostage
 behind its lease; and the create-calls are spaced once more as they go, so
 a late one cannot bunch up with the next.
+
+A create-call that certainly did not reach Plivo (Plivo answered 5xx or 429,
+or no connection could be made) is tried again, with backoff, for as long as
+the call is still useful (`keep_trying`), and the channel says Plivo is having
+trouble meanwhile; then it is placed, or fails saying how long it was tried.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from voice.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
 from voice.db import transaction
@@ -84,6 +90,24 @@ def callback_urls(public_url: str, token: str, purpose: str = OTP) -> CallUrls:
                       ("answer", "hangup", "ring", "machine", key, "menu", "silence", "conference")))
 
 
+#: The longest wait between two create-calls of one call while Plivo fails them (the waits double up to
+#: it): a call is placed within about this long of Plivo's recovery.
+RETRY_WAIT_MAX = 5.0
+
+
+def keep_trying(otp_ttl: int = 600, alert_retry_delay: int = 60) -> dict[str, timedelta]:
+    """How long after it was asked for a call stays worth placing while Plivo fails its create-calls:
+    a voice code's, until its code expires (OTP_TTL); an alert's, as long as its round would have lasted
+    had it rung unanswered (its ring time, then the wait for the next round); a call someone waits for
+    (a test call, a call into the voice bridge), a minute."""
+    return {OTP: timedelta(seconds=otp_ttl), ALERT: timedelta(seconds=RING_TIMEOUT + alert_retry_delay),
+            BRIDGE: timedelta(minutes=1), TEST: timedelta(minutes=1)}
+
+
+#: Why a call stopped being tried, for the channel.
+_TOO_LATE = {OTP: "the code expired", ALERT: "the alert's round was over"}
+
+
 #: Where a deferred call's booked slot is kept in its work item's payload.
 SLOT = "cps_slot"
 
@@ -99,6 +123,8 @@ class DialConfig:
     from_number: str
     #: Voice codes: a key press before the code, and Plivo hangs up on a machine.
     voicemail_guard: bool = True
+    #: By purpose: how long after it was asked for a call is tried through Plivo's failures.
+    keep_trying: dict[str, timedelta] = field(default_factory=keep_trying)
 
 
 class Dialler:
@@ -237,10 +263,20 @@ class Dialler:
             self.lifecycle.unconfirmed(leg, call.ring_timeout)
             return
         if error.retryable:
-            # Certainly not placed (no connection, or Plivo's 429): the next attempt may dial it.
-            self.lifecycle.apply(leg, lambda conn: self.legs.undial(conn, leg.token))
-            raise RetryLater(str(error), after=1.0 if error.status == 429 else None)
+            self._retry_or_give_up(leg, error)
+            return
         self.lifecycle.finish(leg, Outcome.FAILED, str(error), permanent=error.permanent)
+
+    def _retry_or_give_up(self, leg: Leg, error: PlivoError) -> None:
+        """Certainly not placed (Plivo's 5xx or 429, no connection): back in the queue, tried again
+        while the call is still useful, its attempts not counted (an outage can last minutes)."""
+        now = self.lifecycle.clock()
+        wait = retry_wait(leg.retrying_since, now)
+        if now + timedelta(seconds=wait) > leg.created_at + self.config.keep_trying[leg.purpose]:
+            self.lifecycle.finish(leg, Outcome.FAILED, gave_up(error, leg, now))
+            return
+        self.lifecycle.apply(leg, lambda conn: self.legs.undial(conn, leg.token, now))
+        raise RetryLater(str(error), after=wait, counted=False)
 
     def _cancel_if_taken(self, leg: Leg) -> None:
         """Not dialled because its alert was taken or cancelled meanwhile: it never rings."""
@@ -265,3 +301,19 @@ class Dialler:
         elif leg.status == DIALLING and leg.confirm_by is None:
             self.lifecycle.unconfirmed(leg, RING_TIMEOUT)
 
+
+def retry_wait(since: datetime | None, now: datetime) -> float:
+    """Seconds before the next create-call of a call Plivo has failed since `since`: as long as the
+    failures have lasted (so the waits double), at least a second, at most RETRY_WAIT_MAX. Pure."""
+    lasted = (now - since).total_seconds() if since is not None else 0.0
+    return min(RETRY_WAIT_MAX, max(1.0, lasted))
+
+
+def gave_up(error: PlivoError, leg: Leg, now: datetime) -> str:
+    """Why a call Plivo kept failing was given up, for the channel. Pure."""
+    if leg.retrying_since is None:
+        return str(error)  # its first attempt came too late to try again
+    seconds = int((now - leg.retrying_since).total_seconds())
+    lasted = f"{seconds} s" if seconds < 120 else f"{round(seconds / 60)} min"
+    too_late = _TOO_LATE.get(leg.purpose, "the call was no longer worth placing")
+    return f"{error.problem}; tried again for {lasted}, until {too_late}. No call was placed."

@@ -95,7 +95,8 @@ _ALERT_OPEN = or_(legs.c.alert_id.is_(None), legs.c.purpose != ALERT,
                   exists().where(alerts.c.id == legs.c.alert_id, alerts.c.status == "active"))
 _START_DIALLING = _transition(legs.c.status == QUEUED, legs.c.stop_requested.is_(False), _ALERT_OPEN,
                               status=DIALLING, dialled_at=_NOW)
-_UNDIAL = _transition(legs.c.status == DIALLING, legs.c.confirm_by.is_(None), status=QUEUED, dialled_at=None)
+_UNDIAL = _transition(legs.c.status == DIALLING, legs.c.confirm_by.is_(None), status=QUEUED, dialled_at=None,
+                     retrying_since=func.coalesce(legs.c.retrying_since, _NOW))
 _SET_REQUEST = _transition(legs.c.request_uuid.is_(None), request_uuid=bindparam("p_request"))
 _PLACED = _transition(legs.c.status == DIALLING, status=CALLING, confirm_by=None)
 _UNCONFIRMED = _transition(legs.c.status == DIALLING, confirm_by=bindparam("p_confirm_by"))
@@ -193,9 +194,10 @@ class LegStore:
         """Queued → dialling, unless its alert was taken meanwhile: only one create-call, ever."""
         return self._change(conn, _START_DIALLING, token, p_now=now)
 
-    def undial(self, conn: Connection, token: str) -> Leg | None:
-        """Back to queued: the create-call certainly did not reach Plivo (no connection, a 429)."""
-        return self._change(conn, _UNDIAL, token)
+    def undial(self, conn: Connection, token: str, now: datetime) -> Leg | None:
+        """Back to queued: the create-call certainly did not reach Plivo (a 5xx, no connection, a 429);
+        it is being retried since the first such failure."""
+        return self._change(conn, _UNDIAL, token, p_now=now)
 
     def placed(self, conn: Connection, token: str, request_uuid: str) -> Leg | None:
         """Plivo accepted the request; the leg as it stands (a callback may already have moved it on)."""

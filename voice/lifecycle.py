@@ -42,6 +42,8 @@ BRIDGE_WATCH = 3600 + 600
 NOT_CONFIRMED = "Plivo did not confirm the call; it may still ring"
 NEVER_RANG = "Plivo did not confirm the call, and it never rang"
 NO_FINAL_REPORT = "no final report came back from Plivo"
+#: What Slack says of a call whose create-calls Plivo keeps failing (5xx, no connection): it is tried again.
+PLIVO_TROUBLE = "Plivo is having trouble; still trying"
 
 # The work that follows a call.
 PLACE = "call.place"  # subject: token — the create-call

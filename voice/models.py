@@ -85,6 +85,8 @@ class Leg:
     call_uuid: str | None = None  # Plivo's, from the first callback: it binds the leg
     dialled_at: datetime | None = None
     confirm_by: datetime | None = None  # Plivo did not confirm the create-call: it may ring until then
+    #: Plivo failed its create-calls since then (a 5xx, no connection, a 429): still being tried.
+    retrying_since: datetime | None = None
     answered_at: datetime | None = None
     machine_at: datetime | None = None
     ended_at: datetime | None = None
@@ -105,6 +107,11 @@ class Leg:
     @property
     def kind(self) -> str:
         return self.purpose
+
+    @property
+    def retrying(self) -> bool:
+        """Not placed yet because Plivo failed its create-calls: it is being tried again."""
+        return self.retrying_since is not None and self.status in (QUEUED, DIALLING) and self.confirm_by is None
 
     @property
     def unconfirmed(self) -> bool:

@@ -55,7 +55,7 @@ def visible_change(before: Leg | None, after: Leg) -> bool:
     """Whether the requester would see a difference in the status message."""
     if before is None:
         return True
-    shown = ("status", "machine_at", "code_read_at", "outcome", "cost", "confirm_by", "cause")
+    shown = ("status", "machine_at", "code_read_at", "outcome", "cost", "confirm_by", "cause", "retrying_since")
     return any(getattr(before, name) != getattr(after, name) for name in shown)
 
 

@@ -1,9 +1,11 @@
 """Plivo's REST API: place, cancel and hang up calls.
 
 Our own small client on a `requests.Session` rather than the plivo SDK: the
-SDK has no base-URL option, retries a create-call after a 5xx (which can ring
-a phone twice) and is not thread-safe (its client mutates `base_uri` and a
-retry counter on every request: plivo-python `plivo/rest/client.py`).
+SDK has no base-URL option, retries a create-call at once after any 5xx, a
+gateway's 504 too (which may have reached Plivo: a phone can ring twice), and
+is not thread-safe (its client mutates `base_uri` and a retry counter on every
+request: plivo-python `plivo/rest/client.py`). The work queue retries what
+certainly did not reach Plivo, with backoff (voice/dialing.py).
 https://www.plivo.com/docs/voice/api/call/make-a-call
 Errors come back as one exception type whose message a person understands.
 """
@@ -29,17 +31,19 @@ class PlivoError(Exception):
     """A Plivo request failed. `str(error)` is a sentence for the requester.
 
     `placed_unknown` is true when we cannot tell whether the call was placed
-    (a timeout after the request was sent): it must never be sent again.
-    `retryable` is true when the request certainly did nothing and may work
-    later: Plivo's 429, or no connection at all.
+    (a timeout after the request was sent, a gateway's 504): it must never be
+    sent again. `retryable` is true when the request certainly did nothing and
+    may work later: Plivo's 429 or 5xx answer, or no connection at all.
+    `problem` says what went wrong without the advice that follows it.
     """
 
     def __init__(self, message: str, *, status: int | None = None, placed_unknown: bool = False,
-                 retryable: bool = False):
+                 retryable: bool = False, problem: str | None = None):
         super().__init__(message)
         self.status = status
         self.placed_unknown = placed_unknown
         self.retryable = retryable or status == 429
+        self.problem = problem or message
         metrics.PLIVO_ERRORS.labels(metrics.status_label(status)).inc()  # each failed request makes one
 
     @property
@@ -158,8 +162,7 @@ class PlivoClient:
         try:
             return self._session.request(method, url, timeout=self._timeout, **kwargs)
         except requests.ConnectTimeout:
-            raise PlivoError("Plivo could not be reached (connection timed out); no call was placed.",
-                             retryable=True) from None
+            raise _unreachable("connection timed out") from None
         except requests.Timeout:
             raise PlivoError(
                 "Plivo did not answer in time, so the call may or may not have been placed.",
@@ -167,8 +170,7 @@ class PlivoClient:
             ) from None
         except requests.ConnectionError as error:
             if _never_connected(error):
-                raise PlivoError("Plivo could not be reached (connection failed); no call was placed.",
-                                 retryable=True) from None
+                raise _unreachable("connection failed") from None
             # The connection broke after the request went out: Plivo may have acted on it.
             raise PlivoError("The connection to Plivo broke, so the call may or may not have been placed.",
                              placed_unknown=True) from None
@@ -179,6 +181,11 @@ class PlivoClient:
         if response.status_code not in (200, 202, 204, 404):
             raise PlivoError(f"Plivo refused to stop the call (HTTP {response.status_code}).",
                              status=response.status_code)
+
+
+def _unreachable(how: str) -> PlivoError:
+    problem = f"Plivo could not be reached ({how})"
+    return PlivoError(f"{problem}; no call was placed.", retryable=True, problem=problem)
 
 
 def _never_connected(error: requests.ConnectionError) -> bool:
@@ -220,9 +227,17 @@ def _raise_for_create(response: requests.Response) -> None:
     elif status == 404:
         message = "Plivo does not know this account; an admin should check PLIVO_AUTH_ID."
     elif status == 429:
-        message = "Plivo is limiting how fast we place calls right now; try again in a minute."
+        raise PlivoError("Plivo is limiting how fast we place calls right now; try again in a minute.",
+                         status=status, problem="Plivo was limiting how fast we place calls")
+    elif status == 504:
+        # A gateway's timeout: it passed the request on and gave up waiting, so Plivo may have acted on it.
+        raise PlivoError("Plivo's gateway timed out (HTTP 504), so the call may or may not have been placed.",
+                         status=status, placed_unknown=True)
     elif status >= 500:
-        message = f"Plivo had a problem on its side (HTTP {status}); no call was placed. Try again shortly."
+        # Plivo answered that it failed: nothing was placed, and it may work in a moment (the caller retries).
+        problem = f"Plivo had a problem on its side (HTTP {status})"
+        raise PlivoError(f"{problem}; no call was placed. Try again shortly.", status=status, retryable=True,
+                         problem=problem)
     else:
         message = f"Plivo refused the call (HTTP {status}{': ' + says if says else ''})."
     raise PlivoError(message, status=status)

@@ -80,6 +80,9 @@ legs = Table(
     Column("dialled_at", DateTime(timezone=True)),  # the create-call was sent
     # Plivo did not confirm the create-call: the call may still ring until then, and stays answerable.
     Column("confirm_by", DateTime(timezone=True)),
+    # Plivo failed the create-call since then in a way that certainly placed nothing (a 5xx, no
+    # connection, a 429): it is tried again, with backoff, for as long as the call is still useful.
+    Column("retrying_since", DateTime(timezone=True)),
     Column("answered_at", DateTime(timezone=True)),
     Column("machine_at", DateTime(timezone=True)),  # Plivo's machine detection heard an answering machine
     Column("ended_at", DateTime(timezone=True)),
@@ -146,10 +149,14 @@ alerts = Table(
     Column("message", Text, nullable=False),
     Column("targets", Text, nullable=False),  # JSON list of Target
     Column("skipped", Text, nullable=False, default="[]"),  # JSON list of Skipped
-    # While the recipients are being looked up in Slack: the parsed request (JSON), else NULL.
+    # While the recipients are being looked up in Slack: the parsed request (JSON), else NULL. An alert
+    # whose numbers were called before Slack answered keeps it, with the people still `awaiting`.
     Column("recipients", Text),
     Column("rounds", Integer, nullable=False),
     Column("retry_delay", Integer, nullable=False),
+    # The links of its chain as typed, when its numbers were called before Slack could look its
+    # people up (their links are filled in later); NULL: as many as its targets name.
+    Column("links", Integer),
     # Seconds before a busy or unanswered call rings once more (ALERT_REDIAL_DELAY when raised; 0: never).
     Column("redial_delay", Integer, nullable=False, default=0, server_default="0"),
     # Whoever raised it, for the voice bridge: their profile's number (E.164), or why it cannot be

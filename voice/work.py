@@ -82,11 +82,16 @@ class WorkItem:
 
 
 class RetryLater(Exception):
-    """The work could not be done now but may succeed later (Slack's 429, a 5xx, a timeout)."""
+    """The work could not be done now but may succeed later (Slack's 429, a 5xx, a timeout).
 
-    def __init__(self, reason: str, after: float | None = None):
+    `counted=False`: the attempt is not counted against the kind's attempts, for a handler that
+    bounds its own retries (a call is tried through a Plivo outage only while it is still useful).
+    """
+
+    def __init__(self, reason: str, after: float | None = None, *, counted: bool = True):
         super().__init__(reason)
         self.after = after  # seconds; None: the kind's backoff
+        self.counted = counted
 
 
 class Deferred(Exception):
@@ -237,14 +242,17 @@ class WorkQueue:
         with transaction(self.engine) as conn:
             conn.execute(update(work_items).where(mine).values(**values))
 
-    def retry(self, item: WorkItem, owner: str, *, after: float, error: str) -> None:
-        """Try again in `after` seconds."""
+    def retry(self, item: WorkItem, owner: str, *, after: float, error: str, counted: bool = True) -> None:
+        """Try again in `after` seconds (`counted=False`: this attempt does not count)."""
+        values = dict(state=PENDING, due_at=self.clock() + timedelta(seconds=after), lease_owner=None,
+                      lease_until=None, last_error=error[:2000])
+        if not counted:
+            values["attempts"] = work_items.c.attempts - 1
         with transaction(self.engine) as conn:
             conn.execute(
                 update(work_items)
                 .where(work_items.c.id == item.id, work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
-                .values(state=PENDING, due_at=self.clock() + timedelta(seconds=after), lease_owner=None,
-                        lease_until=None, last_error=error[:2000])
+                .values(**values)
             )
 
     def defer(self, item: WorkItem, owner: str, *, until: float, payload: dict | None = None) -> None:

@@ -266,13 +266,13 @@ class Workers:
         except GiveUp as refused:
             self._failed(item, policy, str(refused))
         except RetryLater as later:
-            if item.attempts >= policy.attempts:
+            if later.counted and item.attempts >= policy.attempts:
                 self._failed(item, policy, str(later), f" (after {item.attempts} attempts)")
             else:
                 delay = later.after if later.after is not None else policy.delay(item.attempts)
                 log.info("%s %s: %s; again in %.1f s", item.kind, _short(item.subject), later, delay)
                 metrics.WORK_RETRIES.labels(item.kind).inc()
-                self.queue.retry(item, self.owner, after=delay, error=str(later))
+                self.queue.retry(item, self.owner, after=delay, error=str(later), counted=later.counted)
         except Exception as error:
             log.exception("%s %s failed (attempt %s of %s)", item.kind, _short(item.subject), item.attempts,
                           policy.attempts)

@@ -32,7 +32,7 @@ class FakePlivoApi:
         self._server: ThreadingHTTPServer | None = None
         self.base_url = ""
 
-    def start(self) -> "FakePlivoApi":
+    def start(self, port: int = 0) -> "FakePlivoApi":
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,7 +45,7 @@ class FakePlivoApi:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
@@ -55,6 +55,15 @@ class FakePlivoApi:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+
+    def refuse_connections(self) -> None:
+        """Close the port: every connection is refused, as when Plivo's API cannot be reached."""
+        self.stop()
+
+    def accept_connections(self) -> None:
+        """Open the same port again (Plivo is back)."""
+        self.start(port=int(self.base_url.rsplit(":", 1)[1]))
 
     def __enter__(self) -> "FakePlivoApi":
         return self.start()

@@ -115,7 +115,10 @@ class FakeSlackApi:
             self._ts_counter = 0
             self._failing_channels: dict[str, str] = {}
             self._failing_methods: dict[str, str] = {}
-            self._http_failures: dict[str, list[tuple[int, str | None]]] = {}  # method -> (status, Retry-After)
+            # method -> (status, Retry-After), or None for a call answered as usual
+            self._http_failures: dict[str, list[tuple[int, str | None] | None]] = {}
+            self._outage: int | None = None  # every Web API method answers this HTTP status…
+            self._outage_methods: frozenset[str] = frozenset()  # …or only these
             self._delay = 0.0
             self._responses: dict[str, list[dict]] = {}  # accepted response_url payloads
             self._rejected: dict[str, list[dict]] = {}  # payloads refused after the 5-use limit
@@ -165,16 +168,25 @@ class FakeSlackApi:
         with self._lock:
             self._failing_methods[method] = error
 
-    def fail_http(self, method: str, status: int, times: int = 1, retry_after: str | None = None) -> None:
-        """Answer the next `times` calls of `method` with HTTP `status` (429 with `Retry-After`, 500…),
-        doing nothing, as Slack does when it limits or fails a call."""
+    def fail_http(self, method: str, status: int, times: int = 1, retry_after: str | None = None,
+                  after: int = 0) -> None:
+        """Answer the next `times` calls of `method` (once `after` more have been answered as usual) with
+        HTTP `status` (429 with `Retry-After`, 500…), doing nothing, as Slack does when it limits or
+        fails a call."""
         with self._lock:
-            self._http_failures.setdefault(method, []).extend([(status, retry_after)] * times)
+            self._http_failures.setdefault(method, []).extend([None] * after + [(status, retry_after)] * times)
 
     def failures_left(self) -> int:
         """How many of the failures set by fail_http have not been met yet."""
         with self._lock:
-            return sum(len(left) for left in self._http_failures.values())
+            return sum(1 for left in self._http_failures.values() for failure in left if failure)
+
+    def outage(self, status: int | None = 503, *methods: str) -> None:
+        """Every Web API method (or those named) answers HTTP `status` until outage(None): Slack's API
+        is down."""
+        with self._lock:
+            self._outage = status
+            self._outage_methods = frozenset(methods)
 
     def add_user(self, user_id: str, name: str, phone: str = "", *, deleted: bool = False,
                  is_bot: bool = False, locale: str = "en-US") -> None:
@@ -275,6 +287,8 @@ class FakeSlackApi:
                 self._requests.append(RecordedRequest(method, headers, body, raw))
                 failures = self._http_failures.get(method)
                 failure = failures.pop(0) if failures else None
+                if self._outage is not None and (not self._outage_methods or method in self._outage_methods):
+                    failure = (self._outage, None)
                 payload = None if failure else self._web_api(method, body, headers.get("authorization", ""))
             if failure:
                 status, retry_after = failure
