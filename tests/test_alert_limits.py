@@ -18,7 +18,7 @@ from voice.limits import Refused
 from voice.models import Requester
 from voice.numbers import parse_phone_number
 from voice.otp import CodeOrder
-from voice.schema import alerts
+from voice.schema import alert_numbers, alerts
 
 STRANGER = "+14155550166"
 ANA = Requester("U0ANA", "", "T1")
@@ -153,3 +153,10 @@ def test_alerts_at_once_on_two_instances_never_squeeze_past_the_number_limit(set
             services.close()
     assert sorted(outcomes) == ["raised"] * 3 + ["rate_limit"] * 5
     assert stored == 3
+
+
+def test_a_typed_number_the_policy_refuses_is_never_called_so_never_counted(core):
+    for n in range(4):  # premium rate: skipped when the alert opens, so no call to count
+        assert typed_alert(core, number="+19005550123", requester=Requester(f"U{n}", "", "T1")) is not None
+    with reading(core.engine) as conn:
+        assert conn.execute(select(func.count()).select_from(alert_numbers)).scalar() == 0

@@ -49,7 +49,7 @@ from voice.legs import LegStore
 from voice.lifecycle import PLACE, STOP
 from voice.limits import Limit, RateLimited, check, rate_refusal, serialise
 from voice.models import Leg, Requester
-from voice.numbers import PhoneNumber
+from voice.numbers import PhoneNumber, parse_phone_number
 from voice.policy import DestinationPolicy, refusal_for
 from voice.steps import ALERT_STEP, poke_steps
 from voice.work import WorkQueue
@@ -150,6 +150,9 @@ class AlertService:
         frees up, with nothing stored. The alert then counts once against each, whatever it rings later.
         """
         now = self.clock()
+        # A number the policy refuses is never called: it neither counts nor is counted.
+        typed_numbers = [number for number in dict.fromkeys(typed_numbers)
+                         if self.refusal_for(parse_phone_number(number)) is None]
         with transaction(self.engine) as conn:
             if self.store.seen(conn, request_id):
                 return None  # delivered again: its first delivery was counted, and raised it
@@ -176,7 +179,7 @@ class AlertService:
             if limit.scope == "requester":
                 check(self.store.raised_since(conn, requester, now - limit.window), limit)
                 continue
-            for number in dict.fromkeys(typed_numbers):
+            for number in typed_numbers:
                 check(self.store.typed_number_calls_since(conn, number, now - limit.window), limit, number)
 
     def opened(self, alert_id: int, *, sender_name: str, message: str, targets: Sequence[Target],
