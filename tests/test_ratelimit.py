@@ -198,16 +198,25 @@ def test_an_alerts_calls_book_at_most_the_horizon_ahead_and_wait_in_turn_without
     waiting = places[2:]
     assert all(place.slot is None for place in waiting)
     assert [place.turn for place in waiting] == pytest.approx([clock.now + n * interval for n in (2, 3, 4)])
-    # Each goes back to the queue until its turn is within the horizon: in order, one by one, no herd.
+    # Each goes back to the queue until just before its turn: in order, one by one, no herd.
     untils = []
     for n, place in enumerate(waiting, start=2):
         with pytest.raises(Deferred) as deferred:
             calls.slot(item(n), place, hold=0.5)
         untils.append(deferred.value.until)
         assert deferred.value.payload == {TURN: place.turn}
-    assert untils == pytest.approx([clock.now + n * interval - HORIZON for n in (2, 3, 4)])
-    # A code asked now finds only the horizon's alert calls ahead of it.
-    assert calls.place(item(9), waited_for=True).slot == pytest.approx(clock.now + 2 * interval)
+    assert untils == pytest.approx([clock.now + n * interval - 0.25 for n in (2, 3, 4)])
+    # Back then, it finds its slot free, at its turn: the one just after the calls ahead of it.
+    clock.now = untils[0]
+    assert calls.place(item(2, {TURN: waiting[0].turn}), waited_for=False).slot == pytest.approx(waiting[0].turn)
+
+
+def test_a_code_asked_during_an_alerts_burst_finds_at_most_the_horizon_of_alert_calls_ahead(engine):
+    clock = StoppedClock()
+    calls, interval = pacing(engine, clock, rate=10.0), SPACING / 10.0
+    for n in range(50):
+        calls.place(item(n), waited_for=False)
+    assert calls.place(item(99), waited_for=True).slot - clock.now <= HORIZON + interval
 
 
 def test_an_alert_call_whose_turn_came_while_codes_took_the_slots_waits_for_the_next_and_keeps_its_turn(engine):

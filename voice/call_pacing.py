@@ -5,8 +5,10 @@ are claimed. Alone, that lets a 50-person alert book 25 s of slots at the defaul
 a voice code asked meanwhile waits behind all of them while its callee waits on a sign-up page. So an
 alert's calls first queue in a line of their own (a second limiter at the same pace, which hands out
 their turns in order), and take a slot of the account's limiter only once their turn is at most
-HORIZON seconds off. A voice code, a test call or a call into the voice bridge (someone is on the line,
-waiting) reserves its slot at once, so it finds at most HORIZON seconds of alert calls booked ahead.
+HORIZON seconds off: those of a burst whose turn is further off go back to the work queue until just
+before it, and then find their slot free. A voice code, a test call or a call into the voice bridge
+(someone is on the line, waiting) reserves its slot at once, so it finds at most HORIZON seconds of
+alert calls booked ahead of it.
 
 Alerts lose nothing when nobody else calls: their turns come at the account's pace. Codes cannot starve
 them either, as their own limits (per number, per requester, per API key) bound how many there are.
@@ -66,8 +68,9 @@ class CallPacing:
         until then, its slot (or its turn) kept in the item's payload."""
         payload = dict(item.payload or {})
         if place.slot is None:
-            # Not booked: back when its turn (or the account's next free slot) is within the horizon.
-            due = max(place.turn or 0.0, self.slots.next_free()) - self.horizon
+            # Not booked: back just before its turn, when the calls ahead have taken theirs and its slot
+            # is the next (or, where calls someone waits for took the slots, once one is within the horizon).
+            due = max((place.turn or 0.0) - hold / 2, self.slots.next_free() - self.horizon)
             payload[TURN] = place.turn
             raise Deferred("waiting for its turn among alert calls", until=due, payload=payload)
         if place.slot - self.now() > hold:
