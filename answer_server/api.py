@@ -33,7 +33,7 @@ from answer_server.api_values import (
 )
 from answer_server.openapi import CODE_ID_PATTERN, OPENAPI
 from voice.models import Requester
-from voice.otp import CodeOrder, OtpService, Refused
+from voice.otp import API, CodeOrder, OtpService, Refused, code_owner
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def api_blueprint(
                                            requester.user_id.removeprefix("api:"))
         if isinstance(request_id, ApiError):
             return error_response(request_id)
-        order = CodeOrder(number=parsed.number, requester=requester, source="api", code=parsed.code,
+        order = CodeOrder(number=parsed.number, requester=requester, source=API, code=parsed.code,
                           language=parsed.language, request_id=request_id)
         try:
             opened = otp.request(order)
@@ -166,7 +166,8 @@ def api_blueprint(
         parsed = _read_body(parse_check_request)
         if isinstance(parsed, ApiError):
             return error_response(parsed)
-        answer = check_answer(otp.check(parsed.number, parsed.code))
+        # The key's own code: another key's code for the number is "no code" to it, costs it no try.
+        answer = check_answer(otp.check(parsed.number, parsed.code, code_owner(g.api_requester, API)))
         return error_response(answer) if isinstance(answer, ApiError) else _json(answer, 200)
 
     @bp.get("/otp/<code_id:code_id>")

@@ -116,9 +116,11 @@ _REQUEST_CODE = {
     "operationId": "requestCode",
     "summary": "Call a number and read it a code",
     "description": (
-        "Stores a code for the number (a new one replaces a live one) and places the call after answering. "
+        "Stores a code for the number (a new one replaces the live one this API key asked for; another key's "
+        "code is left alone) and places the call after answering. "
         "The code is never returned: send your own in `code`, or let the server generate one and ask the "
-        "person to type back what they heard. The same destination rules and rate limits apply as in Slack. "
+        "person to type back what they heard. The same destination rules and rate limits apply as in Slack; "
+        "a number's limits count the calls every key asked for. "
         "A repeated Idempotency-Key (per API key) is refused with 409 and places no call."
     ),
     "parameters": [{
@@ -155,14 +157,16 @@ _CHECK_CODE = {
     "operationId": "checkCode",
     "summary": "Check the code the person typed back",
     "description": (
-        "Checks the live code for the number. A wrong code spends one of its tries; when none are left "
-        "the code is dead (429 too_many_attempts). A verified code cannot be checked again."
+        "Checks the live code this API key asked for, for the number: a code belongs to the key that asked "
+        "for it, and another key's code for the same number is not seen (404 no_code) and loses no try. "
+        "A wrong code spends one of its tries; when none are left the code is dead (429 too_many_attempts). "
+        "A verified code cannot be checked again."
     ),
     "requestBody": _body("CheckRequest", {"to": E164, "code": "123456"}),
     "responses": {
         "200": _ok("Checked: valid or not, and the tries left.", "CheckResult"),
         "400": _error("The body is not JSON or not a JSON object, or could not be read", _BODY_400),
-        "404": _error("No code was requested for this number", ("no_code",)),
+        "404": _error("No code was requested for this number with this key", ("no_code",)),
         "405": _not_allowed(_ALLOW_POST),
         "409": _error("The code expired or was already verified", ("expired", "already_verified")),
         **_BODY_ERRORS,
@@ -261,7 +265,7 @@ _SCHEMAS = {
             "verification": {
                 "type": "string",
                 "enum": ["live", "verified", "dead", "expired", "replaced"],
-                "description": "live: can be checked; dead: out of tries; replaced: a newer code was requested.",
+                "description": "live: can be checked; dead: out of tries; replaced: a newer code was requested with this key.",
             },
             "attempts_left": {"type": "integer", "minimum": 0, "description": "0 unless the code is live."},
             "expires_at": _TIME,

@@ -35,7 +35,7 @@ from bot.workspaces import (
 )
 from voice.alert_calls import AlertCalls
 from voice.alert_store import AlertStore
-from voice.alerts import AlertFollowers, AlertService
+from voice.alerts import AlertFollowers, AlertService, alert_limits
 from voice.bridge import BridgeCalls, BridgeFollowers, BridgeService
 from voice.clock import utcnow
 from voice.db import make_engine, transaction
@@ -125,7 +125,8 @@ def build_services(
     prepare_database(engine, box)
     queue = WorkQueue(engine, clock=clock)
     legs = LegStore(engine)
-    policy = DestinationPolicy(settings.allowed_countries, settings.plivo_from_number)
+    policy = DestinationPolicy(settings.allowed_countries, settings.plivo_from_number,
+                               allowed_types=settings.allowed_number_types, allowed_networks=settings.allowed_networks)
     lifecycle = CallLifecycle(engine, legs, queue, clock=clock,
                               followers={OTP: OtpFollowers(queue, clock), ALERT: AlertFollowers(queue),
                                          BRIDGE: BridgeFollowers(queue), TEST: TestFollowers(queue)})
@@ -134,6 +135,7 @@ def build_services(
     alert_store = AlertStore(engine)
     alerts = AlertService(engine, alert_store, legs, queue, policy=policy, retries=settings.alert_retries,
                           retry_delay=settings.alert_retry_delay, redial_delay=settings.alert_redial_delay,
+                          limits=alert_limits(settings.alert_limit_number_hour, settings.alert_limit_requester_hour),
                           clock=clock)
     plivo = plivo or PlivoClient(settings.plivo_api_url, settings.plivo_auth_id, settings.plivo_auth_token)
     bridge = BridgeService(engine, alert_store, legs, queue, plivo=plivo, voice=settings.voice, clock=clock)

@@ -67,6 +67,8 @@ def voicebridge_env(*, port: int, slack_api_url: str, plivo_api_url: str, databa
         "OTP_LIMIT_NUMBER_10MIN": "0",
         "OTP_LIMIT_NUMBER_DAY": "0",
         "OTP_LIMIT_REQUESTER_HOUR": "0",
+        "ALERT_LIMIT_NUMBER_HOUR": "0",
+        "ALERT_LIMIT_REQUESTER_HOUR": "0",
         # Read by the rewritten server (processes x threads); today's ignores them.
         "WEB_CONCURRENCY": "2",
         "THREADS": "8",

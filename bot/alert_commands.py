@@ -114,6 +114,11 @@ def parse_voicealert(text: str) -> AlertRequest | HelpRequest | CommandError:
     return AlertRequest(stages=tuple(tuple(stage) for stage in stages), message=message, language=language)
 
 
+def typed_numbers(stages: tuple[tuple[Recipient, ...], ...]) -> tuple[str, ...]:
+    """The numbers a person typed among the recipients (E.164), each once: what the number limit counts."""
+    return tuple(dict.fromkeys(recipient.id for stage in stages for recipient in stage if recipient.kind == NUMBER))
+
+
 def _recipient_at(text: str, position: int) -> tuple[Recipient | CommandError | None, int]:
     if match := _USER.match(text, position):
         return Recipient(USER, match[1], f"<@{match[1]}>"), match.end()

@@ -18,7 +18,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.alert_commands import NUMBER, plain_message
+from bot.alert_commands import NUMBER, plain_message, typed_numbers
 from bot.alert_form import (
     CALLBACK_ID,
     MESSAGE,
@@ -35,8 +35,10 @@ from bot.alert_form import (
 from bot.alert_listeners import spoken_channel
 from bot.alert_messages import failure_reply
 from bot.app import Access
+from bot.messages import rate_limit_text
 from bot.mrkdwn import slack_text
 from voice.alerts import AlertService
+from voice.limits import Refused
 from voice.models import Requester
 from voice.numbers import parse_phone_number
 
@@ -139,7 +141,14 @@ def _submitted(alerts: AlertService, access: Access, secret: str, record_refusal
                 recipients={"stages": [[asdict(r) for r in stage] for stage in request.stages],
                             "message": request.message, "language": None},
                 # One alert per form, however often Slack delivers its submission.
-                request_id=f"view:{view.get('id', '')}"[:128], source_link=origin.link)
+                request_id=f"view:{view.get('id', '')}"[:128], source_link=origin.link,
+                typed_numbers=typed_numbers(request.stages))
+        except Refused as refused:
+            record_refusal(source="slack", requester=requester, number=refused.number, kind=refused.kind,
+                           reason=str(refused))
+            # Under the numbers for a number's limit; under the people for the requester's own.
+            return ack(response_action="errors", errors={NUMBERS if refused.number else USERS: rate_limit_text(
+                str(refused), refused.frees_at, alerts.clock())})
         except Exception:
             log.exception("storing an alert from the form failed")
             return ack(response_action="errors", errors={MESSAGE: _plain(failure_reply(

@@ -16,7 +16,13 @@ from typing import Callable
 
 from slack_bolt import App
 
-from bot.alert_commands import NUMBER, AlertRequest, parse_voicealert, plain_message
+from bot.alert_commands import (
+    NUMBER,
+    AlertRequest,
+    parse_voicealert,
+    plain_message,
+    typed_numbers,
+)
 from bot.alert_messages import (
     ACK_ACTION,
     ALERT_USAGE,
@@ -30,11 +36,13 @@ from bot.alert_messages import (
 )
 from bot.app import Access, requester_of
 from bot.commands import CommandError, HelpRequest
+from bot.messages import rate_limit_reply
 from bot.reporting import NOTICE, notice_payload
 from voice.alert_models import Skipped
 from voice.alerts import AlertService, Taking
 from voice.bridge import JOIN
 from voice.db import transaction
+from voice.limits import Refused
 from voice.models import Requester
 from voice.numbers import parse_phone_number
 from voice.work import WorkQueue
@@ -113,7 +121,12 @@ def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefu
                 recipients={"stages": [[asdict(recipient) for recipient in stage] for stage in request.stages],
                             "message": request.message, "language": request.language},
                 request_id=command.get("trigger_id"),
+                typed_numbers=typed_numbers(request.stages),
             )
+        except Refused as refused:
+            record_refusal(source="slack", requester=requester, number=refused.number, kind=refused.kind,
+                           reason=str(refused))
+            return ack(rate_limit_reply(str(refused), refused.frees_at, alerts.clock()))
         except Exception:
             log.exception("storing an alert failed")
             return ack(failure_reply("Something went wrong on our side and the alert was not raised. "

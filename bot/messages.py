@@ -42,10 +42,20 @@ def refusal_reply(reason: str) -> str:
 
 
 def rate_limit_reply(reason: str, frees_at: datetime, now: datetime) -> str:
-    minutes = max(1, round((frees_at - now).total_seconds() / 60))
+    """A limit reached, and when it frees up, in each reader's own time zone."""
     return slack_text(f":no_entry: {reason} The next call is possible at ",
                       date(frees_at, "{time}", f"{frees_at:%H:%M} UTC"),
-                      f" (in {minutes} min). No call was placed.")
+                      f" (in {_minutes_until(frees_at, now)} min). No call was placed.")
+
+
+def rate_limit_text(reason: str, frees_at: datetime, now: datetime) -> str:
+    """The same in plain text, where Slack shows no dates (a form's field, a workflow step's error): in UTC."""
+    return (f"{reason} The next call is possible at {frees_at:%H:%M} UTC (in {_minutes_until(frees_at, now)} min). "
+            "No call was placed.")
+
+
+def _minutes_until(moment: datetime, now: datetime) -> int:
+    return max(1, round((moment - now).total_seconds() / 60))
 
 
 def not_allowed_user_reply() -> str:

@@ -21,6 +21,7 @@ from bot.alert_commands import GROUP, MESSAGE_MAX, USER, Recipient
 from bot.app import Access, BotServices, order_of
 from bot.commands import CommandError, OtpRequest, parse_voiceotp
 from bot.delivery import slack_failures
+from bot.messages import rate_limit_text
 from voice.alert_models import ACKNOWLEDGED, CANCELLED, DROPPED, EXHAUSTED
 from voice.alerts import AlertService
 from voice.legs import LegStore
@@ -95,10 +96,15 @@ def _phone_step(alerts: AlertService, steps: WorkflowSteps, access: Access, reco
             return fail("Choose someone to call: people or a user group.")
         if is_blank(message) or len(message) > MESSAGE_MAX:
             return fail(f"The message must be 1 to {MESSAGE_MAX} characters long.")
-        alert_id = alerts.request(
-            requester=requester, sender_name="a Slack workflow", channel_name=None, message=message,
-            recipients={"stages": [[r.__dict__ for r in stage]], "message": message, "language": None},
-            request_id=f"step:{execution}"[:128])
+        try:
+            alert_id = alerts.request(
+                requester=requester, sender_name="a Slack workflow", channel_name=None, message=message,
+                recipients={"stages": [[r.__dict__ for r in stage]], "message": message, "language": None},
+                request_id=f"step:{execution}"[:128])
+        except Refused as refused:  # the requester's limit, as for the command
+            record_refusal(source="slack", requester=requester, number=refused.number, kind=refused.kind,
+                           reason=str(refused))
+            return fail(rate_limit_text(str(refused), refused.frees_at, alerts.clock()))
         # Slack delivered the step again: it waits on the alert the first delivery raised.
         alert_id = alert_id if alert_id is not None else alerts.store.id_for_request(f"step:{execution}"[:128])
         if alert_id is not None:

@@ -13,7 +13,9 @@ checked against the call UUID that binds it, then one conditional write.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -72,3 +74,22 @@ def work_of(core: Services, kind: str) -> list[dict]:
 def token_of(body: dict) -> str:
     """The call's token, from the answer URL of a create-call Plivo received."""
     return body["answer_url"].rstrip("/").rsplit("/", 1)[1]
+
+
+# -- many requests at once -----------------------------------------------------------------------------
+
+def at_once(count: int, ask: Callable[[int], str]) -> list[str]:
+    """Run ask(0) … ask(count - 1) in threads released together; what each said, in the order they ended."""
+    gate = threading.Barrier(count)
+    outcomes: list[str] = []
+
+    def run(n: int) -> None:
+        gate.wait()
+        outcomes.append(ask(n))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return outcomes

@@ -207,3 +207,21 @@ def test_with_text_the_command_raises_the_alert_as_before_and_no_form_opens(clie
     assert "Raising the alert" in reply
     flow.settle(client)
     assert fake_slack.calls("views.open") == []
+
+
+def test_a_number_at_its_limit_is_refused_under_the_numbers_field_and_not_called(
+        alert_app, client, slack, fake_slack, plivo_rest, clock):
+    for _ in range(5):  # the default ALERT_LIMIT_NUMBER_HOUR: five alerts typed this number already
+        send(client, slack.command("+14155550166 Call me back", command="/voicealert"))
+    flow.settle(client)
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 5)
+    clock.advance(minutes=20)
+    send(client, slack.command("", command="/voicealert"))
+    answer = submit(client, slack, opened_view(fake_slack), values(users=["U1"], numbers="+14155550166")).get_json()
+    assert answer == {"response_action": "errors", "errors": {NUMBERS: (
+        "Limit reached for +1 415-555-0166: at most 5 calls per hour to a number typed into an alert (alerts, voice "
+        "codes and test calls to it count together). The next call is possible at 11:00 UTC (in 40 min). "
+        "No call was placed.")}}
+    flow.settle(client)
+    assert len(plivo_rest.created) == 5  # nobody called, Alice neither: the form stays open to be changed
+    assert flow.refusal_kinds(alert_app) == ["rate_limit"]

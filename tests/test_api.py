@@ -236,6 +236,31 @@ def test_a_premium_rate_number_is_refused_and_recorded(app, client, accepting, w
     assert app.extensions["voicebridge"]["otp"].store.refusal_kinds() == ["destination"]
 
 
+@pytest.mark.parametrize(
+    ("countries", "number", "sentence"),
+    [
+        ({"GB"}, "+447640123456", "+44 76 4012 3456 is a pager number; calls to pagers are not allowed."),
+        ({"GB"}, "+445512345678", "+44 55 1234 5678 is a corporate (UAN) number; calls to corporate numbers are "
+                                  "not allowed."),
+        ({"GB"}, "+445612345678", "+44 56 1234 5678 is a VoIP number; calls to VoIP numbers are not allowed."),
+        (None, "+881612345678", "+881 6 123 45678 is on an international network (+881: satellite phones such as "
+                                "Iridium and Globalstar), which this workspace does not call."),
+        (None, "+870773111632", "+870 773 111 632 is on an international network (+870: Inmarsat satellite "
+                                "phones), which this workspace does not call."),
+    ],
+)
+def test_with_a_uk_caller_id_pagers_voip_and_corporate_numbers_and_with_every_country_satellites_are_refused(
+        make_app, accepting, work, countries, number, sentence):
+    app = make_app(plivo_from_number="+442071838750",
+                   allowed_countries=frozenset(countries) if countries else None)  # None: ALLOWED_COUNTRIES=*
+    response = post(app.test_client(), "/otp", {"to": number})
+    assert error_of(response) == (422, "destination_refused")
+    assert response.get_json()["error"]["message"].startswith(sentence)
+    work.run()
+    assert created(accepting) == []
+    assert app.extensions["voicebridge"]["otp"].store.refusal_kinds() == ["destination"]
+
+
 def test_the_fourth_request_to_a_number_in_ten_minutes_is_rate_limited(app, client, accepting, work, clock):
     for _ in range(3):
         request_and_dial(client, work, accepting)
@@ -436,6 +461,31 @@ def test_another_key_cannot_read_a_code_and_unknown_ids_are_not_found(client, ac
     assert error_of(get(client, f"/otp/{code_id}", key=OTHER_KEY)) == (404, "not_found")
     assert error_of(get(client, "/otp/otp_AAAAAAAAAAAAAAAAAAAAAAAA")) == (404, "not_found")
     assert error_of(get(client, "/otp/' OR 1=1 --")) == (404, "not_found")
+
+
+def test_a_code_belongs_to_its_key_another_key_can_neither_check_kill_nor_replace_it(client, accepting, work):
+    number = "+14155550177"
+    request_and_dial(client, work, accepting, {"to": number, "code": "246810"})
+    # Key B sees no code for the number: not A's right code, and its wrong guesses cost A's code nothing.
+    assert error_of(post(client, "/otp/check", {"to": number, "code": "246810"}, key=OTHER_KEY)) == (404, "no_code")
+    for guess in range(5):
+        assert error_of(post(client, "/otp/check", {"to": number, "code": f"11111{guess}"},
+                             key=OTHER_KEY)) == (404, "no_code")
+    # B asking for a code of its own to the same number leaves A's live.
+    request_and_dial(client, work, accepting, {"to": number, "code": "135790"}, key=OTHER_KEY)
+    assert post(client, "/otp/check", {"to": number, "code": "246810"}).get_json() == {"valid": True,
+                                                                                      "attempts_left": 5}
+    assert post(client, "/otp/check", {"to": number, "code": "135790"}, key=OTHER_KEY).get_json() == {
+        "valid": True, "attempts_left": 5}
+
+
+def test_a_numbers_rate_limits_count_the_calls_of_every_key(client, accepting, work, clock):
+    for key in (KEY, OTHER_KEY, KEY):
+        request_and_dial(client, work, accepting, key=key)
+        clock.advance(minutes=1)
+    assert error_of(post(client, "/otp", {"to": NUMBER}, key=OTHER_KEY)) == (429, "rate_limited")
+    work.run()
+    assert len(created(accepting)) == 3
 
 
 # -- errors and secrets ------------------------------------------------------------------

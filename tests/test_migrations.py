@@ -242,6 +242,25 @@ def test_two_workspaces_each_keep_a_live_code_for_one_number(bare_url):
 
 
 @both
+def test_a_code_asked_through_the_api_before_the_upgrade_belongs_to_its_key_after(bare_url):
+    engine = make_engine(bare_url)
+    with transaction(engine) as conn:
+        command.upgrade(alembic_config(conn), "0004")
+    row = dict(number="+14155550124", live_number="+14155550124", code_hash="ab" * 32, status="live",
+               checks_left=5, channel_id="", created_at=NOW, expires_at=NOW + timedelta(minutes=10))
+    with transaction(engine) as conn:
+        conn.execute(otp_codes.insert(), [
+            row | dict(id="otp_api", team_id="", requester_id="api:1a2b3c4d", source="api"),
+            row | dict(id="otp_slack", team_id="T1", requester_id="U0ANA", source="slack"),
+        ])
+    prepare_database(engine)
+    with reading(engine) as conn:
+        owners = dict(conn.execute(select(otp_codes.c.id, otp_codes.c.team_id)).all())
+    assert owners == {"otp_api": "api:1a2b3c4d", "otp_slack": "T1"}
+    engine.dispose()
+
+
+@both
 def test_instances_starting_together_migrate_once(bare_url):
     engines = [make_engine(bare_url) for _ in range(4)]
     failures = []

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import assert_no_code
-from tests.core import hang_up, machine, settle, wire, work_of
+from tests.core import at_once, hang_up, machine, settle, wire, work_of
 from voice.codes import generate_code, hash_code
 from voice.db import reading
 from voice.lifecycle import PLACE
@@ -291,23 +291,15 @@ def test_two_instances_share_limits_and_codes(settings, database_url, clock, pli
 def test_requests_at_once_on_two_instances_never_squeeze_past_a_limit_or_hold_two_live_codes(
         settings, database_url, clock, plivo_rest):
     instances = [with_settings(settings, database_url, clock) for _ in range(2)]
-    gate = threading.Barrier(8)
-    outcomes = []
 
-    def ask(n):
-        gate.wait()
+    def ask(n: int) -> str:
         try:
-            opened = instances[n % 2].otp.request(order())
-            outcomes.append("opened" if opened else "taken for a duplicate")
+            return "opened" if instances[n % 2].otp.request(order()) else "taken for a duplicate"
         except Refused as refused:
-            outcomes.append(refused.kind)
+            return refused.kind
 
     try:
-        threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(20)
+        outcomes = at_once(8, ask)
         codes = table(instances[0], otp_codes)
     finally:
         for services in instances:

@@ -7,13 +7,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from itertools import pairwise
 
 import pytest
 
+from voice.call_pacing import HORIZON, TURN, CallPacing
 from voice.db import make_engine
 from voice.ratelimit import SPACING, SlotLimiter
-from voice.work import WorkQueue
+from voice.work import Deferred, WorkItem, WorkQueue
 from voice.workers import Policy, Pool, Registry, Workers
 
 EPSILON = 1e-6
@@ -172,3 +174,61 @@ def test_a_burst_run_from_the_queue_books_one_slot_each_and_runs_each_item_at_mo
     assert sum(runs.values()) <= 24, runs
     # Each reservation was used: the limiter's next free slot is about twelve slots on.
     assert limiter.next_free() - sent[0] < 15 * SPACING / rate
+
+
+# -- codes first, then an alert's calls (voice/call_pacing.py) -------------------------------------
+
+
+def pacing(engine, clock, rate=1.0):
+    return CallPacing(SlotLimiter(engine, "plivo.create_call", rate, clock=clock),
+                      SlotLimiter(engine, "plivo.create_call.alerts", rate, clock=clock))
+
+
+def item(n: int, payload: dict | None = None) -> WorkItem:
+    return WorkItem(id=n, kind="call.place", subject=f"token-{n}", key=None, payload=payload, attempts=1,
+                    due_at=datetime.now(timezone.utc))
+
+
+def test_an_alerts_calls_book_at_most_the_horizon_ahead_and_wait_in_turn_without_a_slot(engine):
+    clock = StoppedClock()
+    calls, interval = pacing(engine, clock, rate=2.0), SPACING / 2.0
+    places = [calls.place(item(n), waited_for=False) for n in range(5)]
+    booked = [place.slot for place in places if place.slot is not None]
+    assert booked == pytest.approx([clock.now, clock.now + interval])  # within HORIZON (1 s)
+    waiting = places[2:]
+    assert all(place.slot is None for place in waiting)
+    assert [place.turn for place in waiting] == pytest.approx([clock.now + n * interval for n in (2, 3, 4)])
+    # Each goes back to the queue until just before its turn: in order, one by one, no herd.
+    untils = []
+    for n, place in enumerate(waiting, start=2):
+        with pytest.raises(Deferred) as deferred:
+            calls.slot(item(n), place, hold=0.5)
+        untils.append(deferred.value.until)
+        assert deferred.value.payload == {TURN: place.turn}
+    assert untils == pytest.approx([clock.now + n * interval - 0.25 for n in (2, 3, 4)])
+    # Back then, it finds its slot free, at its turn: the one just after the calls ahead of it.
+    clock.now = untils[0]
+    assert calls.place(item(2, {TURN: waiting[0].turn}), waited_for=False).slot == pytest.approx(waiting[0].turn)
+
+
+def test_a_code_asked_during_an_alerts_burst_finds_at_most_the_horizon_of_alert_calls_ahead(engine):
+    clock = StoppedClock()
+    calls, interval = pacing(engine, clock, rate=10.0), SPACING / 10.0
+    for n in range(50):
+        calls.place(item(n), waited_for=False)
+    assert calls.place(item(99), waited_for=True).slot - clock.now <= HORIZON + interval
+
+
+def test_an_alert_call_whose_turn_came_while_codes_took_the_slots_waits_for_the_next_and_keeps_its_turn(engine):
+    clock = StoppedClock()
+    calls = pacing(engine, clock)
+    for n in range(3):  # three codes, asked at once
+        calls.place(item(n), waited_for=True)
+    place = calls.place(item(5, {TURN: clock.now}), waited_for=False)
+    assert (place.slot, place.turn) == (None, clock.now)
+    with pytest.raises(Deferred) as deferred:
+        calls.slot(item(5, {TURN: clock.now}), place, hold=0.5)
+    assert deferred.value.until == pytest.approx(clock.now + 3 * SPACING - HORIZON)
+    clock.now = deferred.value.until
+    assert calls.place(item(5, deferred.value.payload), waited_for=False).slot == pytest.approx(
+        clock.now + HORIZON)

@@ -84,6 +84,14 @@ def test_it_reports_every_missing_variable_at_once():
         ("PLIVO_CPS", "0", "PLIVO_CPS must be a number of calls per second above 0"),
         ("PLIVO_CPS", "fast", "PLIVO_CPS must be a number of calls per second above 0"),
         ("PLIVO_CPS", "nan", "PLIVO_CPS must be a number of calls per second above 0"),
+        ("ALLOWED_NUMBER_TYPES", "PREMIUM_RATE", "ALLOWED_NUMBER_TYPES cannot allow PREMIUM_RATE: premium-rate, "
+                                                 "shared-cost, personal and unknown numbers are never called"),
+        ("ALLOWED_NUMBER_TYPES", "MOBILE,FAX", "ALLOWED_NUMBER_TYPES must be number types separated by commas, from "
+                                               "FIXED_LINE, MOBILE, TOLL_FREE, VOIP, UAN, PAGER, VOICEMAIL; unknown: FAX"),
+        ("ALLOWED_COUNTRIES", "US,+44", "ALLOWED_COUNTRIES names +44, which is not an international network"),
+        ("ALLOWED_COUNTRIES", "*,GB", "ALLOWED_COUNTRIES is * (every country) or a list of ISO country codes"),
+        ("ALERT_LIMIT_NUMBER_HOUR", "-1", "ALERT_LIMIT_NUMBER_HOUR must be a whole number from 0 to 1000"),
+        ("ALERT_LIMIT_REQUESTER_HOUR", "many", "ALERT_LIMIT_REQUESTER_HOUR must be a whole number from 0 to 10000"),
     ],
 )
 def test_it_explains_a_malformed_value(name, value, problem):
@@ -129,6 +137,29 @@ def test_the_log_never_shows_a_secret_even_in_a_traceback():
 )
 def test_allowed_countries_default_to_the_caller_ids_country(value, allowed):
     assert load_settings(GOOD | {"ALLOWED_COUNTRIES": value}).allowed_countries == allowed
+
+
+def test_fixed_lines_and_mobiles_are_the_number_types_called_unless_others_are_named():
+    assert load_settings(GOOD).allowed_number_types == frozenset({"FIXED_LINE", "MOBILE"})
+    named = load_settings(GOOD | {"ALLOWED_NUMBER_TYPES": "mobile, fixed_line,TOLL_FREE"})
+    assert named.allowed_number_types == frozenset({"FIXED_LINE", "MOBILE", "TOLL_FREE"})
+
+
+@pytest.mark.parametrize(
+    ("value", "countries", "networks"),
+    [("*", None, frozenset()), ("*,+881", None, frozenset({881})), ("US, +870,+881", frozenset({"US"}),
+                                                                    frozenset({870, 881}))],
+)
+def test_international_networks_are_called_only_when_allowed_countries_names_them(value, countries, networks):
+    settings = load_settings(GOOD | {"ALLOWED_COUNTRIES": value})
+    assert (settings.allowed_countries, settings.allowed_networks) == (countries, networks)
+
+
+def test_alert_limits_default_to_five_calls_a_typed_number_and_thirty_alerts_a_person_an_hour():
+    defaults = load_settings(GOOD)
+    assert (defaults.alert_limit_number_hour, defaults.alert_limit_requester_hour) == (5, 30)
+    off = load_settings(GOOD | {"ALERT_LIMIT_NUMBER_HOUR": "0", "ALERT_LIMIT_REQUESTER_HOUR": "0"})
+    assert (off.alert_limit_number_hour, off.alert_limit_requester_hour) == (0, 0)
 
 
 def test_logs_are_text_and_metrics_off_unless_asked_for_and_the_token_is_never_logged():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import timedelta
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -565,6 +566,25 @@ def test_calls_are_placed_no_faster_than_plivo_cps(settings, plivo_api, plivo_re
     app.extensions["voicebridge"]["close"]()
 
 
+def test_a_code_asked_during_a_large_alert_is_placed_within_a_second_not_behind_every_alert_call(
+        settings, plivo_api, plivo_rest, slack, fake_slack):
+    app = running_app(replace(settings, plivo_cps=4.0))  # 12 alert calls take 3 s at this pace
+    client = app.test_client()
+    numbers = [f"+1415555{n}" for n in range(2110, 2122)]
+    send(client, slack.command(" ".join(numbers) + " Everyone at once", command="/voicealert"))
+    fake_slack.wait_for(lambda: plivo_rest.created)  # the alert is calling
+    asked = time.monotonic()
+    send(client, slack.command("+14155550123 483920"))
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 13, timeout=10)
+    called = [body["to"] for body in plivo_rest.created]
+    code = called.index("+14155550123")
+    # Behind at most a second of the alert's calls, not all twelve of them.
+    assert code <= 6 and plivo_rest.created_at[code] - asked < 2.0, called
+    assert sorted(called[:code] + called[code + 1:]) == numbers  # the alert lost none
+    # Both together still at the account's pace.
+    assert plivo_rest.created_at[-1] - plivo_rest.created_at[0] >= 12 * 0.25 * 0.9
+
+
 def buttons_value(message) -> str:
     return next(e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"])
 
@@ -606,3 +626,54 @@ def test_people_who_cannot_be_called_are_recorded(alert_app, client, slack, pliv
     fake_slack.wait_for(lambda: fake_slack.responses_to(url))
     alert_app.extensions["voicebridge"]["close"]()
     assert refusal_kinds(alert_app) == ["alert_recipient"]
+
+
+# -- limits ----------------------------------------------------------------------------------------
+
+SCAM = "+14155550166 Your account is locked. Call 1 415 555 0000 now"
+
+
+def test_twelve_alerts_to_one_typed_number_stop_at_the_limit_and_the_number_is_called_no_more(
+        alert_app, client, slack, plivo_rest, fake_slack, clock):
+    replies = []
+    for _ in range(12):
+        replies.append(send(client, slack.command(SCAM, command="/voicealert")).get_data(as_text=True))
+        settle(client)
+    assert [reply.split(":")[1] for reply in replies[:5]] == ["rotating_light"] * 5
+    frees = int((clock() + timedelta(hours=1)).timestamp())  # the first alert's hour is up
+    refusal = (":no_entry: Limit reached for +1 415-555-0166: at most 5 calls per hour to a number typed into an "
+               "alert (alerts, voice codes and test calls to it count together). The next call is possible at "
+               f"<!date^{frees}^{{time}}|11:00 UTC> (in 60 min). No call was placed.")
+    assert replies[5:] == [refusal] * 7
+    fake_slack.wait_for(lambda: len(plivo_rest.to("+14155550166")) == 5)
+    time.sleep(0.3)
+    assert len(plivo_rest.to("+14155550166")) == 5
+    assert refusal_kinds(alert_app) == ["rate_limit"] * 7
+    clock.advance(hours=1)
+    reply = send(client, slack.command(SCAM, command="/voicealert")).get_data(as_text=True)
+    assert reply.startswith(":rotating_light: Raising the alert")
+
+
+def test_the_on_call_person_paged_by_alert_after_alert_is_never_limited(alert_app, client, slack, plivo_rest,
+                                                                       fake_slack):
+    # Their profile's number is theirs: alerts to a Slack user count against nobody's number limit.
+    for n in range(12):
+        reply = send(client, slack.command(f"<@U1> Incident update {n}", command="/voicealert", user_id=f"U0P{n % 3}"))
+        assert reply.get_data(as_text=True).startswith(":rotating_light: Raising the alert")
+    fake_slack.wait_for(lambda: len(plivo_rest.to(ALICE)) == 12)
+    assert refusal_kinds(alert_app) == []
+
+
+def test_one_person_raising_alert_after_alert_is_stopped_at_their_own_limit(settings, plivo_api, plivo_rest, clock,
+                                                                            slack, fake_slack):
+    app = clocked_app(replace(settings, alert_limit_requester_hour=2), clock)
+    client = app.test_client()
+    replies = [send(client, slack.command(f"<@U1> Outage {n}", command="/voicealert")).get_data(as_text=True)
+               for n in range(3)]
+    frees = int((clock() + timedelta(hours=1)).timestamp())
+    assert replies[2] == (":no_entry: Limit reached: at most 2 alerts raised by one person per hour. The next call is "
+                          f"possible at <!date^{frees}^{{time}}|11:00 UTC> (in 60 min). No call was placed.")
+    other = send(client, slack.command("<@U1> Outage", command="/voicealert", user_id="U0BOB")).get_data(as_text=True)
+    assert other.startswith(":rotating_light: Raising the alert")
+    app.extensions["voicebridge"]["close"]()
+    assert refusal_kinds(app) == ["rate_limit"]

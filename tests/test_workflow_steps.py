@@ -142,3 +142,25 @@ def test_a_number_the_policy_refuses_fails_the_step_with_the_commands_sentence(c
     [failed] = fake_slack.wait_for(lambda: completions(fake_slack, "functions.completeError"))
     assert failed["error"] and failed["error"] in reply  # the very sentence the command says
     assert plivo_rest.created == []
+
+
+def test_a_requester_at_their_alert_limit_fails_the_step_with_the_limit_and_when_it_frees_up(
+        settings, plivo_api, clock, slack, fake_slack, plivo_rest):
+    app = flow.clocked_app(replace(settings, alert_limit_requester_hour=2), clock)
+    try:
+        client_ = app.test_client()
+        for n in range(2):
+            send(client_, slack.command(f"<@U1> Outage {n}", command="/voicealert"))
+        flow.settle(client_)
+        fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+        clock.advance(minutes=15)
+        send(client_, executed(slack, "phone_until_acknowledged", {
+            "people": ["U1"], "message": "The database is down", "requested_by": "U0ANA"}))
+        [failed] = fake_slack.wait_for(lambda: completions(fake_slack, "functions.completeError"))
+        assert failed["error"] == ("Limit reached: at most 2 alerts raised by one person per hour. The next call is "
+                                   "possible at 11:00 UTC (in 45 min). No call was placed.")
+        flow.settle(client_)
+        assert len(plivo_rest.created) == 2
+        assert flow.refusal_kinds(app) == ["rate_limit"]
+    finally:
+        app.extensions["voicebridge"]["close"]()

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, union_all, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -26,10 +26,11 @@ from voice.alert_models import (
     Skipped,
     Target,
 )
+from voice.clock import as_utc
 from voice.db import reading, record_from_row, transaction
 from voice.legs import leg_from_row, requester_of, requester_values
-from voice.models import Leg, Requester
-from voice.schema import alerts, legs
+from voice.models import OTP, TEST, Leg, Requester
+from voice.schema import alert_numbers, alerts, legs
 
 
 class AlertStore:
@@ -70,6 +71,40 @@ class AlertStore:
         with reading(self.engine) as conn:
             raw = conn.execute(select(alerts.c.recipients).where(alerts.c.id == alert_id)).scalar()
         return json.loads(raw) if raw else None
+
+    # -- what the limits count, in the caller's transaction ----------------------------------------
+
+    @staticmethod
+    def seen(conn: Connection, request_id: str | None) -> bool:
+        """Whether an alert was raised for this request already (a form or a step delivered again)."""
+        return request_id is not None and conn.execute(
+            select(alerts.c.id).where(alerts.c.request_id == request_id)).first() is not None
+
+    @staticmethod
+    def raised_since(conn: Connection, requester: Requester, since: datetime) -> list[datetime]:
+        """When the requester raised each alert since `since`, oldest first (their user ID is their workspace's)."""
+        return [as_utc(moment) for moment in conn.execute(
+            select(alerts.c.created_at).where(alerts.c.team_id == requester.team_id,
+                                              alerts.c.requester_id == requester.user_id,
+                                              alerts.c.created_at > since).order_by(alerts.c.created_at)).scalars()]
+
+    @staticmethod
+    def typed_number_calls_since(conn: Connection, number: str, since: datetime) -> list[datetime]:
+        """When `number` was phoned since `since` because a person asked for it, from any workspace, oldest
+        first: each alert it was typed into (once, however often the alert rings it), each call with a code
+        and each test call. Not alerts that reached it as a Slack user's profile number: that is theirs."""
+        typed = select(alert_numbers.c.created_at.label("at")).where(
+            alert_numbers.c.number == number, alert_numbers.c.created_at > since)
+        called = select(legs.c.created_at.label("at")).where(
+            legs.c.to_number == number, legs.c.purpose.in_((OTP, TEST)), legs.c.created_at > since)
+        return sorted(as_utc(moment) for moment in conn.execute(union_all(typed, called)).scalars())
+
+    @staticmethod
+    def add_typed_numbers(conn: Connection, alert_id: int, numbers: Sequence[str], now: datetime) -> None:
+        """The numbers a person typed into the alert, each counted once against its limit from now on."""
+        rows = [dict(alert_id=alert_id, number=number, created_at=now) for number in dict.fromkeys(numbers)]
+        if rows:
+            conn.execute(insert(alert_numbers), rows)
 
     # -- writing, in the caller's transaction ---------------------------------------------------
 

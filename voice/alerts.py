@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
 from sqlalchemy.engine import Connection, Engine
@@ -48,8 +48,9 @@ from voice.bridge import SETTLE as BRIDGE_SETTLE
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import PLACE, STOP
+from voice.limits import Limit, RateLimited, check, rate_refusal, serialise
 from voice.models import Leg, Requester
-from voice.numbers import PhoneNumber
+from voice.numbers import PhoneNumber, parse_phone_number
 from voice.policy import DestinationPolicy, refusal_for
 from voice.steps import ALERT_STEP, poke_steps
 from voice.work import WorkQueue
@@ -65,6 +66,16 @@ REDIAL = "alert.redial"  # subject: "<alert id>:<position>:<target>" — its sec
 STOP_ALL = "alert.stop"  # subject: alert id — stop every other call of a taken alert
 # REPORT_ALERT (voice/alert_models.py), subject: alert id — the alert's message in Slack
 REPORT_GAVE_UP = "report.gave_up"  # subject: alert id — tell the requester nobody acknowledged
+
+
+def alert_limits(per_number_hour: int, per_requester_hour: int) -> tuple[Limit, ...]:
+    """ALERT_LIMIT_NUMBER_HOUR and ALERT_LIMIT_REQUESTER_HOUR (0: no limit), checked when a person raises an alert."""
+    return (
+        Limit("number", timedelta(hours=1), per_number_hour,
+              "calls per hour to a number typed into an alert (alerts, voice codes and test calls to it count "
+              "together)"),
+        Limit("requester", timedelta(hours=1), per_requester_hour, "alerts raised by one person per hour"),
+    )
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class AlertFollowers:
 class AlertService:
     def __init__(self, engine: Engine, store: AlertStore, legs: LegStore, queue: WorkQueue, *,
                  policy: DestinationPolicy, retries: int = 2, retry_delay: int = 60, redial_delay: int = 0,
-                 clock: Callable[[], datetime]):
+                 limits: Sequence[Limit] = (), clock: Callable[[], datetime]):
         self.engine = engine
         self.store = store
         self.legs = legs
@@ -115,6 +126,7 @@ class AlertService:
         self.retries = retries
         self.retry_delay = retry_delay
         self.redial_delay = redial_delay
+        self.limits = tuple(limits)
         self.clock = clock
 
     def register(self, registry) -> None:
@@ -132,17 +144,46 @@ class AlertService:
         return refusal_for(number, self.policy)
 
     def request(self, *, requester: Requester, sender_name: str, channel_name: str | None, message: str,
-                recipients: dict, request_id: str | None, source_link: str | None = None) -> int | None:
-        """Store an alert to raise and the work of looking its recipients up; None if seen before."""
+                recipients: dict, request_id: str | None, source_link: str | None = None,
+                typed_numbers: Sequence[str] = ()) -> int | None:
+        """Store an alert to raise and the work of looking its recipients up; None if seen before.
+
+        The requester's limit, and each number a person typed (E.164; not Slack users' numbers), are
+        counted first, in the same transaction: raises Refused, naming the limit reached and when it
+        frees up, with nothing stored. The alert then counts once against each, whatever it rings later.
+        """
+        now = self.clock()
+        # A number the policy refuses is never called: it neither counts nor is counted.
+        typed_numbers = [number for number in dict.fromkeys(typed_numbers)
+                         if self.refusal_for(parse_phone_number(number)) is None]
         with transaction(self.engine) as conn:
+            if self.store.seen(conn, request_id):
+                return None  # delivered again: its first delivery was counted, and raised it
+            serialise(conn, *typed_numbers, f"alerts:{requester.team_id}:{requester.user_id}")
+            try:
+                self._check_limits(conn, requester, typed_numbers, now)
+            except RateLimited as limited:
+                raise rate_refusal(limited) from None
             alert_id = self.store.add_request(
                 conn, requester=requester, sender_name=sender_name, channel_name=channel_name, message=message,
                 recipients=recipients, request_id=request_id, rounds=self.retries + 1,
-                retry_delay=self.retry_delay, redial_delay=self.redial_delay, now=self.clock(),
+                retry_delay=self.retry_delay, redial_delay=self.redial_delay, now=now,
                 source_link=source_link)
             if alert_id is not None:
+                self.store.add_typed_numbers(conn, alert_id, typed_numbers, now)
                 self.queue.enqueue(conn, OPEN, str(alert_id), key=f"{OPEN}:{alert_id}")
         return alert_id
+
+    def _check_limits(self, conn: Connection, requester: Requester, typed_numbers: Sequence[str],
+                      now: datetime) -> None:
+        for limit in self.limits:
+            if limit.maximum <= 0:
+                continue
+            if limit.scope == "requester":
+                check(self.store.raised_since(conn, requester, now - limit.window), limit)
+                continue
+            for number in typed_numbers:
+                check(self.store.typed_number_calls_since(conn, number, now - limit.window), limit, number)
 
     def opened(self, alert_id: int, *, sender_name: str, message: str, targets: Sequence[Target],
                skipped: Sequence[Skipped], then: Callable[[Connection], None] = lambda conn: None,

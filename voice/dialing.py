@@ -5,7 +5,8 @@ Plivo is never sent again. The leg is marked `dialling` (committed) before
 the request goes, so a worker that dies mid-request leaves a leg that the
 next worker recognises: it does not dial, it waits for the call's callbacks
 as for a request Plivo did not confirm. Calls are paced by the account-wide
-PLIVO_CPS limiter (voice/ratelimit.py) and overlap: one slow reply holds up
+PLIVO_CPS limiter (voice/ratelimit.py), calls someone waits for ahead of an
+alert's many (voice/call_pacing.py), and overlap: one slow reply holds up
 nobody else's call. A call whose slot is far off goes back to the queue
 booked for it (work.Deferred), so a worker that dies holds no call hostage
 behind its lease; and the create-calls are spaced once more as they go, so
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from voice.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
+from voice.call_pacing import CallPacing, Place
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.lifecycle import (
@@ -49,8 +51,8 @@ from voice.models import (
 )
 from voice.outcomes import Outcome
 from voice.plivo import OutboundCall, PlivoClient, PlivoError
-from voice.ratelimit import SLOT_TOLERANCE, SlotLimiter
-from voice.work import Deferred, RetryLater, WorkItem
+from voice.ratelimit import SlotLimiter
+from voice.work import RetryLater, WorkItem
 from voice.workers import OUR_SIDE, Policy, Registry
 
 log = logging.getLogger(__name__)
@@ -108,15 +110,6 @@ def keep_trying(otp_ttl: int = 600, alert_retry_delay: int = 60) -> dict[str, ti
 _TOO_LATE = {OTP: "the code expired", ALERT: "the alert's round was over"}
 
 
-#: Where a deferred call's booked slot is kept in its work item's payload.
-SLOT = "cps_slot"
-
-
-def _booked_slot(item: WorkItem) -> float | None:
-    slot = (item.payload or {}).get(SLOT)
-    return float(slot) if isinstance(slot, (int, float)) else None
-
-
 @dataclass(frozen=True)
 class DialConfig:
     public_url: str
@@ -129,17 +122,20 @@ class DialConfig:
 
 class Dialler:
     def __init__(self, legs: LegStore, lifecycle: CallLifecycle, plivo: PlivoClient, limiter: SlotLimiter,
-                 config: DialConfig, sends: SlotLimiter | None = None):
+                 config: DialConfig, sends: SlotLimiter | None = None, alert_line: SlotLimiter | None = None):
         self.legs = legs
         self.lifecycle = lifecycle
         self.plivo = plivo
         #: Slots in the order calls were asked for: when each call's turn comes.
         self.limiter = limiter
+        #: The calls someone waits for first; an alert's calls in their own line (voice/call_pacing.py).
+        self.pacing = CallPacing(limiter, alert_line or SlotLimiter(limiter.engine, f"{limiter.name}.alerts",
+                                                                    limiter.per_second))
         #: The create-calls themselves, spaced again at the moment they go: a call that went late
         #: (a slow write, a busy machine) pushes the next one back instead of bunching up with it.
         self.sends = sends
         self.config = config
-        self._slots: dict[int, float] = {}  # item id → its PLIVO_CPS slot, reserved in claim order
+        self._places: dict[int, Place] = {}  # item id → its PLIVO_CPS slot (or turn), taken in claim order
         self._lock = threading.Lock()
 
     def register(self, registry: Registry) -> None:
@@ -168,24 +164,23 @@ class Dialler:
     # -- the work ------------------------------------------------------------------------
 
     def reserve_slot(self, item: WorkItem) -> None:
-        """The call's PLIVO_CPS slot, taken as its item is claimed: calls go in the order they were
-        asked for. An item that comes back booked for a slot still good keeps it."""
-        booked = _booked_slot(item)
-        slot = booked if booked is not None and booked >= self.limiter.now() - SLOT_TOLERANCE else self.limiter.reserve()
+        """The call's PLIVO_CPS slot (or an alert call's turn), taken as its item is claimed: calls go in
+        the order they were asked for, those someone waits for first. An item that comes back booked for
+        a slot still good keeps it."""
+        leg = self.legs.get(item.subject)
+        place = self.pacing.place(item, waited_for=_waited_for(leg))
         with self._lock:
-            self._slots[item.id] = slot
+            self._places[item.id] = place
 
     def place(self, item: WorkItem) -> None:
         with self._lock:
-            slot = self._slots.pop(item.id, None)
+            place = self._places.pop(item.id, None)
         leg = self.legs.get(item.subject)
         if leg is None or not self._still_to_dial(leg):
             return
-        if slot is None:
-            slot = self.limiter.reserve()
-        if slot - self.limiter.now() > HOLD_FOR_SLOT:
-            raise Deferred("waiting for its PLIVO_CPS slot", until=slot - HOLD_FOR_SLOT / 2,
-                           payload=(item.payload or {}) | {SLOT: slot})
+        if place is None:
+            place = self.pacing.place(item, waited_for=_waited_for(leg))
+        slot = self.pacing.slot(item, place, HOLD_FOR_SLOT)  # Deferred, back to the queue, while it is far off
         self.limiter.wait_for(slot)  # the slot is shared by every process
         dialling = self.lifecycle.apply(leg, lambda conn: self.legs.start_dialling(conn, leg.token,
                                                                                    self.lifecycle.clock()))
@@ -317,3 +312,8 @@ def gave_up(error: PlivoError, leg: Leg, now: datetime) -> str:
     lasted = f"{seconds} s" if seconds < 120 else f"{round(seconds / 60)} min"
     too_late = _TOO_LATE.get(leg.purpose, "the call was no longer worth placing")
     return f"{error.problem}; tried again for {lasted}, until {too_late}. No call was placed."
+
+
+def _waited_for(leg: Leg | None) -> bool:
+    """Whether a person waits for this call (a code, a test call, the voice bridge), not one of an alert's."""
+    return leg is None or leg.purpose != ALERT

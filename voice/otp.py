@@ -20,10 +20,11 @@ from voice.codes import CheckResult, CodeRecord, generate_code, hash_code
 from voice.db import transaction
 from voice.legs import LegStore, new_otp_leg
 from voice.lifecycle import PLACE
+from voice.limits import Limit, RateLimited, Refused, rate_refusal
 from voice.models import Leg, Requester
 from voice.numbers import PhoneNumber
 from voice.otp_calls import REPORT_CALL
-from voice.otp_store import Limit, NewCode, OtpStore, RateLimited
+from voice.otp_store import NewCode, OtpStore
 from voice.policy import DestinationPolicy, refusal_for
 from voice.sealing import SecretBox
 from voice.work import WorkQueue
@@ -48,24 +49,25 @@ def default_limits(per_number_10min: int, per_number_day: int, per_requester_hou
     )
 
 
-class Refused(Exception):
-    """A request we will not carry out; `str()` says why, for a person."""
-
-    def __init__(self, kind: str, reason: str, *, limit: Limit | None = None, frees_at: datetime | None = None):
-        super().__init__(reason)
-        self.kind = kind
-        self.limit = limit
-        self.frees_at = frees_at
+#: A code's source when an app asked through the HTTP API (else "slack").
+API = "api"
 
 
 @dataclass(frozen=True)
 class CodeOrder:
     number: PhoneNumber
     requester: Requester
-    source: str  # "slack" or "api"
+    source: str  # "slack" or API
     code: str | None = None  # None: generate one
     language: str | None = None
     request_id: str | None = None
+
+
+def code_owner(requester: Requester, source: str) -> str:
+    """Whose code it is: the API key that asked (its requester ID, "api:" and the key's fingerprint,
+    never the key), or the Slack workspace. Only its owner can check it, spend its tries or replace it;
+    the number's rate limits still count every owner's calls, as they protect the callee."""
+    return requester.user_id if source == API else requester.team_id
 
 
 class OtpService:
@@ -92,7 +94,7 @@ class OtpService:
         limited = self.store.first_limit_reached(
             list(self.config.limits), order.number.e164, order.requester.user_id, order.requester.team_id, self.clock()
         )
-        return _rate_refusal(limited) if limited else None
+        return rate_refusal(limited) if limited else None
 
     def screen(self, order: CodeOrder) -> None:
         """Refuse at once, and record, what `request` would refuse; reserves nothing."""
@@ -122,6 +124,7 @@ class OtpService:
             ttl=self.config.ttl,
             max_checks=self.config.max_checks,
             team_id=order.requester.team_id,
+            owner=code_owner(order.requester, order.source),
         )
         token = secrets.token_urlsafe(24)
         row = new_otp_leg(
@@ -137,14 +140,14 @@ class OtpService:
                 self.queue.enqueue(conn, PLACE, token, key=f"{PLACE}:{token}")
             return opened
         except RateLimited as limited:
-            self._record(order, refused := _rate_refusal(limited))
+            self._record(order, refused := rate_refusal(limited))
             raise refused from None
         except IntegrityError:
             return None  # the same request delivered twice
 
-    def check(self, number: PhoneNumber, typed: str, team_id: str = "") -> CheckResult:
-        """Check a code typed back in workspace `team_id` ("": the HTTP API's own codes)."""
-        return self.store.check(self.config.hash_key, team_id, number.e164, typed, self.clock())
+    def check(self, number: PhoneNumber, typed: str, owner: str = "") -> CheckResult:
+        """Check a code typed back to `owner` (see code_owner): a Slack workspace, or an API key."""
+        return self.store.check(self.config.hash_key, owner, number.e164, typed, self.clock())
 
     def get(self, code_id: str) -> tuple[CodeRecord, Leg | None] | None:
         code = self.store.get(code_id)
@@ -163,8 +166,3 @@ class OtpService:
                     kind=refused.kind, reason=str(refused))
         log.info("refused a code to %s…: %s", order.number.e164[:5], refused.kind)
 
-
-def _rate_refusal(limited: RateLimited) -> Refused:
-    limit = limited.limit
-    return Refused("rate_limit", f"Limit reached: at most {limit.maximum} {limit.name}.",
-                   limit=limit, frees_at=limited.frees_at)

@@ -7,12 +7,11 @@ instances cannot both squeeze under a limit or both hold a live code.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, insert, select, text, update
+from sqlalchemy import and_, case, insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from voice.clock import as_utc
@@ -28,25 +27,9 @@ from voice.codes import (
 )
 from voice.db import reading, transaction
 from voice.legs import leg_from_row
+from voice.limits import Limit, RateLimited, check, serialise
 from voice.models import OTP, Leg
 from voice.schema import legs, otp_codes, refusals
-
-
-@dataclass(frozen=True)
-class Limit:
-    """At most `maximum` calls with a code per `scope` ("number" or "requester") per `window`."""
-
-    scope: str
-    window: timedelta
-    maximum: int
-    name: str  # for the refusal: "calls to one number per 10 minutes"
-
-
-class RateLimited(Exception):
-    def __init__(self, limit: Limit, frees_at: datetime):
-        super().__init__(limit.name)
-        self.limit = limit
-        self.frees_at = frees_at
 
 
 @dataclass(frozen=True)
@@ -58,7 +41,10 @@ class NewCode:
     source: str
     ttl: timedelta
     max_checks: int
-    team_id: str = ""  # the Slack workspace; codes and their limits are kept per workspace
+    team_id: str = ""  # the requester's Slack workspace ("" for the HTTP API): their limit is counted in it
+    #: Whose code it is: the Slack workspace that asked, or the API key ("api:<its fingerprint>"). One
+    #: live code per number and owner: only its owner checks it, spends its tries or replaces it.
+    owner: str = ""
 
 
 class OtpStore:
@@ -73,13 +59,13 @@ class OtpStore:
         Raises RateLimited, naming the first limit reached and when it frees up.
         """
         code_id = "otp_" + secrets.token_urlsafe(18)
-        self._serialise(conn, code.number, f"{code.team_id}:{code.requester_id}")
+        serialise(conn, code.number, f"{code.team_id}:{code.requester_id}")
         for limit in limits:
             self._enforce(conn, limit, code.number if limit.scope == "number" else code.requester_id,
                           code.team_id, now)
-        self._retire_live(conn, code.team_id, code.number, REPLACED)
+        self._retire_live(conn, code.owner, code.number, REPLACED)
         conn.execute(insert(otp_codes).values(
-            id=code_id, number=code.number, live_number=code.number, team_id=code.team_id, code_hash=code.code_hash,
+            id=code_id, number=code.number, live_number=code.number, team_id=code.owner, code_hash=code.code_hash,
             status=LIVE, checks_left=code.max_checks, requester_id=code.requester_id,
             channel_id=code.channel_id, source=code.source, call_token=leg_row["token"],
             created_at=now, expires_at=now + code.ttl,
@@ -99,20 +85,20 @@ class OtpStore:
                 return limited
         return None
 
-    def check(self, key: str, team_id: str, number: str, typed: str, now: datetime) -> CheckResult:
-        """Check a typed-back code against the live code for `number` sent from workspace `team_id`
-        ("" for the HTTP API), spending a try if wrong."""
+    def check(self, key: str, owner: str, number: str, typed: str, now: datetime) -> CheckResult:
+        """Check a typed-back code against `owner`'s live code for `number` (a workspace's, or an API
+        key's), spending a try if wrong. Another owner's code is not seen: "no code"."""
         with transaction(self.engine) as conn:
             row = conn.execute(select(otp_codes).where(
-                otp_codes.c.team_id == team_id, otp_codes.c.live_number == number)).mappings().first()
+                otp_codes.c.team_id == owner, otp_codes.c.live_number == number)).mappings().first()
             if row is None:
                 latest = conn.execute(
-                    select(otp_codes).where(otp_codes.c.team_id == team_id, otp_codes.c.number == number)
+                    select(otp_codes).where(otp_codes.c.team_id == owner, otp_codes.c.number == number)
                     .order_by(otp_codes.c.created_at.desc())
                 ).mappings().first()
                 return _finished(latest)
             if now >= as_utc(row["expires_at"]):
-                self._retire_live(conn, team_id, number, EXPIRED)
+                self._retire_live(conn, owner, number, EXPIRED)
                 return CheckResult(EXPIRED, 0, _code(row))
             if matches(key, number, typed, row["code_hash"]):
                 return self._verify(conn, row, now)
@@ -139,16 +125,6 @@ class OtpStore:
     # -- internals -----------------------------------------------------------
 
     @staticmethod
-    def _serialise(conn: Connection, *keys: str) -> None:
-        # PostgreSQL: one transaction at a time per number and per requester,
-        # so a count and the insert that follows it cannot interleave.
-        if conn.dialect.name != "postgresql":
-            return  # SQLite serialises writers itself
-        for key in sorted(set(keys)):
-            lock = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
-
-    @staticmethod
     def _enforce(conn: Connection, limit: Limit, who: str, team_id: str, now: datetime) -> None:
         if limit.maximum <= 0:
             return
@@ -161,14 +137,12 @@ class OtpStore:
             .where(legs.c.purpose == OTP, *where, legs.c.created_at > now - limit.window)
             .order_by(legs.c.created_at)
         ).scalars())
-        if len(recent) >= limit.maximum:
-            # Free again once enough of the recent calls have aged out of the window.
-            raise RateLimited(limit, as_utc(recent[len(recent) - limit.maximum]) + limit.window)
+        check(recent, limit)
 
     @staticmethod
-    def _retire_live(conn: Connection, team_id: str, number: str, status: str) -> None:
+    def _retire_live(conn: Connection, owner: str, number: str, status: str) -> None:
         old = conn.execute(select(otp_codes.c.id).where(
-            otp_codes.c.team_id == team_id, otp_codes.c.live_number == number)).scalar()
+            otp_codes.c.team_id == owner, otp_codes.c.live_number == number)).scalar()
         if old is None:
             return
         conn.execute(update(otp_codes).where(otp_codes.c.id == old).values(status=status, live_number=None))

@@ -36,6 +36,7 @@ class SlotLimiter:
             raise ValueError("per_second must be above 0")
         self.engine = engine
         self.name = name
+        self.per_second = per_second
         self.interval = SPACING / per_second
         self._clock = clock
         self._sleep = sleep

@@ -99,6 +99,8 @@ legs = Table(
     Column("confirmed_at", DateTime(timezone=True)),  # a test call (App Home): the callee pressed 1
     # A target is called once per position and attempt, however often the position is opened.
     UniqueConstraint("alert_id", "position", "target", "attempt", name="uq_legs_call_of_target"),
+    # The rate limits count a number's recent calls (voice/limits.py).
+    Index("ix_legs_to_number_created_at", "to_number", "created_at"),
 )
 
 otp_codes = Table(
@@ -107,9 +109,10 @@ otp_codes = Table(
     Column("id", String(40), primary_key=True),
     Column("number", String(20), nullable=False, index=True),
     # Equal to `number` while the code is live, NULL after: the unique
-    # constraint keeps one live code per number and workspace, across instances.
+    # constraint keeps one live code per number and owner, across instances.
     Column("live_number", String(20)),
-    # The Slack workspace the code was sent from ("" for the HTTP API): codes are kept per workspace.
+    # The code's owner: the Slack workspace it was sent from, or the API key that asked for it
+    # ("api:" and the key's fingerprint, never the key). Only its owner checks or replaces it.
     Column("team_id", String(32), nullable=False, default="", server_default=""),
     Column("code_hash", String(64), nullable=False),
     Column("status", String(16), nullable=False),
@@ -183,6 +186,21 @@ alerts = Table(
     # Through a response_url (5 uses), the message is sent again only when this changes.
     Column("reported_status", String(16)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # ALERT_LIMIT_REQUESTER_HOUR counts a person's recent alerts.
+    Index("ix_alerts_requester_created_at", "team_id", "requester_id", "created_at"),
+)
+
+#: The numbers people typed into alerts (not Slack users' profile numbers): one row per alert and
+#: number, written with the alert, which ALERT_LIMIT_NUMBER_HOUR counts. An alert's own rounds,
+#: chain links and second rings are its one row: they never count as more.
+alert_numbers = Table(
+    "alert_numbers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, nullable=False),
+    Column("number", String(20), nullable=False),  # E.164
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_alert_numbers_number_created_at", "number", "created_at"),
 )
 
 #: The work queue: every action that must happen after a request has been answered.

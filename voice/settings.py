@@ -17,6 +17,12 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from voice.policy import (
+    DEFAULT_NUMBER_TYPES,
+    INTERNATIONAL_NETWORKS,
+    NAMED_TYPES,
+    NEVER_TYPES,
+)
 from voice.voices import BASIC_VOICES, polly_voice, unaccented
 
 DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
@@ -43,8 +49,12 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("LOG_LEVEL", "how much to log: DEBUG, INFO, WARNING or ERROR", "INFO"),
     ("LOG_FORMAT", "text, or json: one JSON object per line (time, level, logger, message, and the call, alert, "
      "Slack team and request where known)", "text"),
-    ("ALLOWED_COUNTRIES", "ISO codes of the countries calls may go to, comma-separated; * for all",
-     "the country of PLIVO_FROM_NUMBER"),
+    ("ALLOWED_COUNTRIES", "ISO codes of the countries calls may go to, comma-separated; * for all; international "
+     "networks (satellite phones, international freephone: +800, +808, +870, +878, +881, +882, +883, +888, +979) "
+     "only when named by their code, e.g. *,+881", "the country of PLIVO_FROM_NUMBER"),
+    ("ALLOWED_NUMBER_TYPES", "number types calls may go to, comma-separated: FIXED_LINE, MOBILE, TOLL_FREE, VOIP, "
+     "UAN, PAGER, VOICEMAIL (premium-rate, shared-cost, personal and unknown numbers never)",
+     ",".join(sorted(DEFAULT_NUMBER_TYPES))),
     ("DEFAULT_REGION", "ISO code of the country assumed for Slack profile numbers written without +",
      "the country of PLIVO_FROM_NUMBER"),
     ("ALERT_RETRIES", "/voicealert: how many more rounds of calls when nobody acknowledges (0-10)", "2"),
@@ -67,6 +77,11 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("OTP_LIMIT_NUMBER_DAY", "calls with a code to one number per 24 hours (0: no limit)", "10"),
     ("OTP_LIMIT_REQUESTER_HOUR", "calls with a code per requester (Slack user or API key) per hour (0: no limit)",
      "30"),
+    ("ALERT_LIMIT_NUMBER_HOUR", "calls per hour to a number a person typed into an alert (slash command or form), "
+     "counting alerts it was typed into (each once, with its rounds and second rings), calls with a code and test "
+     "calls, from every workspace (0: no limit)", "5"),
+    ("ALERT_LIMIT_REQUESTER_HOUR", "alerts one person may raise per hour (slash command, form or Workflow step) "
+     "(0: no limit)", "30"),
     ("VOICE", "Plivo voice: WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna; a call in a language "
      "it does not speak gets a Polly voice that does, of the same gender where Plivo has one", "WOMAN"),
     ("ALLOWED_SLACK_USERS", "Slack user IDs who may place calls, comma-separated (empty: everyone)", ""),
@@ -91,6 +106,8 @@ _CLIENT_ID = re.compile(r"[0-9]{1,20}\.[0-9]{1,20}")
 _AUTH_ID = re.compile(r"(MA|SA)[A-Z0-9]{18}")
 # Whole values only, in ASCII: str.isdigit() also takes "²" and "٣", which int() then refuses.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+#: libphonenumber's "region" of numbers on international networks rather than in a country.
+_NETWORKS_REGION = "001"
 
 
 class SettingsError(Exception):
@@ -123,6 +140,10 @@ class Settings:
     log_format: str = "text"
     #: ISO region codes calls may go to; None allows all ("*").
     allowed_countries: frozenset[str] | None = None
+    #: Country calling codes of the international networks calls may go to (+881: satellite phones…).
+    allowed_networks: frozenset[int] = frozenset()
+    #: Number types calls may go to (voice/policy.py's NAMED_TYPES).
+    allowed_number_types: frozenset[str] = DEFAULT_NUMBER_TYPES
     #: Region for profile numbers without a country code ("415 555 0123"); None
     #: accepts only international ones.
     default_region: str | None = None
@@ -149,6 +170,9 @@ class Settings:
     otp_limit_number_10min: int = 3
     otp_limit_number_day: int = 10
     otp_limit_requester_hour: int = 30
+    #: Limits on alerts people raise; 0 disables one.
+    alert_limit_number_hour: int = 5
+    alert_limit_requester_hour: int = 30
     voice: str = "WOMAN"
     #: Who may place calls, and where; empty means everyone / everywhere.
     allowed_slack_users: frozenset[str] = frozenset()
@@ -205,6 +229,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("LOG_LEVEL", _check_log_level),
         ("LOG_FORMAT", _check_log_format),
         ("ALLOWED_COUNTRIES", _check_countries),
+        ("ALLOWED_NUMBER_TYPES", _check_number_types),
         ("DEFAULT_REGION", _check_region),
         ("ALERT_RETRIES", _int_between(0, 10)),
         ("ALERT_RETRY_DELAY", _int_between(0, 3600)),
@@ -221,6 +246,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("OTP_LIMIT_NUMBER_10MIN", _int_between(0, 1000)),
         ("OTP_LIMIT_NUMBER_DAY", _int_between(0, 10000)),
         ("OTP_LIMIT_REQUESTER_HOUR", _int_between(0, 10000)),
+        ("ALERT_LIMIT_NUMBER_HOUR", _int_between(0, 1000)),
+        ("ALERT_LIMIT_REQUESTER_HOUR", _int_between(0, 10000)),
         ("VOICE", _check_voice),
         ("ALLOWED_SLACK_USERS", _check_slack_ids),
         ("ALLOWED_SLACK_CHANNELS", _check_slack_ids),
@@ -257,6 +284,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         log_level=values["LOG_LEVEL"].upper(),
         log_format=values["LOG_FORMAT"].lower(),
         allowed_countries=_countries(values["ALLOWED_COUNTRIES"], values["PLIVO_FROM_NUMBER"]),
+        allowed_networks=_networks(values["ALLOWED_COUNTRIES"], values["PLIVO_FROM_NUMBER"]),
+        allowed_number_types=frozenset(name.upper() for name in _split(values["ALLOWED_NUMBER_TYPES"])),
         default_region=values["DEFAULT_REGION"].upper() or _region_of(values["PLIVO_FROM_NUMBER"]),
         alert_retries=int(values["ALERT_RETRIES"]),
         alert_retry_delay=int(values["ALERT_RETRY_DELAY"]),
@@ -273,6 +302,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         otp_limit_number_10min=int(values["OTP_LIMIT_NUMBER_10MIN"]),
         otp_limit_number_day=int(values["OTP_LIMIT_NUMBER_DAY"]),
         otp_limit_requester_hour=int(values["OTP_LIMIT_REQUESTER_HOUR"]),
+        alert_limit_number_hour=int(values["ALERT_LIMIT_NUMBER_HOUR"]),
+        alert_limit_requester_hour=int(values["ALERT_LIMIT_REQUESTER_HOUR"]),
         voice=unaccented(values["VOICE"]),  # Polly.Céline -> Polly.Celine, as Plivo's SDKs spell it
         allowed_slack_users=_id_set(values["ALLOWED_SLACK_USERS"]),
         allowed_slack_channels=_id_set(values["ALLOWED_SLACK_CHANNELS"]),
@@ -366,12 +397,37 @@ def _check_log_format(value: str) -> str | None:
 
 
 def _check_countries(value: str) -> str | None:
-    if value.strip() == "*":
+    codes = [code.upper() for code in _split(value)]
+    networks = [code for code in codes if code.startswith("+")]
+    if bad := [code for code in networks if not _network_code(code)]:
+        return (f"names {', '.join(bad)}, which is not an international network: name a country by its ISO code "
+                f"(e.g. GB), and a network by its code ({', '.join(f'+{code}' for code in sorted(INTERNATIONAL_NETWORKS))})")
+    countries = [code for code in codes if code not in networks]
+    if countries == ["*"] or (not countries and networks):
         return None
-    codes = [code.strip().upper() for code in value.split(",") if code.strip()]
-    unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
-    if not codes or unknown:
+    if "*" in countries:
+        return "is * (every country) or a list of ISO country codes, not both (international networks may join *)"
+    unknown = [code for code in countries if code not in phonenumbers.SUPPORTED_REGIONS]
+    if not countries or unknown:
         return "must be ISO country codes separated by commas (e.g. US,CA,GB) or *" + (
+            f"; unknown: {', '.join(unknown)}" if unknown else "")
+    return None
+
+
+def _network_code(token: str) -> int | None:
+    """The calling code of an international network named as "+881"; None for anything else."""
+    digits = token.removeprefix("+")
+    return int(digits) if _WHOLE_NUMBER.fullmatch(digits) and int(digits) in INTERNATIONAL_NETWORKS else None
+
+
+def _check_number_types(value: str) -> str | None:
+    names = [name.upper() for name in _split(value)]
+    if never := [name for name in names if name in NEVER_TYPES]:
+        return (f"cannot allow {', '.join(never)}: premium-rate, shared-cost, personal and unknown numbers are "
+                "never called (they are how toll fraud pays)")
+    unknown = [name for name in names if name not in NAMED_TYPES]
+    if not names or unknown:
+        return f"must be number types separated by commas, from {', '.join(NAMED_TYPES)}" + (
             f"; unknown: {', '.join(unknown)}" if unknown else "")
     return None
 
@@ -393,12 +449,20 @@ def _check_cps(value: str) -> str | None:
 
 
 def _countries(value: str, from_number: str) -> frozenset[str] | None:
-    if value.strip() == "*":
+    codes = {code.upper() for code in _split(value) if not code.startswith("+")}
+    if "*" in codes:
         return None
     if value:
-        return frozenset(code.strip().upper() for code in value.split(",") if code.strip())
+        return frozenset(codes)
     region = _region_of(from_number)
-    return frozenset({region}) if region else frozenset()
+    return frozenset({region}) if region and region != _NETWORKS_REGION else frozenset()
+
+
+def _networks(value: str, from_number: str) -> frozenset[int]:
+    """The international networks ALLOWED_COUNTRIES names; by default, our caller ID's own, if it is on one."""
+    if not value:
+        value = f"+{phonenumbers.parse(from_number, None).country_code}"
+    return frozenset(code for code in map(_network_code, _split(value)) if code is not None)
 
 
 def _region_of(number: str) -> str | None:

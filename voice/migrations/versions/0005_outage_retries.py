@@ -7,7 +7,7 @@
   alert whose numbers were called before Slack could look its people up
   (their links are filled in later); NULL: as many as its targets name.
 
-Revision ID: h6_outage_providers
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-08
 """
@@ -15,7 +15,7 @@ Create Date: 2026-12-08
 import sqlalchemy as sa
 from alembic import op
 
-revision = "h6_outage_providers"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
