@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from voice.clock import utcnow
 from voice.db import make_engine
@@ -608,3 +609,29 @@ def test_a_dispatcher_whose_threads_are_gone_stops_quietly_and_leaves_the_item_l
         time.sleep(0.3)
     workers.stop(timeout=1)
     assert ran == [] and not [r for r in caplog.records if "taking work" in r.getMessage()]
+
+
+def test_an_item_whose_end_could_not_be_written_is_taken_up_again_once_its_lease_runs_out(engine, clock):
+    """The database went away as a worker finished an item: the end is not written, and the item must not
+    stay leased for ever to a worker that is alive but no longer on it (its heartbeat goes on)."""
+    queue = WorkQueue(engine, clock=clock, lease=timedelta(seconds=1))
+    ends = []
+
+    def finish_while_out(item, owner, **options):
+        if not ends:
+            ends.append("lost")
+            raise OperationalError("UPDATE work_items", {}, ConnectionRefusedError("the database is out"))
+        WorkQueue.finish(queue, item, owner, **options)
+
+    queue.finish = finish_while_out
+    recorder = Recorder()
+    workers = workers_for(queue, greet=recorder).start()
+    try:
+        add(queue, subject="once")
+        deadline = time.monotonic() + 5
+        while states(queue) != [DONE] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        workers.stop(timeout=1)
+    assert states(queue) == [DONE]
+    assert recorder.subjects == ["once", "once"]  # run again, as a dead worker's item would be

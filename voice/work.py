@@ -215,11 +215,13 @@ class WorkQueue:
             ).mappings().all()
         return [_item(row) for row in sorted(rows, key=lambda row: (as_utc(row["due_at"]), row["id"]))]
 
-    def renew(self, owner: str) -> None:
-        """Keep `owner`'s running items: it is alive and still on them."""
+    def renew(self, owner: str, ids: Iterable[int] | None = None) -> None:
+        """Keep `owner`'s running items (those of `ids`, if given): it is alive and still on them."""
+        mine = [work_items.c.lease_owner == owner, work_items.c.state == RUNNING]
+        if ids is not None:
+            mine.append(work_items.c.id.in_(list(ids)))
         with transaction(self.engine) as conn:
-            conn.execute(update(work_items).where(work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
-                         .values(lease_until=self.wall_clock() + self.lease))
+            conn.execute(update(work_items).where(*mine).values(lease_until=self.wall_clock() + self.lease))
 
     # -- ending work ---------------------------------------------------------------------------
 
