@@ -41,7 +41,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    delete,
     event,
     func,
     insert,
@@ -283,13 +282,6 @@ class WorkQueue:
                 update(work_items).where(*condition)
                 .values(state=PENDING, lease_owner=None, lease_until=None, attempts=work_items.c.attempts - 1)
             ).rowcount
-
-    def forget_finished(self, older_than: timedelta) -> int:
-        """Delete one-off items finished long ago (the key of a done item still blocks a repeat meanwhile)."""
-        cutoff = self.clock() - older_than
-        with transaction(self.engine) as conn:
-            return conn.execute(delete(work_items).where(work_items.c.state.in_((DONE, FAILED)),
-                                                         work_items.c.finished_at < cutoff)).rowcount
 
     # -- looking -------------------------------------------------------------------------------------
 
