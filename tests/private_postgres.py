@@ -1,7 +1,7 @@
 """A PostgreSQL cluster of a test's own, to stop (`pg_ctl stop -m immediate`, as a crash) and start again.
 
 initdb in a temporary directory and a free port on 127.0.0.1, trust authentication, no fsync (a test's
-data need not survive a power cut). PostgreSQL refuses to run as root: as root, its commands run as the
+data need not survive a power cut, only PostgreSQL's own crash). PostgreSQL refuses to run as root: as root, its commands run as the
 `postgres` user (runuser). Skips the test where PostgreSQL's binaries are not installed.
 https://www.postgresql.org/docs/current/app-pg-ctl.html
 """
@@ -45,8 +45,9 @@ class PrivatePostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c synchronous_commit=off")
+        # fsync off: what a commit wrote survives PostgreSQL's crash (it is in the system's cache), not the
+        # machine's. Commits stay synchronous: an immediate stop must not lose what was acknowledged.
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.root / "postgres.log"), "-w", "-o", options,
                   "start")
 
