@@ -13,6 +13,8 @@ import re
 import time
 import uuid
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 from typing import Callable
 
 from flask import Flask, Response, g, jsonify, request
@@ -24,13 +26,20 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from answer_server.api import api_blueprint
+from answer_server.callback_journal import CallbackJournal, Entry, JournalReplayer
 from answer_server.metrics import add_metrics_route
 from answer_server.services import Services, build_services
 from answer_server.webhooks import (
+    ALERT_HOLDS,
+    BRIDGE_HOLDS,
+    OTP_HOLDS,
+    TEST_HOLDS,
+    Outage,
     ProgressEvents,
     alert_error,
     alert_events,
     bridge_events,
+    journal_apply,
     otp_error,
     otp_events,
     short_call_error,
@@ -46,6 +55,7 @@ from bot.workflow_steps import register_step_listeners
 from voice import metrics
 from voice.clock import utcnow
 from voice.db import database_ready
+from voice.db import is_outage as database_is_out
 from voice.log_context import log_context
 from voice.plivo import PlivoClient
 from voice.settings import Settings
@@ -82,16 +92,21 @@ def create_app(
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)
 
     app = Flask(__name__)
-    app.extensions["voicebridge"] = {
-        "services": services, "workers": services.workers, "queue": services.queue, "otp": services.otp,
-        "alerts": services.alerts, "legs": services.legs, "engine": services.engine, "bolt": bolt,
-        "close": services.close,
-    }
     _add_request_ids(app)
     _add_slack_route(app, bolt, settings.slack_signing_secret)
     if services.installs:
         _add_install_routes(app, bolt)
-    _add_webhooks(app, services)
+    replayer = _add_webhooks(app, services)
+
+    def close() -> None:
+        replayer.stop()
+        services.close()
+
+    app.extensions["voicebridge"] = {
+        "services": services, "workers": services.workers, "queue": services.queue, "otp": services.otp,
+        "alerts": services.alerts, "legs": services.legs, "engine": services.engine, "bolt": bolt,
+        "close": close,
+    }
     app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
     _add_health_route(app, services.engine)
@@ -100,24 +115,35 @@ def create_app(
     return app
 
 
-def _add_webhooks(app: Flask, services: Services) -> None:
-    settings = services.settings
+def _add_webhooks(app: Flask, services: Services) -> JournalReplayer:
+    """Plivo's webhooks, and the journal that keeps their callbacks through a database outage; its replayer."""
+    settings, voice = services.settings, services.settings.voice
     progress = ProgressEvents(services.legs, services.lifecycle)
-    signed = dict(auth_token=settings.plivo_auth_token, public_url=settings.public_url)
-    app.register_blueprint(webhook_blueprint(
-        "plivo_alert", "/plivo/alert", alert_events(services.alert_calls, progress, settings.public_url,
-                                                    settings.voice),
-        on_error=alert_error(settings.public_url, settings.voice), **signed))
-    app.register_blueprint(webhook_blueprint(
-        "plivo_bridge", "/plivo/bridge", bridge_events(services.bridge_calls, progress, settings.public_url,
-                                                       settings.voice),
-        on_error=short_call_error(settings.voice), **signed))
-    app.register_blueprint(webhook_blueprint(
-        "plivo_test", "/plivo/test", test_events(services.test_calls, progress, settings.public_url, settings.voice),
-        on_error=short_call_error(settings.voice), **signed))
-    app.register_blueprint(webhook_blueprint(
-        "plivo", "/plivo", otp_events(services.otp_calls, progress, settings.public_url),
-        on_error=otp_error(settings.voice), **signed))
+    hooks = {  # name: (prefix, events, apology, held calls' next request)
+        "plivo_alert": ("/plivo/alert", alert_events(services.alert_calls, progress, settings.public_url, voice),
+                        alert_error(settings.public_url, voice), ALERT_HOLDS),
+        "plivo_bridge": ("/plivo/bridge", bridge_events(services.bridge_calls, progress, settings.public_url, voice),
+                         short_call_error(voice), BRIDGE_HOLDS),
+        "plivo_test": ("/plivo/test", test_events(services.test_calls, progress, settings.public_url, voice),
+                       short_call_error(voice), TEST_HOLDS),
+        "plivo": ("/plivo", otp_events(services.otp_calls, progress, settings.public_url), otp_error(voice),
+                  OTP_HOLDS),
+    }
+    is_outage = partial(database_is_out, engine=services.engine)
+    journal = CallbackJournal(Path(settings.callback_journal_dir))
+    replayer = JournalReplayer(journal, journal_apply({name: hook[1] for name, hook in hooks.items()}, is_outage))
+
+    def keep(entry: Entry) -> None:
+        journal.record(entry)
+        replayer.wake()
+
+    outage = Outage(is_outage=is_outage, keep=keep, voice=voice)
+    for name, (prefix, events, on_error, holds) in hooks.items():
+        app.register_blueprint(webhook_blueprint(name, prefix, events, on_error=on_error, holds=holds, outage=outage,
+                                                 auth_token=settings.plivo_auth_token, public_url=settings.public_url))
+    if journal.pending():
+        replayer.wake()  # what a process that died during an outage kept
+    return replayer
 
 
 #: A request ID a proxy sent (X-Request-Id) is kept when it is of this shape; else one is made.

@@ -31,6 +31,8 @@ DIGIT_BRIDGE = "9"  # after acknowledging: the voice bridge to whoever raised th
 ANY_KEY = "1234567890*#"
 MENU_TIMEOUT = 7  # seconds to press a key once the menu has been said
 BRIDGE_OFFER_TIMEOUT = 10  # seconds to press 9 after "Acknowledged"
+#: While the database is out: seconds of silence before the call asks again (hold_document).
+HOLD_WAIT = 4
 # The English sentences, by name (voice/phrases.toml has every language).
 MENU = phrase("en", "alert_menu")
 INVALID_KEY = phrase("en", "alert_invalid_key")
@@ -191,6 +193,17 @@ def _menu_digits(parent: ET.Element, keys_url: str, timeout: int) -> ET.Element:
         action=keys_url, method="POST", numDigits="1", timeout=str(timeout),
         retries="1", validDigits=ANY_KEY, finishOnKey="none", redirect="true",
     )
+
+
+def hold_document(again_url: str, speech: Speech = ENGLISH, *, first: bool = True) -> bytes:
+    """Our database is out for a moment: "One moment, please." (the first time), a short silence, then the
+    same request again (`again_url`): the call goes on, and is served as soon as the database is back."""
+    response = ET.Element("Response")
+    if first:
+        _speak(response, speech, phrase(speech.code, "one_moment"))
+    _wait(response, HOLD_WAIT)
+    _redirect(response, again_url)
+    return _serialize(response)
 
 
 @lru_cache(maxsize=1)

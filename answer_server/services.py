@@ -50,6 +50,7 @@ from voice.otp_store import OtpStore
 from voice.plivo import PlivoClient
 from voice.policy import DestinationPolicy
 from voice.ratelimit import SlotLimiter
+from voice.retention import Retention
 from voice.sealing import SecretBox
 from voice.settings import Settings, derive_hash_key
 from voice.steps import WorkflowSteps
@@ -57,9 +58,11 @@ from voice.test_calls import TestCalls, TestFollowers
 from voice.work import WorkQueue
 from voice.workers import Policy, Pool, Registry, Workers
 
-#: Clears finished one-off work from the queue now and then.
+#: Deletes, every hour, what is kept no longer (voice/retention.py), and expired install links.
 HOUSEKEEPING = "queue.housekeeping"
-KEEP_FINISHED = timedelta(days=7)
+#: Erases, every few minutes, the response_urls Slack no longer honours (30 minutes, 5 uses).
+FORGET_REPLY_URLS = "queue.forget_reply_urls"
+REPLY_URL_SWEEP = 300.0
 
 
 @dataclass
@@ -161,9 +164,13 @@ def build_services(
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
     AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
-    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, installs), Policy(rest=3600.0))
+    retention = Retention(engine, days=settings.retention_days, clock=clock)
+    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs), Policy(rest=3600.0))
+    registry.add(FORGET_REPLY_URLS, lambda item: _again(queue, FORGET_REPLY_URLS, retention.forget_reply_urls),
+                 Policy(rest=REPLY_URL_SWEEP))
     with transaction(engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")
+        queue.poke(conn, FORGET_REPLY_URLS, "forget")
     workers = Workers(queue, registry, [
         # Dialling waits for PLIVO_CPS slots: its own threads, so Slack updates never queue behind it.
         Pool("dial", settings.work_threads, frozenset({PLACE})),
@@ -192,9 +199,17 @@ def _workspaces(settings: Settings, engine: Engine, client: WebClient,
         authorize=StoredBotAuthorize(workspaces))
 
 
-def _housekeeping(queue: WorkQueue, installs: Installs | None = None) -> None:
-    queue.forget_finished(KEEP_FINISHED)
-    if installs is not None:
-        forget_expired_states(installs.settings)
+def _housekeeping(queue: WorkQueue, retention: Retention, installs: Installs | None = None) -> None:
+    def forget() -> None:
+        retention.sweep()
+        if installs is not None:
+            forget_expired_states(installs.settings)
+
+    _again(queue, HOUSEKEEPING, forget)
+
+
+def _again(queue: WorkQueue, kind: str, sweep: Callable[[], object]) -> None:
+    """Run a periodic sweep, and poke it again: it runs once more when its rest is over."""
+    sweep()
     with transaction(queue.engine) as conn:
-        queue.poke(conn, HOUSEKEEPING, "forget")  # again, an hour after this run (its rest)
+        queue.poke(conn, kind, "forget")

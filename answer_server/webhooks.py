@@ -7,6 +7,14 @@ machine) or asks for (key, menu, silence). Each is signed by Plivo
 read and at most one conditional write before it answers; Plivo always gets
 a valid document, within milliseconds, whatever fails on our side.
 The keys Plivo posts (`Digits`) are never logged.
+
+While the database is out (stopped, restarting, read-only), nothing is lost:
+a callback that only reports (ring, machine, hangup, conference) is kept in
+the local journal (answer_server/callback_journal.py) and applied once the
+database is back; a live call that needs the database for its next turn
+(answer, menu, keys) is held: "One moment, please.", a few seconds'
+silence, and the request again (the `*_HOLDS` tables), up to HOLD_LIMIT times,
+rather than an apology that hangs up at once.
 """
 
 from __future__ import annotations
@@ -14,12 +22,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import dataclass
 from typing import Callable
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from answer_server import plivo_xml
 from answer_server.alert_documents import bridge_document, document_for, error_document
+from answer_server.callback_journal import Entry
 from answer_server.plivo_requests import (
     call_uuid_of,
     digits_of,
@@ -34,6 +44,7 @@ from answer_server.plivo_xml import (
     code_document,
     empty_document,
     goodbye_document,
+    hold_document,
     key_gate_document,
     sentence_document,
     test_call_document,
@@ -43,6 +54,7 @@ from voice.alert_calls import AlertCalls, Turn
 from voice.bridge import ENTER as BRIDGE_ENTER
 from voice.bridge import EXIT as BRIDGE_EXIT
 from voice.bridge import BridgeCalls
+from voice.clock import arrived_at, utcnow
 from voice.dialing import callback_urls
 from voice.languages import phrase, speech_for_number
 from voice.legs import LegStore
@@ -57,17 +69,61 @@ from voice.test_calls import TestCalls, TestTurn
 log = logging.getLogger(__name__)
 
 _MEMBER = re.compile(r"[0-9A-Za-z-]{1,32}")  # a ConferenceMemberID
+_HELD = re.compile(r"[0-9]{1,2}")
 
 Fields = dict[str, str]
 #: What answers one event: (token, Plivo's fields) → a Plivo XML document.
 Answer = Callable[[str, Fields], bytes]
 
+#: The events that only report something of a call (their document is empty): kept while the database is out.
+REPORTS = frozenset({"ring", "machine", "hangup", "conference"})
+#: While the database is out, a live call is held this many times (about HOLD_WAIT s each), then apologised to.
+HOLD_LIMIT = 12
+#: For each kind of call, the request a held call makes again, by the event that could not be served: a
+#: key cannot be sent again (Plivo's redirect carries no Digits), so the menu or the key gate is asked for
+#: afresh, and the callee presses the key once more.
+OTP_HOLDS = {"answer": "answer", "key": "answer"}
+ALERT_HOLDS = {"answer": "answer", "menu": "menu", "silence": "menu", "keys": "menu"}
+BRIDGE_HOLDS = {"answer": "answer"}
+TEST_HOLDS = {"answer": "answer", "keys": "answer"}
+
+
+@dataclass(frozen=True)
+class Outage:
+    """What the webhooks do while the database is out."""
+
+    #: Whether an exception says the database is out (voice/db.py's is_outage), not that we are wrong.
+    is_outage: Callable[[BaseException], bool]
+    #: Keeps a reporting callback until it can be applied (the journal, then its replayer woken).
+    keep: Callable[[Entry], None]
+    voice: str
+
 
 def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_error: Callable[[str, str], bytes],
-                      auth_token: str, public_url: str) -> Blueprint:
+                      holds: dict[str, str], outage: Outage, auth_token: str, public_url: str) -> Blueprint:
     """One blueprint, one route, one shape for every event of one kind of call."""
     bp = Blueprint(name, __name__, url_prefix=prefix)
     require_plivo_signature(bp, auth_token=auth_token, public_url=public_url)
+    base = public_url.rstrip("/") + prefix
+
+    def while_out(event: str, token: str, fields: Fields) -> bytes:
+        """The database is out: keep what reports, hold what needs an answer."""
+        if event in REPORTS:
+            try:
+                outage.keep(Entry(name, event, token, fields, utcnow()))
+            except OSError:
+                log.exception("the database is out, and the %s callback could not be kept either: it is lost",
+                              event)
+            else:
+                log.warning("the database is out: the %s callback is kept, and applied once it is back", event)
+            return empty_document()
+        again, held = holds.get(event), _held()
+        if again is None or held >= HOLD_LIMIT:
+            log.error("the database is out: the %s webhook could not be served", event)
+            return on_error(event, token)
+        log.warning("the database is out: the call waits on the line (%s, %d of %d)", event, held + 1, HOLD_LIMIT)
+        return hold_document(f"{base}/{again}/{token}?held={held + 1}", speech_for(None, outage.voice),
+                             first=held == 0)
 
     @bp.route("/<event>/<token>", methods=["GET", "POST"])
     def webhook(event: str, token: str):
@@ -77,17 +133,48 @@ def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_e
         if not valid_token(token):
             return xml_response(goodbye_document())
         began = time.perf_counter()
+        fields: Fields = {}
         with log_context(call=token_for_log(token)):
             try:
-                return xml_response(answer(token, params()))
-            except Exception:
-                # Never a 500 for Plivo: it would drop the call. An apology, in valid XML.
+                fields = params()
+                return xml_response(answer(token, fields))
+            except Exception as error:
+                # Never a 500 for Plivo: it would drop the call. Valid XML, whatever failed.
+                if outage.is_outage(error):
+                    return xml_response(while_out(event, token, fields))
                 log.exception("the %s webhook failed", event)
                 return xml_response(on_error(event, token))
             finally:
                 metrics.WEBHOOK_SECONDS.labels(event).observe(time.perf_counter() - began)
 
     return bp
+
+
+def _held() -> int:
+    """How many times this call has been held already (the `held` of a hold's Redirect, signed by Plivo)."""
+    value = request.args.get("held", "")
+    return int(value) if _HELD.fullmatch(value) else 0
+
+
+def journal_apply(hooks: dict[str, dict[str, Answer]],
+                  is_outage: Callable[[BaseException], bool]) -> Callable[[Entry], None]:
+    """How a kept callback is applied once the database is back: the webhook's own answer for its event, as
+    of the moment it came. An outage again raises (the rest waits); anything else is logged and dropped."""
+
+    def apply(entry: Entry) -> None:
+        answer = hooks.get(entry.hook, {}).get(entry.event)
+        if answer is None or entry.event not in REPORTS or not valid_token(entry.token):
+            log.warning("skipped a kept callback for no webhook of ours (%s %s)", entry.hook[:20], entry.event[:20])
+            return
+        with log_context(call=token_for_log(entry.token)), arrived_at(entry.arrived):
+            try:
+                answer(entry.token, entry.fields)
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                log.exception("a kept %s callback could not be applied; it is dropped", entry.event)
+
+    return apply
 
 
 class ProgressEvents:

@@ -43,11 +43,8 @@ CANNOT_POST = {
 VIA_CHAT = "chat"
 VIA_REPLY_URL = "reply_url"
 
-#: Slack accepts a response_url 5 times within 30 minutes
-#: (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses).
-REPLY_URL_USES = 5
-#: Uses kept back from the states along the way: one for the final state, one
-#: for a late correction of it (the cost Plivo reports after the hangup).
+#: Uses of a response_url (Slack allows REPLY_URL_USES, voice/models.py) kept back from the states along the
+#: way: one for the final state, one for a late correction of it (the cost Plivo reports after the hangup).
 REPLY_URL_RESERVE = 2
 
 _NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, socket.timeout, ConnectionError, http.client.HTTPException)

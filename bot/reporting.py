@@ -17,7 +17,6 @@ import logging
 from bot.alert_messages import alert_blocks, alert_text, gave_up_text
 from bot.delivery import (
     REPLY_URL_RESERVE,
-    REPLY_URL_USES,
     VIA_REPLY_URL,
     Place,
     WorkspaceMessages,
@@ -27,7 +26,7 @@ from voice.alert_models import ACTIVE, DROPPED, RESOLVING
 from voice.alert_store import AlertStore
 from voice.alerts import REPORT_ALERT, REPORT_GAVE_UP, AlertService
 from voice.legs import LegStore
-from voice.models import token_for_log
+from voice.models import REPLY_URL_USES, token_for_log
 from voice.otp_calls import REPORT_CALL
 from voice.work import RetryLater, WorkItem
 from voice.workers import Policy, Registry
@@ -76,6 +75,10 @@ class Reporting:
             return
         if digest == leg.message_digest:
             return  # it shows this already (queued, dialling and calling all read "calling…")
+        if place.via == VIA_REPLY_URL and not leg.requester.reply_url:
+            log.info("call %s: its response_url has expired; the message keeps its last state",
+                     token_for_log(leg.token))
+            return
         if place.via == VIA_REPLY_URL:
             # Slack takes a response_url 5 times: the states along the way leave room for the end.
             limit = REPLY_URL_USES if leg.ended else REPLY_URL_USES - REPLY_URL_RESERVE
@@ -107,6 +110,9 @@ class Reporting:
             return
         if digest == alert.message_digest:
             return  # nothing the message shows has changed
+        if place.via == VIA_REPLY_URL and not alert.requester.reply_url:
+            log.info("alert %s: its response_url has expired; the message keeps its last state", alert.id)
+            return
         if place.via == VIA_REPLY_URL:
             # Through a response_url only the changes of the alert's status are sent: its 5 uses
             # would not last through every ring and answer of every call.
@@ -126,6 +132,8 @@ class Reporting:
             return  # nowhere to say it (a Workflow step with no channel: its outputs say it)
         if place.via is None:
             raise RetryLater("the alert's message is not posted yet")
+        if place.via == VIA_REPLY_URL and not alert.requester.reply_url:
+            return  # its response_url has expired: nowhere left to say it
         self.messages.of(alert.requester.team_id).follow_up(place, alert.requester.reply_url, gave_up_text(alert))
 
     # -- anything else -----------------------------------------------------------------------------

@@ -111,6 +111,7 @@ def settings(tmp_path, fake_slack, migrated_sqlite) -> Settings:
         default_region="US",
         plivo_cps=100.0,  # pacing has its own tests; flows should not wait for it
         alert_redial_delay=0,  # the second ring has its own tests; other flows count a missed call at once
+        callback_journal_dir=str(tmp_path / "journal"),
     )
 
 

@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, insert, literal_column, select, text
+from sqlalchemy.exc import IntegrityError
 
-from voice.db import DirectRead, moment
+from voice.db import DirectRead, is_outage, make_engine, moment
 from voice.legs import _BY_TOKEN, LegStore
 from voice.schema import legs
 
@@ -43,3 +44,23 @@ def test_a_failed_direct_read_leaves_the_pooled_postgresql_connection_transactio
             conn.execute(text("SELECT 1"))
     finally:
         engine.dispose()
+
+
+def test_an_unreachable_or_read_only_database_is_told_from_a_mistake_of_ours(engine, tmp_path):
+    gone = make_engine(f"sqlite:///{tmp_path}/no/such/dir/x.sqlite3")  # cannot even be opened
+    try:
+        with pytest.raises(Exception) as unreachable:
+            gone.connect()
+        assert is_outage(unreachable.value, gone)
+    finally:
+        gone.dispose()
+    driver = engine.dialect.dbapi
+    # The webhooks' direct read runs on the driver's cursor, whose errors SQLAlchemy does not wrap.
+    assert is_outage(driver.OperationalError("server closed the connection unexpectedly"), engine)
+    with pytest.raises(IntegrityError) as duplicate:
+        with engine.begin() as conn:
+            row = dict(token="d" * 22, purpose="otp", to_number="+14155550123", status="queued", created_at=NOW,
+                       stop_requested=False, permanent=False, reply_uses=0, silences=0, code_length=0)
+            conn.execute(insert(legs).values(**row))
+            conn.execute(insert(legs).values(**row))
+    assert not is_outage(duplicate.value, engine) and not is_outage(ValueError("a bug"), engine)

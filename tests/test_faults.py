@@ -440,3 +440,89 @@ def test_sigterm_hands_waiting_calls_back_and_the_next_process_dials_each_once_a
     assert time.monotonic() - restarted < LEASE.total_seconds() - 3
     time.sleep(1.5)
     assert dials(fake_plivo) == Counter({number: 1 for number in wanted})
+
+
+# -- the database stopped under live calls --------------------------------------------------------------
+
+OUTAGE_SECONDS = 15
+
+
+@pytest.fixture
+def private_postgres():
+    from tests.private_postgres import PrivatePostgres
+
+    cluster = PrivatePostgres()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def health(server: ServerProcess) -> int:
+    return requests.get(server.url + "/healthz", timeout=5).status_code
+
+
+def test_callbacks_during_a_15_second_database_outage_land_once_it_is_back_and_a_live_call_waits(
+        tmp_path, private_postgres, fake_slack, fake_plivo, slack):
+    env = bare_env() | settings_env(tmp_path, free_port(), fake_slack.base_url, fake_plivo.base_url) | NO_LIMITS | {
+        "DATABASE_URL": private_postgres.url, "CALLBACK_JOURNAL_DIR": str(tmp_path / "journal")}
+    launcher = Launcher(tmp_path, env)
+    plivo = PlivoSender(AUTH_TOKEN, env["PUBLIC_URL"])
+    reader, later, first_link, next_link = numbers(4)
+    try:
+        server = launcher()
+        assert server.send(slack.command(f"{reader} {CODE}")).status_code == 200
+        assert server.send(slack.command(f"{later} {CODE}")).status_code == 200
+        # Slack escapes ">" in a command's text.
+        assert server.send(alert_command(slack, [first_link, "&gt;", next_link], "Primary is down")).status_code == 200
+        placed = fake_plivo.wait_for(lambda: (bodies := {body["to"]: body for body in fake_plivo.created})
+                                     and {reader, later, first_link} <= set(bodies) and bodies, timeout=15)
+        code_call, held_call, link_call = placed[reader], placed[later], placed[first_link]
+        callback(server, plivo, code_call, "ring", "call-r")
+        answer = callback(server, plivo, code_call, "answer", "call-r")
+        assert press(server, plivo, action_of(answer.text), code_call, "call-r", "5").text.count(SPOKEN) == 2
+        callback(server, plivo, link_call, "ring", "call-l")
+
+        private_postgres.stop_immediately()
+        went = time.monotonic()
+        assert health(server) == 503
+        # Plivo's hangups meanwhile: each answered at once, with a valid (empty) document.
+        for body, uuid, fields in ((code_call, "call-r", {"duration": 21}),
+                                   (link_call, "call-l", {"status": "no-answer", "duration": 0, "cause_code": 3030,
+                                                          "cause_name": "No Answer"})):
+            began = time.monotonic()
+            reply = callback(server, plivo, body, "hangup", uuid, **fields)
+            assert reply.status_code == 200 and reply.text.strip().endswith("<Response />"), reply.text
+            assert time.monotonic() - began < 1.0
+        # A call answered meanwhile waits on the line rather than hearing an apology and a hangup.
+        held = callback(server, plivo, held_call, "answer", "call-h")
+        assert "One moment, please." in held.text and "<Redirect" in held.text, held.text
+        again = re.search(r"<Redirect[^>]*>([^<]+)<", held.text).group(1).replace("&amp;", "&")
+        assert again.endswith("?held=1")
+        time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - went)))
+        assert sum(dials(fake_plivo).values()) == 3 and health(server) == 503
+
+        private_postgres.start()
+        back = time.monotonic()
+        while health(server) != 200:
+            assert time.monotonic() - back < 1.0, "/healthz did not recover within a second"
+            time.sleep(0.05)
+        # The held call's next request finds its call: the key gate.
+        gate = server.send(plivo.redirect(server.path_of(again), call_uuid="call-h", to=later))
+        assert "Press any key to hear your code." in gate.text, gate.text
+        # The missed first link's hangup moves the chain on: the next link is called, once.
+        fake_plivo.wait_for(lambda: dials(fake_plivo)[next_link] == 1, timeout=10)
+        # The code call's status message reaches its last state (an update in hand when the database went
+        # is taken up again once its lease has run out).
+        fake_slack.wait_for_message(CHANNEL, lambda m: "code read · 21 s" in (m.text or ""),
+                                    timeout=LEASE.total_seconds() + 5)
+        assert not list((tmp_path / "journal").glob("*.jsonl")), "kept callbacks were left unapplied"
+        # Plivo sending the hangup again changes nothing: no second call to the next link.
+        callback(server, plivo, link_call, "hangup", "call-l", status="no-answer", duration=0, cause_code=3030,
+                 cause_name="No Answer")
+        time.sleep(1.5)
+        assert dials(fake_plivo) == Counter({reader: 1, later: 1, first_link: 1, next_link: 1})
+        assert "no final report" not in str([m.text for m in fake_slack.messages(CHANNEL)])
+    finally:
+        launcher.stop_all()

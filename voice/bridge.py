@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from voice.alert_models import ACKNOWLEDGED, REPORT_ALERT, AlertRecord, RequesterPhone
 from voice.alert_store import AlertStore
+from voice.clock import event_time
 from voice.db import transaction
 from voice.languages import phrase, speech_for_number
 from voice.legs import LegStore
@@ -139,7 +140,7 @@ class BridgeService:
 
     def conference_event(self, leg: Leg, action: str, member: str | None = None) -> None:
         """Plivo's conference callback for one call: it entered or left the bridge."""
-        now = self.clock()
+        now = event_time(self.clock)
         with transaction(self.engine) as conn:
             if action == ENTER:
                 changed = self.legs.entered_bridge(conn, leg.token, now, member)

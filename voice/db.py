@@ -17,11 +17,16 @@ from typing import Iterator, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, RowMapping
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from voice.clock import as_utc
 
 log = logging.getLogger(__name__)
+
+
+#: Seconds a new PostgreSQL connection may take before the attempt fails.
+CONNECT_TIMEOUT = 5
 
 
 def make_engine(database_url: str) -> Engine:
@@ -35,7 +40,10 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "begin", _begin_immediate)
         _write_locks[engine] = threading.RLock()
         return engine
-    return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A connection attempt to an unreachable server gives up after CONNECT_TIMEOUT (the driver's default is to
+    # wait for ever): a request then fails fast, and Plivo still gets its document in time.
+    return create_engine(database_url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         connect_args={} if "connect_timeout" in database_url else {"connect_timeout": CONNECT_TIMEOUT})
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -143,6 +151,18 @@ def database_ready(engine: Engine) -> bool:
         log.warning("database not reachable: %s", type(error).__name__)
         return False
     return True
+
+
+def is_outage(error: BaseException, engine: Engine) -> bool:
+    """Whether `error` says the database cannot be reached or written now (stopped, restarting, read-only,
+    locked too long), rather than that a statement of ours is wrong: the same request may succeed later.
+    DirectRead runs on the driver's own cursor, whose errors SQLAlchemy does not wrap."""
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    dbapi = engine.dialect.dbapi
+    return dbapi is not None and isinstance(error, (dbapi.OperationalError, dbapi.InterfaceError))
 
 
 Record = TypeVar("Record")

@@ -18,7 +18,8 @@ import phonenumbers
 
 from voice.voices import gender_of, polly_voice, unaccented, voices_for
 
-PHRASE_KEYS = ("intro", "press_key", "your_code", "again", "repeat", "no_key", "goodbye", "not_valid", "try_later")
+PHRASE_KEYS = ("intro", "press_key", "your_code", "again", "repeat", "no_key", "goodbye", "not_valid", "try_later",
+               "one_moment")
 #: The sentences of alert calls, the voice bridge and the test call; some take {fields}.
 ALERT_PHRASE_KEYS = (
     "alert_from_channel", "alert_from", "alert_menu", "alert_pass_option", "alert_invalid_key", "alert_acknowledged",

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from voice import metrics
 from voice.binding import is_foreign
-from voice.clock import as_utc
+from voice.clock import as_utc, event_time
 from voice.db import transaction
 from voice.legs import LegStore
 from voice.models import ANSWERED, RINGING, STATUSES, HangupReport, Leg, token_for_log
@@ -87,13 +87,13 @@ class CallLifecycle:
             return None
         if leg.status == ANSWERED and leg.call_uuid == call_uuid:
             return leg  # Plivo asks again for the same call: it is answered already
-        return self._apply(leg, lambda conn: self.legs.answered(conn, leg.token, call_uuid, self.clock(),
+        return self._apply(leg, lambda conn: self.legs.answered(conn, leg.token, call_uuid, self.now(),
                                                                 needs_secret=needs_secret))
 
     def machine(self, leg: Leg, call_uuid: str) -> Leg | None:
         if leg.ended or leg.machine:
             return None
-        changed = self._apply(leg, lambda conn: self.legs.machine(conn, leg.token, call_uuid, self.clock()))
+        changed = self._apply(leg, lambda conn: self.legs.machine(conn, leg.token, call_uuid, self.now()))
         if changed:
             log.info("call %s reached an answering machine", token_for_log(leg.token))
         return changed
@@ -114,7 +114,7 @@ class CallLifecycle:
         ended = self._apply(leg, lambda conn: self.legs.finish(
             conn, leg.token, outcome=outcome, cause=cause, duration=duration, cost=cost, call_uuid=call_uuid,
             permanent=permanent, only_if_queued=only_if_queued, only_if_unconfirmed=only_if_unconfirmed,
-            now=self.clock()))
+            now=self.now()))
         if ended:
             log.info("call %s ended: %s", token_for_log(leg.token), outcome.value)
         return ended
@@ -160,6 +160,10 @@ class CallLifecycle:
                     self.queue.enqueue(conn, STALE, token, key=f"{STALE}:{token}:bridge", due_at=later)
                 return None
         return self.finish(leg, Outcome.FAILED, NO_FINAL_REPORT)
+
+    def now(self) -> datetime:
+        """When the event being recorded happened (voice/clock.py's event_time)."""
+        return event_time(self.clock)
 
     # -- internals --------------------------------------------------------------------------------
 

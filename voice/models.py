@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from voice.outcomes import Outcome
 
@@ -33,6 +33,12 @@ def token_for_log(token: str) -> str:
     return token[:6]
 
 
+#: Slack honours a response_url 5 times within 30 minutes
+#: (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses); after that it is erased.
+REPLY_URL_USES = 5
+REPLY_URL_LIFETIME = timedelta(minutes=30)
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who asked for a call, and where to report on it."""
@@ -41,7 +47,7 @@ class Requester:
     channel_id: str
     team_id: str = ""
     #: A per-command webhook (Slack's response_url) for when the channel
-    #: cannot be posted to; valid for a limited time.
+    #: cannot be posted to; valid for a limited time, then erased (None).
     reply_url: str | None = None
 
 

@@ -53,6 +53,15 @@ class SlotLimiter:
 
     def _reserve(self, max_wait: float | None) -> float | None:
         self._ensure_row()
+        slot = self._reserve_in_row(max_wait)
+        if slot is None and not self._row_exists():
+            # The housekeeping forgot the row (nobody had taken a slot for a day): make it again.
+            self._known = False
+            self._ensure_row()
+            slot = self._reserve_in_row(max_wait)
+        return slot
+
+    def _reserve_in_row(self, max_wait: float | None) -> float | None:
         with transaction(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 # Hold the row first: the clock is read once this transaction has its turn. Read
@@ -100,6 +109,10 @@ class SlotLimiter:
         if wait > 0:
             self._sleep(wait)
         return max(wait, 0.0)
+
+    def _row_exists(self) -> bool:
+        with reading(self.engine) as conn:
+            return conn.execute(select(rate_slots.c.name).where(rate_slots.c.name == self.name)).first() is not None
 
     def _ensure_row(self) -> None:
         if self._known:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
@@ -26,6 +28,7 @@ from voice.policy import (
 from voice.voices import BASIC_VOICES, polly_voice, unaccented
 
 DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
+DEFAULT_JOURNAL_DIR = "voicebridge-journal"
 
 # Name, meaning and default of every variable; `python -m answer_server --help`
 # prints this table, so the help cannot drift from what is read.
@@ -92,6 +95,10 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("API_KEYS", "keys for the HTTP API (Authorization: Bearer), comma-separated, 20+ characters each "
      "(empty: API off)", ""),
     ("OTP_AUDIT_CHANNEL", "Slack channel ID where codes sent through the API are reported", ""),
+    ("RETENTION_DAYS", "days calls, codes, alerts and refusals are kept (the App Home's history, audits), "
+     "then deleted (1-3650)", "30"),
+    ("CALLBACK_JOURNAL_DIR", "directory, on local disk, where Plivo's callbacks that arrive while the database is "
+     "out are kept until it is back (one file per process, only while needed)", DEFAULT_JOURNAL_DIR),
 )
 #: Variables required only in one mode: when they may be left out.
 REQUIRED_UNLESS = {"SLACK_BOT_TOKEN": "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set"}
@@ -189,6 +196,10 @@ class Settings:
     slack_client_secret: str = ""
     #: Installs: the workspaces that may install the app; empty: any.
     allowed_slack_teams: frozenset[str] = frozenset()
+    #: Days calls, codes, alerts and refusals are kept before the hourly housekeeping deletes them.
+    retention_days: int = 30
+    #: Where callbacks that arrive while the database is out are kept (answer_server/callback_journal.py).
+    callback_journal_dir: str = DEFAULT_JOURNAL_DIR
 
     @property
     def installs(self) -> bool:
@@ -256,6 +267,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("METRICS_TOKEN", _check_metrics_token),
         ("METRICS_PORT", _check_port),
         ("OTP_AUDIT_CHANNEL", _check_slack_id),
+        ("RETENTION_DAYS", _int_between(1, 3650)),
+        ("CALLBACK_JOURNAL_DIR", _check_journal_dir),
     )
     for name, check in checks:
         if values[name]:
@@ -311,6 +324,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         otp_audit_channel=values["OTP_AUDIT_CHANNEL"],
         metrics_token=values["METRICS_TOKEN"],
         metrics_port=int(values["METRICS_PORT"] or 0),
+        retention_days=int(values["RETENTION_DAYS"]),
+        callback_journal_dir=values["CALLBACK_JOURNAL_DIR"],
     )
 
 
@@ -492,6 +507,15 @@ def _int_between(low: int, high: int):
         return None
 
     return check
+
+
+def _check_journal_dir(value: str) -> str | None:
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        return "must be a directory (it is a file)"
+    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        return "must be a directory this server can write to"
+    return None
 
 
 def _check_hash_key(value: str) -> str | None:

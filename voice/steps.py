@@ -74,5 +74,10 @@ class WorkflowSteps:
 
 
 def poke_steps(queue: WorkQueue, conn: Connection, kind: str, subject: str) -> None:
-    """Something a step may wait on ended: its steps complete (a no-op when none waits)."""
-    queue.poke(conn, STEP_DONE, done_subject(kind, subject))
+    """Something a step may wait on ended: its steps complete. Work only where a step waits (most calls and
+    alerts come from commands): a step recorded after this commits is checked by `record` itself."""
+    waiting = conn.execute(select(workflow_steps.c.execution_id).where(
+        workflow_steps.c.kind == kind, workflow_steps.c.subject == subject,
+        workflow_steps.c.completed_at.is_(None)).limit(1)).first()
+    if waiting is not None:
+        queue.poke(conn, STEP_DONE, done_subject(kind, subject))

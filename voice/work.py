@@ -41,7 +41,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    delete,
     event,
     func,
     insert,
@@ -220,11 +219,13 @@ class WorkQueue:
             ).mappings().all()
         return [_item(row) for row in sorted(rows, key=lambda row: (as_utc(row["due_at"]), row["id"]))]
 
-    def renew(self, owner: str) -> None:
-        """Keep `owner`'s running items: it is alive and still on them."""
+    def renew(self, owner: str, ids: Iterable[int] | None = None) -> None:
+        """Keep `owner`'s running items (those of `ids`, if given): it is alive and still on them."""
+        mine = [work_items.c.lease_owner == owner, work_items.c.state == RUNNING]
+        if ids is not None:
+            mine.append(work_items.c.id.in_(list(ids)))
         with transaction(self.engine) as conn:
-            conn.execute(update(work_items).where(work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
-                         .values(lease_until=self.wall_clock() + self.lease))
+            conn.execute(update(work_items).where(*mine).values(lease_until=self.wall_clock() + self.lease))
 
     # -- ending work ---------------------------------------------------------------------------
 
@@ -289,13 +290,6 @@ class WorkQueue:
                 update(work_items).where(*condition)
                 .values(state=PENDING, lease_owner=None, lease_until=None, attempts=work_items.c.attempts - 1)
             ).rowcount
-
-    def forget_finished(self, older_than: timedelta) -> int:
-        """Delete one-off items finished long ago (the key of a done item still blocks a repeat meanwhile)."""
-        cutoff = self.clock() - older_than
-        with transaction(self.engine) as conn:
-            return conn.execute(delete(work_items).where(work_items.c.state.in_((DONE, FAILED)),
-                                                         work_items.c.finished_at < cutoff)).rowcount
 
     # -- looking -------------------------------------------------------------------------------------
 

@@ -92,6 +92,10 @@ class Workers:
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._busy = {pool.name: 0 for pool in pools}
         self._running: set[int] = set()  # ids of the items a thread is running now
+        #: Ids of the items claimed and not yet run to their end: the heartbeat renews these leases only.
+        #: An item whose end could not be written (the database was out) is not renewed, so it is
+        #: claimable again once its lease runs out, as a dead worker's would be.
+        self._in_hand: set[int] = set()
         self._idle = threading.Condition()
         self._lock = threading.Lock()
         queue.on_new_work = self.wake
@@ -195,6 +199,7 @@ class Workers:
                         self._prepare(item)
                         with self._lock:
                             self._busy[pool.name] += 1
+                            self._in_hand.add(item.id)
                         if not self._submit(pool, item):
                             return
                     next_due = None
@@ -215,6 +220,7 @@ class Workers:
         except RuntimeError:
             with self._lock:
                 self._busy[pool.name] -= 1
+                self._in_hand.discard(item.id)
             return False
         return True
 
@@ -237,13 +243,18 @@ class Workers:
                 self._idle.notify_all()
             with self._lock:
                 self._busy[pool.name] -= 1
+                self._in_hand.discard(item.id)
             self._wake[pool.name].set()  # a thread is free: look for more
 
     def _heartbeat(self) -> None:
         interval = self.queue.lease.total_seconds() / 3
         while not self._stop.wait(interval):
+            with self._lock:
+                in_hand = list(self._in_hand)
+            if not in_hand:
+                continue
             try:
-                self.queue.renew(self.owner)
+                self.queue.renew(self.owner, in_hand)
             except Exception:
                 log.exception("renewing work leases failed")
 
