@@ -269,6 +269,14 @@ def test_a_misconfigured_server_exits_with_status_2_and_one_error_line_per_probl
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_server_whose_public_url_is_plain_http_to_another_host_does_not_start(tmp_path, server_env):
+    result = run_module(tmp_path, server_env | {"PUBLIC_URL": "http://calls.example.com"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: PUBLIC_URL must be an https:// URL: Plivo fetches the call scripts, codes included, from it "
+        "(http:// only for a loopback host such as 127.0.0.1 or localhost)"]
+
+
 def test_help_lists_every_configuration_variable(tmp_path):
     result = run_module(tmp_path, bare_env(), "--help")
     assert result.returncode == 0, result.stderr
