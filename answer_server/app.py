@@ -74,7 +74,7 @@ def create_app(
     bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
                            client=services.slack_client, installs=services.installs, services=bot_services)
-    register_home_listeners(bolt, queue=services.queue, access=access)
+    register_home_listeners(bolt, queue=services.queue, access=access, record_refusal=services.otp.refuse)
     register_step_listeners(bolt, alerts=services.alerts, services=bot_services, steps=services.steps,
                             access=access, record_refusal=services.otp.refuse)
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
