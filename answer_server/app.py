@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import Flask, Response, g, jsonify, request
@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from answer_server.api import api_blueprint
 from answer_server.metrics import add_metrics_route
+from answer_server.plivo_requests import Replays
 from answer_server.services import Services, build_services
 from answer_server.webhooks import (
     ProgressEvents,
@@ -46,6 +47,7 @@ from bot.workflow_steps import register_step_listeners
 from voice import metrics
 from voice.clock import utcnow
 from voice.db import database_ready
+from voice.dialing import LONGEST_CALL
 from voice.log_context import log_context
 from voice.plivo import PlivoClient
 from voice.settings import Settings
@@ -103,7 +105,9 @@ def create_app(
 def _add_webhooks(app: Flask, services: Services) -> None:
     settings = services.settings
     progress = ProgressEvents(services.legs, services.lifecycle)
-    signed = dict(auth_token=settings.plivo_auth_token, public_url=settings.public_url)
+    # A nonce is kept while its call may last, and an hour more (Plivo's queue, a request held in flight).
+    replays = Replays(services.used_once, keep=LONGEST_CALL + timedelta(hours=1))
+    signed = dict(auth_token=settings.plivo_auth_token, public_url=settings.public_url, replays=replays)
     app.register_blueprint(webhook_blueprint(
         "plivo_alert", "/plivo/alert", alert_events(services.alert_calls, progress, settings.public_url,
                                                     settings.voice),

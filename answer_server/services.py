@@ -44,6 +44,7 @@ from voice.legs import LegStore
 from voice.lifecycle import PLACE, CallLifecycle
 from voice.migrate import prepare_database
 from voice.models import ALERT, BRIDGE, OTP, TEST
+from voice.once import UsedOnce
 from voice.otp import OtpConfig, OtpService, default_limits
 from voice.otp_calls import OtpCalls, OtpFollowers
 from voice.otp_store import OtpStore
@@ -82,6 +83,8 @@ class Services:
     workspaces: Workspaces
     #: Slack's install flow, when the app is installed in many workspaces (Settings.installs).
     installs: Installs | None
+    #: What may be used once (Plivo's request nonces, install links' states).
+    used_once: UsedOnce
     workers: Workers
     clock: Callable[[], datetime]
 
@@ -140,6 +143,7 @@ def build_services(
     # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
     slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,
                                              base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
+    used_once = UsedOnce(engine, clock)
     workspaces, installs = _workspaces(settings, engine, slack_client, box)
 
     registry = Registry()
@@ -157,7 +161,7 @@ def build_services(
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
     AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
-    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, installs), Policy(rest=3600.0))
+    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, installs, used_once), Policy(rest=3600.0))
     with transaction(engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")
     workers = Workers(queue, registry, [
@@ -171,7 +175,8 @@ def build_services(
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
         bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
-        slack_client=slack_client, workspaces=workspaces, installs=installs, workers=workers, clock=clock,
+        slack_client=slack_client, workspaces=workspaces, installs=installs, used_once=used_once, workers=workers,
+        clock=clock,
     )
 
 
@@ -188,8 +193,9 @@ def _workspaces(settings: Settings, engine: Engine, client: WebClient,
         authorize=StoredBotAuthorize(workspaces))
 
 
-def _housekeeping(queue: WorkQueue, installs: Installs | None = None) -> None:
+def _housekeeping(queue: WorkQueue, installs: Installs | None, used_once: UsedOnce) -> None:
     queue.forget_finished(KEEP_FINISHED)
+    used_once.forget_expired()
     if installs is not None:
         forget_expired_states(installs.settings)
     with transaction(queue.engine) as conn:

@@ -21,6 +21,7 @@ from flask import Blueprint
 from answer_server import plivo_xml
 from answer_server.alert_documents import bridge_document, document_for, error_document
 from answer_server.plivo_requests import (
+    Replays,
     call_uuid_of,
     digits_of,
     params,
@@ -63,11 +64,18 @@ Fields = dict[str, str]
 Answer = Callable[[str, Fields], bytes]
 
 
+#: Events that only report (their answer is an empty document) and change a call only forward, once: the
+#: same request again changes nothing and reveals nothing, so it is not refused as a replay. Plivo may send
+#: one again itself, after an answer of ours it did not get; a hangup must then still land.
+REPORTS = frozenset({"ring", "machine", "hangup", "conference"})
+
+
 def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_error: Callable[[str, str], bytes],
-                      auth_token: str, public_url: str) -> Blueprint:
+                      auth_token: str, public_url: str, replays: Replays | None = None) -> Blueprint:
     """One blueprint, one route, one shape for every event of one kind of call."""
     bp = Blueprint(name, __name__, url_prefix=prefix)
-    require_plivo_signature(bp, auth_token=auth_token, public_url=public_url)
+    # A request that serves a call script (the code, an alert's text, a key's effect) is served once.
+    require_plivo_signature(bp, auth_token=auth_token, public_url=public_url, replays=replays, replayable=REPORTS)
 
     @bp.route("/<event>/<token>", methods=["GET", "POST"])
     def webhook(event: str, token: str):

@@ -1,0 +1,34 @@
+"""Things good once: Plivo's request nonces and install links' states.
+
+- `used_once`: the SHA-256 digest of each thing that may be used only once,
+  until it could no longer be used anyway (`expires_at`): the V3 nonce of each
+  Plivo request that serves a call script, so a captured request sent again is
+  refused; the state of each install link that completed an install, so a link
+  installs once (issuing a link writes nothing: its state is signed).
+- `slack_oauth_states` is kept as it is (slack_sdk's table; its last rows expire
+  within 10 minutes and the hourly sweep forgets them).
+
+Revision ID: h4_holes
+Revises: 0004
+Create Date: 2026-12-03
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "h4_holes"  # the branch name, h4-holes: Alembic allows no "-" in a revision
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "used_once",
+        sa.Column("digest", sa.String(64), primary_key=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("used_once")
