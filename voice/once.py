@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from voice.db import transaction
+from voice.db import DirectWrite, transaction
 from voice.schema import used_once
 
 # What is used once; each is its own namespace of values.
@@ -30,14 +30,16 @@ class UsedOnce:
     def __init__(self, engine: Engine, clock: Callable[[], datetime]):
         self.engine = engine
         self.clock = clock
-        self._insert = _insert_statement(engine.dialect.name)
+        self._insert = DirectWrite(engine, _insert_statement(engine.dialect.name))
+        # The driver is given the moment as SQLAlchemy would give it (SQLite: its text form), so the sweep's
+        # comparison, made through SQLAlchemy, compares like with like.
+        self._moment = used_once.c.expires_at.type.bind_processor(engine.dialect) or (lambda value: value)
 
     def first_use(self, kind: str, value: str, keep: timedelta) -> bool:
         """Record `value` as used, for `keep`; False when it was used before (and is still remembered)."""
-        with transaction(self.engine) as conn:
-            inserted = conn.execute(self._insert, {"p_digest": digest(kind, value),
-                                                   "p_expires_at": self.clock() + keep})
-            return inserted.first() is not None  # RETURNING: a row only when this INSERT made it
+        # RETURNING: a row only when this INSERT made it.
+        return self._insert.first(p_digest=digest(kind, value),
+                                  p_expires_at=self._moment(self.clock() + keep)) is not None
 
     def used(self, kind: str, value: str) -> bool:
         """Whether `value` was used already (a read: the INSERT of `first_use` is what decides)."""
