@@ -233,7 +233,8 @@ used_once = Table(
     "used_once",
     metadata,
     Column("digest", String(64), primary_key=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # no index: the hourly sweep reads it all
+    sqlite_with_rowid=False,  # one B-tree, keyed by the digest: one page written per use
 )
 
 

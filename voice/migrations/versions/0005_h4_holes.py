@@ -26,7 +26,8 @@ def upgrade() -> None:
     op.create_table(
         "used_once",
         sa.Column("digest", sa.String(64), primary_key=True),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sqlite_with_rowid=False,
     )
 
 
