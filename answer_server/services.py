@@ -144,7 +144,7 @@ def build_services(
     slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,
                                              base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
     used_once = UsedOnce(engine, clock)
-    workspaces, installs = _workspaces(settings, engine, slack_client, box)
+    workspaces, installs = _workspaces(settings, engine, slack_client, box, used_once, clock)
 
     registry = Registry()
     Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
@@ -180,8 +180,8 @@ def build_services(
     )
 
 
-def _workspaces(settings: Settings, engine: Engine, client: WebClient,
-                box: SecretBox) -> tuple[Workspaces, Installs | None]:
+def _workspaces(settings: Settings, engine: Engine, client: WebClient, box: SecretBox, used: UsedOnce,
+                clock: Callable[[], datetime]) -> tuple[Workspaces, Installs | None]:
     """One workspace on SLACK_BOT_TOKEN, or every installed workspace on its own token (sealed at rest)."""
     if not settings.installs:
         return OneWorkspace(client), None
@@ -189,14 +189,14 @@ def _workspaces(settings: Settings, engine: Engine, client: WebClient,
     workspaces = InstalledWorkspaces(store, client.base_url, timeout=client.timeout)
     return workspaces, Installs(
         settings=oauth_settings(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-                                public_url=settings.public_url, engine=engine, store=store),
-        authorize=StoredBotAuthorize(workspaces))
+                                public_url=settings.public_url, used=used, clock=clock, store=store),
+        authorize=StoredBotAuthorize(workspaces), used=used)
 
 
 def _housekeeping(queue: WorkQueue, installs: Installs | None, used_once: UsedOnce) -> None:
     queue.forget_finished(KEEP_FINISHED)
     used_once.forget_expired()
     if installs is not None:
-        forget_expired_states(installs.settings)
+        forget_expired_states(queue.engine)
     with transaction(queue.engine) as conn:
         queue.poke(conn, HOUSEKEEPING, "forget")  # again, an hour after this run (its rest)

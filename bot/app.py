@@ -106,7 +106,7 @@ def _installed_app(signing_secret: str, client: WebClient, installs: Installs) -
         # Token-less: Bolt gives each request its workspace's token, and uses this one for oauth.v2.access.
         client=WebClient(base_url=client.base_url, timeout=client.timeout),
         authorize=installs.authorize,
-        oauth_settings=installs.settings,
+        oauth_flow=installs.flow(WebClient(base_url=client.base_url, timeout=client.timeout)),
         logger=logging.getLogger("slack_bolt"),
         request_verification_enabled=False,  # as below: answer_server checks every signature first
         process_before_response=True,
