@@ -3,8 +3,9 @@
 `/plivo/<event>/<token>` for a voice code's call, `/plivo/alert/<event>/<token>`
 for an alert's; the event names what Plivo reports (answer, ring, hangup,
 machine) or asks for (key, menu, silence). Each is signed by Plivo
-(answer_server/plivo_requests.py checks that first); each does one indexed
-read and at most one conditional write before it answers; Plivo always gets
+(answer_server/plivo_requests.py checks that first, and that a request which
+serves a script was not served before: one insert of its nonce); each does
+one indexed read and at most one conditional write before it answers; Plivo always gets
 a valid document, within milliseconds, whatever fails on our side.
 The keys Plivo posts (`Digits`) are never logged.
 """
