@@ -423,7 +423,7 @@ def test_installs_in_many_workspaces_run_the_install_flow_in_the_real_server(lau
                                "SLACK_CLIENT_SECRET": "client-secret-for-tests-0123"})
     browser = requests.Session()
     page = browser.get(f"{server.url}/slack/install", timeout=5)
-    state = re.search(r"state=([0-9a-f-]+)", page.text)[1]
+    state = re.search(r"state=([A-Za-z0-9._-]+)", page.text)[1]
     # The state cookie is Secure: behind TLS a browser sends it back; this plain-HTTP test must do so itself.
     assert "Secure" in page.headers["Set-Cookie"]
     browser.cookies.set("slack-app-oauth-state", state)
