@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from voice.db import DirectWrite, transaction
+from voice.db import DirectWrite, reading, transaction
 from voice.schema import used_once
 
 # What is used once; each is its own namespace of values.
@@ -43,7 +43,7 @@ class UsedOnce:
 
     def used(self, kind: str, value: str) -> bool:
         """Whether `value` was used already (a read: the INSERT of `first_use` is what decides)."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             return conn.execute(used_once.select().where(used_once.c.digest == digest(kind, value))).first() is not None
 
     def forget_expired(self) -> int:
