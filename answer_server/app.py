@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -28,6 +28,7 @@ from werkzeug.exceptions import HTTPException
 from answer_server.api import api_blueprint
 from answer_server.callback_journal import CallbackJournal, Entry, JournalReplayer
 from answer_server.metrics import add_metrics_route
+from answer_server.plivo_requests import Replays
 from answer_server.services import Services, build_services
 from answer_server.webhooks import (
     ALERT_HOLDS,
@@ -56,6 +57,7 @@ from voice import metrics
 from voice.clock import utcnow
 from voice.db import database_ready
 from voice.db import is_outage as database_is_out
+from voice.dialing import LONGEST_CALL
 from voice.log_context import log_context
 from voice.plivo import PlivoClient
 from voice.settings import Settings
@@ -84,7 +86,7 @@ def create_app(
     bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
                            client=services.slack_client, installs=services.installs, services=bot_services)
-    register_home_listeners(bolt, queue=services.queue, access=access)
+    register_home_listeners(bolt, queue=services.queue, access=access, record_refusal=services.otp.refuse)
     register_step_listeners(bolt, alerts=services.alerts, services=bot_services, steps=services.steps,
                             access=access, record_refusal=services.otp.refuse)
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
@@ -138,9 +140,12 @@ def _add_webhooks(app: Flask, services: Services) -> JournalReplayer:
         replayer.wake()
 
     outage = Outage(is_outage=is_outage, keep=keep, voice=voice)
+    # A nonce is kept while its call may last, and an hour more (Plivo's queue, a request held in flight).
+    replays = Replays(services.used_once, keep=LONGEST_CALL + timedelta(hours=1))
     for name, (prefix, events, on_error, holds) in hooks.items():
         app.register_blueprint(webhook_blueprint(name, prefix, events, on_error=on_error, holds=holds, outage=outage,
-                                                 auth_token=settings.plivo_auth_token, public_url=settings.public_url))
+                                                 auth_token=settings.plivo_auth_token, public_url=settings.public_url,
+                                                 replays=replays))
     if journal.pending():
         replayer.wake()  # what a process that died during an outage kept
     return replayer

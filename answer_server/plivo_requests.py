@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from voice.models import HangupReport
+from voice.once import PLIVO_NONCE, UsedOnce
 from voice.signature import is_valid_signature
 
 log = logging.getLogger(__name__)
@@ -30,14 +33,45 @@ _STATUS = re.compile(r"[a-z-]{1,16}")  # completed, no-answer…
 _COST = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,10})?")
 
 
-def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str) -> None:
-    """Refuse, with 403, every request to `bp` that Plivo did not sign."""
+class Replays:
+    """Plivo's requests seen before, by their V3 nonce (X-Plivo-Signature-V3-Nonce): Plivo makes a new one
+    for every request it sends, so a signed request that comes again is a copy, sent by whoever captured it.
+    Each nonce is kept for as long as the call it belongs to can last, across processes and instances (the
+    database: voice/once.py).
+    https://docs.plivo.com/docs/voice/xml/request/validation"""
+
+    def __init__(self, used: UsedOnce, keep: timedelta):
+        self.used = used
+        self.keep = keep
+
+    def replayed(self, path: str, nonce: str) -> bool:
+        try:
+            return not self.used.first_use(PLIVO_NONCE, f"{path}\0{nonce}", self.keep)
+        except SQLAlchemyError as error:
+            # Without the database nothing a replay would want (a code, an alert's text) can be read either;
+            # the request goes on, and whatever it meets is what a database outage does to any callback.
+            log.warning("could not record a Plivo request's nonce (%s); served without the replay check",
+                        type(error).__name__)
+            return False
+
+
+def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str, replays: Replays | None = None,
+                            replayable: frozenset[str] = frozenset()) -> None:
+    """Refuse, with 403, every request to `bp` that Plivo did not sign, and, with `replays`, every signed
+    request seen before, except to the events in `replayable` (the blueprint's `<event>`)."""
 
     @bp.before_request
     def verify_signature():
         if not _signed_by_plivo(auth_token, public_url):
             log.warning("refused an unsigned or forged request to %s", request.path.rsplit("/", 1)[0])
             return Response("invalid signature\n", status=403, mimetype="text/plain")
+        event = (request.view_args or {}).get("event")
+        if replays is not None and event not in replayable and replays.replayed(
+                request.path, request.headers.get("X-Plivo-Signature-V3-Nonce", "")):
+            # Neither the nonce nor the token is logged: the path's first part says enough.
+            log.warning("refused a Plivo request to %s sent again (a nonce already used): a replay",
+                        request.path.rsplit("/", 1)[0])
+            return Response("replayed request\n", status=403, mimetype="text/plain")
         return None
 
 

@@ -44,6 +44,7 @@ from voice.legs import LegStore
 from voice.lifecycle import PLACE, CallLifecycle
 from voice.migrate import prepare_database
 from voice.models import ALERT, BRIDGE, OTP, TEST
+from voice.once import UsedOnce
 from voice.otp import OtpConfig, OtpService, default_limits
 from voice.otp_calls import OtpCalls, OtpFollowers
 from voice.otp_store import OtpStore
@@ -85,6 +86,8 @@ class Services:
     workspaces: Workspaces
     #: Slack's install flow, when the app is installed in many workspaces (Settings.installs).
     installs: Installs | None
+    #: What may be used once (Plivo's request nonces, install links' states).
+    used_once: UsedOnce
     workers: Workers
     clock: Callable[[], datetime]
 
@@ -145,7 +148,8 @@ def build_services(
     # No retries inside slack_sdk: a retried chat.postMessage could post twice; the work queue decides.
     slack_client = slack_client or WebClient(token=settings.slack_bot_token or None,
                                              base_url=settings.slack_api_url, timeout=10, retry_handlers=[])
-    workspaces, installs = _workspaces(settings, engine, slack_client, box)
+    used_once = UsedOnce(engine, clock)
+    workspaces, installs = _workspaces(settings, engine, slack_client, box, used_once, clock)
 
     registry = Registry()
     Dialler(legs, lifecycle, plivo, SlotLimiter(engine, "plivo.create_call", settings.plivo_cps),
@@ -165,7 +169,8 @@ def build_services(
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
     AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
     retention = Retention(engine, days=settings.retention_days, clock=clock)
-    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs), Policy(rest=3600.0))
+    registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs, used_once),
+                 Policy(rest=3600.0))
     registry.add(FORGET_REPLY_URLS, lambda item: _again(queue, FORGET_REPLY_URLS, retention.forget_reply_urls),
                  Policy(rest=REPLY_URL_SWEEP))
     with transaction(engine) as conn:
@@ -182,12 +187,13 @@ def build_services(
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
         bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
-        slack_client=slack_client, workspaces=workspaces, installs=installs, workers=workers, clock=clock,
+        slack_client=slack_client, workspaces=workspaces, installs=installs, used_once=used_once, workers=workers,
+        clock=clock,
     )
 
 
-def _workspaces(settings: Settings, engine: Engine, client: WebClient,
-                box: SecretBox) -> tuple[Workspaces, Installs | None]:
+def _workspaces(settings: Settings, engine: Engine, client: WebClient, box: SecretBox, used: UsedOnce,
+                clock: Callable[[], datetime]) -> tuple[Workspaces, Installs | None]:
     """One workspace on SLACK_BOT_TOKEN, or every installed workspace on its own token (sealed at rest)."""
     if not settings.installs:
         return OneWorkspace(client), None
@@ -195,15 +201,16 @@ def _workspaces(settings: Settings, engine: Engine, client: WebClient,
     workspaces = InstalledWorkspaces(store, client.base_url, timeout=client.timeout)
     return workspaces, Installs(
         settings=oauth_settings(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
-                                public_url=settings.public_url, engine=engine, store=store),
-        authorize=StoredBotAuthorize(workspaces))
+                                public_url=settings.public_url, used=used, clock=clock, store=store),
+        authorize=StoredBotAuthorize(workspaces), used=used)
 
 
-def _housekeeping(queue: WorkQueue, retention: Retention, installs: Installs | None = None) -> None:
+def _housekeeping(queue: WorkQueue, retention: Retention, installs: Installs | None, used_once: UsedOnce) -> None:
     def forget() -> None:
         retention.sweep()
+        used_once.forget_expired()
         if installs is not None:
-            forget_expired_states(installs.settings)
+            forget_expired_states(queue.engine)
 
     _again(queue, HOUSEKEEPING, forget)
 

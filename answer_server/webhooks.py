@@ -3,8 +3,9 @@
 `/plivo/<event>/<token>` for a voice code's call, `/plivo/alert/<event>/<token>`
 for an alert's; the event names what Plivo reports (answer, ring, hangup,
 machine) or asks for (key, menu, silence). Each is signed by Plivo
-(answer_server/plivo_requests.py checks that first); each does one indexed
-read and at most one conditional write before it answers; Plivo always gets
+(answer_server/plivo_requests.py checks that first, and that a request which
+serves a script was not served before: one insert of its nonce); each does
+one indexed read and at most one conditional write before it answers; Plivo always gets
 a valid document, within milliseconds, whatever fails on our side.
 The keys Plivo posts (`Digits`) are never logged.
 
@@ -31,6 +32,7 @@ from answer_server import plivo_xml
 from answer_server.alert_documents import bridge_document, document_for, error_document
 from answer_server.callback_journal import Entry
 from answer_server.plivo_requests import (
+    Replays,
     call_uuid_of,
     digits_of,
     params,
@@ -75,8 +77,6 @@ Fields = dict[str, str]
 #: What answers one event: (token, Plivo's fields) → a Plivo XML document.
 Answer = Callable[[str, Fields], bytes]
 
-#: The events that only report something of a call (their document is empty): kept while the database is out.
-REPORTS = frozenset({"ring", "machine", "hangup", "conference"})
 #: While the database is out, a live call is held this many times (about HOLD_WAIT s each), then apologised to.
 HOLD_LIMIT = 12
 #: For each kind of call, the request a held call makes again, by the event that could not be served: a
@@ -99,11 +99,20 @@ class Outage:
     voice: str
 
 
+#: Events that only report (their answer is an empty document) and change a call only forward, once: the
+#: same request again changes nothing and reveals nothing, so it is not refused as a replay. Plivo may send
+#: one again itself, after an answer of ours it did not get; a hangup must then still land. While the
+#: database is out, these are kept in the journal.
+REPORTS = frozenset({"ring", "machine", "hangup", "conference"})
+
+
 def webhook_blueprint(name: str, prefix: str, events: dict[str, Answer], *, on_error: Callable[[str, str], bytes],
-                      holds: dict[str, str], outage: Outage, auth_token: str, public_url: str) -> Blueprint:
+                      holds: dict[str, str], outage: Outage, auth_token: str, public_url: str,
+                      replays: Replays | None = None) -> Blueprint:
     """One blueprint, one route, one shape for every event of one kind of call."""
     bp = Blueprint(name, __name__, url_prefix=prefix)
-    require_plivo_signature(bp, auth_token=auth_token, public_url=public_url)
+    # A request that serves a call script (the code, an alert's text, a key's effect) is served once.
+    require_plivo_signature(bp, auth_token=auth_token, public_url=public_url, replays=replays, replayable=REPORTS)
     base = public_url.rstrip("/") + prefix
 
     def while_out(event: str, token: str, fields: Fields) -> bytes:

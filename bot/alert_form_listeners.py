@@ -35,7 +35,7 @@ from bot.alert_form import (
 from bot.alert_listeners import spoken_channel
 from bot.alert_messages import failure_reply
 from bot.app import Access
-from bot.messages import rate_limit_text
+from bot.messages import plain_reply, rate_limit_text
 from bot.mrkdwn import slack_text
 from voice.alerts import AlertService
 from voice.limits import Refused
@@ -169,7 +169,7 @@ def _numbers_refused(request, alerts: AlertService) -> str | None:
 
 def _plain(reply: str) -> str:
     # A field's error is plain text: our replies' mrkdwn (emoji codes, backticks) would show as typed.
-    return reply.replace(":no_entry: ", "").replace(":x: ", "").replace("`", "")
+    return plain_reply(reply).replace("`", "")
 
 
 def _tell(reply_url: str | None, text: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from slack_bolt import App
@@ -31,12 +31,13 @@ from bot.alert_messages import (
     alert_usage_reply,
     failure_reply,
     not_called_reply,
+    other_workspace_reply,
     starting_reply,
     too_late_reply,
 )
 from bot.app import Access, requester_of
 from bot.commands import CommandError, HelpRequest
-from bot.messages import rate_limit_reply
+from bot.messages import ACKNOWLEDGE, CALL, CANCEL, Act, rate_limit_reply
 from bot.reporting import NOTICE, notice_payload
 from voice.alert_models import Skipped
 from voice.alerts import AlertService, Taking
@@ -80,11 +81,13 @@ def register_alert_listeners(
                                 record_refusal=record_refusal)
     else:
         app.command("/voicealert")(voicealert)
+    # Every button asks who may act, as the command does, and acts only on an alert of the clicker's workspace.
+    guard = ClickGuard(alerts, queue, access, record_refusal)
     # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
-    app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue))
-    app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue))
+    app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue, guard, ACKNOWLEDGE))
+    app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue, guard, CANCEL))
     # Join the call: the clicker is phoned into the voice bridge (bot/alert_bridge.py looks them up).
-    app.action(JOIN_ACTION)(_joiner(queue, access, record_refusal))
+    app.action(JOIN_ACTION)(_joiner(queue, guard))
 
 
 def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False):
@@ -147,55 +150,88 @@ def _all_numbers_refused(request: AlertRequest, alerts: AlertService) -> tuple[S
     return tuple(Skipped(recipient.label, reason) for recipient, reason in zip(recipients, reasons))
 
 
-def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue):
+@dataclass(frozen=True)
+class Click:
+    """A click on one of an alert message's buttons, as Slack says it."""
+
+    alert_id: int
+    user_id: str
+    name: str  # the clicker as the click names them
+    team_id: str  # the clicker's workspace
+    channel_id: str  # where the message with the button is
+    reply_url: str | None  # the click's response_url: what only the clicker sees
+
+    @property
+    def requester(self) -> Requester:
+        return Requester(self.user_id, self.channel_id, self.team_id)
+
+
+class ClickGuard:
+    """Whether a click may act: the clicker may do it (ALLOWED_SLACK_USERS, ALLOWED_SLACK_CHANNELS, as for the
+    command), and the alert is one of the clicker's workspace. A refused click changes nothing; the clicker, and
+    only they, is told why (ephemeral, through the click's response_url), and the refusal is recorded."""
+
+    def __init__(self, alerts: AlertService, queue: WorkQueue, access: Access, record_refusal: RecordRefusal):
+        self.alerts = alerts
+        self.queue = queue
+        self.access = access
+        self.record_refusal = record_refusal
+
+    def allows(self, click: Click, act: Act) -> bool:
+        refused = self.access.refusal(click.user_id, click.channel_id, act) or self._other_workspace(click, act)
+        if refused is None:
+            return True
+        kind, reply = refused
+        self.record_refusal(source="slack", requester=click.requester, number=None, kind=kind, reason=reply)
+        with transaction(self.queue.engine) as conn:
+            self.queue.enqueue(conn, NOTICE, str(click.alert_id), payload=notice_payload(
+                reply, reply_url=click.reply_url, ephemeral=True, team=click.team_id))
+        return False
+
+    def _other_workspace(self, click: Click, act: Act) -> tuple[str, str] | None:
+        alert = self.alerts.get(click.alert_id)
+        if alert is None or alert.requester.team_id == click.team_id:
+            return None  # an alert that is gone is said as such by whoever acts on it
+        log.warning("refused a click from workspace %s on alert %s of workspace %s", click.team_id or "(none)",
+                    click.alert_id, alert.requester.team_id or "(none)")
+        return "other_workspace", other_workspace_reply(act)
+
+
+def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue, guard: ClickGuard, act: Act):
     def on_click(ack, body) -> None:
-        """Take the alert for whoever clicked; tell them (only them) if someone was first."""
+        """Take the alert for whoever clicked, if they may; tell them (only them) if not, or if someone was first."""
         ack()
-        clicked = _click(body)
-        if clicked is None:
+        click = _click(body)
+        if click is None or not guard.allows(click, act):
             return
-        alert_id, user_id, name = clicked
-        taking = take(alert_id, user_id, name)
+        taking = take(click.alert_id, click.user_id, click.name)
         with transaction(queue.engine) as conn:
             if taking.won:
                 # Their display name, for the callees still to hear who took it.
-                queue.enqueue(conn, TAKER, f"{alert_id}:{user_id}", key=f"{TAKER}:{alert_id}")
+                queue.enqueue(conn, TAKER, f"{click.alert_id}:{click.user_id}", key=f"{TAKER}:{click.alert_id}")
             else:
-                queue.enqueue(conn, NOTICE, str(alert_id), payload=notice_payload(
-                    too_late_reply(taking.alert), reply_url=body.get("response_url"), ephemeral=True,
-                    team=(body.get("team") or {}).get("id", "")))
+                queue.enqueue(conn, NOTICE, str(click.alert_id), payload=notice_payload(
+                    too_late_reply(taking.alert), reply_url=click.reply_url, ephemeral=True, team=click.team_id))
 
     return on_click
 
 
-def _joiner(queue: WorkQueue, access: Access, record_refusal: RecordRefusal):
+def _joiner(queue: WorkQueue, guard: ClickGuard):
     def on_click(ack, body) -> None:
         """Join the call: who may place calls may be phoned into the bridge; told, only them, if not."""
         ack()
-        clicked = _click(body)
-        if clicked is None:
+        click = _click(body)
+        if click is None or not guard.allows(click, CALL):
             return
-        alert_id, user_id, _ = clicked
-        team = (body.get("team") or {}).get("id", "")
-        channel = (body.get("channel") or {}).get("id", "")
-        denied = access.refusal(user_id, channel)
-        if denied:
-            kind, reply = denied
-            record_refusal(source="slack", requester=Requester(user_id, channel, team), number=None, kind=kind,
-                           reason=reply)
         with transaction(queue.engine) as conn:
-            if denied:
-                queue.enqueue(conn, NOTICE, str(alert_id), payload=notice_payload(
-                    denied[1], reply_url=body.get("response_url"), ephemeral=True, team=team))
-            else:
-                queue.enqueue(conn, JOIN, f"{alert_id}:{user_id}", payload={
-                    "reply_url": body.get("response_url"), "team": team})
+            queue.enqueue(conn, JOIN, f"{click.alert_id}:{click.user_id}", payload={
+                "reply_url": click.reply_url, "team": click.team_id})
 
     return on_click
 
 
-def _click(body: dict) -> tuple[int, str, str] | None:
-    """(alert ID, user ID, their name as the click says it) from a button click."""
+def _click(body: dict) -> Click | None:
+    """The click on one of our buttons, or None when the payload is not one."""
     try:
         value = body["actions"][0]["value"]
     except (KeyError, IndexError, TypeError):
@@ -204,8 +240,10 @@ def _click(body: dict) -> tuple[int, str, str] | None:
     if not isinstance(value, str) or not _ALERT_ID.fullmatch(value):
         return None
     user = body.get("user") or {}
-    name = user.get("name") or user.get("username") or "someone in Slack"
-    return int(value), user.get("id", ""), name
+    return Click(alert_id=int(value), user_id=user.get("id", ""),
+                 name=user.get("name") or user.get("username") or "someone in Slack",
+                 team_id=(body.get("team") or {}).get("id") or user.get("team_id") or "",
+                 channel_id=(body.get("channel") or {}).get("id", ""), reply_url=body.get("response_url"))
 
 
 def spoken_channel(command: dict) -> str | None:

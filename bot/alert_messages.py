@@ -7,7 +7,7 @@ import json
 import re
 from datetime import datetime
 
-from bot.messages import format_duration
+from bot.messages import Act, format_duration
 from bot.mrkdwn import Markup, date, escape, escape_within, link, mention, slack_text
 from voice.alert_models import (
     ACKNOWLEDGED,
@@ -151,6 +151,12 @@ def too_late_reply(alert: AlertRecord | None) -> str:
     if alert.status == CANCELLED:
         return slack_text(":heavy_multiplication_x: ", _person(alert.resolved_by), " already cancelled this alert.")
     return slack_text(":grey_question: This alert cannot be cancelled any more.")
+
+
+def other_workspace_reply(act: Act) -> str:
+    """For a click on an alert raised in another Slack workspace (a channel shared with it)."""
+    return slack_text(f":no_entry: This alert belongs to another Slack workspace; only its own people may act on "
+                      f"it here. {act.consequence}")
 
 
 def recipient_label(label: str) -> str:

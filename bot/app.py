@@ -39,17 +39,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Access:
-    """Who may place calls, and from where; empty sets mean everyone, everywhere."""
+    """Who may act (place calls, or take an alert), and from where; empty sets mean everyone, everywhere.
+
+    The command, the form, and every button and Home-tab action ask the same question."""
 
     users: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
 
-    def refusal(self, user_id: str, channel_id: str) -> tuple[str, str] | None:
-        """(kind, reply) when this user may not call from this channel."""
+    def refusal(self, user_id: str, channel_id: str | None, act: messages.Act = messages.CALL) -> tuple[str, str] | None:
+        """(kind, reply) when this user may not do `act` from this channel.
+
+        `channel_id` None is a surface with no channel (the Home tab): where ALLOWED_SLACK_CHANNELS says calls
+        come only from some channels, only the people ALLOWED_SLACK_USERS names one by one may act there."""
         if self.users and user_id not in self.users:
-            return "not_allowed_user", messages.not_allowed_user_reply()
-        if self.channels and channel_id not in self.channels:
-            return "not_allowed_channel", messages.not_allowed_channel_reply()
+            return "not_allowed_user", messages.not_allowed_user_reply(act)
+        if self.channels and channel_id is None and user_id not in self.users:
+            return "not_allowed_channel", messages.not_allowed_without_channel_reply(act)
+        if self.channels and channel_id is not None and channel_id not in self.channels:
+            return "not_allowed_channel", messages.not_allowed_channel_reply(act)
         return None
 
 
@@ -99,7 +106,7 @@ def _installed_app(signing_secret: str, client: WebClient, installs: Installs) -
         # Token-less: Bolt gives each request its workspace's token, and uses this one for oauth.v2.access.
         client=WebClient(base_url=client.base_url, timeout=client.timeout),
         authorize=installs.authorize,
-        oauth_settings=installs.settings,
+        oauth_flow=installs.flow(WebClient(base_url=client.base_url, timeout=client.timeout)),
         logger=logging.getLogger("slack_bolt"),
         request_verification_enabled=False,  # as below: answer_server checks every signature first
         process_before_response=True,

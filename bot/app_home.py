@@ -17,6 +17,7 @@ from bot.app import Access
 from bot.delivery import slack_failures
 from bot.directory import SlackDirectory
 from bot.home_view import TEST_CALL_ACTION, home_view
+from bot.messages import plain_reply
 from bot.workspaces import Workspaces
 from voice.db import transaction
 from voice.models import Requester
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 TEST_REQUEST = "home.test_call"
 
 
-def register_home_listeners(app: App, *, queue: WorkQueue, access: Access) -> None:
+def register_home_listeners(app: App, *, queue: WorkQueue, access: Access,
+                            record_refusal: Callable[..., None] = lambda **refusal: None) -> None:
     @app.event("app_home_opened")
     def opened(event: dict, body: dict) -> None:
         if event.get("tab") not in (None, "home") or not event.get("user"):
@@ -46,9 +48,14 @@ def register_home_listeners(app: App, *, queue: WorkQueue, access: Access) -> No
         team = (body.get("team") or {}).get("id", "") or (body.get("user") or {}).get("team_id", "")
         if not user:
             return
+        # The tab is no channel: with ALLOWED_SLACK_CHANNELS set, only people ALLOWED_SLACK_USERS names may call.
+        denied = access.refusal(user, None)
+        if denied:
+            kind, reply = denied
+            record_refusal(source="slack", requester=Requester(user, "", team), number=None, kind=kind, reason=reply)
         with transaction(queue.engine) as conn:
-            if access.users and user not in access.users:  # the tab is nobody's channel: only who may call
-                queue.enqueue(conn, HOME, home_subject(team, user), payload={"note": "You may not place calls."})
+            if denied:  # the tab says why, to this person only
+                queue.enqueue(conn, HOME, home_subject(team, user), payload={"note": plain_reply(denied[1])})
             else:
                 queue.enqueue(conn, TEST_REQUEST, home_subject(team, user))
 

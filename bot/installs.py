@@ -5,28 +5,55 @@ Slack sends the installer back to GET /slack/oauth_redirect, where Bolt
 checks the state, exchanges the code (oauth.v2.access) and saves the
 installation in our database. A forged, reused or expired state installs
 nothing and gets a page that says so.
+
+The install page is public, so it writes nothing: its state is signed (an
+expiry and a random part, under a key derived from SLACK_CLIENT_SECRET), not
+stored, and bound to the browser by Bolt's cookie. A state is marked used
+(voice/once.py) only once Slack's code has been exchanged, that is, by a real
+install. A workspace outside ALLOWED_SLACK_TEAMS is only known once the code
+has been exchanged: the token it got is revoked at once (auth.revoke).
 https://docs.slack.dev/authentication/installing-with-oauth
 https://docs.slack.dev/tools/bolt-python/concepts/authenticating-oauth
+https://docs.slack.dev/reference/methods/auth.revoke
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import html
+import logging
+import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.error import BoltError
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
+from slack_bolt.oauth.oauth_flow import OAuthFlow
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_bolt.response import BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import default_retry_handlers
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store import OAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 
+from voice.once import INSTALL_STATE, UsedOnce
 from voice.sealing import VERSION as SEALED_VERSION
 from voice.sealing import SecretBox
+
+log = logging.getLogger(__name__)
 
 SEALED = SEALED_VERSION + "."
 
@@ -55,6 +82,12 @@ class Installs:
 
     settings: OAuthSettings
     authorize: Authorize
+    #: What must happen between Slack's code exchanged and the installation saved (InstallFlow).
+    used: UsedOnce
+
+    def flow(self, client: WebClient) -> "InstallFlow":
+        """The install flow, speaking to Slack's Web API with `client` (no token: Bolt's own)."""
+        return InstallFlow(client=client, settings=self.settings, used=self.used)
 
 
 #: What a sealed token is bound to (voice/sealing.py): a token sealed here opens nowhere else.
@@ -65,6 +98,91 @@ _TOKENS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 class TeamNotAllowed(BoltError):
     """A workspace outside ALLOWED_SLACK_TEAMS tried to install the app (a BoltError: Bolt's flow turns it
     into the failure page)."""
+
+
+class StateUsed(BoltError):
+    """An install link that completed an install already, used again."""
+
+
+class SignedStates(OAuthStateStore):
+    """Install links' states, signed instead of stored: "<expiry>.<random>.<HMAC-SHA256>", good until the
+    expiry on any instance that shares SLACK_CLIENT_SECRET. Issuing one writes nothing, so the public install
+    page cannot fill the database; Bolt's cookie binds it to the browser that opened the page. A state that
+    completed an install is remembered until it expires (`mark_used`) and good no more."""
+
+    def __init__(self, client_secret: str, used: UsedOnce, clock: Callable[[], datetime],
+                 expiration_seconds: int = STATE_SECONDS):
+        self._key = hmac.new(client_secret.encode(), b"voicebridge/install-state/v1", hashlib.sha256).digest()
+        self._used = used
+        self._clock = clock
+        self.expiration_seconds = expiration_seconds
+
+    @property
+    def logger(self) -> logging.Logger:
+        return log
+
+    def issue(self, *args, **kwargs) -> str:
+        signed = f"{int(self._clock().timestamp()) + self.expiration_seconds}.{secrets.token_urlsafe(16)}"
+        return f"{signed}.{self._mac(signed)}"
+
+    def consume(self, state: str) -> bool:
+        """Signed here, not expired, and not used by an install yet (a read: `mark_used` decides)."""
+        return self._valid(state) and not self._used.used(INSTALL_STATE, state)
+
+    def mark_used(self, state: str) -> bool:
+        """Record that `state` completed an install; False when one did already (two redirects at once)."""
+        return self._used.first_use(INSTALL_STATE, state, timedelta(seconds=self.expiration_seconds))
+
+    def _valid(self, state: str) -> bool:
+        parts = state.split(".") if isinstance(state, str) and len(state) <= 128 else []
+        if len(parts) != 3 or not parts[0].isascii() or not parts[0].isdigit():
+            return False
+        signed = f"{parts[0]}.{parts[1]}"
+        return hmac.compare_digest(self._mac(signed), parts[2]) and int(parts[0]) > self._clock().timestamp()
+
+    def _mac(self, signed: str) -> str:
+        digest = hmac.new(self._key, signed.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+class InstallFlow(OAuthFlow):
+    """Bolt's install flow; once Slack's code has been exchanged and before the installation is saved, the
+    link is marked used (once), and a workspace ALLOWED_SLACK_TEAMS does not name loses the token it got."""
+
+    def __init__(self, *, client: WebClient, settings: OAuthSettings, used: UsedOnce):
+        super().__init__(client=client, logger=logging.getLogger("slack_bolt"), settings=settings)
+        self.used = used
+
+    def store_installation(self, request, installation) -> None:
+        state = (request.query.get("state") or [""])[0]
+        if not self.settings.state_store.mark_used(state):
+            log.warning("refused an install whose link completed another install already")
+            raise StateUsed("the install link was used already")
+        store = self.settings.installation_store
+        if not store.allows(installation.team_id, installation.enterprise_id):
+            revoked = self._revoke(installation)
+            log.warning("refused an install in Slack workspace %s, which ALLOWED_SLACK_TEAMS does not name; "
+                        "%s", installation.team_id or installation.enterprise_id,
+                        "the token it got is revoked" if revoked else "its token could NOT be revoked: remove the "
+                        "app from that workspace in Slack")
+            raise TeamNotAllowed(installation.team_id or installation.enterprise_id)
+        super().store_installation(request, installation)
+
+    def _revoke(self, installation) -> bool:
+        """auth.revoke each token the exchange gave (bot, and the installer's if any); whether all are gone.
+        Safe to repeat, so slack_sdk retries a failed connection, a 5xx and a 429."""
+        tokens = [token for token in (installation.bot_token, installation.user_token) if token]
+        revoked = True
+        for token in tokens:
+            client = WebClient(token=token, base_url=self.client.base_url, timeout=self.client.timeout,
+                               retry_handlers=[*default_retry_handlers(), ServerErrorRetryHandler(max_retry_count=2),
+                                               RateLimitErrorRetryHandler(max_retry_count=1)])
+            try:
+                revoked &= bool(client.auth_revoke().get("revoked"))
+            except (SlackApiError, OSError) as error:
+                log.error("auth.revoke failed: %s", type(error).__name__)
+                revoked = False
+        return revoked
 
 
 class SealedInstallationStore(SQLAlchemyInstallationStore):
@@ -120,14 +238,14 @@ def installation_store(engine: Engine, client_id: str, box: SecretBox,
     return SealedInstallationStore(client_id=client_id, engine=engine, box=box, allowed_teams=allowed_teams)
 
 
-def oauth_settings(*, client_id: str, client_secret: str, public_url: str, engine: Engine,
-                   store: SQLAlchemyInstallationStore) -> OAuthSettings:
+def oauth_settings(*, client_id: str, client_secret: str, public_url: str, used: UsedOnce,
+                   clock: Callable[[], datetime], store: SQLAlchemyInstallationStore) -> OAuthSettings:
     return OAuthSettings(
         client_id=client_id,
         client_secret=client_secret,
         scopes=list(BOT_SCOPES),
         installation_store=store,
-        state_store=SQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine),
+        state_store=SignedStates(client_secret, used, clock),
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
         redirect_uri=public_url + REDIRECT_PATH,
@@ -135,12 +253,13 @@ def oauth_settings(*, client_id: str, client_secret: str, public_url: str, engin
     )
 
 
-def forget_expired_states(settings: OAuthSettings) -> int:
-    """Delete the install links that expired unused (each visit to /slack/install made one); how many."""
-    store = settings.state_store
+def forget_expired_states(engine: Engine) -> int:
+    """Delete the install links that expired unused from slack_sdk's state table, which the releases before
+    signed states wrote at each visit to /slack/install (none is written now); how many."""
+    states = SQLAlchemyOAuthStateStore.build_oauth_states_table(MetaData(), "slack_oauth_states")
     now = datetime.now(timezone.utc).replace(tzinfo=None)  # slack_sdk keeps them naive, in UTC
-    with store.engine.begin() as conn:
-        return conn.execute(store.oauth_states.delete().where(store.oauth_states.c.expire_at < now)).rowcount
+    with engine.begin() as conn:
+        return conn.execute(states.delete().where(states.c.expire_at < now)).rowcount
 
 
 def installed_page(args: SuccessArgs) -> BoltResponse:
@@ -152,6 +271,9 @@ def installed_page(args: SuccessArgs) -> BoltResponse:
 
 
 def not_installed_page(args: FailureArgs) -> BoltResponse:
+    if isinstance(args.error, StateUsed):  # said as Bolt's own check of the state says it
+        args = FailureArgs(request=args.request, reason="invalid_state", error=args.error, suggested_status_code=401,
+                           settings=args.settings, default=args.default)
     reason = _REASONS.get(args.reason, f"Slack answered {args.reason}")
     if isinstance(args.error, TeamNotAllowed):
         reason = "this server takes installs only from the workspaces its operator allows (ALLOWED_SLACK_TEAMS)"

@@ -9,10 +9,11 @@ plain piece once and keeps only the control sequences we mean.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from bot.mrkdwn import date, escape, mention, slack_text
+from bot.mrkdwn import date, escape, mention, slack_text, unescape
 from voice.codes import CheckResult
 from voice.lifecycle import NOT_CONFIRMED, PLIVO_TROUBLE
 from voice.models import ANSWERED, RINGING, Leg
@@ -58,14 +59,41 @@ def _minutes_until(moment: datetime, now: datetime) -> int:
     return max(1, round((moment - now).total_seconds() / 60))
 
 
-def not_allowed_user_reply() -> str:
-    return refusal_reply("Sorry, you are not allowed to place calls with this app. "
-                         "An admin can add you to ALLOWED_SLACK_USERS.")
+@dataclass(frozen=True)
+class Act:
+    """Something only some people may do (ALLOWED_SLACK_USERS, ALLOWED_SLACK_CHANNELS), as a refusal says it."""
+
+    verb: str  # "place calls": "Sorry, you are not allowed to place calls with this app."
+    passive: str  # "Calls cannot be placed": "… from this channel."
+    consequence: str  # what did not happen: "No call was placed."
 
 
-def not_allowed_channel_reply() -> str:
-    return refusal_reply("Calls cannot be placed from this channel. "
-                         "An admin can add it to ALLOWED_SLACK_CHANNELS.")
+CALL = Act("place calls", "Calls cannot be placed", "No call was placed.")
+ACKNOWLEDGE = Act("acknowledge alerts", "Alerts cannot be acknowledged", "The alert was not acknowledged.")
+CANCEL = Act("cancel alerts", "Alerts cannot be cancelled", "The alert was not cancelled.")
+
+
+def not_allowed_user_reply(act: Act = CALL) -> str:
+    return slack_text(f":no_entry: Sorry, you are not allowed to {act.verb} with this app. "
+                      f"An admin can add you to ALLOWED_SLACK_USERS. {act.consequence}")
+
+
+def not_allowed_channel_reply(act: Act = CALL) -> str:
+    return slack_text(f":no_entry: {act.passive} from this channel. "
+                      f"An admin can add it to ALLOWED_SLACK_CHANNELS. {act.consequence}")
+
+
+def plain_reply(reply: str) -> str:
+    """A refusal reply as plain text, without its emoji, for where its place says what it is (a form field's
+    error, the Home tab's note)."""
+    return unescape(reply.replace(":no_entry: ", "").replace(":x: ", ""))
+
+
+def not_allowed_without_channel_reply(act: Act = CALL) -> str:
+    """Where there is no channel (the Home tab) and only some channels may be used."""
+    return slack_text(f":no_entry: Here you may {act.verb} only from the channels an admin allows "
+                      f"(ALLOWED_SLACK_CHANNELS), or once an admin adds you to ALLOWED_SLACK_USERS. "
+                      f"{act.consequence}")
 
 
 def calling_reply(number: PhoneNumber, code_length: int | None) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import replace
 from urllib.parse import urlencode
 
+import pytest
 from slack_sdk.models.views import View
 
 from bot.home_view import TEST_CALL_ACTION, home_view, masked
@@ -107,3 +109,27 @@ def test_someone_without_a_number_gets_no_call_and_is_told_how_to_fix_it(client,
     flow.settle(client)
     fake_slack.wait_for(lambda: any("cannot reach you" in shown(view) for view in published(fake_slack)))
     assert plivo_rest.created == []
+
+
+@pytest.mark.parametrize(("allowed", "user", "called"), [
+    ({"allowed_slack_channels": frozenset({"C0OPS"})}, "U1", False),
+    ({"allowed_slack_channels": frozenset({"C0OPS"}), "allowed_slack_users": frozenset({"U1"})}, "U1", True),
+    ({"allowed_slack_users": frozenset({"U0ANA"})}, "U1", False),
+])
+def test_the_test_call_asks_who_may_call_and_the_tab_has_no_channel(settings, plivo_api, plivo_rest, clock, slack,
+                                                                     fake_slack, allowed, user, called):
+    """Where calls may come only from some channels, the tab (no channel) is open only to the people
+    ALLOWED_SLACK_USERS names one by one."""
+    app = flow.clocked_app(replace(settings, **allowed), clock)
+    client_ = app.test_client()
+    send(client_, home_click(slack, user_id=user))
+    flow.settle(client_)
+    if called:
+        fake_slack.wait_for(lambda: plivo_rest.to(ALICE))
+    else:
+        view = fake_slack.wait_for(lambda: [v for v in published(fake_slack) if "No call was placed" in shown(v)])[0]
+        assert ("ALLOWED_SLACK_CHANNELS" if "allowed_slack_channels" in allowed else "ALLOWED_SLACK_USERS") in shown(view)
+        assert plivo_rest.created == []
+        assert flow.refusal_kinds(app) == ["not_allowed_channel" if "allowed_slack_channels" in allowed
+                                           else "not_allowed_user"]
+    app.extensions["voicebridge"]["close"]()

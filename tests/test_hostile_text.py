@@ -110,6 +110,39 @@ def test_a_message_of_nothing_but_control_characters_is_refused():
     assert refused.problem == "The message is missing: put it after the people to call."
 
 
+# Right-to-left overrides, isolates and marks, zero-width spaces and joiners, a byte-order mark.
+SPOOFED = "Call \u202e0000 555 514 1+\u202c now\u200b: pay\u200d\u2060roll \u2066is\u2069 \u200fdown\ufeff\u061c!"
+SPOOF_FREE = "Call 0000 555 514 1+ now: payroll is down!"
+INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff\u061c"
+
+
+def test_bidi_overrides_and_zero_width_characters_are_neither_spoken_nor_shown():
+    document = alert_document(alert_intro("A\u202ena", "o\u200bps"), SPOOFED, URL)
+    assert document_problems(document) == []
+    assert spoken(document) == ["This is an alert from Ana, sent from the Slack channel ops.", SPOOF_FREE]
+    shown = alert_text(AlertView(replace(ALERT, message=SPOOFED, sender_name="A\u202ena")))
+    blocks = str(alert_blocks(AlertView(replace(ALERT, message=SPOOFED, sender_name="A\u202ena"))))
+    for text in (shown, blocks):
+        assert SPOOF_FREE in text and not any(ch in text for ch in INVISIBLE)
+
+
+def test_a_message_of_nothing_but_invisible_characters_is_refused():
+    refused = parse_voicealert("+14155550199 " + INVISIBLE)
+    assert refused.problem == "The message is missing: put it after the people to call."
+
+
+def test_every_format_character_is_removed_and_emoji_sequences_fall_apart_readably():
+    import sys
+    import unicodedata
+
+    kept = [hex(code) for code in range(sys.maxunicode + 1)
+            if unicodedata.category(chr(code)) == "Cf" and printable(f"a{chr(code)}b") != "ab"]
+    assert kept == []
+    # A family (man, ZWJ, woman, ZWJ, girl) shows as its three people; a flag with variation selector stays.
+    assert printable("\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f3f3\ufe0f") == \
+        "\U0001f468\U0001f469\U0001f467 \U0001f3f3\ufe0f"
+
+
 # -- Slack: escaped once, from the text as typed ---------------------------------------------
 
 

@@ -105,6 +105,19 @@ def test_a_state_is_good_for_one_install_only(app, client, fake_slack):
     assert installed_bots(app) == [("T0ONE", "xoxb-one")]
 
 
+def test_two_redirects_racing_on_one_link_install_once(app, client, fake_slack, monkeypatch):
+    states = app.extensions["voicebridge"]["services"].installs.settings.state_store
+    monkeypatch.setattr(states, "consume", states._valid)  # both passed the check before either was saved
+    state = start_install(client)
+    fake_slack.grant("code-1", team_id="T0ONE", bot_token="xoxb-one")
+    fake_slack.grant("code-2", team_id="T0TWO", bot_token="xoxb-two")
+    assert client.get(f"/slack/oauth_redirect?code=code-1&state={state}").status_code == 200
+    client.set_cookie("slack-app-oauth-state", state)
+    second = client.get(f"/slack/oauth_redirect?code=code-2&state={state}")
+    assert second.status_code == 401 and "used already" in second.get_data(as_text=True)
+    assert installed_bots(app) == [("T0ONE", "xoxb-one")]
+
+
 def test_a_redirect_without_the_browsers_cookie_installs_nothing(app, client, fake_slack):
     state = start_install(client)
     client.delete_cookie("slack-app-oauth-state")
@@ -294,19 +307,97 @@ def test_one_workspace_hears_an_uninstall_and_slacks_url_check(settings, plivo_a
     assert answer.status_code == 200 and answer.get_json() == {"challenge": "c-123"}
 
 
-def test_install_links_that_expired_unused_are_forgotten(app, client, fake_slack):
+def test_three_thousand_visits_to_the_install_page_write_no_row_and_an_install_still_works(app, client,
+                                                                                            fake_slack):
+    engine = app.extensions["voicebridge"]["engine"]
+    before = row_counts(engine)
+    states = {start_install(client) for _ in range(3000)}
+    assert len(states) == 3000  # each visit its own link
+    after = row_counts(engine)
+    assert {table: after[table] - before[table] for table in after if after[table] > before[table]} == {}
+    fake_slack.grant("code-1", team_id="T0ONE", bot_token="xoxb-one")
+    assert client.get(f"/slack/oauth_redirect?code=code-1&state={start_install(client)}").status_code == 200
+    assert installed_bots(app) == [("T0ONE", "xoxb-one")]
+
+
+def row_counts(engine) -> dict[str, int]:
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        return {table: conn.execute(text(f'SELECT COUNT(*) FROM "{table}"')).scalar()
+                for table in inspect(conn).get_table_names()}
+
+
+def test_a_refused_workspace_loses_the_token_it_got_and_nothing_is_kept(installs, fake_slack, plivo_api, caplog):
+    app = running_app(replace(installs, allowed_slack_teams=frozenset({"T0ONE"})))
+    client = app.test_client()
+    refused = install(client, fake_slack, "T0EVIL", "xoxb-evil-token-1")
+    assert refused.status_code == 403 and "Nothing was installed" in refused.get_data(as_text=True)
+    assert fake_slack.tokens_used("auth.revoke") == ["xoxb-evil-token-1"]
+    assert fake_slack.calls("auth.revoke") == [{}]  # the token in the Authorization header, not in the request
+    # Slack no longer takes the token, and nothing of the install is kept here.
+    test = app.extensions["voicebridge"]["services"].slack_client.auth_test
+    with pytest.raises(Exception, match="invalid_auth"):
+        test(token="xoxb-evil-token-1")
+    assert installed_bots(app) == []
+    assert "refused an install in Slack workspace T0EVIL" in caplog.text and "the token it got is revoked" in caplog.text
+    assert "xoxb-evil-token-1" not in caplog.text
+
+
+def test_a_token_slack_would_not_revoke_is_said_in_the_log(installs, fake_slack, plivo_api, caplog):
+    app = running_app(replace(installs, allowed_slack_teams=frozenset({"T0ONE"})))
+    fake_slack.fail_http("auth.revoke", 500, times=5)
+    refused = install(app.test_client(), fake_slack, "T0EVIL", "xoxb-evil-token-2")
+    assert refused.status_code == 403 and installed_bots(app) == []
+    assert "its token could NOT be revoked: remove the app from that workspace in Slack" in caplog.text
+
+
+def test_an_install_link_is_signed_for_ten_minutes_and_good_for_one_install(clock):
+    from bot.installs import SignedStates
+
+    class Remembered:  # voice.once.UsedOnce's answers, without a database (tests/test_once.py has the real one)
+        def __init__(self):
+            self.seen = set()
+
+        def used(self, kind, value):
+            return (kind, value) in self.seen
+
+        def first_use(self, kind, value, keep):
+            new = (kind, value) not in self.seen
+            self.seen.add((kind, value))
+            return new
+
+    states = SignedStates(CLIENT_SECRET, Remembered(), clock)
+    state = states.issue()
+    assert states.consume(state) and states.consume(state)  # checking it does not use it up
+    expiry, random, mac = state.split(".")
+    assert not states.consume(f"{int(expiry) + 600}.{random}.{mac}")  # a later expiry, same signature
+    assert not states.consume(f"{expiry}.{random}x.{mac}") and not states.consume("forged-state")
+    assert not SignedStates("another-client-secret-000", Remembered(), clock).consume(state)
+    assert states.mark_used(state) and not states.consume(state) and not states.mark_used(state)
+    later = states.issue()
+    clock.advance(seconds=601)
+    assert not states.consume(later)
+
+
+def test_install_links_an_earlier_release_stored_are_forgotten_once_expired(migrated_sqlite, tmp_path):
     from datetime import datetime, timedelta
 
-    from bot.installs import forget_expired_states
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+    from sqlalchemy import MetaData
 
-    start_install(client)
-    start_install(client)
-    settings = app.extensions["voicebridge"]["services"].installs.settings
-    store = settings.state_store
-    with store.engine.begin() as conn:  # one of them ten minutes old
-        first = conn.execute(store.oauth_states.select().order_by(store.oauth_states.c.id)).mappings().first()
-        conn.execute(store.oauth_states.update().where(store.oauth_states.c.id == first["id"]).values(
-            expire_at=datetime.utcnow() - timedelta(minutes=1)))
-    assert forget_expired_states(settings) == 1
-    with store.engine.connect() as conn:
-        assert len(conn.execute(store.oauth_states.select()).all()) == 1
+    from bot.installs import forget_expired_states
+    from tests.conftest import fresh_sqlite
+    from voice.db import make_engine
+
+    # A database of its own: a running app's hourly sweep would race this one.
+    engine = make_engine(fresh_sqlite(migrated_sqlite, tmp_path / "states.sqlite3"))
+    states = SQLAlchemyOAuthStateStore.build_oauth_states_table(MetaData(), "slack_oauth_states")
+    now = datetime.utcnow()
+    with engine.begin() as conn:
+        conn.execute(states.insert(), [{"state": "old", "expire_at": now - timedelta(minutes=1)},
+                                       {"state": "live", "expire_at": now + timedelta(minutes=9)}])
+    assert forget_expired_states(engine) == 1
+    with engine.connect() as conn:
+        assert [row.state for row in conn.execute(states.select())] == ["live"]
+    engine.dispose()

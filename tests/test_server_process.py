@@ -269,6 +269,14 @@ def test_a_misconfigured_server_exits_with_status_2_and_one_error_line_per_probl
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_server_whose_public_url_is_plain_http_to_another_host_does_not_start(tmp_path, server_env):
+    result = run_module(tmp_path, server_env | {"PUBLIC_URL": "http://calls.example.com"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: PUBLIC_URL must be an https:// URL: Plivo fetches the call scripts, codes included, from it "
+        "(http:// only for a loopback host such as 127.0.0.1 or localhost)"]
+
+
 def test_help_lists_every_configuration_variable(tmp_path):
     result = run_module(tmp_path, bare_env(), "--help")
     assert result.returncode == 0, result.stderr
@@ -415,7 +423,7 @@ def test_installs_in_many_workspaces_run_the_install_flow_in_the_real_server(lau
                                "SLACK_CLIENT_SECRET": "client-secret-for-tests-0123"})
     browser = requests.Session()
     page = browser.get(f"{server.url}/slack/install", timeout=5)
-    state = re.search(r"state=([0-9a-f-]+)", page.text)[1]
+    state = re.search(r"state=([A-Za-z0-9._-]+)", page.text)[1]
     # The state cookie is Secure: behind TLS a browser sends it back; this plain-HTTP test must do so itself.
     assert "Secure" in page.headers["Set-Cookie"]
     browser.cookies.set("slack-app-oauth-state", state)

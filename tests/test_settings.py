@@ -101,6 +101,28 @@ def test_it_explains_a_malformed_value(name, value, problem):
     assert caught.value.problems[0].startswith(problem)
 
 
+@pytest.mark.parametrize("url", ["http://calls.example.com", "http://203.0.113.7:3000", "http://0.0.0.0:3000",
+                                 "http://127.0.0.1.example.com"])
+def test_a_public_url_over_plain_http_is_refused_where_plivo_would_fetch_codes_across_the_network(url):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {"PUBLIC_URL": url})
+    assert caught.value.problems == [
+        "PUBLIC_URL must be an https:// URL: Plivo fetches the call scripts, codes included, from it (http:// only "
+        "for a loopback host such as 127.0.0.1 or localhost)"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:3000", "http://127.1.2.3", "http://localhost:8080",
+                                 "http://[::1]:3000", "https://calls.example.com"])
+def test_a_public_url_on_this_host_may_be_plain_http(url):
+    assert load_settings(GOOD | {"PUBLIC_URL": url}).public_url == url
+
+
+def test_a_malformed_public_url_is_a_clear_line_not_a_traceback():
+    with pytest.raises(SettingsError) as caught:
+        load_settings(GOOD | {"PUBLIC_URL": "http://[::1"})
+    assert caught.value.problems == ["PUBLIC_URL must be an http:// or https:// URL"]
+
+
 def test_a_problem_line_never_contains_a_secret_value():
     secret_values = {"SLACK_BOT_TOKEN": "xoxp-very-secret", "PLIVO_AUTH_ID": "SECRETISH"}
     with pytest.raises(SettingsError) as caught:

@@ -620,6 +620,69 @@ def test_only_allowed_users_and_channels_may_raise_an_alert(settings, plivo_api,
     assert refusal_kinds(app) == [kind]
 
 
+def test_with_allowed_users_another_users_cancel_and_acknowledge_change_nothing_and_are_told_why(
+        settings, plivo_api, plivo_rest, clock, slack, fake_slack):
+    app = clocked_app(replace(settings, allowed_slack_users=frozenset({"U0ANA"})), clock)
+    client_ = app.test_client()
+    alert(client_, slack, fake_slack, plivo_rest, "<@U1> <@U2> Checkout is down", calls=2)
+    posted = alert_message(fake_slack, "Checkout is down")
+    for action, said in (("alert_cancel", "not allowed to cancel alerts"),
+                         ("alert_acknowledge", "not allowed to acknowledge alerts")):
+        url = fake_slack.response_url(action)
+        send(client_, slack.action(action, buttons_value(posted), message=message_of(posted), user_id="U2",
+                                   response_url=url))
+        [told] = fake_slack.wait_for(lambda url=url: fake_slack.responses_to(url))
+        assert said in told["text"] and "ALLOWED_SLACK_USERS" in told["text"]
+        assert told["response_type"] == "ephemeral" and told["replace_original"] is False
+    settle(client_)
+    assert plivo_rest.stopped == [] and app.extensions["voicebridge"]["services"].alerts.get(1).status == "active"
+    assert buttons(fake_slack.messages(CHANNEL)[0]) == ["alert_acknowledge", "alert_cancel"]
+    assert refusal_kinds(app) == ["not_allowed_user", "not_allowed_user"]
+    # Ana may: her click takes the alert.
+    send(client_, slack.action("alert_acknowledge", buttons_value(posted), message=message_of(posted),
+                               user_id="U0ANA"))
+    alert_message(fake_slack, "*Acknowledged* by <@U0ANA> in Slack")
+    app.extensions["voicebridge"]["close"]()
+
+
+def test_a_button_clicked_from_a_channel_calls_may_not_come_from_changes_nothing(
+        settings, plivo_api, plivo_rest, clock, slack, fake_slack):
+    app = clocked_app(replace(settings, allowed_slack_channels=frozenset({CHANNEL})), clock)
+    client_ = app.test_client()
+    alert(client_, slack, fake_slack, plivo_rest, "<@U1> Checkout is down")
+    posted = alert_message(fake_slack, "Checkout is down")
+    url = fake_slack.response_url("elsewhere")
+    send(client_, slack.action("alert_cancel", buttons_value(posted), message=message_of(posted), user_id="U2",
+                               channel_id="C0ELSEWHERE", response_url=url))
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert told["text"].startswith(":no_entry: Alerts cannot be cancelled from this channel.")
+    settle(client_)
+    assert app.extensions["voicebridge"]["services"].alerts.get(1).status == "active" and plivo_rest.stopped == []
+    app.extensions["voicebridge"]["close"]()
+
+
+@pytest.mark.parametrize("action", ["alert_acknowledge", "alert_cancel", "alert_join"])
+def test_a_click_from_another_workspace_on_an_alert_changes_nothing(alert_app, client, slack, plivo, plivo_rest,
+                                                                     fake_slack, action):
+    alert(client, slack, fake_slack, plivo_rest, "<@U1> Checkout is down")
+    posted = alert_message(fake_slack, "Checkout is down")
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    if action == "alert_join":  # the bridge is on offer once Alice took the alert and pressed 9
+        alice.press(alice.press(alice.follow(alice.answer()), "1"), "9")
+        posted = alert_message(fake_slack, "Join the call")
+    created = len(plivo_rest.created)
+    url = fake_slack.response_url("other-workspace")
+    send(client, slack.action(action, "1", message=message_of(posted), user_id="U0MALLORY", team_id="T0OTHER",
+                              response_url=url))
+    [told] = fake_slack.wait_for(lambda: fake_slack.responses_to(url))
+    assert "This alert belongs to another Slack workspace" in told["text"] and told["response_type"] == "ephemeral"
+    settle(client)
+    alert_ = alert_app.extensions["voicebridge"]["services"].alerts.get(1)
+    assert (alert_.status, alert_.resolved_by) == (("acknowledged", "U1") if action == "alert_join" else ("active", None))
+    assert len(plivo_rest.created) == created  # nobody phoned into the bridge
+    assert refusal_kinds(alert_app) == ["other_workspace"]
+
+
 def test_people_who_cannot_be_called_are_recorded(alert_app, client, slack, plivo, plivo_rest, fake_slack):
     url = fake_slack.response_url("nobody")
     send(client, slack.command("<@U3> Outage", command="/voicealert", response_url=url))

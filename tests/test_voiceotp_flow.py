@@ -198,6 +198,50 @@ def test_a_forged_plivo_callback_gets_403_and_changes_nothing(client, slack, pli
     assert fake_slack.calls("chat.update") == []
 
 
+def test_a_captured_key_press_sent_again_is_refused_and_never_reads_the_code_again(
+        client, slack, plivo_api, fake_slack, plivo, caplog):
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+    send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    press = plivo.digits(key_path(created), call_uuid="call-1", to=NUMBER, digits="1")
+    first = send(client, press)
+    assert first.status_code == 200 and first.get_data(as_text=True).count("4, 8, 3, 9, 2, 0.") == 2
+    for _ in range(2):  # the very same signed request, as whoever captured it sends it
+        again = client.post(press.path, data=press.body, headers=press.headers)
+        assert again.status_code == 403
+        assert_no_code(again.get_data(as_text=True), CODE)
+    assert "sent again (a nonce already used): a replay" in caplog.text
+    nonce, token = press.headers["X-Plivo-Signature-V3-Nonce"], press.path.rsplit("/", 1)[1]
+    assert nonce not in caplog.text and token not in caplog.text
+    # The callee pressing 1 again is a new request of Plivo's, with its own nonce: heard again.
+    heard = send(client, plivo.digits(key_path(created), call_uuid="call-1", to=NUMBER, digits="1"))
+    assert heard.status_code == 200 and "4, 8, 3, 9, 2, 0." in heard.get_data(as_text=True)
+
+
+def test_a_nonce_that_cannot_be_recorded_does_not_cost_the_callee_their_call(app, client, slack, plivo_api, fake_slack,
+                                                                             plivo, monkeypatch, caplog):
+    from sqlalchemy.exc import OperationalError
+
+    _, created = start_call(client, slack, plivo_api, fake_slack)
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("INSERT INTO used_once …", {}, Exception("the database is unreachable"))
+
+    monkeypatch.setattr(app.extensions["voicebridge"]["services"].used_once, "first_use", unreachable)
+    answer = send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
+    assert answer.status_code == 200 and "Press any key to hear your code." in answer.get_data(as_text=True)
+    assert "served without the replay check" in caplog.text
+
+
+def test_a_request_replayed_to_another_instance_is_refused_there_too(settings, plivo_api, slack, fake_slack, plivo):
+    """Both instances share the database, as several instances do: what one served, the other refuses."""
+    first, second = running_app(settings).test_client(), running_app(settings).test_client()
+    _, created = start_call(first, slack, plivo_api, fake_slack, text=NUMBER)
+    answer = plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER)
+    assert send(first, answer).status_code == 200
+    replayed = second.post(answer.path, data=answer.body, headers=answer.headers)
+    assert replayed.status_code == 403
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 #: three silent menus, a machine's one message); but an alert's acknowledger may go on into the voice
 #: bridge, a conversation of up to an hour (voice/bridge.py), and Plivo's cap is set when the call is.
 TIME_LIMITS = {OTP: 120, ALERT: 300 + BRIDGE_TIME_LIMIT, BRIDGE: BRIDGE_TIME_LIMIT, TEST: 60}
+#: The longest a call we place can last, from its create-call: ringing, then its time limit.
+LONGEST_CALL = timedelta(seconds=RING_TIMEOUT + max(TIME_LIMITS.values()))
 OUR_ERROR = "an error on our side stopped the call"
 
 #: A call whose PLIVO_CPS slot is further off than this goes back to the queue, booked for its

@@ -251,6 +251,18 @@ workflow_steps = Table(
 )
 
 
+#: What may be used only once, kept until it could no longer be used anyway: the V3 nonce of each Plivo
+#: request that serves a call script (a captured request replayed is refused), and the state of each
+#: install link that completed an install (voice/once.py). A SHA-256 digest, never the value itself.
+used_once = Table(
+    "used_once",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # no index: the hourly sweep reads it all
+    sqlite_with_rowid=False,  # one B-tree, keyed by the digest: one page written per use
+)
+
+
 #: Tables kept by slack_sdk's installation and OAuth state stores (installs in many
 #: workspaces): migration 0003 makes them, slack_sdk's stores describe them, not this module.
 SLACK_STORE_TABLES = frozenset({"slack_installations", "slack_bots", "slack_oauth_states"})

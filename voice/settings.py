@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import re
 from dataclasses import dataclass
@@ -43,7 +44,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
     ("PLIVO_AUTH_ID", "Plivo Auth ID (MA… or SA…, 20 characters)", None),
     ("PLIVO_AUTH_TOKEN", "Plivo Auth Token; also verifies Plivo's callbacks", None),
     ("PLIVO_FROM_NUMBER", "caller ID, a number on the Plivo account, e.g. +14155550100", None),
-    ("PUBLIC_URL", "base URL at which Plivo reaches this server, e.g. https://calls.example.com", None),
+    ("PUBLIC_URL", "base URL at which Plivo reaches this server, e.g. https://calls.example.com (https://; http:// "
+     "only for a loopback host)", None),
     ("PLIVO_API_URL", "Plivo REST API base", "https://api.plivo.com"),
     ("SLACK_API_URL", "Slack Web API base", "https://slack.com/api/"),
     ("DATABASE_URL", "SQLAlchemy URL of the store (postgresql+psycopg://… for PostgreSQL)", DEFAULT_DATABASE_URL),
@@ -232,7 +234,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("SLACK_BOT_TOKEN", _check_bot_token),
         ("PLIVO_AUTH_ID", _check_auth_id),
         ("PLIVO_FROM_NUMBER", _check_from_number),
-        ("PUBLIC_URL", _check_base_url),
+        ("PUBLIC_URL", _check_public_url),
         ("PLIVO_API_URL", _check_base_url),
         ("SLACK_API_URL", _check_base_url),
         ("DATABASE_URL", _check_database_url),
@@ -377,12 +379,36 @@ def _e164(value: str) -> str:
 
 
 def _check_base_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # "http://[::1": an IPv6 address not closed
+        hostname = None
+    if not hostname or parts.scheme not in ("http", "https"):
         return "must be an http:// or https:// URL"
     if parts.query or parts.fragment:
         return "must not have a query or a fragment"
     return None
+
+
+def _check_public_url(value: str) -> str | None:
+    """PUBLIC_URL as any base URL, and https:// unless it names this very host: Plivo fetches call
+    scripts from it (a script may hold a code, or an alert's text), which plain http:// would carry
+    across the network in clear."""
+    problem = _check_base_url(value)
+    if problem or urlsplit(value).scheme == "https" or _is_loopback(urlsplit(value).hostname):
+        return problem
+    return ("must be an https:// URL: Plivo fetches the call scripts, codes included, from it (http:// only for "
+            "a loopback host such as 127.0.0.1 or localhost)")
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback  # 127.0.0.0/8, ::1
+    except ValueError:
+        return False
 
 
 def _check_database_url(value: str) -> str | None:

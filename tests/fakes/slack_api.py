@@ -329,6 +329,10 @@ class FakeSlackApi:
             return {"ok": False, "error": self._failing_methods[method]}
         if method == "auth.test":
             return dict(self._tokens[token])
+        if method == "auth.revoke":  # https://docs.slack.dev/reference/methods/auth.revoke
+            if str(body.get("test")).lower() not in ("true", "1"):
+                del self._tokens[token]
+            return {"ok": True, "revoked": True}
         if method == "users.info":
             user = self._users.get(body.get("user"))
             if not user:
