@@ -22,6 +22,7 @@ from voice.otp import CodeOrder
 from voice.ratelimit import SlotLimiter
 from voice.retention import BATCH, Retention
 from voice.schema import (
+    alert_numbers,
     alerts,
     legs,
     otp_codes,
@@ -149,6 +150,18 @@ def test_a_sweep_deletes_in_small_batches_and_leaves_newer_rows(core, clock):
     swept = Retention(core.engine, days=RETENTION_DAYS, clock=clock).sweep()
     assert swept.counts["refusals"] == 2 * BATCH + 7 and len(statements) == 3  # three transactions, not one
     assert rows(core, refusals, refusals.c.reason) == ["recent"]
+
+
+def test_numbers_typed_into_alerts_are_forgotten_a_day_later_once_their_hourly_limit_cannot_count_them(
+        core, clock):
+    now = clock()
+    with transaction(core.engine) as conn:
+        conn.execute(insert(alert_numbers), [
+            {"alert_id": 1, "number": "+14155550166", "created_at": now - timedelta(days=1, minutes=1)},
+            {"alert_id": 2, "number": "+14155550166", "created_at": now - timedelta(minutes=30)}])
+    swept = Retention(core.engine, days=RETENTION_DAYS, clock=clock).sweep()
+    assert swept.counts["alert_numbers"] == 1
+    assert rows(core, alert_numbers, alert_numbers.c.alert_id) == [2]  # still counted against the limit
 
 
 # -- response_urls (7.8) --------------------------------------------------------------------------------------

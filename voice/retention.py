@@ -8,7 +8,9 @@ Deleted sooner, because nothing reads them once they are over:
 - finished work items, a week after they finished (or after RETENTION_DAYS, if shorter);
 - idle rows of coalesced work (a status message that shows its last state, an alert's next step
   taken), a day after their last run: a later change makes a new row, as the first change did;
-- rate slots (`rate_slots`) free for a day (a channel nobody has posted in since).
+- rate slots (`rate_slots`) free for a day (a channel nobody has posted in since);
+- the numbers typed into alerts (`alert_numbers`), a day after: ALERT_LIMIT_NUMBER_HOUR counts the last
+  hour of them only (the alerts themselves, with their targets, are kept for RETENTION_DAYS).
 Kept: the installs of the app in workspaces, and the work still to do.
 
 Slack honours a response_url for 30 minutes and 5 uses
@@ -35,6 +37,7 @@ from voice.alert_models import ACTIVE
 from voice.db import transaction
 from voice.models import REPLY_URL_LIFETIME, REPLY_URL_USES
 from voice.schema import (
+    alert_numbers,
     alerts,
     legs,
     otp_codes,
@@ -57,6 +60,8 @@ KEEP_FINISHED = timedelta(days=7)
 KEEP_IDLE = timedelta(days=1)
 #: A rate slot nobody has taken for this long is forgotten.
 KEEP_RATE_SLOT = timedelta(days=1)
+#: A number typed into an alert is counted against its hourly limit; kept a day, it counts for nothing more.
+KEEP_TYPED_NUMBER = timedelta(days=1)
 
 #: Payloads of work items that may carry a response_url (json.dumps writes `"reply_url": "https://…"`).
 _PAYLOAD_URL = '%"reply_url": "%'
@@ -98,6 +103,8 @@ class Retention:
                      or_(work_items.c.finished_at.is_(None), work_items.c.finished_at < now - KEEP_IDLE)))),
             "rate_slots": self._delete(rate_slots, rate_slots.c.name,
                                        rate_slots.c.next_free < (now - KEEP_RATE_SLOT).timestamp()),
+            "alert_numbers": self._delete(alert_numbers, alert_numbers.c.id,
+                                          alert_numbers.c.created_at < now - KEEP_TYPED_NUMBER),
         }
         swept = Swept({name: count for name, count in counts.items() if count})
         if swept.total:
