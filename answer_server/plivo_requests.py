@@ -13,8 +13,8 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, g, request
-from sqlalchemy.exc import SQLAlchemyError
 
+from voice.db import is_outage
 from voice.models import HangupReport
 from voice.once import PLIVO_NONCE, UsedOnce
 from voice.signature import is_valid_signature
@@ -47,9 +47,13 @@ class Replays:
     def replayed(self, path: str, nonce: str) -> bool:
         try:
             return not self.used.first_use(PLIVO_NONCE, f"{path}\0{nonce}", self.keep)
-        except SQLAlchemyError as error:
+        except Exception as error:
+            if not is_outage(error, self.used.engine):
+                raise
             # Without the database nothing a replay would want (a code, an alert's text) can be read either;
-            # the request goes on, and whatever it meets is what a database outage does to any callback.
+            # the request goes on, and whatever it meets is what a database outage does to any callback
+            # (a live call is held until the database is back: answer_server/webhooks.py). The insert runs on
+            # the driver's own cursor, whose errors SQLAlchemy does not wrap: is_outage knows both.
             log.warning("could not record a Plivo request's nonce (%s); served without the replay check",
                         type(error).__name__)
             return False
