@@ -48,6 +48,15 @@ def rate_limit_reply(reason: str, frees_at: datetime, now: datetime) -> str:
                       f" (in {minutes} min). No call was placed.")
 
 
+def pace_notice(what: str, meanwhile: str, late: float, ahead: int) -> str:
+    """Told only to whoever asked, when Slack's pace holds their message back in a busy channel.
+    Slack posts about one message a second per channel: https://docs.slack.dev/apis/web-api/rate-limits"""
+    messages = f"{ahead} message{'s are' if ahead != 1 else ' is'}"
+    return slack_text(f":hourglass_flowing_sand: This channel is busy: Slack lets an app post about one message a "
+                      f"second here, and {messages} ahead of {what}. It will appear in about {max(1, round(late))} s; "
+                      f"{meanwhile}.")
+
+
 def not_allowed_user_reply() -> str:
     return refusal_reply("Sorry, you are not allowed to place calls with this app. "
                          "An admin can add you to ALLOWED_SLACK_USERS.")

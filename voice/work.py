@@ -13,8 +13,8 @@ answer, and a crash forgets nothing: an item is in the table until it is done.
   at once, and no sooner than `interval` after its last run.
 - `claim` hands due items to one worker each (FOR UPDATE SKIP LOCKED on
   PostgreSQL; SQLite has one writer at a time), under a lease the worker
-  renews; when a worker dies, its items are claimable again once the lease
-  runs out.
+  renews while it runs the item; when a worker dies, or could not record an
+  item's end, the item is claimable again once the lease runs out.
 - A handler ends an item by returning (done), raising RetryLater (again
   later, one attempt used), GiveUp (failed for good) or Deferred (it waits
   its turn, such as a rate limit's slot: back in the queue, no attempt used,
@@ -215,11 +215,18 @@ class WorkQueue:
             ).mappings().all()
         return [_item(row) for row in sorted(rows, key=lambda row: (as_utc(row["due_at"]), row["id"]))]
 
-    def renew(self, owner: str) -> None:
-        """Keep `owner`'s running items: it is alive and still on them."""
+    def renew(self, owner: str, ids: Iterable[int] | None = None) -> None:
+        """Keep `owner`'s leases on the items it is still working on (`ids`; None: all it holds). An
+        item it holds but no longer works on (its end could not be written: the database failed at
+        that moment) is left to run out, so another worker takes it up instead of nobody, ever."""
+        condition = [work_items.c.lease_owner == owner, work_items.c.state == RUNNING]
+        if ids is not None:
+            ids = list(ids)
+            if not ids:
+                return
+            condition.append(work_items.c.id.in_(ids))
         with transaction(self.engine) as conn:
-            conn.execute(update(work_items).where(work_items.c.lease_owner == owner, work_items.c.state == RUNNING)
-                         .values(lease_until=self.wall_clock() + self.lease))
+            conn.execute(update(work_items).where(*condition).values(lease_until=self.wall_clock() + self.lease))
 
     # -- ending work ---------------------------------------------------------------------------
 

@@ -92,6 +92,9 @@ class Workers:
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._busy = {pool.name: 0 for pool in pools}
         self._running: set[int] = set()  # ids of the items a thread is running now
+        #: Ids of the items claimed here and not ended yet (running, or about to): the heartbeat renews
+        #: these leases only, so an item whose end could not be written is taken up again elsewhere.
+        self._held: set[int] = set()
         self._idle = threading.Condition()
         self._lock = threading.Lock()
         queue.on_new_work = self.wake
@@ -146,6 +149,7 @@ class Workers:
             items = self.queue.claim(self.owner, 1, self._all_kinds())
             if not items:
                 return ran
+            self._hold(items)
             self._prepare(items[0])
             self._run(items[0])
             ran += 1
@@ -190,7 +194,9 @@ class Workers:
                     free = pool.threads - self._busy[pool.name]
                 next_due = self.queue.next_due(kinds) if free > 0 and kinds else None
                 if next_due is not None and next_due <= 0:
-                    for item in self.queue.claim(self.owner, free, kinds):
+                    claimed = self.queue.claim(self.owner, free, kinds)
+                    self._hold(claimed)
+                    for item in claimed:
                         took += 1
                         self._prepare(item)
                         with self._lock:
@@ -215,8 +221,13 @@ class Workers:
         except RuntimeError:
             with self._lock:
                 self._busy[pool.name] -= 1
+                self._held.discard(item.id)
             return False
         return True
+
+    def _hold(self, items: list[WorkItem]) -> None:
+        with self._lock:
+            self._held.update(item.id for item in items)
 
     def _prepare(self, item: WorkItem) -> None:
         prepare = self.registry.preparers.get(item.kind)
@@ -242,12 +253,26 @@ class Workers:
     def _heartbeat(self) -> None:
         interval = self.queue.lease.total_seconds() / 3
         while not self._stop.wait(interval):
+            with self._lock:
+                held = list(self._held)
             try:
-                self.queue.renew(self.owner)
+                self.queue.renew(self.owner, held)
             except Exception:
                 log.exception("renewing work leases failed")
 
     def _run(self, item: WorkItem) -> None:
+        try:
+            self._run_and_end(item)
+        except Exception:
+            # The handler's outcome could not be written (the database failed at that moment): the
+            # item keeps our lease, which the heartbeat no longer renews, so it is taken up again.
+            log.exception("%s %s: its end could not be recorded; it is taken up again once its lease runs out",
+                          item.kind, _short(item.subject))
+        finally:
+            with self._lock:
+                self._held.discard(item.id)
+
+    def _run_and_end(self, item: WorkItem) -> None:
         handler = self.registry.handlers.get(item.kind)
         policy = self.registry.policies.get(item.kind, Policy())
         if handler is None:
