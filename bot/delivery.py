@@ -1,9 +1,12 @@
 """Getting a message to Slack: post it, update it, or use the command's response_url.
 
 Runs in the workers, never on a request path. A failure Slack says may pass
-(429 with Retry-After, a 5xx, a network error) becomes `RetryLater`, so the
-work queue tries again when Slack allows; a refusal that cannot pass
-(revoked token, a deleted message) becomes `GiveUp`, logged.
+(a 5xx, a network error) becomes `RetryLater`, so the work queue tries again
+when Slack allows; a refusal that cannot pass (revoked token, a deleted
+message) becomes `GiveUp`, logged. Slack's pace (a 429 with Retry-After, or
+the channel's next posting slot still far off) makes a message wait its turn
+(`Deferred`): it uses up none of its attempts, so a busy channel or workspace
+can delay a message's last state but never make it give up on it.
 https://docs.slack.dev/apis/web-api/rate-limits
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import http.client
 import logging
 import socket
+import time
 import urllib.error
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +27,8 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.workspaces import Workspaces
 from voice import metrics
-from voice.ratelimit import SlotLimiter
-from voice.work import GiveUp, RetryLater
+from voice.ratelimit import SlotLimiter, WaitingForSlot
+from voice.work import Deferred, GiveUp, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +63,22 @@ class Place:
     ts: str | None = None
 
 
+class SlackLimited(RetryLater):
+    """Slack answered 429: too fast for it, try again after `after` seconds (its Retry-After)."""
+
+
+class ChannelBacklog(Deferred):
+    """A new message waits for its channel's posting slot, `late` seconds off, `ahead` messages on."""
+
+    def __init__(self, waiting: WaitingForSlot, *, late: float, ahead: int):
+        super().__init__(str(waiting), until=waiting.until, payload=waiting.payload)
+        self.late = late
+        self.ahead = ahead
+
+
 @contextmanager
 def slack_failures(what: str) -> Iterator[None]:
-    """Turn what Slack (or the network) answered into RetryLater or GiveUp."""
+    """Turn what Slack (or the network) answered into RetryLater (SlackLimited for a 429) or GiveUp."""
     try:
         yield
     except SlackApiError as error:
@@ -69,13 +86,22 @@ def slack_failures(what: str) -> Iterator[None]:
         metrics.SLACK_ERRORS.labels(metrics.status_label(status)).inc()
         code = error.response.get("error") if isinstance(error.response.data, dict) else None
         if status == 429 or code == "ratelimited":
-            raise RetryLater(f"Slack limited {what}", after=_retry_after(error)) from None
+            raise SlackLimited(f"Slack limited {what}", after=_retry_after(error)) from None
         if status >= 500:
             raise RetryLater(f"Slack failed {what} (HTTP {status})") from None
         raise GiveUp(f"Slack refused {what}: {code or status}") from None
     except _NETWORK_ERRORS as error:
         metrics.SLACK_ERRORS.labels("network").inc()
         raise RetryLater(f"Slack could not be reached for {what}: {type(error).__name__}") from None
+
+
+@contextmanager
+def waiting_for_slack() -> Iterator[None]:
+    """Slack's 429 as the queue's Deferred: the message waits its turn, without using an attempt."""
+    try:
+        yield
+    except SlackLimited as limited:
+        raise Deferred(str(limited), until=time.time() + (limited.after or 1.0)) from None
 
 
 def _retry_after(error: SlackApiError) -> float:
@@ -104,11 +130,12 @@ class StatusMessages:
         return self._client_of()
 
     def post(self, channel_id: str, reply_url: str | None, text: str, blocks: list[dict] | None) -> Place | None:
-        """Post the message; where it went, or None if nowhere would take it."""
+        """Post the message; where it went, or None if nowhere would take it. Raises ChannelBacklog
+        while the channel's posting slot is far off."""
         if channel_id:
             self._post_limiter.wait(channel_id)
             try:
-                with slack_failures("a new message"):
+                with waiting_for_slack(), slack_failures("a new message"):
                     response = self._client.chat_postMessage(channel=channel_id, text=text, blocks=blocks,
                                                              unfurl_links=False)
                 return Place(VIA_CHAT, response["channel"], response["ts"])
@@ -120,7 +147,7 @@ class StatusMessages:
 
     def update(self, place: Place, reply_url: str | None, text: str, blocks: list[dict] | None) -> None:
         if place.via == VIA_CHAT:
-            with slack_failures("an update"):
+            with waiting_for_slack(), slack_failures("an update"):
                 self._client.chat_update(channel=place.channel, ts=place.ts, text=text, blocks=blocks)
         elif place.via == VIA_REPLY_URL:
             self.reply(reply_url, text, blocks, replace=True)
@@ -129,7 +156,7 @@ class StatusMessages:
         """A new message under the status message: edits notify nobody, this does."""
         if place.via == VIA_CHAT:
             self._post_limiter.wait(place.channel)
-            with slack_failures("a reply in the thread"):
+            with waiting_for_slack(), slack_failures("a reply in the thread"):
                 self._client.chat_postMessage(channel=place.channel, thread_ts=place.ts, text=text)
         elif place.via == VIA_REPLY_URL:
             self.reply(reply_url, text, None, replace=False)
@@ -147,11 +174,24 @@ class StatusMessages:
             })
         except _NETWORK_ERRORS as error:
             raise RetryLater(f"Slack's response_url could not be reached: {type(error).__name__}") from None
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429:  # Slack's pace: wait a turn, as for the Web API's 429
+            raise Deferred("Slack limited a response_url", until=time.time() + 1.0)
+        if response.status_code >= 500:
             raise RetryLater(f"Slack's response_url answered HTTP {response.status_code}")
         if response.status_code != 200:
             # Slack's response_url allows 5 uses in 30 minutes; after that, or when it expired, it is gone.
             log.warning("response_url refused a report: HTTP %s", response.status_code)
+            return False
+        return True
+
+    def tell(self, channel_id: str, user_id: str, text: str) -> bool:
+        """A line only `user_id` sees, in the channel (chat.postEphemeral); whether Slack took it.
+        Best effort: a note about a message must never hold that message up, nor use its attempts."""
+        try:
+            with slack_failures("an ephemeral note"):
+                self._client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+        except Exception as error:  # the note is dropped; the message goes on
+            log.info("an ephemeral note in %s was not delivered: %s", channel_id, error)
             return False
         return True
 
@@ -180,13 +220,17 @@ class PostLimiter:
         self._limiters: dict[str, SlotLimiter] = {}
 
     def wait(self, channel_id: str | None) -> None:
-        """Wait for the channel's next slot; Deferred when it is far off (a burst of posts in one
-        channel must not hold every worker thread, or use up its retries, while Slack's pace lets
-        them through)."""
+        """Wait for the channel's next slot; ChannelBacklog (Deferred) when it is far off (a burst of
+        posts in one channel must not hold every worker thread, or use up its retries, while Slack's
+        pace lets them through)."""
         if not channel_id:
             return
         limiter = self._limiters.get(channel_id)
         if limiter is None:
             limiter = self._limiters[channel_id] = SlotLimiter(self._engine, f"slack.post:{channel_id}",
                                                                self._per_second)
-        limiter.take(POST_WAIT)
+        try:
+            limiter.take(POST_WAIT)
+        except WaitingForSlot as waiting:
+            late = max(0.0, waiting.slot - limiter.now())
+            raise ChannelBacklog(waiting, late=late, ahead=max(1, int(late / limiter.interval))) from None

@@ -55,6 +55,15 @@ def rate_limit_text(reason: str, frees_at: datetime, now: datetime) -> str:
             "No call was placed.")
 
 
+def pace_notice(what: str, meanwhile: str, late: float, ahead: int) -> str:
+    """Told only to whoever asked, when Slack's pace holds their message back in a busy channel.
+    Slack posts about one message a second per channel: https://docs.slack.dev/apis/web-api/rate-limits"""
+    messages = f"{ahead} message{'s are' if ahead != 1 else ' is'}"
+    return slack_text(f":hourglass_flowing_sand: This channel is busy: Slack lets an app post about one message a "
+                      f"second here, and {messages} ahead of {what}. It will appear in about {max(1, round(late))} s; "
+                      f"{meanwhile}.")
+
+
 def _minutes_until(moment: datetime, now: datetime) -> int:
     return max(1, round((moment - now).total_seconds() / 60))
 

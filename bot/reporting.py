@@ -5,7 +5,9 @@ changes; the work queue coalesces the pokes, runs one report per message at
 a time, at most about once a second per message (Slack's pace for updates),
 and always once after the last change: the final state always lands, late at
 worst. Each report reads the latest state and posts it, or updates what was
-posted.
+posted. Slack's pace (a channel's posting slot far off in a burst, its 429s)
+delays a message but never uses up its attempts; whoever asked is told, once,
+when their message is more than a few seconds behind.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ from bot.alert_messages import alert_blocks, alert_text, gave_up_text
 from bot.delivery import (
     REPLY_URL_RESERVE,
     VIA_REPLY_URL,
+    ChannelBacklog,
     Place,
+    StatusMessages,
     WorkspaceMessages,
 )
-from bot.messages import status_blocks, status_text
+from bot.messages import API_PREFIX, pace_notice, status_blocks, status_text
 from voice.alert_models import ACTIVE, DROPPED, RESOLVING
 from voice.alert_store import AlertStore
 from voice.alerts import REPORT_ALERT, REPORT_GAVE_UP, AlertService
 from voice.legs import LegStore
-from voice.models import REPLY_URL_USES, token_for_log
+from voice.models import REPLY_URL_USES, Requester, token_for_log
 from voice.otp_calls import REPORT_CALL
 from voice.work import RetryLater, WorkItem
 from voice.workers import Policy, Registry
@@ -37,6 +41,10 @@ log = logging.getLogger(__name__)
 NOTICE = "slack.notice"
 #: The least time between two updates of one message (Slack allows about one a second).
 MESSAGE_PACE = 1.0
+#: A new message whose channel slot is further off than this (seconds) tells its requester, once.
+PACE_NOTICE_AFTER = 5.0
+#: In a report's payload: its requester was told that the message waits for Slack's pace.
+PACE_TOLD = "pace_told"
 
 
 class Reporting:
@@ -68,7 +76,8 @@ class Reporting:
         text, blocks = status_text(leg), status_blocks(leg)
         digest = message_digest(text, blocks)
         if place.via is None:
-            posted = messages.post(leg.requester.channel_id, leg.requester.reply_url, text, blocks)
+            posted = self._post(item, messages, leg.requester, text, blocks,
+                                ("the status message of your call", "the call is not held up"))
             if posted:
                 self.legs.attach_message(leg.token, posted.via, posted.channel, posted.ts,
                                          reply_uses=1 if posted.via == VIA_REPLY_URL else 0, digest=digest)
@@ -102,7 +111,8 @@ class Reporting:
         text, blocks = alert_text(view), alert_blocks(view)
         digest = message_digest(text, blocks)
         if place.via is None:
-            posted = messages.post(alert.requester.channel_id, alert.requester.reply_url, text, blocks)
+            posted = self._post(item, messages, alert.requester, text, blocks,
+                                ("your alert's message", "its calls are not held up"))
             if posted:
                 uses = 1 if posted.via == VIA_REPLY_URL else 0
                 self.alert_store.attach_message(alert.id, posted.via, posted.channel, posted.ts, uses,
@@ -136,6 +146,20 @@ class Reporting:
             return  # its response_url has expired: nowhere left to say it
         self.messages.of(alert.requester.team_id).follow_up(place, alert.requester.reply_url, gave_up_text(alert))
 
+    def _post(self, item: WorkItem, messages: StatusMessages, requester: Requester, text: str,
+              blocks: list[dict] | None, about: tuple[str, str]) -> Place | None:
+        """Post a status message; while Slack's pace holds it back for long, say so once to whoever
+        asked (only them: nobody else's channel fills up with it)."""
+        try:
+            return messages.post(requester.channel_id, requester.reply_url, text, blocks)
+        except ChannelBacklog as backlog:
+            told = (item.payload or {}).get(PACE_TOLD)
+            if backlog.late > PACE_NOTICE_AFTER and not told and _a_person(requester):
+                messages.tell(requester.channel_id, requester.user_id, pace_notice(*about, backlog.late,
+                                                                                   backlog.ahead))
+                backlog.payload = {**(backlog.payload or {}), PACE_TOLD: True}  # kept while it waits
+            raise
+
     # -- anything else -----------------------------------------------------------------------------
 
     def notice(self, item: WorkItem) -> None:
@@ -148,6 +172,11 @@ class Reporting:
             messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
         else:
             messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
+
+
+def _a_person(requester: Requester) -> bool:
+    """Whether a Slack user asked (not a Workflow with nobody behind it, nor an API key)."""
+    return bool(requester.user_id) and not requester.user_id.startswith(API_PREFIX)
 
 
 def message_digest(text: str, blocks: list[dict] | None) -> str:

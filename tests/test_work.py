@@ -386,6 +386,33 @@ def test_release_hands_running_items_back_to_another_worker_at_once(queue):
     assert {item.attempts for item in taken} == {1}  # handing back is not an attempt
 
 
+def test_a_poked_item_whose_end_could_not_be_written_still_runs_after_the_change_that_came_meanwhile(engine, clock):
+    """The database failed just as a run tried to record its end: the item stays leased to this worker,
+    which is alive and renews its leases. A poke meanwhile (the state moved on) must still be run."""
+    queue = WorkQueue(engine, clock=clock, lease=timedelta(seconds=0.6))
+    ran = Recorder()
+    ended = queue.finish
+    failures = []
+
+    def finish_once_fails(item, owner, **options):
+        if not failures:
+            failures.append(item.id)
+            poke(queue)  # the state moves on while this run ends
+            raise OperationalError("UPDATE work_items", {}, Exception("the database went away"))
+        ended(item, owner, **options)
+
+    queue.finish = finish_once_fails
+    workers = workers_for(queue, report=ran).start()
+    try:
+        poke(queue)
+        deadline = time.monotonic() + 5
+        while len(ran.runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        workers.stop()
+    assert failures and len(ran.runs) == 2, "the poked item was held by a lease renewed for nothing"
+    assert states(queue) == [IDLE]
+
 
 # -- failures -----------------------------------------------------------------------------------------
 

@@ -29,6 +29,14 @@ SPACING = 1.05
 SLOT_TOLERANCE = 0.1
 
 
+class WaitingForSlot(Deferred):
+    """The work comes back for its booked `slot` (seconds since the epoch), `hold` seconds before it."""
+
+    def __init__(self, reason: str, *, slot: float, hold: float, payload: dict):
+        super().__init__(reason, until=slot - hold / 2, payload=payload)
+        self.slot = slot
+
+
 class SlotLimiter:
     def __init__(self, engine: Engine, name: str, per_second: float, *,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
@@ -85,8 +93,8 @@ class SlotLimiter:
         booked = booked_slot(self.name)
         slot = booked if booked is not None and booked >= self._clock() - SLOT_TOLERANCE else self.reserve()
         if slot - self._clock() > hold:
-            raise Deferred(f"waiting for its slot of {self.name}", until=slot - hold / 2,
-                           payload=with_booked_slot(self.name, slot))
+            raise WaitingForSlot(f"waiting for its slot of {self.name}", slot=slot, hold=hold,
+                                 payload=with_booked_slot(self.name, slot))
         return self.wait_for(slot)
 
     def next_free(self) -> float:

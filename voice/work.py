@@ -13,8 +13,8 @@ answer, and a crash forgets nothing: an item is in the table until it is done.
   at once, and no sooner than `interval` after its last run.
 - `claim` hands due items to one worker each (FOR UPDATE SKIP LOCKED on
   PostgreSQL; SQLite has one writer at a time), under a lease the worker
-  renews; when a worker dies, its items are claimable again once the lease
-  runs out.
+  renews while it runs the item; when a worker dies, or could not record an
+  item's end, the item is claimable again once the lease runs out.
 - A handler ends an item by returning (done), raising RetryLater (again
   later, one attempt used), GiveUp (failed for good) or Deferred (it waits
   its turn, such as a rate limit's slot: back in the queue, no attempt used,

@@ -259,6 +259,15 @@ class Workers:
                 log.exception("renewing work leases failed")
 
     def _run(self, item: WorkItem) -> None:
+        try:
+            self._run_and_end(item)
+        except Exception:
+            # The handler's outcome could not be written (the database failed at that moment): the
+            # item keeps our lease, which the heartbeat no longer renews, so it is taken up again.
+            log.exception("%s %s: its end could not be recorded; it is taken up again once its lease runs out",
+                          item.kind, _short(item.subject))
+
+    def _run_and_end(self, item: WorkItem) -> None:
         handler = self.registry.handlers.get(item.kind)
         policy = self.registry.policies.get(item.kind, Policy())
         if handler is None:

@@ -44,6 +44,12 @@ class Message:
     thread_ts: str | None = None  # set on a reply in a thread
 
 
+@dataclass
+class Gate:
+    arrived: threading.Event  # a held call came in
+    opened: threading.Event  # set: held calls go on (and later ones pass)
+
+
 def _parse_body(raw: bytes) -> dict[str, Any]:
     """slack_sdk sends JSON for chat.* but form-encoded params for other calls."""
     text = raw.decode("utf-8").strip()
@@ -120,6 +126,7 @@ class FakeSlackApi:
             self._outage: int | None = None  # every Web API method answers this HTTP status…
             self._outage_methods: frozenset[str] = frozenset()  # …or only these
             self._delay = 0.0
+            self._holds: dict[str, Gate] = {}  # method -> the gate its calls wait at
             self._responses: dict[str, list[dict]] = {}  # accepted response_url payloads
             self._rejected: dict[str, list[dict]] = {}  # payloads refused after the 5-use limit
             self._response_messages: dict[str, list[dict]] = {}  # what the user would see
@@ -203,6 +210,13 @@ class FakeSlackApi:
         with self._lock:
             self._usergroups[group_id] = list(members)
 
+    def hold(self, method: str) -> "Gate":
+        """Hold every call of `method` once it has arrived, before Slack acts on it, until the gate
+        opens (a Slack slow to take a message; the app's request is in flight meanwhile)."""
+        with self._lock:
+            gate = self._holds[method] = Gate(threading.Event(), threading.Event())
+        return gate
+
     def set_delay(self, seconds: float) -> None:
         with self._lock:
             self._delay = seconds
@@ -283,6 +297,10 @@ class FakeSlackApi:
         time.sleep(self._delay)  # simulate a slow Slack; float read is atomic, no lock needed
         if path.startswith("/api/"):
             method = path[len("/api/"):]
+            gate = self._holds.get(method)
+            if gate is not None:
+                gate.arrived.set()
+                gate.opened.wait(30)
             with self._lock:
                 self._requests.append(RecordedRequest(method, headers, body, raw))
                 failures = self._http_failures.get(method)
