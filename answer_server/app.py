@@ -29,6 +29,7 @@ from answer_server.api import api_blueprint
 from answer_server.callback_journal import CallbackJournal, Entry, JournalReplayer
 from answer_server.metrics import add_metrics_route
 from answer_server.plivo_requests import Replays
+from answer_server.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
 from answer_server.services import Services, build_services
 from answer_server.webhooks import (
     ALERT_HOLDS,
@@ -51,7 +52,7 @@ from bot.alert_listeners import register_alert_listeners
 from bot.app import Access, BotServices, create_bolt_app
 from bot.app_home import register_home_listeners
 from bot.installs import INSTALL_PATH, REDIRECT_PATH
-from bot.slack_request import SlackRequest, signed_by_slack
+from bot.slack_request import SlackRequest, carries_slack_signature, signed_by_slack
 from bot.workflow_steps import register_step_listeners
 from voice import metrics
 from voice.clock import utcnow
@@ -94,6 +95,7 @@ def create_app(
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)
 
     app = Flask(__name__)
+    _bound_request_bodies(app)
     _add_request_ids(app)
     _add_slack_route(app, bolt, settings.slack_signing_secret)
     if services.installs:
@@ -115,6 +117,15 @@ def create_app(
     add_metrics_route(app, settings, services.engine)
     _add_error_pages(app)
     return app
+
+
+def _bound_request_bodies(app: Flask) -> None:
+    """Every route reads at most MAX_BODY_BYTES of a body (the web server holds requests to it too):
+    a larger Content-Length is answered 413 before a byte is read, and a body without one stops
+    there. Forms have at most MAX_FORM_FIELDS fields (Werkzeug's parser; Plivo's has its own check).
+    https://flask.palletsprojects.com/en/stable/config/#MAX_CONTENT_LENGTH"""
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+                      MAX_FORM_PARTS=MAX_FORM_FIELDS)
 
 
 def _add_webhooks(app: Flask, services: Services) -> JournalReplayer:
@@ -181,13 +192,18 @@ def _add_request_ids(app: Flask) -> None:
 def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
     verifier = SignatureVerifier(signing_secret)
 
+    def refuse():
+        # Nothing of the request is logged: its body may hold a code and a response_url.
+        log.warning("refused a Slack request with a missing, invalid or stale signature")
+        return jsonify(error="invalid request"), 401
+
     @app.post("/slack/events")
     def slack_events():
-        raw = request.get_data()
+        if not carries_slack_signature(request.headers):
+            return refuse()  # before a byte of the body is read
+        raw = request.get_data()  # at most MAX_BODY_BYTES: 413 past it
         if not signed_by_slack(verifier, raw, request.headers):
-            # Nothing of the request is logged: its body may hold a code and a response_url.
-            log.warning("refused a Slack request with a missing, invalid or stale signature")
-            return jsonify(error="invalid request"), 401
+            return refuse()
         # Bolt's Flask adapter, with our request class (see bot/slack_request.py).
         slack_request = SlackRequest(
             body=raw.decode("utf-8", "replace"),
@@ -234,7 +250,8 @@ def _add_health_route(app: Flask, engine: Engine) -> None:
 
 def _add_error_pages(app: Flask) -> None:
     # Plain, short answers: nothing a caller sees includes a traceback.
-    for status, text in ((404, "not found"), (405, "method not allowed")):
+    for status, text in ((404, "not found"), (405, "method not allowed"),
+                         (413, f"request body too large: at most {MAX_BODY_BYTES} bytes")):
         app.register_error_handler(status, lambda _e, s=status, t=text: Response(t + "\n", s, mimetype="text/plain"))
 
     @app.errorhandler(Exception)

@@ -2,11 +2,13 @@
 
 What may never reach a log line: the configured secrets (tokens, signing
 secrets, keys), a request's body (a slash command's body holds the code and a
-working `response_url`), and Slack's `response_url`s, which anyone holding
-them can post with. Libraries decide for themselves what to log (slack_bolt
-logs a rejected request's whole body at INFO; slack_sdk logs request bodies
-and webhook URLs at DEBUG), so the redaction happens here, on every record,
-whatever logger wrote it.
+working `response_url`), Slack's `response_url`s, which anyone holding them
+can post with, and a call's whole token (a request line shows it; it is cut
+here as our own lines cut it). Libraries decide for themselves what to log
+(slack_bolt logs a rejected request's whole body at INFO; slack_sdk logs
+request bodies and webhook URLs at DEBUG; gunicorn logs each request's line
+at DEBUG), so the redaction happens here, on every record, whatever logger
+wrote it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from datetime import datetime, timezone
 
 from voice import log_context
+from voice.models import token_for_log
 
 REDACTED = "[redacted]"
 BODY_NOT_LOGGED = "[request body not logged]"
@@ -27,12 +30,16 @@ _BODY_START = re.compile(r"(?i)\b(?:body|body_params|json_body|payload|raw_body)
 # A Slack response_url (https://hooks.slack.com/commands/T…/…/…, and the same shape on any host).
 _RESPONSE_URL = re.compile(r"https?://[^\s'\"<>]*?/(?:commands|actions|workflows|triggers)/T[A-Z0-9]+/[^\s'\",)<>]*")
 _LIBRARIES = ("slack_bolt", "slack_sdk")
+# A call's token in a callback path (/plivo/answer/<token>, /plivo/alert/keys/<token>): request
+# lines carry them (gunicorn's at DEBUG, urllib3's in the sandbox), and a token opens its call.
+_CALLBACK_TOKEN = re.compile(r"(/plivo/(?:[A-Za-z_]+/){1,2})([A-Za-z0-9_-]{16,})")
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret and every response_url replaced."""
+    """`text` with every secret and every response_url replaced, and call tokens shortened."""
     for secret in secrets:
         text = text.replace(secret, REDACTED)
+    text = _CALLBACK_TOKEN.sub(lambda found: found[1] + token_for_log(found[2]) + "…", text)
     return _RESPONSE_URL.sub("[response_url]", text)
 
 

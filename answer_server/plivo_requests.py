@@ -2,18 +2,22 @@
 
 Every request is checked against X-Plivo-Signature-V3 before anything is read
 or written, over the URL as Plivo called it: PUBLIC_URL + path + query, not
-the Host header a proxy or tunnel may rewrite.
+the Host header a proxy or tunnel may rewrite. The signature covers the POSTed
+fields, so the form is parsed first: but only once the signature's headers are
+there, from a body of at most MAX_BODY_BYTES, and only so many fields.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qs
 
 from flask import Blueprint, Response, g, request
 
+from answer_server.request_limits import MAX_FORM_FIELDS
 from voice.db import is_outage
 from voice.models import HangupReport
 from voice.once import PLIVO_NONCE, UsedOnce
@@ -61,14 +65,16 @@ class Replays:
 
 def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str, replays: Replays | None = None,
                             replayable: frozenset[str] = frozenset()) -> None:
-    """Refuse, with 403, every request to `bp` that Plivo did not sign, and, with `replays`, every signed
-    request seen before, except to the events in `replayable` (the blueprint's `<event>`)."""
+    """Refuse every request to `bp` that Plivo did not sign: 403 (413 for a form of too many fields); and,
+    with `replays`, every signed request seen before (403), except to the events in `replayable` (the
+    blueprint's `<event>`)."""
 
     @bp.before_request
     def verify_signature():
-        if not _signed_by_plivo(auth_token, public_url):
-            log.warning("refused an unsigned or forged request to %s", request.path.rsplit("/", 1)[0])
-            return Response("invalid signature\n", status=403, mimetype="text/plain")
+        refusal = _refusal(auth_token, public_url)
+        if refusal is not None:
+            log.warning("refused %s request to %s", refusal.kind, request.path.rsplit("/", 1)[0])
+            return Response(refusal.answer + "\n", status=refusal.status, mimetype="text/plain")
         event = (request.view_args or {}).get("event")
         if replays is not None and event not in replayable and replays.replayed(
                 request.path, request.headers.get("X-Plivo-Signature-V3-Nonce", "")):
@@ -77,6 +83,32 @@ def require_plivo_signature(bp: Blueprint, *, auth_token: str, public_url: str, 
                         request.path.rsplit("/", 1)[0])
             return Response("replayed request\n", status=403, mimetype="text/plain")
         return None
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    status: int
+    answer: str
+    kind: str  # for the log line
+
+
+_UNSIGNED = _Refusal(403, "invalid signature", "an unsigned")
+_FORGED = _Refusal(403, "invalid signature", "a forged")
+_TOO_MANY_FIELDS = _Refusal(413, f"too many form fields: at most {MAX_FORM_FIELDS}", "an oversized form's")
+
+
+class TooManyFields(ValueError):
+    """A form with more than MAX_FORM_FIELDS fields (Plivo's callbacks carry about 30)."""
+
+
+def _refusal(auth_token: str, public_url: str) -> _Refusal | None:
+    if not any(request.headers.get(header) for header in _SIGNATURES) \
+            or not request.headers.get("X-Plivo-Signature-V3-Nonce"):
+        return _UNSIGNED  # its body is not even read
+    try:
+        return None if _signed_by_plivo(auth_token, public_url) else _FORGED
+    except TooManyFields:
+        return _TOO_MANY_FIELDS
 
 
 def params() -> dict[str, str]:
@@ -92,9 +124,13 @@ def _posted_fields() -> dict[str, list[str]]:
     fields = g.get("plivo_fields")
     if fields is None:
         if request.mimetype == "application/x-www-form-urlencoded":
-            fields = parse_qs(request.get_data(cache=True, as_text=True), keep_blank_values=True)
+            try:
+                fields = parse_qs(request.get_data(cache=True, as_text=True), keep_blank_values=True,
+                                  max_num_fields=MAX_FORM_FIELDS)
+            except ValueError as error:  # "Max number of fields exceeded"
+                raise TooManyFields() from error
         else:
-            fields = request.form.to_dict(flat=False)
+            fields = request.form.to_dict(flat=False)  # Werkzeug's parser: MAX_FORM_PARTS (413 past it)
         g.plivo_fields = fields
     return fields
 
@@ -151,9 +187,12 @@ def _signed_by_plivo(auth_token: str, public_url: str) -> bool:
     nonce = request.headers.get("X-Plivo-Signature-V3-Nonce")
     return any(
         is_valid_signature(auth_token, request.method, url, fields, nonce, request.headers.get(header))
-        # The main-account signature also counts when a subaccount owns the call.
-        for header in ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3")
+        for header in _SIGNATURES
     )
+
+
+# The main-account signature also counts when a subaccount owns the call.
+_SIGNATURES = ("X-Plivo-Signature-V3", "X-Plivo-Signature-Ma-V3")
 
 
 def _whole(value: str | None, pattern: re.Pattern) -> str | None:

@@ -30,11 +30,16 @@ def signed_by_slack(verifier: SignatureVerifier, raw_body: bytes, headers: Mappi
     answers a non-numeric timestamp with a 500.
     https://docs.slack.dev/authentication/verifying-requests-from-slack/
     """
-    timestamp = headers.get("X-Slack-Request-Timestamp", "")
-    signature = headers.get("X-Slack-Signature", "")
-    if not _TIMESTAMP.fullmatch(timestamp) or not signature:
+    if not carries_slack_signature(headers):
         return False
-    return verifier.is_valid(raw_body, timestamp, signature)
+    return verifier.is_valid(raw_body, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"])
+
+
+def carries_slack_signature(headers: Mapping[str, str]) -> bool:
+    """Whether a request has Slack's signature headers, the timestamp of its shape: a request without
+    them is refused before its body is read."""
+    return bool(_TIMESTAMP.fullmatch(headers.get("X-Slack-Request-Timestamp", ""))
+                and headers.get("X-Slack-Signature"))
 
 
 def parse_slack_body(raw: str, content_type: str | None) -> dict[str, Any]:

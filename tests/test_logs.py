@@ -44,6 +44,18 @@ def test_json_lines_are_redacted_as_text_lines_are():
         assert SECRET not in made and RESPONSE_URL not in made and "483920" not in made
 
 
+def test_a_call_token_in_any_loggers_request_line_is_cut_to_its_first_six_characters():
+    token = "RlB1jEYdWsnX2GPnI9E2Z_JRcAEUqDT_"
+    lines = [record("%s %s", "POST", f"/plivo/answer/{token}", name="gunicorn.error", level=logging.DEBUG),
+             record('http://127.0.0.1:3000 "POST /plivo/alert/keys/%s HTTP/1.1" 200 312', token,
+                    name="urllib3.connectionpool")]
+    made = [RedactingFormatter("%(message)s", ()).format(line) for line in lines]
+    assert made == ["POST /plivo/answer/RlB1jE…",
+                    'http://127.0.0.1:3000 "POST /plivo/alert/keys/RlB1jE… HTTP/1.1" 200 312']
+    assert json.loads(JsonFormatter(()).format(lines[0]))["message"] == "POST /plivo/answer/RlB1jE…"
+    assert RedactingFormatter("%(message)s", ()).format(record("GET /plivo/answer/short")) == "GET /plivo/answer/short"
+
+
 def test_a_traceback_is_one_json_field_and_redacted():
     try:
         raise RuntimeError(f"Slack refused {SECRET}")

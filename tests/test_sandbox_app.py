@@ -103,6 +103,24 @@ def test_console_posts_must_be_json_so_other_sites_cannot_drive_it(sandbox):
     assert sandbox.state()["calls"] == []
 
 
+def test_a_request_for_another_host_is_refused_so_a_rebinding_page_cannot_drive_the_console(sandbox):
+    """A page on another site whose name now points at 127.0.0.1 (DNS rebinding) is same-origin with
+    itself, and its JSON posts pass the check above: but they name its host, not a loopback one."""
+    port = sandbox.url.rsplit(":", 1)[1]
+    rebound = {"Host": f"rebind.attacker.example:{port}"}
+    reply = requests.post(f"{sandbox.url}/sandbox/api/command", headers=rebound, timeout=5,
+                          json={"text": "/voiceotp +14155550123 483920", "channel": "C0SANDBOX"})
+    assert reply.status_code == 421
+    assert reply.text == ("misdirected request: the sandbox answers only at 127.0.0.1, localhost or [::1] "
+                          f"(with its port), and this request was for 'rebind.attacker.example:{port}'\n")
+    for path in ("/sandbox", "/sandbox/api/state", "/sandbox/slack/api/auth.test", "/api/v1/openapi.json"):
+        assert requests.get(sandbox.url + path, headers=rebound, timeout=5).status_code == 421, path
+    assert requests.get(sandbox.url + "/healthz", headers={"Host": "localhost.attacker.example"}).status_code == 421
+    assert sandbox.state()["messages"] == [] and sandbox.state()["calls"] == []
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "LocalHost", "127.0.0.1"):
+        assert requests.get(sandbox.url + "/sandbox/api/state", headers={"Host": host}, timeout=5).ok, host
+
+
 def test_keys_for_an_unknown_call_or_that_are_not_keys_are_refused(sandbox):
     assert requests.post(f"{sandbox.url}/sandbox/api/calls/nope/digits", json={"digits": "1"}).status_code == 404
     assert requests.post(f"{sandbox.url}/sandbox/api/calls/nope/digits", json={"digits": "x"}).status_code == 400

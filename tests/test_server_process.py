@@ -317,6 +317,19 @@ def test_no_code_or_secret_reaches_the_server_output_even_at_debug_level(
         assert secret not in output
 
 
+def test_no_whole_call_token_reaches_the_server_output_even_at_debug_level(
+        launch, slack, plivo, fake_slack, fake_plivo):
+    """A callback's request line at DEBUG ("POST /plivo/answer/<token>") shows the token shortened,
+    as every other line does: the whole token would let anyone reading the log drive the call."""
+    server = launch(LOG_LEVEL="DEBUG")
+    run_answered_call(server, slack, plivo, fake_slack, fake_plivo)
+    server.stop()
+    token = created_call(fake_plivo)["answer_url"].rsplit("/", 1)[1]
+    output = server.output()
+    assert f"POST /plivo/answer/{token[:6]}…" in output
+    assert token not in output
+
+
 def test_a_refused_slack_request_leaves_no_body_code_or_response_url_in_the_log(
         launch, slack, fake_slack, fake_plivo):
     """A forged or stale request is refused without its body ever being written down, at any level."""

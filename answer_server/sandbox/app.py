@@ -4,7 +4,10 @@ served from the same process under /sandbox/…, and a console to drive them.
 
 from __future__ import annotations
 
-from flask import Flask
+import logging
+import re
+
+from flask import Flask, Response, request
 
 from answer_server.app import create_app
 from answer_server.sandbox.composer import Composer
@@ -17,6 +20,13 @@ from voice.settings import Settings
 
 SERVER_THREADS = 16  # the app calls itself over HTTP, and each console holds one live stream
 
+log = logging.getLogger(__name__)
+
+#: The names the sandbox answers to, with or without a port: loopback's only. A page on another
+#: site could point its own name at 127.0.0.1 (DNS rebinding) and drive the console as if it were
+#: the person's own browser; its requests still name that site in their Host header.
+LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
+
 
 def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
     """create_app(settings) unchanged, plus the /sandbox blueprints (and only here).
@@ -25,6 +35,7 @@ def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
     here too, started with the app, rather than in a process of their own.
     """
     app = create_app(settings, poll_interval=0.02)
+    _answer_loopback_names_only(app)
     changes = Changes()
     workspace = SlackWorkspace(on_change=changes.touch)
     sim = PlivoSimulator(settings.plivo_auth_id, settings.plivo_auth_token, speed=speed, on_change=changes.touch)
@@ -35,3 +46,17 @@ def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
     app.extensions["sandbox"] = {"simulator": sim, "workspace": workspace, "composer": composer, "changes": changes}
     app.extensions["voicebridge"]["workers"].start()
     return app
+
+
+def _answer_loopback_names_only(app: Flask) -> None:
+    def check_host():
+        host = request.headers.get("Host", "")
+        if LOOPBACK_HOST.fullmatch(host):
+            return None
+        shown = repr(host[:80])
+        log.warning("refused a request for the host %s: the sandbox answers only to loopback names", shown)
+        return Response(f"misdirected request: the sandbox answers only at 127.0.0.1, localhost or [::1] "
+                        f"(with its port), and this request was for {shown}\n", 421, mimetype="text/plain")
+
+    # First of all the checks, before any route's (the API's own come before ours otherwise).
+    app.before_request_funcs.setdefault(None, []).insert(0, check_host)
