@@ -70,7 +70,9 @@ class AlertOpening:
         self._lock = threading.Lock()
 
     def register(self, registry: Registry) -> None:
-        slack_busy = dict(attempts=20, backoff=1.0, max_backoff=60.0)
+        # Slack failing: the people of an alert are looked up again every 10 s at most, so they are called
+        # within seconds of Slack's return, for about 10 minutes; then the alert goes on without them, said.
+        slack_busy = dict(attempts=60, backoff=1.0, max_backoff=10.0)
         registry.add(OPEN, self.open, Policy(**slack_busy, on_failure=self._could_not_open))
         registry.add(NAMES, self.name, Policy(**slack_busy))
         registry.add(TAKER, self.name_taker, Policy(attempts=5))
