@@ -20,19 +20,19 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot import messages
-from bot.commands import (
+from bot.codes.commands import (
     CheckRequest,
     CommandError,
     HelpRequest,
     OtpRequest,
     parse_voiceotp,
 )
-from bot.installs import Installs
+from bot.installs.oauth import Installs
 from bot.reporting import NOTICE, notice_payload
-from voice.db import transaction
-from voice.models import Requester
-from voice.otp import CodeOrder, OtpService, Refused
-from voice.work import WorkQueue
+from voice.calls.models import Requester
+from voice.codes.service import CodeOrder, OtpService, Refused
+from voice.queue.work import WorkQueue
+from voice.store.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def _bolt_app(signing_secret: str, bot_token: str, client: WebClient) -> App:
         ),
         logger=logging.getLogger("slack_bolt"),
         # answer_server checks every signature before Bolt sees the request
-        # (bot/slack_request.py, signed_by_slack): Bolt's check logs the body.
+        # (answer_server/slack_requests.py, signed_by_slack): Bolt's check logs the body.
         request_verification_enabled=False,
         # Listeners run in the request's own thread and the response leaves when they
         # return: they only record, so that takes milliseconds, and no ack ever waits

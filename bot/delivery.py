@@ -25,10 +25,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.workspaces import Workspaces
+from bot.installs.workspaces import Workspaces
 from voice import metrics
-from voice.ratelimit import SlotLimiter, WaitingForSlot
-from voice.work import Deferred, GiveUp, RetryLater
+from voice.queue.ratelimit import SlotLimiter, WaitingForSlot
+from voice.queue.work import Deferred, GiveUp, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ CANNOT_POST = {
 VIA_CHAT = "chat"
 VIA_REPLY_URL = "reply_url"
 
-#: Uses of a response_url (Slack allows REPLY_URL_USES, voice/models.py) kept back from the states along the
+#: Uses of a response_url (Slack allows REPLY_URL_USES, voice/calls/models.py) kept back from the states along the
 #: way: one for the final state, one for a late correction of it (the cost Plivo reports after the hangup).
 REPLY_URL_RESERVE = 2
 

@@ -21,16 +21,16 @@ from typing import Callable, Sequence
 
 from slack_sdk import WebClient
 
-from bot.alert_commands import GROUP, USER, Recipient
+from bot.alerts.commands import GROUP, USER, Recipient
 from bot.delivery import slack_failures
-from voice.alert_models import RequesterPhone, Skipped, Target
-from voice.numbers import (
+from voice.alerts.models import RequesterPhone, Skipped, Target
+from voice.calls.numbers import (
     InvalidPhoneNumber,
     PhoneNumber,
     parse_phone_number,
     parse_profile_number,
 )
-from voice.work import GiveUp
+from voice.queue.work import GiveUp
 
 log = logging.getLogger(__name__)
 

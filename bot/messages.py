@@ -14,11 +14,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from bot.mrkdwn import date, escape, mention, slack_text, unescape
-from voice.codes import CheckResult
-from voice.lifecycle import NOT_CONFIRMED, PLIVO_TROUBLE
-from voice.models import ANSWERED, RINGING, Leg
-from voice.numbers import PhoneNumber, display_number
-from voice.outcomes import Outcome
+from voice.calls.lifecycle import NOT_CONFIRMED, PLIVO_TROUBLE
+from voice.calls.models import ANSWERED, RINGING, Leg
+from voice.calls.numbers import PhoneNumber, display_number
+from voice.calls.outcomes import Outcome
+from voice.codes.models import CheckResult
 
 USAGE = escape(
     "Usage:\n"

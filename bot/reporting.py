@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 
-from bot.alert_messages import alert_blocks, alert_text, gave_up_text
+from bot.alerts.messages import alert_blocks, alert_text, gave_up_text
 from bot.delivery import (
     REPLY_URL_RESERVE,
     VIA_REPLY_URL,
@@ -26,14 +26,14 @@ from bot.delivery import (
     WorkspaceMessages,
 )
 from bot.messages import API_PREFIX, pace_notice, status_blocks, status_text
-from voice.alert_models import ACTIVE, DROPPED, RESOLVING
-from voice.alert_store import AlertStore
-from voice.alerts import REPORT_ALERT, REPORT_GAVE_UP, AlertService
-from voice.legs import LegStore
-from voice.models import REPLY_URL_USES, Requester, token_for_log
-from voice.otp_calls import REPORT_CALL
-from voice.work import RetryLater, WorkItem
-from voice.workers import Policy, Registry
+from voice.alerts.models import ACTIVE, DROPPED, RESOLVING
+from voice.alerts.service import REPORT_ALERT, REPORT_GAVE_UP, AlertService
+from voice.alerts.store import AlertStore
+from voice.calls.legs import LegStore
+from voice.calls.models import REPLY_URL_USES, Requester, token_for_log
+from voice.codes.calls import REPORT_CALL
+from voice.queue.work import RetryLater, WorkItem
+from voice.queue.workers import Policy, Registry
 
 log = logging.getLogger(__name__)
 

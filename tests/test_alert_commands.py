@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.alert_commands import (
+from bot.alerts.commands import (
     GROUP,
     MESSAGE_MAX,
     NUMBER,
@@ -15,7 +15,7 @@ from bot.alert_commands import (
     parse_voicealert,
     plain_message,
 )
-from bot.commands import CommandError, HelpRequest
+from bot.codes.commands import CommandError, HelpRequest
 
 ALICE = Recipient(USER, "U1", "<@U1>")
 BOB = Recipient(USER, "U2", "<@U2>")

@@ -3,7 +3,7 @@
 import pytest
 from slack_sdk import WebClient
 
-from bot.alert_commands import GROUP, NUMBER, USER, Recipient
+from bot.alerts.commands import GROUP, NUMBER, USER, Recipient
 from bot.directory import (
     MAX_PEOPLE,
     MAX_TARGETS,
@@ -11,9 +11,9 @@ from bot.directory import (
     SlackDirectory,
     TooManyRecipients,
 )
-from voice.alert_models import Skipped, Target
-from voice.policy import DestinationPolicy, refusal_for
-from voice.work import RetryLater
+from voice.alerts.models import Skipped, Target
+from voice.calls.policy import DestinationPolicy, refusal_for
+from voice.queue.work import RetryLater
 
 US_ONLY = DestinationPolicy(allowed_countries=frozenset({"US"}), own_number="+14155550100")
 

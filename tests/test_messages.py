@@ -17,10 +17,19 @@ from bot.messages import (
     status_text,
     usage_reply,
 )
-from voice.codes import CheckResult
-from voice.models import ANSWERED, CALLING, ENDED, OTP, QUEUED, RINGING, Leg, Requester
-from voice.numbers import parse_phone_number
-from voice.outcomes import Outcome
+from voice.calls.models import (
+    ANSWERED,
+    CALLING,
+    ENDED,
+    OTP,
+    QUEUED,
+    RINGING,
+    Leg,
+    Requester,
+)
+from voice.calls.numbers import parse_phone_number
+from voice.calls.outcomes import Outcome
+from voice.codes.models import CheckResult
 
 CALL = Leg(
     id=1, token="tok", purpose=OTP, to_number="+14155550123", requester=Requester("U0ANA", "C1"),

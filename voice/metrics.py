@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from voice.clock import as_utc, utcnow
-from voice.db import reading
-from voice.schema import work_items
-from voice.work import PENDING, RUNNING
+from voice.queue.work import PENDING, RUNNING
+from voice.store.db import reading
+from voice.store.schema import work_items
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
