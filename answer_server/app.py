@@ -54,7 +54,8 @@ from answer_server.slack_requests import (
     signed_by_slack,
 )
 from bot.alerts.listeners import register_alert_listeners
-from bot.app import Access, BotServices, create_bolt_app
+from bot.app import Access, create_bolt_app
+from bot.codes.listeners import BotServices, register_code_listeners
 from bot.home.tab import register_home_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
 from bot.workflows.steps import register_step_listeners
@@ -90,7 +91,8 @@ def create_app(
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
     bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
-                           client=services.slack_client, installs=services.installs, services=bot_services)
+                           client=services.slack_client, installs=services.installs)
+    register_code_listeners(bolt, bot_services)
     register_home_listeners(bolt, queue=services.queue, access=access, record_refusal=services.otp.refuse)
     register_step_listeners(bolt, alerts=services.alerts, services=bot_services, steps=services.steps,
                             access=access, record_refusal=services.otp.refuse)

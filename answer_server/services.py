@@ -16,7 +16,9 @@ from sqlalchemy.engine import Engine
 
 from bot.alerts.bridge import BridgeJoining
 from bot.alerts.opening import AlertOpening
-from bot.delivery import PostLimiter, WorkspaceMessages
+from bot.alerts.reports import AlertReports
+from bot.codes.reports import CallReports
+from bot.delivery import Notices, PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
 from bot.home.tab import AppHome
 from bot.installs.oauth import (
@@ -31,7 +33,6 @@ from bot.installs.workspaces import (
     StoredBotAuthorize,
     Workspaces,
 )
-from bot.reporting import Reporting
 from bot.workflows.steps import StepCompletion
 from voice.alerts.bridge import BridgeCalls, BridgeFollowers, BridgeService
 from voice.alerts.calls import AlertCalls
@@ -158,8 +159,10 @@ def build_services(
             sends=SlotLimiter(engine, "plivo.create_call.sent", settings.plivo_cps)).register(registry)
     alerts.register(registry)
     bridge.register(registry)
-    Reporting(WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
-              pace=message_pace).register(registry)
+    messages = WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate))
+    CallReports(messages, legs, pace=message_pace).register(registry)
+    AlertReports(messages, alerts, alert_store, pace=message_pace).register(registry)
+    Notices(messages).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
         workspaces.client(team_id), settings.default_region, lookups)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)

@@ -19,7 +19,7 @@ from answer_server.plivo.xml import (
     sentence_document,
 )
 from bot.alerts.commands import parse_voicealert
-from bot.codes.commands import CommandError
+from bot.messages import CommandError
 from tests import test_voicealert_flow as flow
 from tests.conftest import callback_path, send
 from tests.test_voicealert_flow import alert, callee, clocked_app, speech

@@ -5,17 +5,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.alerts.commands import (
-    GROUP,
     MESSAGE_MAX,
-    NUMBER,
-    USER,
     AlertRequest,
-    Recipient,
     mentioned_users,
     parse_voicealert,
     plain_message,
 )
-from bot.codes.commands import CommandError, HelpRequest
+from bot.directory import GROUP, NUMBER, USER, Recipient
+from bot.messages import CommandError, HelpRequest
 
 ALICE = Recipient(USER, "U1", "<@U1>")
 BOB = Recipient(USER, "U2", "<@U2>")

@@ -3,11 +3,14 @@
 import pytest
 from slack_sdk import WebClient
 
-from bot.alerts.commands import GROUP, NUMBER, USER, Recipient
 from bot.directory import (
+    GROUP,
     MAX_PEOPLE,
     MAX_TARGETS,
+    NUMBER,
+    USER,
     Lookups,
+    Recipient,
     SlackDirectory,
     TooManyRecipients,
 )

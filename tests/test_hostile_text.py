@@ -35,7 +35,13 @@ from bot.alerts.messages import (
     too_late_reply,
 )
 from bot.codes.commands import parse_voiceotp
-from bot.messages import USAGE, calling_reply, status_blocks, status_text, usage_reply
+from bot.codes.messages import (
+    USAGE,
+    calling_reply,
+    status_blocks,
+    status_text,
+    usage_reply,
+)
 from bot.mrkdwn import escape, escape_within, unescape
 from tests.fakes.slack_checks import (
     block_kit_problems,

@@ -5,18 +5,17 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.messages import (
+from bot.codes.messages import (
     calling_reply,
     check_reply,
-    escape,
     format_cost,
-    format_duration,
     mask_number,
-    rate_limit_reply,
     status_blocks,
     status_text,
     usage_reply,
 )
+from bot.messages import format_duration, rate_limit_reply
+from bot.mrkdwn import escape
 from voice.calls.models import (
     ANSWERED,
     CALLING,

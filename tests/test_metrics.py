@@ -8,7 +8,8 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, generate_latest
 
 from answer_server.metrics import registry_for
-from voice.metrics import RATE_LIMITED, WORK_FAILURES, WORK_RETRIES, QueueCollector
+from voice.metrics import RATE_LIMITED, WORK_FAILURES, WORK_RETRIES
+from voice.queue.depth import QueueCollector
 from voice.queue.work import Deferred, GiveUp, RetryLater, WorkQueue
 from voice.queue.workers import Policy, Pool, Registry, Workers
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from answer_server.services import build_services
-from bot.reporting import PACE_NOTICE_AFTER
+from bot.delivery import PACE_NOTICE_AFTER
 from tests.core import hang_up, settle, token_of, wire, work_of
 from tests.test_alerts import ALICE, raise_alert
 from voice.alerts.models import REPORT_ALERT

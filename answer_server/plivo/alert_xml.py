@@ -14,11 +14,10 @@ from answer_server.plivo.xml import (
     number_as_name,
     sentence_document,
 )
-from voice.alerts.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
 from voice.alerts.bridge import TURN_ALONE, TURN_GONE, BridgeTurn
 from voice.alerts.calls import CallTurn, Turn
 from voice.alerts.models import AlertRecord
-from voice.calls.dialing import CallUrls
+from voice.calls.dialing import BRIDGE_TIME_LIMIT, CallUrls
 from voice.calls.models import Leg
 from voice.speech.languages import Speech, phrase, speech_for_number
 

@@ -59,10 +59,10 @@ from voice.alerts.calls import AlertCalls, Turn
 from voice.calls.dialing import callback_urls
 from voice.calls.legs import LegStore
 from voice.calls.lifecycle import CallLifecycle
-from voice.calls.models import ALERT, BRIDGE, OTP, TEST, token_for_log
+from voice.calls.models import ALERT, BRIDGE, OTP, TEST
 from voice.clock import arrived_at, utcnow
 from voice.codes.calls import CODE, GOODBYE, KEY_GATE, CodeTurn, OtpCalls, speech_for
-from voice.log_context import log_context
+from voice.log_context import log_context, token_for_log
 from voice.speech.languages import phrase, speech_for_number
 from voice.testcall.calls import CONFIRMED as TEST_CONFIRMED
 from voice.testcall.calls import PROMPT as TEST_PROMPT

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
+from bot.delivery import NOTICE, notice_payload
 from bot.directory import SlackDirectory
 from bot.mrkdwn import mention, slack_text
-from bot.reporting import NOTICE, notice_payload
 from voice.alerts.bridge import JOIN, BridgeService
 from voice.alerts.store import AlertStore
 from voice.calls.numbers import PhoneNumber

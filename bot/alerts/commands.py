@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.codes.commands import CommandError, HelpRequest
+from bot.directory import GROUP, NUMBER, USER, Recipient
+from bot.messages import CommandError, HelpRequest
 from bot.mrkdwn import unescape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.speech.languages import (
@@ -25,10 +26,6 @@ from voice.speech.languages import (
 from voice.speech.text import is_blank
 
 MESSAGE_MAX = 1000
-
-NUMBER = "number"
-USER = "user"
-GROUP = "group"
 
 _GAP = re.compile(r"[\s,]+")
 _CHAIN = re.compile(r">|&gt;")
@@ -44,13 +41,8 @@ _DIGIT_GROUP = re.compile(r"[\s,]+\(?[0-9][0-9()\-.]*(?=[\s,]|$)")
 # Any Slack markup in the message: <@U1>, <#C1|ops>, <!here>, <https://x|label>.
 _MARKUP = re.compile(r"<([^<>]*)>")
 _LANG = re.compile(r"lang=(\S*)(?=[\s,]|$)", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Recipient:
-    kind: str  # NUMBER, USER or GROUP
-    id: str  # E.164 for a number, U… for a user, S… for a group
-    label: str  # as Slack shows it: "+1 415-555-0100", "<@U123>", "<!subteam^S123>"
+# channel_name values Slack sends where a channel has no name to say aloud.
+_UNNAMED_CHANNELS = {"directmessage", "privategroup", ""}
 
 
 @dataclass(frozen=True)
@@ -178,3 +170,11 @@ def plain_message(message: str, names: dict[str, str] | None = None, unnamed: st
 def mentioned_users(message: str) -> list[str]:
     """IDs of users mentioned in the message without a name, to look up."""
     return [match[1] for match in re.finditer(r"<@([UW][A-Z0-9]+)>", message)]
+
+
+def spoken_channel(command: dict) -> str | None:
+    """The channel's name to say aloud; None for DMs and channels Slack gives no name."""
+    name = command.get("channel_name") or ""
+    if name in _UNNAMED_CHANNELS or name.startswith("mpdm-") or command.get("channel_id", "").startswith("D"):
+        return None
+    return name

@@ -18,14 +18,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from bot.alerts.commands import (
-    GROUP,
-    MESSAGE_MAX,
-    NUMBER,
-    USER,
-    AlertRequest,
-    Recipient,
-)
+from bot.alerts.commands import MESSAGE_MAX, AlertRequest
+from bot.directory import GROUP, NUMBER, USER, Recipient
 from bot.mrkdwn import escape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.speech.text import is_blank, printable

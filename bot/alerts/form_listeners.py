@@ -18,7 +18,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.alerts.commands import NUMBER, plain_message, typed_numbers
+from bot.alerts.commands import plain_message, spoken_channel, typed_numbers
 from bot.alerts.form import (
     CALLBACK_ID,
     MESSAGE,
@@ -32,9 +32,9 @@ from bot.alerts.form import (
     read_submission,
     verified_origin,
 )
-from bot.alerts.listeners import spoken_channel
 from bot.alerts.messages import failure_reply
 from bot.app import Access
+from bot.directory import NUMBER
 from bot.messages import plain_reply, rate_limit_text
 from bot.mrkdwn import slack_text
 from voice.alerts.service import AlertService

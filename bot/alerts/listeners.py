@@ -17,12 +17,13 @@ from typing import Callable
 from slack_bolt import App
 
 from bot.alerts.commands import (
-    NUMBER,
     AlertRequest,
     parse_voicealert,
     plain_message,
+    spoken_channel,
     typed_numbers,
 )
+from bot.alerts.form_listeners import open_form_lazily, register_form_listeners
 from bot.alerts.messages import (
     ACK_ACTION,
     ALERT_USAGE,
@@ -36,9 +37,17 @@ from bot.alerts.messages import (
     too_late_reply,
 )
 from bot.app import Access, requester_of
-from bot.codes.commands import CommandError, HelpRequest
-from bot.messages import ACKNOWLEDGE, CALL, CANCEL, Act, rate_limit_reply
-from bot.reporting import NOTICE, notice_payload
+from bot.delivery import NOTICE, notice_payload
+from bot.directory import NUMBER
+from bot.messages import (
+    ACKNOWLEDGE,
+    CALL,
+    CANCEL,
+    Act,
+    CommandError,
+    HelpRequest,
+    rate_limit_reply,
+)
 from voice.alerts.bridge import JOIN
 from voice.alerts.models import Skipped
 from voice.alerts.service import AlertService, Taking
@@ -54,9 +63,6 @@ log = logging.getLogger(__name__)
 TAKER = "alert.taker"
 
 _ALERT_ID = re.compile(r"[0-9]{1,12}")
-
-# channel_name values Slack sends where a channel has no name to say aloud.
-_UNNAMED_CHANNELS = {"directmessage", "privategroup", ""}
 
 #: Records a refusal (who, where, which number, what kind, why), like OtpService.refuse.
 RecordRefusal = Callable[..., None]
@@ -74,8 +80,6 @@ def register_alert_listeners(
     voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None)
     if form_secret is not None:
         # Nothing after /voicealert: the form opens (a lazy listener: after the acknowledgement).
-        from bot.alerts.form_listeners import open_form_lazily, register_form_listeners
-
         app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access)])
         register_form_listeners(app, alerts=alerts, access=access, secret=form_secret,
                                 record_refusal=record_refusal)
@@ -244,11 +248,3 @@ def _click(body: dict) -> Click | None:
                  name=user.get("name") or user.get("username") or "someone in Slack",
                  team_id=(body.get("team") or {}).get("id") or user.get("team_id") or "",
                  channel_id=(body.get("channel") or {}).get("id", ""), reply_url=body.get("response_url"))
-
-
-def spoken_channel(command: dict) -> str | None:
-    """The channel's name to say aloud; None for DMs and channels Slack gives no name."""
-    name = command.get("channel_name") or ""
-    if name in _UNNAMED_CHANNELS or name.startswith("mpdm-") or command.get("channel_id", "").startswith("D"):
-        return None
-    return name

@@ -34,11 +34,18 @@ from typing import Callable
 
 from sqlalchemy.engine import Connection
 
-from bot.alerts.commands import NUMBER, Recipient, mentioned_users, plain_message
+from bot.alerts.commands import mentioned_users, plain_message
 from bot.alerts.listeners import TAKER
 from bot.alerts.messages import failure_reply, not_called_reply
-from bot.directory import Lookups, Resolution, SlackDirectory, TooManyRecipients
-from bot.reporting import NOTICE, notice_payload
+from bot.delivery import NOTICE, notice_payload
+from bot.directory import (
+    NUMBER,
+    Lookups,
+    Recipient,
+    Resolution,
+    SlackDirectory,
+    TooManyRecipients,
+)
 from voice.alerts.models import RESOLVING, AlertRecord, Awaited, RequesterPhone, Skipped
 from voice.alerts.service import NAMES, OPEN, AlertService
 from voice.alerts.store import AlertStore

@@ -1,10 +1,11 @@
-"""Parse slash-command text into requests. Pure: no Slack, no I/O."""
+"""Parse `/voiceotp` text into requests. Pure: no Slack, no I/O."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from bot.messages import CommandError, HelpRequest
 from bot.mrkdwn import unescape
 from voice.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number
 from voice.speech.languages import (
@@ -31,18 +32,6 @@ class OtpRequest:
 class CheckRequest:
     number: PhoneNumber
     code: str
-
-
-@dataclass(frozen=True)
-class HelpRequest:
-    pass
-
-
-@dataclass(frozen=True)
-class CommandError:
-    """Input we refuse; `problem` says what was wrong, in a sentence."""
-
-    problem: str
 
 
 def parse_voiceotp(text: str) -> OtpRequest | CheckRequest | HelpRequest | CommandError:

@@ -17,11 +17,13 @@ from typing import Callable
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.alerts.commands import GROUP, MESSAGE_MAX, USER, Recipient
-from bot.app import Access, BotServices, order_of
-from bot.codes.commands import CommandError, OtpRequest, parse_voiceotp
+from bot.alerts.commands import MESSAGE_MAX
+from bot.app import Access
+from bot.codes.commands import OtpRequest, parse_voiceotp
+from bot.codes.listeners import BotServices, order_of
 from bot.delivery import slack_failures
-from bot.messages import rate_limit_text
+from bot.directory import GROUP, USER, Recipient
+from bot.messages import CommandError, rate_limit_text
 from voice.alerts.models import ACKNOWLEDGED, CANCELLED, DROPPED, EXHAUSTED
 from voice.alerts.service import AlertService
 from voice.calls.legs import LegStore

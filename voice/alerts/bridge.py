@@ -43,8 +43,6 @@ ALONE = "bridge.alone"  # subject: alert id
 #: requester, when their number was not read yet when the bridge opened (Slack was failing).
 JOIN = "bridge.join"  # subject: "<alert id>:<user id>"; payload {reply_url, team}
 
-#: The longest a call stays in the bridge (Plivo's timeLimit): a stuck call cannot run up a bill.
-TIME_LIMIT = 3600
 #: How long someone waits alone in the bridge (the requester missed, everyone else left) before it ends.
 ALONE_LIMIT = 300
 #: Times one person may be called into one alert's bridge from Join the call.

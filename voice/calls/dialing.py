@@ -25,7 +25,6 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from voice.alerts.bridge import TIME_LIMIT as BRIDGE_TIME_LIMIT
 from voice.calls.legs import LegStore
 from voice.calls.lifecycle import (
     COST,
@@ -36,20 +35,11 @@ from voice.calls.lifecycle import (
     UNCONFIRMED,
     CallLifecycle,
 )
-from voice.calls.models import (
-    ALERT,
-    ANSWERED,
-    BRIDGE,
-    DIALLING,
-    OTP,
-    QUEUED,
-    TEST,
-    Leg,
-    token_for_log,
-)
+from voice.calls.models import ALERT, ANSWERED, BRIDGE, DIALLING, OTP, QUEUED, TEST, Leg
 from voice.calls.outcomes import Outcome
 from voice.calls.pacing import CallPacing, Place
 from voice.calls.plivo import OutboundCall, PlivoClient, PlivoError
+from voice.log_context import token_for_log
 from voice.queue.ratelimit import SlotLimiter
 from voice.queue.work import RetryLater, WorkItem
 from voice.queue.workers import OUR_SIDE, Policy, Registry
@@ -57,6 +47,9 @@ from voice.store.db import transaction
 
 log = logging.getLogger(__name__)
 
+#: The longest a call stays in an alert's voice bridge (Plivo's timeLimit): a stuck call cannot run up a bill.
+#: Defined here rather than in voice/alerts/: every call is capped here, and voice/calls/ uses nothing of alerts.
+BRIDGE_TIME_LIMIT = 3600
 #: Hard caps on an answered call's length, so a stuck call cannot run up a bill: a code is read twice
 #: in well under a minute; a 1000-character alert takes ~70 s, plus menus (its script ends itself:
 #: three silent menus, a machine's one message); but an alert's acknowledger may go on into the voice

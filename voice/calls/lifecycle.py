@@ -25,10 +25,10 @@ from voice.calls.models import (
     STATUSES,
     HangupReport,
     Leg,
-    token_for_log,
 )
 from voice.calls.outcomes import Outcome, classify_hangup
 from voice.clock import as_utc, event_time
+from voice.log_context import token_for_log
 from voice.queue.work import WorkQueue
 from voice.store.db import transaction
 

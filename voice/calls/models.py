@@ -28,11 +28,6 @@ def before(status: str) -> tuple[str, ...]:
     return STATUSES[: STATUSES.index(status)]
 
 
-def token_for_log(token: str) -> str:
-    """Enough of a call's token to follow it through the log, not enough to use it."""
-    return token[:6]
-
-
 #: Slack honours a response_url 5 times within 30 minutes
 #: (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses); after that it is erased.
 REPLY_URL_USES = 5

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection
 
 from voice.calls.legs import LegStore
 from voice.calls.lifecycle import COST, CallLifecycle
-from voice.calls.models import ANSWERED, Leg, token_for_log
+from voice.calls.models import ANSWERED, Leg
+from voice.log_context import token_for_log
 from voice.queue.work import WorkQueue
 from voice.speech.languages import Speech, choose_speech, speech_for_number
 from voice.store.sealing import SecretBox

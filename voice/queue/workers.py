@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from voice import metrics
-from voice.calls.models import token_for_log
-from voice.log_context import log_context
+from voice.log_context import log_context, token_for_log
 from voice.queue.work import (
     Deferred,
     GiveUp,
