@@ -8,6 +8,9 @@ the channel's next posting slot still far off) makes a message wait its turn
 (`Deferred`): it uses up none of its attempts, so a busy channel or workspace
 can delay a message's last state but never make it give up on it.
 https://docs.slack.dev/apis/web-api/rate-limits
+
+What every status message shares is here too (each capability's report is its own: bot/codes/reports.py,
+bot/alerts/reports.py), and `NOTICE` work: any other message, or an ephemeral note to whoever acted.
 """
 
 from __future__ import annotations
