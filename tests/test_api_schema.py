@@ -47,7 +47,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 OPERATIONS = [("POST", "/otp"), ("POST", "/otp/check"), ("GET", "/otp/{id}"), ("GET", "/openapi.json")]
 AN_ID = "otp_Qm9uam91ciBsZSBtb25kZQ"
 
-# What each route can answer besides success, read off answer_server/api/routes.py and api_values.py
+# What each route can answer besides success, read off answer_server/api/routes.py and values.py
 # (not off the document, which is what this table checks). test_api.py makes each code happen.
 _KEY = {401: {"unauthorized", "api_disabled"}}  # require_key; not the public document
 _EVERY_ROUTE = {405: {"method_not_allowed"}, 500: {"internal"}}  # json_routing_errors, the errorhandler
