@@ -1,4 +1,6 @@
-"""The HTTP host: one Flask app serving Slack, Plivo's webhooks and /healthz."""
+"""The HTTP host: one Flask app serving Slack, Plivo's webhooks, the API and /healthz, and the
+processes that run it. It uses `bot` and `voice`; neither uses it (the table: tests/test_layering.py).
+"""
 
 __all__ = ["create_app"]
 

@@ -97,9 +97,9 @@ def migrate(settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from answer_server.services import otp_key
-    from voice.db import make_engine
-    from voice.migrate import prepare_database
-    from voice.sealing import SecretBox
+    from voice.store.db import make_engine
+    from voice.store.migrate import prepare_database
+    from voice.store.sealing import SecretBox
 
     engine = make_engine(settings.database_url)
     try:
@@ -129,7 +129,7 @@ def run_sandbox() -> int:
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     import waitress
 
-    from answer_server.request_limits import MAX_BODY_BYTES, MAX_HEAD_BYTES
+    from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_HEAD_BYTES
 
     app = create_sandbox_app(settings, speed=speed)  # its workers run in this process, beside the stand-ins
     # waitress reads each request whole before a thread serves it, within the same bounds as the server.

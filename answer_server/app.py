@@ -25,13 +25,12 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
-from answer_server.api import api_blueprint
-from answer_server.callback_journal import CallbackJournal, Entry, JournalReplayer
+from answer_server.api.routes import api_blueprint
+from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
 from answer_server.metrics import add_metrics_route
-from answer_server.plivo_requests import Replays
-from answer_server.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
-from answer_server.services import Services, build_services
-from answer_server.webhooks import (
+from answer_server.plivo.journal import CallbackJournal, Entry, JournalReplayer
+from answer_server.plivo.requests import Replays
+from answer_server.plivo.webhooks import (
     ALERT_HOLDS,
     BRIDGE_HOLDS,
     OTP_HOLDS,
@@ -48,20 +47,26 @@ from answer_server.webhooks import (
     test_events,
     webhook_blueprint,
 )
-from bot.alert_listeners import register_alert_listeners
-from bot.app import Access, BotServices, create_bolt_app
-from bot.app_home import register_home_listeners
-from bot.installs import INSTALL_PATH, REDIRECT_PATH
-from bot.slack_request import SlackRequest, carries_slack_signature, signed_by_slack
-from bot.workflow_steps import register_step_listeners
+from answer_server.services import Services, build_services
+from answer_server.slack_requests import (
+    SlackRequest,
+    carries_slack_signature,
+    signed_by_slack,
+)
+from bot.alerts.listeners import register_alert_listeners
+from bot.app import Access, create_bolt_app
+from bot.codes.listeners import BotServices, register_code_listeners
+from bot.home.tab import register_home_listeners
+from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.workflows.steps import register_step_listeners
 from voice import metrics
+from voice.calls.dialing import LONGEST_CALL
+from voice.calls.plivo import PlivoClient
 from voice.clock import utcnow
-from voice.db import database_ready
-from voice.db import is_outage as database_is_out
-from voice.dialing import LONGEST_CALL
 from voice.log_context import log_context
-from voice.plivo import PlivoClient
 from voice.settings import Settings
+from voice.store.db import database_ready
+from voice.store.db import is_outage as database_is_out
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +91,8 @@ def create_app(
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
     bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
-                           client=services.slack_client, installs=services.installs, services=bot_services)
+                           client=services.slack_client, installs=services.installs)
+    register_code_listeners(bolt, bot_services)
     register_home_listeners(bolt, queue=services.queue, access=access, record_refusal=services.otp.refuse)
     register_step_listeners(bolt, alerts=services.alerts, services=bot_services, steps=services.steps,
                             access=access, record_refusal=services.otp.refuse)
@@ -204,7 +210,7 @@ def _add_slack_route(app: Flask, bolt: App, signing_secret: str) -> None:
         raw = request.get_data()  # at most MAX_BODY_BYTES: 413 past it
         if not signed_by_slack(verifier, raw, request.headers):
             return refuse()
-        # Bolt's Flask adapter, with our request class (see bot/slack_request.py).
+        # Bolt's Flask adapter, with our request class (see answer_server/slack_requests.py).
         slack_request = SlackRequest(
             body=raw.decode("utf-8", "replace"),
             query=request.query_string.decode("utf-8"),

@@ -19,7 +19,7 @@ import re
 from datetime import datetime, timezone
 
 from voice import log_context
-from voice.models import token_for_log
+from voice.log_context import token_for_log
 
 REDACTED = "[redacted]"
 BODY_NOT_LOGGED = "[request body not logged]"

@@ -22,7 +22,7 @@ from prometheus_client import (
 )
 from sqlalchemy.engine import Engine
 
-from voice.metrics import QueueCollector
+from voice.queue.depth import QueueCollector
 from voice.settings import Settings
 
 log = logging.getLogger(__name__)

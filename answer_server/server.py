@@ -27,7 +27,7 @@ from typing import Callable
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from answer_server.buffered_worker import BufferedThreadWorker
+from answer_server.http.buffered_worker import BufferedThreadWorker
 from answer_server.logs import logging_dict
 from answer_server.metrics import process_exited, serve_on_port
 from voice.settings import Settings
@@ -69,7 +69,7 @@ class WebServer(BaseApplication):
             "bind": [f"{settings.host}:{settings.port}"],
             "workers": settings.web_concurrency,
             # gthread, with each request read whole by the event loop before a thread serves it:
-            # slow clients hold no thread (answer_server/buffered_worker.py).
+            # slow clients hold no thread (answer_server/http/buffered_worker.py).
             "worker_class": BufferedThreadWorker,
             "threads": settings.threads,
             "timeout": 30,

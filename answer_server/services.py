@@ -14,50 +14,51 @@ from typing import Callable
 from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 
-from bot.alert_bridge import BridgeJoining
-from bot.alert_opening import AlertOpening
-from bot.app_home import AppHome
-from bot.delivery import PostLimiter, WorkspaceMessages
+from bot.alerts.bridge import BridgeJoining
+from bot.alerts.opening import AlertOpening
+from bot.alerts.reports import AlertReports
+from bot.codes.reports import CallReports
+from bot.delivery import Notices, PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
-from bot.installs import (
+from bot.home.tab import AppHome
+from bot.installs.oauth import (
     Installs,
     forget_expired_states,
     installation_store,
     oauth_settings,
 )
-from bot.reporting import Reporting
-from bot.workflow_steps import StepCompletion
-from bot.workspaces import (
+from bot.installs.workspaces import (
     InstalledWorkspaces,
     OneWorkspace,
     StoredBotAuthorize,
     Workspaces,
 )
-from voice.alert_calls import AlertCalls
-from voice.alert_store import AlertStore
-from voice.alerts import AlertFollowers, AlertService, alert_limits
-from voice.bridge import BridgeCalls, BridgeFollowers, BridgeService
+from bot.workflows.steps import StepCompletion
+from voice.alerts.bridge import BridgeCalls, BridgeFollowers, BridgeService
+from voice.alerts.calls import AlertCalls
+from voice.alerts.service import AlertFollowers, AlertService, alert_limits
+from voice.alerts.store import AlertStore
+from voice.calls.dialing import DialConfig, Dialler, keep_trying
+from voice.calls.legs import LegStore
+from voice.calls.lifecycle import PLACE, CallLifecycle
+from voice.calls.models import ALERT, BRIDGE, OTP, TEST
+from voice.calls.plivo import PlivoClient
+from voice.calls.policy import DestinationPolicy
 from voice.clock import utcnow
-from voice.db import make_engine, transaction
-from voice.dialing import DialConfig, Dialler, keep_trying
-from voice.legs import LegStore
-from voice.lifecycle import PLACE, CallLifecycle
-from voice.migrate import prepare_database
-from voice.models import ALERT, BRIDGE, OTP, TEST
-from voice.once import UsedOnce
-from voice.otp import OtpConfig, OtpService, default_limits
-from voice.otp_calls import OtpCalls, OtpFollowers
-from voice.otp_store import OtpStore
-from voice.plivo import PlivoClient
-from voice.policy import DestinationPolicy
-from voice.ratelimit import SlotLimiter
+from voice.codes.calls import OtpCalls, OtpFollowers
+from voice.codes.service import OtpConfig, OtpService, default_limits
+from voice.codes.store import OtpStore
+from voice.queue.ratelimit import SlotLimiter
+from voice.queue.work import WorkQueue
+from voice.queue.workers import Policy, Pool, Registry, Workers
 from voice.retention import Retention
-from voice.sealing import SecretBox
 from voice.settings import Settings, derive_hash_key
-from voice.steps import WorkflowSteps
-from voice.test_calls import TestCalls, TestFollowers
-from voice.work import WorkQueue
-from voice.workers import Policy, Pool, Registry, Workers
+from voice.store.db import make_engine, transaction
+from voice.store.migrate import prepare_database
+from voice.store.once import UsedOnce
+from voice.store.sealing import SecretBox
+from voice.testcall.calls import TestCalls, TestFollowers
+from voice.workflows.steps import WorkflowSteps
 
 #: Deletes, every hour, what is kept no longer (voice/retention.py), and expired install links.
 HOUSEKEEPING = "queue.housekeeping"
@@ -158,8 +159,10 @@ def build_services(
             sends=SlotLimiter(engine, "plivo.create_call.sent", settings.plivo_cps)).register(registry)
     alerts.register(registry)
     bridge.register(registry)
-    Reporting(WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate)), legs, alerts, alert_store,
-              pace=message_pace).register(registry)
+    messages = WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate))
+    CallReports(messages, legs, pace=message_pace).register(registry)
+    AlertReports(messages, alerts, alert_store, pace=message_pace).register(registry)
+    Notices(messages).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
         workspaces.client(team_id), settings.default_region, lookups)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)

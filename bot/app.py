@@ -1,4 +1,4 @@
-"""The Bolt app: slash-command listeners, wired to the call domain.
+"""The Bolt app, for one workspace or many, and what every listener asks first: who asked, and may they.
 
 Every listener only records: it parses and checks the command, writes what
 must happen (the code, its call, the work of placing and reporting it) in
@@ -19,20 +19,15 @@ from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from bot import messages
-from bot.commands import (
-    CheckRequest,
-    CommandError,
-    HelpRequest,
-    OtpRequest,
-    parse_voiceotp,
+from bot.installs.oauth import Installs
+from bot.messages import (
+    CALL,
+    Act,
+    not_allowed_channel_reply,
+    not_allowed_user_reply,
+    not_allowed_without_channel_reply,
 )
-from bot.installs import Installs
-from bot.reporting import NOTICE, notice_payload
-from voice.db import transaction
-from voice.models import Requester
-from voice.otp import CodeOrder, OtpService, Refused
-from voice.work import WorkQueue
+from voice.calls.models import Requester
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +41,26 @@ class Access:
     users: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
 
-    def refusal(self, user_id: str, channel_id: str | None, act: messages.Act = messages.CALL) -> tuple[str, str] | None:
+    def refusal(self, user_id: str, channel_id: str | None, act: Act = CALL) -> tuple[str, str] | None:
         """(kind, reply) when this user may not do `act` from this channel.
 
         `channel_id` None is a surface with no channel (the Home tab): where ALLOWED_SLACK_CHANNELS says calls
         come only from some channels, only the people ALLOWED_SLACK_USERS names one by one may act there."""
         if self.users and user_id not in self.users:
-            return "not_allowed_user", messages.not_allowed_user_reply(act)
+            return "not_allowed_user", not_allowed_user_reply(act)
         if self.channels and channel_id is None and user_id not in self.users:
-            return "not_allowed_channel", messages.not_allowed_without_channel_reply(act)
+            return "not_allowed_channel", not_allowed_without_channel_reply(act)
         if self.channels and channel_id is not None and channel_id not in self.channels:
-            return "not_allowed_channel", messages.not_allowed_channel_reply(act)
+            return "not_allowed_channel", not_allowed_channel_reply(act)
         return None
 
 
-@dataclass(frozen=True)
-class BotServices:
-    otp: OtpService
-    queue: WorkQueue
-    access: Access
-
-
-def create_bolt_app(*, signing_secret: str, client: WebClient, services: BotServices, bot_token: str = "",
+def create_bolt_app(*, signing_secret: str, client: WebClient, bot_token: str = "",
                     installs: Installs | None = None) -> App:
     """One workspace on `bot_token`, or, with `installs`, Slack's install flow and each workspace's own token."""
     with _environment_without("SLACK_BOT_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
         app = _installed_app(signing_secret, client, installs) if installs else \
             _bolt_app(signing_secret, bot_token, client)
-    app.command("/voiceotp")(_voiceotp(services))
     if installs:
         # Uninstalled, or its tokens revoked: the workspace's installation is deleted, so no work uses it.
         app.enable_token_revocation_listeners()
@@ -126,7 +113,7 @@ def _bolt_app(signing_secret: str, bot_token: str, client: WebClient) -> App:
         ),
         logger=logging.getLogger("slack_bolt"),
         # answer_server checks every signature before Bolt sees the request
-        # (bot/slack_request.py, signed_by_slack): Bolt's check logs the body.
+        # (answer_server/slack_requests.py, signed_by_slack): Bolt's check logs the body.
         request_verification_enabled=False,
         # Listeners run in the request's own thread and the response leaves when they
         # return: they only record, so that takes milliseconds, and no ack ever waits
@@ -142,64 +129,6 @@ def requester_of(command: dict) -> Requester:
         team_id=command.get("team_id", ""),
         reply_url=command.get("response_url"),
     )
-
-
-def order_of(request: OtpRequest, command: dict) -> CodeOrder:
-    return CodeOrder(
-        number=request.number,
-        requester=requester_of(command),
-        source="slack",
-        code=request.code,
-        language=request.language,
-        request_id=command.get("trigger_id"),
-    )
-
-
-def _voiceotp(services: BotServices):
-    def voiceotp(ack, command) -> None:
-        """Answer at once: the usage, a specific refusal, a check's result, or "Calling …"."""
-        request = parse_voiceotp(command.get("text", ""))
-        if isinstance(request, HelpRequest):
-            return ack(messages.USAGE)
-        if isinstance(request, CommandError):
-            return ack(messages.usage_reply(request.problem))
-        requester = requester_of(command)
-        denied = services.access.refusal(requester.user_id, requester.channel_id)
-        if denied:
-            kind, reply = denied
-            services.otp.refuse(source="slack", requester=requester, number=request.number.e164, kind=kind,
-                                reason=reply)
-            return ack(reply)
-        if isinstance(request, CheckRequest):
-            return ack(_check(services, request, requester))
-        try:
-            # The code, its call, and the work of placing and reporting it, in one transaction.
-            services.otp.request(order_of(request, command))
-        except Refused as refused:
-            return ack(_refusal_reply(services, refused))
-        except Exception:
-            log.exception("storing a voice code request failed")
-            return ack(messages.failure_reply("Something went wrong on our side and no call was placed. "
-                                              "Please try again."))
-        ack(messages.calling_reply(request.number, len(request.code) if request.code else None))
-
-    return voiceotp
-
-
-def _check(services: BotServices, request: CheckRequest, requester: Requester) -> str:
-    result = services.otp.check(request.number, request.code, requester.team_id)
-    if result.valid:
-        text = messages.verified_announcement(request.number, requester.user_id, len(request.code))
-        with transaction(services.queue.engine) as conn:
-            services.queue.enqueue(conn, NOTICE, requester.channel_id, payload=notice_payload(
-                text, channel=requester.channel_id, reply_url=requester.reply_url, team=requester.team_id))
-    return messages.check_reply(request.number, result)
-
-
-def _refusal_reply(services: BotServices, refused: Refused) -> str:
-    if refused.frees_at is not None:
-        return messages.rate_limit_reply(str(refused), refused.frees_at, services.otp.clock())
-    return messages.refusal_reply(str(refused))
 
 
 def _on_error(error, body, logger) -> None:

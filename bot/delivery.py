@@ -8,11 +8,16 @@ the channel's next posting slot still far off) makes a message wait its turn
 (`Deferred`): it uses up none of its attempts, so a busy channel or workspace
 can delay a message's last state but never make it give up on it.
 https://docs.slack.dev/apis/web-api/rate-limits
+
+What every status message shares is here too (each capability's report is its own: bot/codes/reports.py,
+bot/alerts/reports.py), and `NOTICE` work: any other message, or an ephemeral note to whoever acted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import logging
 import socket
 import time
@@ -25,10 +30,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.workspaces import Workspaces
+from bot.installs.workspaces import Workspaces
+from bot.messages import API_PREFIX, pace_notice
 from voice import metrics
-from voice.ratelimit import SlotLimiter, WaitingForSlot
-from voice.work import Deferred, GiveUp, RetryLater
+from voice.calls.models import Requester
+from voice.queue.ratelimit import SlotLimiter, WaitingForSlot
+from voice.queue.work import Deferred, GiveUp, RetryLater, WorkItem
+from voice.queue.workers import Policy, Registry
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +55,7 @@ CANNOT_POST = {
 VIA_CHAT = "chat"
 VIA_REPLY_URL = "reply_url"
 
-#: Uses of a response_url (Slack allows REPLY_URL_USES, voice/models.py) kept back from the states along the
+#: Uses of a response_url (Slack allows REPLY_URL_USES, voice/calls/models.py) kept back from the states along the
 #: way: one for the final state, one for a late correction of it (the cost Plivo reports after the hangup).
 REPLY_URL_RESERVE = 2
 
@@ -234,3 +242,70 @@ class PostLimiter:
         except WaitingForSlot as waiting:
             late = max(0.0, waiting.slot - limiter.now())
             raise ChannelBacklog(waiting, late=late, ahead=max(1, int(late / limiter.interval))) from None
+
+
+# -- status messages and notices: what every capability's reports share --------------------------
+
+#: A message about something else (an announcement, an ephemeral note for whoever acted).
+NOTICE = "slack.notice"
+#: The least time between two updates of one message (Slack allows about one a second).
+MESSAGE_PACE = 1.0
+#: A new message whose channel slot is further off than this (seconds) tells its requester, once.
+PACE_NOTICE_AFTER = 5.0
+#: In a report's payload: its requester was told that the message waits for Slack's pace.
+PACE_TOLD = "pace_told"
+
+
+def report_retries(pace: float) -> Policy:
+    """How a status message's report is retried: Slack down for a while, it keeps trying for about half an
+    hour before giving up on the message; `pace` apart at least."""
+    return Policy(attempts=25, backoff=1.0, max_backoff=120.0, rest=pace)
+
+
+def post_status(item: WorkItem, messages: StatusMessages, requester: Requester, text: str,
+                blocks: list[dict] | None, about: tuple[str, str]) -> Place | None:
+    """Post a status message; while Slack's pace holds it back for long, say so once to whoever
+    asked (only them: nobody else's channel fills up with it)."""
+    try:
+        return messages.post(requester.channel_id, requester.reply_url, text, blocks)
+    except ChannelBacklog as backlog:
+        told = (item.payload or {}).get(PACE_TOLD)
+        if backlog.late > PACE_NOTICE_AFTER and not told and _a_person(requester):
+            messages.tell(requester.channel_id, requester.user_id, pace_notice(*about, backlog.late,
+                                                                               backlog.ahead))
+            backlog.payload = {**(backlog.payload or {}), PACE_TOLD: True}  # kept while it waits
+        raise
+
+
+class Notices:
+    def __init__(self, messages: WorkspaceMessages):
+        self.messages = messages
+
+    def register(self, registry: Registry) -> None:
+        registry.add(NOTICE, self.notice, Policy(attempts=10, backoff=1.0, max_backoff=60.0))
+
+    def notice(self, item: WorkItem) -> None:
+        """One message, to a channel or (ephemeral) to whoever acted:
+        payload {text, channel, reply_url, ephemeral, team}."""
+        payload = item.payload or {}
+        text = payload.get("text", "")
+        messages = self.messages.of(payload.get("team") or "")
+        if payload.get("ephemeral"):
+            messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
+        else:
+            messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
+
+
+def _a_person(requester: Requester) -> bool:
+    """Whether a Slack user asked (not a Workflow with nobody behind it, nor an API key)."""
+    return bool(requester.user_id) and not requester.user_id.startswith(API_PREFIX)
+
+
+def message_digest(text: str, blocks: list[dict] | None) -> str:
+    """A short fingerprint of what a message shows."""
+    return hashlib.sha256(json.dumps([text, blocks], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def notice_payload(text: str, *, channel: str | None = None, reply_url: str | None = None,
+                   ephemeral: bool = False, team: str = "") -> dict:
+    return {"text": text, "channel": channel, "reply_url": reply_url, "ephemeral": ephemeral, "team": team}

@@ -21,16 +21,15 @@ from typing import Callable, Sequence
 
 from slack_sdk import WebClient
 
-from bot.alert_commands import GROUP, USER, Recipient
 from bot.delivery import slack_failures
-from voice.alert_models import RequesterPhone, Skipped, Target
-from voice.numbers import (
+from voice.alerts.models import RequesterPhone, Skipped, Target
+from voice.calls.numbers import (
     InvalidPhoneNumber,
     PhoneNumber,
     parse_phone_number,
     parse_profile_number,
 )
-from voice.work import GiveUp
+from voice.queue.work import GiveUp
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,18 @@ MAX_TARGETS = 50
 #: The most people one alert may name (members of its groups included) before any is looked up: past
 #: this, finding fewer than MAX_TARGETS phones among them would take hundreds of look-ups.
 MAX_PEOPLE = 4 * MAX_TARGETS
+
+# Whom an alert names, as typed (`/voicealert`, the form, a Workflow step), before any look-up.
+NUMBER = "number"
+USER = "user"
+GROUP = "group"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # NUMBER, USER or GROUP
+    id: str  # E.164 for a number, U… for a user, S… for a group
+    label: str  # as Slack shows it: "+1 415-555-0100", "<@U123>", "<!subteam^S123>"
 
 
 @dataclass(frozen=True)

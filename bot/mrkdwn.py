@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from voice.text import printable
+from voice.speech.text import printable
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 

@@ -30,9 +30,9 @@ from tests.fakes.plivo_api import FakePlivoApi
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_checks import mrkdwn_problems
-from voice.db import make_engine
-from voice.migrate import prepare_database
 from voice.settings import Settings
+from voice.store.db import make_engine
+from voice.store.migrate import prepare_database
 
 PLIVO_API = "https://api.plivo.test"
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"

@@ -7,7 +7,7 @@ fixture (SQLite and, with TEST_DATABASE_URL, PostgreSQL), on the test's
 due with `settle(core)`, in its own thread, after moving the clock.
 
 Plivo's progress callbacks (ring, machine, hangup) go through the same
-calls as answer_server/webhooks.py's ProgressEvents: the leg read once,
+calls as answer_server/plivo/webhooks.py's ProgressEvents: the leg read once,
 checked against the call UUID that binds it, then one conditional write.
 """
 
@@ -20,9 +20,9 @@ from typing import Callable
 from sqlalchemy import select
 
 from answer_server.services import Services, build_services
-from voice.db import reading
-from voice.models import HangupReport, Leg
-from voice.schema import legs, work_items
+from voice.calls.models import HangupReport, Leg
+from voice.store.db import reading
+from voice.store.schema import legs, work_items
 
 
 def wire(settings, database_url: str, clock, **changes) -> Services:

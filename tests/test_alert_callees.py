@@ -12,18 +12,18 @@ from string import Formatter
 
 import pytest
 
-from answer_server.plivo_xml import (
+from answer_server.plivo.xml import (
     alert_document,
     alert_intro,
     menu_document,
     sentence_document,
 )
-from bot.alert_commands import parse_voicealert
-from bot.commands import CommandError
+from bot.alerts.commands import parse_voicealert
+from bot.messages import CommandError
 from tests import test_voicealert_flow as flow
 from tests.conftest import callback_path, send
 from tests.test_voicealert_flow import alert, callee, clocked_app, speech
-from voice.languages import (
+from voice.speech.languages import (
     ALERT_PHRASE_KEYS,
     LANGUAGES,
     choose_speech,
@@ -50,7 +50,7 @@ def test_every_language_says_every_alert_sentence_with_the_same_blanks(code):
     for key in ALERT_PHRASE_KEYS:
         text = phrase(code, key, **dict.fromkeys(_fields(phrase("en", key)), "X"))
         assert text and "{" not in text, (code, key)
-        from voice.languages import _phrases
+        from voice.speech.languages import _phrases
 
         assert key in _phrases()[code], f"{code} has no {key}"
         assert _fields(_phrases()[code][key]) == _fields(_phrases()["en"][key]), (code, key)
@@ -471,7 +471,7 @@ DECL = "<?xml version='1.0' encoding='utf-8'?>\n"
     (SPANISH, "Pulse 9 para hablar ahora con Ana, o cuelgue.", ("Confirmado. Gracias.", "Adiós.")),
 ])
 def test_golden_bridge_offer(speech_, offer, said):
-    from answer_server.plivo_xml import bridge_offer_document
+    from answer_server.plivo.xml import bridge_offer_document
 
     voice = f'voice="WOMAN" language="{speech_.plivo_language}"'
     assert bridge_offer_document("https://v.test/k/tok", "Ana", speech_).decode() == (
@@ -486,7 +486,7 @@ def test_golden_bridge_offer(speech_, offer, said):
     (SPANISH, "Le conectamos con Ana. No cuelgue, por favor."),
 ])
 def test_golden_conference(speech_, sentence):
-    from answer_server.plivo_xml import conference_document
+    from answer_server.plivo.xml import conference_document
 
     document = conference_document("vb-alert-7-0a1b2c", "https://v.test/plivo/alert/conference/tok",
                                    phrase(speech_.code, "bridge_connecting", name="Ana"), speech_, time_limit=3600)

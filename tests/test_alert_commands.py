@@ -4,18 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.alert_commands import (
-    GROUP,
+from bot.alerts.commands import (
     MESSAGE_MAX,
-    NUMBER,
-    USER,
     AlertRequest,
-    Recipient,
     mentioned_users,
     parse_voicealert,
     plain_message,
 )
-from bot.commands import CommandError, HelpRequest
+from bot.directory import GROUP, NUMBER, USER, Recipient
+from bot.messages import CommandError, HelpRequest
 
 ALICE = Recipient(USER, "U1", "<@U1>")
 BOB = Recipient(USER, "U2", "<@U2>")

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from slack_sdk.models.views import View
 
-from bot.alert_form import (
+from bot.alerts.form import (
     CALLBACK_ID,
     IN_ORDER,
     MESSAGE,

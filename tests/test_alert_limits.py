@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.core import at_once, hang_up, leg_rows, settle, token_of, wire
-from voice.alert_models import Target
-from voice.db import reading
-from voice.limits import Refused
-from voice.models import Requester
-from voice.numbers import parse_phone_number
-from voice.otp import CodeOrder
-from voice.schema import alert_numbers, alerts
+from voice.alerts.models import Target
+from voice.calls.limits import Refused
+from voice.calls.models import Requester
+from voice.calls.numbers import parse_phone_number
+from voice.codes.service import CodeOrder
+from voice.store.db import reading
+from voice.store.schema import alert_numbers, alerts
 
 STRANGER = "+14155550166"
 ANA = Requester("U0ANA", "", "T1")

@@ -3,14 +3,14 @@
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
-from bot.alert_messages import (
+from bot.alerts.messages import (
     alert_blocks,
     alert_text,
     gave_up_text,
     not_called_reply,
     too_late_reply,
 )
-from voice.alert_models import (
+from voice.alerts.models import (
     ACKNOWLEDGED,
     ACTIVE,
     CANCELLED,
@@ -20,9 +20,9 @@ from voice.alert_models import (
     Skipped,
     Target,
 )
-from voice.models import ALERT as ALERT_CALL
-from voice.models import ENDED, RINGING, Leg, Requester
-from voice.outcomes import Outcome
+from voice.calls.models import ALERT as ALERT_CALL
+from voice.calls.models import ENDED, RINGING, Leg, Requester
+from voice.calls.outcomes import Outcome
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
 ALERT = AlertRecord(

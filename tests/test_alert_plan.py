@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from voice.alert_models import (
+from voice.alerts.models import (
     ACKNOWLEDGED,
     ACTIVE,
     CANCELLED,
@@ -14,7 +14,7 @@ from voice.alert_models import (
     Awaited,
     Target,
 )
-from voice.alert_plan import (
+from voice.alerts.plan import (
     TROUBLE,
     Advance,
     GiveUp,
@@ -25,7 +25,7 @@ from voice.alert_plan import (
     next_step,
     targets_at,
 )
-from voice.models import (
+from voice.calls.models import (
     ALERT,
     ANSWERED,
     CALLING,
@@ -36,7 +36,7 @@ from voice.models import (
     Leg,
     Requester,
 )
-from voice.outcomes import Outcome
+from voice.calls.outcomes import Outcome
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
 ALICE = Target("+14155550101", 0, "U1", "Alice")
@@ -154,7 +154,7 @@ def test_the_latest_call_of_each_target_is_shown():
 
 # -- a second ring, and passing on ------------------------------------------------------------------
 
-from voice.alert_plan import CALLING_AGAIN, PASSED_ON, Redial, later_link  # noqa: E402
+from voice.alerts.plan import CALLING_AGAIN, PASSED_ON, Redial, later_link  # noqa: E402
 
 
 @pytest.mark.parametrize("outcome", [Outcome.BUSY, Outcome.NO_ANSWER])

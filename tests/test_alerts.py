@@ -23,8 +23,8 @@ from tests.core import (
     wire,
     work_of,
 )
-from voice.alert_calls import MENU_REPEATS, Turn
-from voice.alert_models import (
+from voice.alerts.calls import MENU_REPEATS, Turn
+from voice.alerts.models import (
     ACKNOWLEDGED,
     ACTIVE,
     CANCELLED,
@@ -32,11 +32,11 @@ from voice.alert_models import (
     EXHAUSTED,
     Target,
 )
-from voice.alerts import STEP
-from voice.lifecycle import NO_FINAL_REPORT, PLACE, STALE_AFTER
-from voice.models import ENDED, QUEUED, Requester
-from voice.outcomes import Outcome
-from voice.workers import Registry, Workers
+from voice.alerts.service import STEP
+from voice.calls.lifecycle import NO_FINAL_REPORT, PLACE, STALE_AFTER
+from voice.calls.models import ENDED, QUEUED, Requester
+from voice.calls.outcomes import Outcome
+from voice.queue.workers import Registry, Workers
 
 ALICE = Target("+14155550101", 0, "U1", "Alice")
 BOB = Target("+14155550102", 0, "U2", "Bob")
@@ -46,7 +46,7 @@ REQUESTER = Requester("U0ANA", CHANNEL)
 
 
 def raise_alert(core, *targets, message="DB down", requester=REQUESTER, request_id=None, settled=True) -> int:
-    """An alert whose recipients were looked up (as bot/alert_opening.py does), its first calls placed."""
+    """An alert whose recipients were looked up (as bot/alerts/opening.py does), its first calls placed."""
     alert_id = core.alerts.request(requester=requester, sender_name="Ana", channel_name="ops", message=message,
                                    recipients={"stages": [], "message": message}, request_id=request_id)
     assert core.alerts.opened(alert_id, sender_name="Ana", message=message, targets=targets, skipped=())

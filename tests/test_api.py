@@ -20,9 +20,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from answer_server import api as api_module
 from answer_server import create_app
-from answer_server.api import (
+from answer_server.api import routes as api_module
+from answer_server.api.routes import (
     key_label,
     matching_key,
     parse_check_request,

@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from answer_server import api as api_module
-from answer_server import api_values
-from answer_server.api_values import ApiError
-from answer_server.openapi import OPENAPI
+from answer_server.api import routes as api_module
+from answer_server.api import values as api_values
+from answer_server.api.openapi import OPENAPI
+from answer_server.api.values import ApiError
 from tests.conftest import (
     CREATE_CALL_URL,
     callback_path,
@@ -37,7 +37,7 @@ from tests.conftest import (
     running_app,
     send,
 )
-from voice.otp import Refused
+from voice.codes.service import Refused
 
 KEY = "schema-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -47,7 +47,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 OPERATIONS = [("POST", "/otp"), ("POST", "/otp/check"), ("GET", "/otp/{id}"), ("GET", "/openapi.json")]
 AN_ID = "otp_Qm9uam91ciBsZSBtb25kZQ"
 
-# What each route can answer besides success, read off answer_server/api.py and api_values.py
+# What each route can answer besides success, read off answer_server/api/routes.py and values.py
 # (not off the document, which is what this table checks). test_api.py makes each code happen.
 _KEY = {401: {"unauthorized", "api_disabled"}}  # require_key; not the public document
 _EVERY_ROUTE = {405: {"method_not_allowed"}, 500: {"internal"}}  # json_routing_errors, the errorhandler

@@ -11,10 +11,10 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.models.views import View
 
-from bot.home_view import TEST_CALL_ACTION, home_view, masked
+from bot.home.view import TEST_CALL_ACTION, home_view, masked
 from tests import test_voicealert_flow as flow
 from tests.conftest import hear_code, plivo_accepts, send
-from voice.alert_models import RequesterPhone
+from voice.alerts.models import RequesterPhone
 
 alert_app, client, slack, people = flow.alert_app, flow.client, flow.slack, flow.people
 ALICE = "+14155550101"

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from bot.reporting import PACE_NOTICE_AFTER
+from bot.delivery import PACE_NOTICE_AFTER
 from tests import test_faults
 from tests.conftest import AUTH_TOKEN, SIGNING_SECRET
 from tests.fakes.senders import PlivoSender, SlackSender

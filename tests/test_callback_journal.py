@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from answer_server.callback_journal import (
+from answer_server.plivo.journal import (
     CallbackJournal,
     Entry,
     JournalReplayer,

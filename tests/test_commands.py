@@ -4,13 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import (
-    CheckRequest,
-    CommandError,
-    HelpRequest,
-    OtpRequest,
-    parse_voiceotp,
-)
+from bot.codes.commands import CheckRequest, OtpRequest, parse_voiceotp
+from bot.messages import CommandError, HelpRequest
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import create_engine, insert, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 
-from voice.db import DirectRead, is_outage, make_engine, moment
-from voice.legs import _BY_TOKEN, LegStore
-from voice.schema import legs
+from voice.calls.legs import _BY_TOKEN, LegStore
+from voice.store.db import DirectRead, is_outage, make_engine, moment
+from voice.store.schema import legs
 
 NOW = datetime(2026, 12, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
 

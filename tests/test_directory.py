@@ -3,17 +3,20 @@
 import pytest
 from slack_sdk import WebClient
 
-from bot.alert_commands import GROUP, NUMBER, USER, Recipient
 from bot.directory import (
+    GROUP,
     MAX_PEOPLE,
     MAX_TARGETS,
+    NUMBER,
+    USER,
     Lookups,
+    Recipient,
     SlackDirectory,
     TooManyRecipients,
 )
-from voice.alert_models import Skipped, Target
-from voice.policy import DestinationPolicy, refusal_for
-from voice.work import RetryLater
+from voice.alerts.models import Skipped, Target
+from voice.calls.policy import DestinationPolicy, refusal_for
+from voice.queue.work import RetryLater
 
 US_ONLY = DestinationPolicy(allowed_countries=frozenset({"US"}), own_number="+14155550100")
 

@@ -27,7 +27,7 @@ from tests.server_process import (
     free_port,
     settings_env,
 )
-from voice.work import LEASE
+from voice.queue.work import LEASE
 
 CODE = "483920"
 SPOKEN = "4, 8, 3, 9, 2, 0."

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from answer_server.request_limits import MAX_BODY_BYTES, REQUEST_SECONDS
+from answer_server.http.request_limits import MAX_BODY_BYTES, REQUEST_SECONDS
 from tests.conftest import AUTH_TOKEN, SIGNING_SECRET
 from tests.fakes.senders import PlivoSender, SlackSender
 from tests.server_process import ServerProcess

@@ -17,15 +17,15 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from answer_server.plivo_xml import (
+from answer_server.plivo.xml import (
     alert_document,
     alert_intro,
     menu_document,
     sentence_document,
 )
 from answer_server.sandbox.plivo_xml_rules import document_problems, speech_text
-from bot.alert_commands import AlertRequest, parse_voicealert, plain_message
-from bot.alert_messages import (
+from bot.alerts.commands import AlertRequest, parse_voicealert, plain_message
+from bot.alerts.messages import (
     ALERT_USAGE,
     alert_blocks,
     alert_text,
@@ -34,8 +34,14 @@ from bot.alert_messages import (
     not_called_reply,
     too_late_reply,
 )
-from bot.commands import parse_voiceotp
-from bot.messages import USAGE, calling_reply, status_blocks, status_text, usage_reply
+from bot.codes.commands import parse_voiceotp
+from bot.codes.messages import (
+    USAGE,
+    calling_reply,
+    status_blocks,
+    status_text,
+    usage_reply,
+)
 from bot.mrkdwn import escape, escape_within, unescape
 from tests.fakes.slack_checks import (
     block_kit_problems,
@@ -44,7 +50,7 @@ from tests.fakes.slack_checks import (
 )
 from tests.test_alert_messages import ALERT, NOW, leg
 from tests.test_messages import CALL
-from voice.alert_models import (
+from voice.alerts.models import (
     ACKNOWLEDGED,
     CANCELLED,
     EXHAUSTED,
@@ -52,10 +58,10 @@ from voice.alert_models import (
     Skipped,
     Target,
 )
-from voice.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING
-from voice.numbers import parse_phone_number
-from voice.outcomes import Outcome
-from voice.text import printable
+from voice.calls.models import ANSWERED, CALLING, ENDED, QUEUED, RINGING
+from voice.calls.numbers import parse_phone_number
+from voice.calls.outcomes import Outcome
+from voice.speech.text import printable
 
 URL = "https://voice.example.test/plivo/alert/menu/tok-aaaaaaaaaaaaaaaa"
 # What Slack sends for text typed with &, < and > (it always escapes them).

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from bot.installs import BOT_SCOPES
+from bot.installs.oauth import BOT_SCOPES
 from tests.conftest import CREATE_CALL_URL, hear_code, plivo_accepts, running_app, send
 from voice.settings import SettingsError, load_settings
 
@@ -204,7 +204,7 @@ def test_an_org_wide_install_serves_its_workspaces(app, client, fake_slack):
 
 
 def test_a_token_that_cannot_be_opened_counts_as_not_installed(app, client, fake_slack, caplog):
-    from voice.work import GiveUp
+    from voice.queue.work import GiveUp
 
     install(client, fake_slack, "T0ONE", "xoxb-one")
     store = app.extensions["voicebridge"]["services"].workspaces._store
@@ -233,7 +233,7 @@ def test_uninstalling_deletes_the_workspaces_token_and_its_reports_stop(app, cli
     fake_slack.wait_for(lambda: ("T0ONE", "xoxb-one") not in installed_bots(app))
     assert installed_bots(app) == [("T0TWO", "xoxb-two")]
     workspaces = app.extensions["voicebridge"]["services"].workspaces
-    from voice.work import GiveUp
+    from voice.queue.work import GiveUp
 
     with pytest.raises(GiveUp, match="not installed in the Slack workspace T0ONE"):
         workspaces.client("T0ONE")
@@ -242,7 +242,7 @@ def test_uninstalling_deletes_the_workspaces_token_and_its_reports_stop(app, cli
 
 def test_a_report_of_no_workspace_goes_to_the_one_installed(app, client, fake_slack):
     workspaces = app.extensions["voicebridge"]["services"].workspaces
-    from voice.work import GiveUp
+    from voice.queue.work import GiveUp
 
     with pytest.raises(GiveUp, match="exactly one workspace"):
         workspaces.client("")
@@ -353,9 +353,9 @@ def test_a_token_slack_would_not_revoke_is_said_in_the_log(installs, fake_slack,
 
 
 def test_an_install_link_is_signed_for_ten_minutes_and_good_for_one_install(clock):
-    from bot.installs import SignedStates
+    from bot.installs.oauth import SignedStates
 
-    class Remembered:  # voice.once.UsedOnce's answers, without a database (tests/test_once.py has the real one)
+    class Remembered:  # voice.store.once.UsedOnce's answers, without a database (tests/test_once.py has the real one)
         def __init__(self):
             self.seen = set()
 
@@ -386,9 +386,9 @@ def test_install_links_an_earlier_release_stored_are_forgotten_once_expired(migr
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
     from sqlalchemy import MetaData
 
-    from bot.installs import forget_expired_states
+    from bot.installs.oauth import forget_expired_states
     from tests.conftest import fresh_sqlite
-    from voice.db import make_engine
+    from voice.store.db import make_engine
 
     # A database of its own: a running app's hourly sweep would race this one.
     engine = make_engine(fresh_sqlite(migrated_sqlite, tmp_path / "states.sqlite3"))

@@ -3,7 +3,7 @@
 import phonenumbers
 import pytest
 
-from voice.languages import (
+from voice.speech.languages import (
     LANGUAGES,
     PHRASE_KEYS,
     VARIANTS,
@@ -13,7 +13,7 @@ from voice.languages import (
     parse_language_tag,
     phrase,
 )
-from voice.voices import gender_of, polly_voices, speaks, unaccented, voices_for
+from voice.speech.voices import gender_of, polly_voices, speaks, unaccented, voices_for
 
 #: Every VOICE setting: the basic voices, every Polly voice Plivo offers, and accented spellings.
 VOICE_SETTINGS = ("WOMAN", "MAN", *(voice.name for voice in polly_voices()),

@@ -26,11 +26,9 @@ from tests.core import (
     wire,
     work_of,
 )
-from voice.clock import utcnow
-from voice.db import database_ready, make_engine
-from voice.dialing import callback_urls
-from voice.legs import new_otp_leg
-from voice.lifecycle import (
+from voice.calls.dialing import callback_urls
+from voice.calls.legs import new_otp_leg
+from voice.calls.lifecycle import (
     NEVER_RANG,
     NO_FINAL_REPORT,
     PLACE,
@@ -39,13 +37,23 @@ from voice.lifecycle import (
     UNCONFIRMED,
     UNCONFIRMED_GRACE,
 )
-from voice.models import ANSWERED, CALLING, DIALLING, ENDED, QUEUED, RINGING, Requester
-from voice.numbers import parse_phone_number
-from voice.otp import CodeOrder
-from voice.otp_calls import CODE, KEY_GATE, NOT_VALID
-from voice.outcomes import Outcome
-from voice.schema import legs
-from voice.work import LEASE
+from voice.calls.models import (
+    ANSWERED,
+    CALLING,
+    DIALLING,
+    ENDED,
+    QUEUED,
+    RINGING,
+    Requester,
+)
+from voice.calls.numbers import parse_phone_number
+from voice.calls.outcomes import Outcome
+from voice.clock import utcnow
+from voice.codes.calls import CODE, KEY_GATE, NOT_VALID
+from voice.codes.service import CodeOrder
+from voice.queue.work import LEASE
+from voice.store.db import database_ready, make_engine
+from voice.store.schema import legs
 
 NUMBER = "+14155550123"
 SECRET = "483920"
@@ -171,7 +179,7 @@ def test_the_first_call_uuid_binds_the_leg_and_events_for_another_change_nothing
     token = placed_call(core, plivo_rest)
     ring(core, token, "call-1")
     before = the_leg(core)
-    with caplog.at_level(logging.WARNING, logger="voice.binding"):
+    with caplog.at_level(logging.WARNING, logger="voice.calls.binding"):
         for _ in range(2):  # Plivo redelivers the strays
             assert ring(core, token, "call-2") is None
             assert machine(core, token, "call-2") is None
@@ -182,7 +190,7 @@ def test_the_first_call_uuid_binds_the_leg_and_events_for_another_change_nothing
     assert the_leg(core) == before
     assert before["call_uuid"] == "call-1" and before["secret"] is not None
     # Each stray (event, UUID) is logged once, however often it comes.
-    assert len([r for r in caplog.records if r.name == "voice.binding" and "call-2" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if r.name == "voice.calls.binding" and "call-2" in r.getMessage()]) == 1
     # The real callee still hears the code, however often Plivo asks for the answer.
     assert core.otp_calls.answer(token, "call-1").turn == KEY_GATE
     assert core.otp_calls.answer(token, "call-1").turn == KEY_GATE

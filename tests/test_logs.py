@@ -14,7 +14,7 @@ SECRET = "xoxb-a-secret-token-value"
 RESPONSE_URL = "https://hooks.slack.com/commands/T0001/123/abcdef"
 
 
-def record(message: str, *args, name: str = "voice.dialing", level: int = logging.INFO,
+def record(message: str, *args, name: str = "voice.calls.dialing", level: int = logging.INFO,
            exc_info=None) -> logging.LogRecord:
     return logging.LogRecord(name, level, __file__, 1, message, args, exc_info)
 
@@ -22,7 +22,7 @@ def record(message: str, *args, name: str = "voice.dialing", level: int = loggin
 def test_a_json_line_has_time_level_logger_message_and_its_context():
     with log_context(call="4Onszq", request="a1b2c3d4e5f6a7b8"), log_context(team="T0001", alert=None):
         line = json.loads(JsonFormatter((SECRET,)).format(record("call %s placed", "4Onszq")))
-    assert line["level"] == "INFO" and line["logger"] == "voice.dialing"
+    assert line["level"] == "INFO" and line["logger"] == "voice.calls.dialing"
     assert line["message"] == "call 4Onszq placed"
     assert line["time"].endswith("+00:00") and "T" in line["time"]
     assert (line["call"], line["request"], line["team"]) == ("4Onszq", "a1b2c3d4e5f6a7b8", "T0001")

@@ -167,14 +167,14 @@ def test_bot_scopes(manifest):
         "usergroups:read",
     }
     assert len(scopes) == len(set(scopes)), "duplicate scopes"
-    # The install flow asks for the same scopes (bot/installs.py).
-    from bot.installs import BOT_SCOPES
+    # The install flow asks for the same scopes (bot/installs/oauth.py).
+    from bot.installs.oauth import BOT_SCOPES
 
     assert scopes == list(BOT_SCOPES)
 
 
 def test_installs_come_back_to_the_redirect_route_and_uninstalls_are_heard(manifest):
-    from bot.installs import REDIRECT_PATH
+    from bot.installs.oauth import REDIRECT_PATH
 
     assert manifest["oauth_config"]["redirect_urls"] == [f"https://{PLACEHOLDER_HOST}{REDIRECT_PATH}"]
     events = manifest["settings"]["event_subscriptions"]
@@ -183,7 +183,7 @@ def test_installs_come_back_to_the_redirect_route_and_uninstalls_are_heard(manif
 
 
 def test_the_home_tab_and_the_message_shortcut_are_declared(manifest):
-    from bot.alert_form import SHORTCUT_ID
+    from bot.alerts.form import SHORTCUT_ID
 
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     [shortcut] = manifest["features"]["shortcuts"]
@@ -245,7 +245,7 @@ def test_command_without_leading_slash_error_points_at_command(validator, manife
 
 
 def test_the_workflow_steps_are_declared_with_the_callback_ids_the_app_listens_for(manifest):
-    from bot.workflow_steps import CODE_STEP, PHONE_STEP
+    from bot.workflows.steps import CODE_STEP, PHONE_STEP
 
     assert set(manifest["functions"]) == {PHONE_STEP, CODE_STEP}
     assert manifest["functions"][PHONE_STEP]["input_parameters"]["message"]["is_required"] is True

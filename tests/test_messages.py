@@ -5,22 +5,30 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.messages import (
+from bot.codes.messages import (
     calling_reply,
     check_reply,
-    escape,
     format_cost,
-    format_duration,
     mask_number,
-    rate_limit_reply,
     status_blocks,
     status_text,
     usage_reply,
 )
-from voice.codes import CheckResult
-from voice.models import ANSWERED, CALLING, ENDED, OTP, QUEUED, RINGING, Leg, Requester
-from voice.numbers import parse_phone_number
-from voice.outcomes import Outcome
+from bot.messages import format_duration, rate_limit_reply
+from bot.mrkdwn import escape
+from voice.calls.models import (
+    ANSWERED,
+    CALLING,
+    ENDED,
+    OTP,
+    QUEUED,
+    RINGING,
+    Leg,
+    Requester,
+)
+from voice.calls.numbers import parse_phone_number
+from voice.calls.outcomes import Outcome
+from voice.codes.models import CheckResult
 
 CALL = Leg(
     id=1, token="tok", purpose=OTP, to_number="+14155550123", requester=Requester("U0ANA", "C1"),

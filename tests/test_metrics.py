@@ -8,9 +8,10 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, generate_latest
 
 from answer_server.metrics import registry_for
-from voice.metrics import RATE_LIMITED, WORK_FAILURES, WORK_RETRIES, QueueCollector
-from voice.work import Deferred, GiveUp, RetryLater, WorkQueue
-from voice.workers import Policy, Pool, Registry, Workers
+from voice.metrics import RATE_LIMITED, WORK_FAILURES, WORK_RETRIES
+from voice.queue.depth import QueueCollector
+from voice.queue.work import Deferred, GiveUp, RetryLater, WorkQueue
+from voice.queue.workers import Policy, Pool, Registry, Workers
 
 
 def test_the_queue_shows_its_depth_by_kind_and_the_age_of_its_oldest_due_item(engine, clock):

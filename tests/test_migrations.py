@@ -12,9 +12,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, select, text
 
-from voice.db import make_engine, reading, transaction
-from voice.migrate import BASELINE, alembic_config, current, head, prepare_database
-from voice.schema import (
+from voice.store.db import make_engine, reading, transaction
+from voice.store.migrate import (
+    BASELINE,
+    alembic_config,
+    current,
+    head,
+    prepare_database,
+)
+from voice.store.schema import (
     SLACK_STORE_TABLES,
     alerts,
     described_here,
@@ -25,7 +31,7 @@ from voice.schema import (
     refusals,
     work_items,
 )
-from voice.sealing import SecretBox
+from voice.store.sealing import SecretBox
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 BOX = SecretBox("migration-test-key-0123456789")

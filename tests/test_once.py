@@ -1,4 +1,4 @@
-"""Things good once (voice/once.py): the first use wins everywhere, and what has expired is forgotten."""
+"""Things good once (voice/store/once.py): the first use wins everywhere, and what has expired is forgotten."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from voice.db import make_engine
-from voice.migrate import prepare_database
-from voice.once import INSTALL_STATE, PLIVO_NONCE, UsedOnce
-from voice.schema import used_once
+from voice.store.db import make_engine
+from voice.store.migrate import prepare_database
+from voice.store.once import INSTALL_STATE, PLIVO_NONCE, UsedOnce
+from voice.store.schema import used_once
 
 
 def rows(engine) -> int:

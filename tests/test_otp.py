@@ -12,16 +12,16 @@ from sqlalchemy import select
 
 from tests.conftest import assert_no_code
 from tests.core import at_once, hang_up, machine, settle, wire, work_of
-from voice.codes import generate_code, hash_code
-from voice.db import reading
-from voice.lifecycle import PLACE
-from voice.models import Requester
-from voice.numbers import parse_phone_number
-from voice.otp import CodeOrder, Refused
-from voice.otp_calls import CODE, GOODBYE, KEY_GATE, NOT_VALID, REPORT_CALL
-from voice.outcomes import Outcome
-from voice.schema import legs, otp_codes, refusals, work_items
-from voice.sealing import SecretBox
+from voice.calls.lifecycle import PLACE
+from voice.calls.models import Requester
+from voice.calls.numbers import parse_phone_number
+from voice.calls.outcomes import Outcome
+from voice.codes.calls import CODE, GOODBYE, KEY_GATE, NOT_VALID, REPORT_CALL
+from voice.codes.models import generate_code, hash_code
+from voice.codes.service import CodeOrder, Refused
+from voice.store.db import reading
+from voice.store.schema import legs, otp_codes, refusals, work_items
+from voice.store.sealing import SecretBox
 
 NUMBER = parse_phone_number("+14155550123")
 #: Nowhere to report to: these tests look at codes, calls and Plivo, not at Slack (which paces new posts).

@@ -70,7 +70,7 @@ def test_a_hangup_carrying_another_call_uuid_leaves_the_live_call_alone(
     created = voice_code_call(client, slack, plivo_api, fake_slack)
     send(client, plivo.answer(callback_path(created["answer_url"]), call_uuid="call-1", to=NUMBER))
     fake_slack.wait_for(lambda: "waiting for a key press" in last_text(fake_slack))
-    with caplog.at_level(logging.WARNING, logger="voice.binding"):
+    with caplog.at_level(logging.WARNING, logger="voice.calls.binding"):
         for _ in range(2):  # Plivo redelivers it
             stray = plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-OTHER", to=NUMBER,
                                  status="completed", duration=3)
@@ -83,7 +83,7 @@ def test_a_hangup_carrying_another_call_uuid_leaves_the_live_call_alone(
     send(client, plivo.hangup(callback_path(created["hangup_url"]), call_uuid="call-1", to=NUMBER, duration=21,
                               total_cost="0.0085"))
     fake_slack.wait_for(lambda: last_text(fake_slack).endswith("code read · 21 s · $0.0085"))
-    warnings = [r for r in caplog.records if r.name == "voice.binding"]
+    warnings = [r for r in caplog.records if r.name == "voice.calls.binding"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     assert "hangup" in warnings[0].getMessage() and "call-OTH" in warnings[0].getMessage()
 

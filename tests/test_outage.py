@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from answer_server.callback_journal import Entry, entry_line
-from answer_server.webhooks import HOLD_LIMIT
+from answer_server.plivo.journal import Entry, entry_line
+from answer_server.plivo.webhooks import HOLD_LIMIT
 from tests.conftest import callback_path, hear_code, key_path, running_app, send
 from tests.fakes.senders import SlackSender
+from voice.calls.outcomes import Outcome
 from voice.clock import utcnow
-from voice.outcomes import Outcome
-from voice.work import LEASE
+from voice.queue.work import LEASE
 
 CODE = "483920"
 NUMBER = "+14155550123"

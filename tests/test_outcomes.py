@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.outcomes import Ending, Outcome, classify_hangup
+from voice.calls.outcomes import Ending, Outcome, classify_hangup
 
 
 @pytest.mark.parametrize(

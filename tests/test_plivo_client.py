@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from voice.plivo import OutboundCall, PlivoClient, PlivoError
+from voice.calls.plivo import OutboundCall, PlivoClient, PlivoError
 
 BASE = "https://api.plivo.test"
 AUTH_ID = "MAXXXXXXXXXXXXXXXXXX"
@@ -58,7 +58,7 @@ def test_a_429_is_sent_once_and_said_to_be_worth_retrying(client):
 @responses.activate
 def test_a_5xx_is_sent_once_and_said_to_have_placed_nothing_so_the_queue_may_retry_it(client, status):
     # Plivo answered that it failed: no call was placed. The client never repeats it itself (the work
-    # queue does, with backoff, while the call is still useful: voice/dialing.py).
+    # queue does, with backoff, while the call is still useful: voice/calls/dialing.py).
     responses.post(CALL_URL, status=status, json={"error": "oops"})
     with pytest.raises(PlivoError) as caught:
         client.create_call(CALL)

@@ -4,7 +4,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from answer_server.plivo_xml import (
+from answer_server.plivo.xml import (
     DIGIT_ACK,
     DIGIT_REPEAT,
     ENGLISH,
@@ -19,7 +19,7 @@ from answer_server.plivo_xml import (
     sentence_document,
     spell_digits,
 )
-from voice.languages import Speech
+from voice.speech.languages import Speech
 
 HEADER = "<?xml version='1.0' encoding='utf-8'?>\n"
 SPEAK = '<Speak voice="WOMAN" language="en-US">'

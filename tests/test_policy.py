@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from voice.numbers import parse_phone_number
-from voice.policy import DestinationPolicy, refusal_for
+from voice.calls.numbers import parse_phone_number
+from voice.calls.policy import DestinationPolicy, refusal_for
 
 US_ONLY = DestinationPolicy(allowed_countries=frozenset({"US"}), own_number="+14155550100")
 ANYWHERE = DestinationPolicy(allowed_countries=None, own_number="+14155550100")

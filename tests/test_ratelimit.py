@@ -12,11 +12,11 @@ from itertools import pairwise
 
 import pytest
 
-from voice.call_pacing import HORIZON, TURN, CallPacing
-from voice.db import make_engine
-from voice.ratelimit import SPACING, SlotLimiter
-from voice.work import Deferred, WorkItem, WorkQueue
-from voice.workers import Policy, Pool, Registry, Workers
+from voice.calls.pacing import HORIZON, TURN, CallPacing
+from voice.queue.ratelimit import SPACING, SlotLimiter
+from voice.queue.work import Deferred, WorkItem, WorkQueue
+from voice.queue.workers import Policy, Pool, Registry, Workers
+from voice.store.db import make_engine
 
 EPSILON = 1e-6
 
@@ -176,7 +176,7 @@ def test_a_burst_run_from_the_queue_books_one_slot_each_and_runs_each_item_at_mo
     assert limiter.next_free() - sent[0] < 15 * SPACING / rate
 
 
-# -- codes first, then an alert's calls (voice/call_pacing.py) -------------------------------------
+# -- codes first, then an alert's calls (voice/calls/pacing.py) -------------------------------------
 
 
 def pacing(engine, clock, rate=1.0):

@@ -11,14 +11,14 @@ import pytest
 from gunicorn.config import Config
 from gunicorn.http.errors import InvalidRequestLine
 
-from answer_server.buffered_worker import (
+from answer_server.http.buffered_worker import (
     BAD_CHUNKS,
     HEAD_TOO_LARGE,
     SMALL_CHUNKS,
     Ready,
     RequestReader,
 )
-from answer_server.request_limits import MAX_BODY_BYTES, MAX_HEAD_BYTES
+from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_HEAD_BYTES
 
 PEER = ("127.0.0.1", 50000)
 

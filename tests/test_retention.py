@@ -13,15 +13,15 @@ from sqlalchemy import event, func, insert, select
 
 from answer_server.services import REPLY_URL_SWEEP
 from tests.core import hang_up, ring, settle, work_of
-from voice.alert_models import Target
+from voice.alerts.models import Target
+from voice.calls.models import Requester
+from voice.calls.numbers import parse_phone_number
 from voice.clock import as_utc
-from voice.db import reading, transaction
-from voice.models import Requester
-from voice.numbers import parse_phone_number
-from voice.otp import CodeOrder
-from voice.ratelimit import SlotLimiter
+from voice.codes.service import CodeOrder
+from voice.queue.ratelimit import SlotLimiter
 from voice.retention import BATCH, Retention
-from voice.schema import (
+from voice.store.db import reading, transaction
+from voice.store.schema import (
     alert_numbers,
     alerts,
     legs,
@@ -31,7 +31,7 @@ from voice.schema import (
     work_items,
     workflow_steps,
 )
-from voice.steps import STEP_DONE
+from voice.workflows.steps import STEP_DONE
 
 CHANNEL = "C0OPS"
 REQUESTER = Requester("U0ANA", CHANNEL, team_id="T0001")
@@ -47,7 +47,7 @@ def code_call(core, requester: Requester, number: str = "+14155550123"):
 
 
 def raise_alert(core, requester: Requester, message: str = "DB down") -> int:
-    """An alert to Alice, its recipients looked up (as bot/alert_opening.py does); its id."""
+    """An alert to Alice, its recipients looked up (as bot/alerts/opening.py does); its id."""
     alert_id = core.alerts.request(requester=requester, sender_name="Ana", channel_name=None, message=message,
                                    recipients={"stages": [], "message": message}, request_id=None)
     core.alerts.opened(alert_id, sender_name="Ana", message=message,

@@ -7,9 +7,9 @@ import time
 import pytest
 import responses
 
+from answer_server.plivo.signature import is_valid_signature
 from answer_server.sandbox.plivo_sim import PlivoSimulator
 from tests.sandbox_app_double import APP, ApplicationDouble, create_body
-from voice.signature import is_valid_signature
 
 AUTH_ID = "MASANDBOXTESTXXXXXXX"
 TOKEN = "sandbox-test-token"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from answer_server.plivo_xml import (
+from answer_server.plivo.xml import (
     alert_document,
     alert_intro,
     code_document,
@@ -16,8 +16,8 @@ from answer_server.plivo_xml import (
 from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
 from answer_server.sandbox.plivo_xml_rules import document_problems
 from tests.test_languages import every_speech
-from voice.languages import ALERT_PHRASE_KEYS, PHRASE_KEYS, phrase
-from voice.voices import VOICES
+from voice.speech.languages import ALERT_PHRASE_KEYS, PHRASE_KEYS, phrase
+from voice.speech.voices import VOICES
 
 MENU = b"""<?xml version="1.0" encoding="utf-8"?>
 <Response>
@@ -162,7 +162,7 @@ def test_a_valid_document_becomes_steps_with_plivos_defaults():
 
 
 def test_the_voice_bridge_documents_are_valid_and_a_bad_conference_is_caught():
-    from answer_server.plivo_xml import bridge_offer_document, conference_document
+    from answer_server.plivo.xml import bridge_offer_document, conference_document
 
     assert document_problems(bridge_offer_document("https://v.test/k/tok", "Ana")) == []
     good = conference_document("vb-alert-1-abc", "https://v.test/plivo/alert/conference/tok", "Connecting you.",

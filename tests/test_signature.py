@@ -2,7 +2,11 @@
 
 import pytest
 
-from voice.signature import compute_signature, is_valid_signature, signed_string
+from answer_server.plivo.signature import (
+    compute_signature,
+    is_valid_signature,
+    signed_string,
+)
 
 # Plivo's official V3 vectors, verbatim from plivo-go `utils_test.go` and plivo-ruby
 # `spec/signature_spec.rb` (https://github.com/plivo/plivo-go, https://github.com/plivo/plivo-ruby).

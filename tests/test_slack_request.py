@@ -3,7 +3,7 @@
 import json
 from urllib.parse import urlencode
 
-from bot.slack_request import SlackRequest, parse_slack_body
+from answer_server.slack_requests import SlackRequest, parse_slack_body
 
 FORM = "application/x-www-form-urlencoded"
 

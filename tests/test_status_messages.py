@@ -13,18 +13,18 @@ import pytest
 from sqlalchemy import update
 
 from answer_server.services import build_services
-from bot.reporting import PACE_NOTICE_AFTER
+from bot.delivery import PACE_NOTICE_AFTER
 from tests.core import hang_up, settle, token_of, wire, work_of
 from tests.test_alerts import ALICE, raise_alert
-from voice.alert_models import REPORT_ALERT
+from voice.alerts.models import REPORT_ALERT
+from voice.calls.models import Requester
+from voice.calls.numbers import parse_phone_number
 from voice.clock import utcnow
-from voice.models import Requester
-from voice.numbers import parse_phone_number
-from voice.otp import CodeOrder
-from voice.otp_calls import REPORT_CALL
-from voice.ratelimit import SlotLimiter
-from voice.schema import work_items
-from voice.work import FAILED
+from voice.codes.calls import REPORT_CALL
+from voice.codes.service import CodeOrder
+from voice.queue.ratelimit import SlotLimiter
+from voice.queue.work import FAILED
+from voice.store.schema import work_items
 
 CHANNEL = "C0OPS"
 ASKER = Requester("U0ANA", CHANNEL)

@@ -21,7 +21,7 @@ from tests.conftest import (
     running_app,
     send,
 )
-from voice.schema import legs
+from voice.store.schema import legs
 
 NUMBER = "+14155550123"
 CHANNEL = "C0OPS"
@@ -181,7 +181,7 @@ def test_without_the_guard_the_answer_reads_the_code(settings, plivo_api, slack,
 
 
 def test_the_word_payload_in_a_command_is_just_text(client, slack, plivo_api, fake_slack):
-    # slack_bolt alone would answer this with a 404 (see bot/slack_request.py).
+    # slack_bolt alone would answer this with a 404 (see answer_server/slack_requests.py).
     reply = send(client, slack.command("payload"))
     assert reply.status_code == 200
     assert "“payload” does not start with + and a country code" in reply.get_data(as_text=True)

@@ -21,7 +21,7 @@ from tests.conftest import (
     running_app,
     send,
 )
-from voice.models import ENDED
+from voice.calls.models import ENDED
 
 CODE = "483920"
 NUMBER = "+14155550123"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.voices import (
+from voice.speech.voices import (
     BASIC_VOICES,
     FEMALE,
     MALE,

@@ -13,9 +13,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from voice.clock import utcnow
-from voice.db import make_engine
-from voice.retention import Retention
-from voice.work import (
+from voice.queue.work import (
     DONE,
     FAILED,
     IDLE,
@@ -27,7 +25,9 @@ from voice.work import (
     RetryLater,
     WorkQueue,
 )
-from voice.workers import OUR_SIDE, Policy, Pool, Registry, Workers
+from voice.queue.workers import OUR_SIDE, Policy, Pool, Registry, Workers
+from voice.retention import Retention
+from voice.store.db import make_engine
 
 
 @pytest.fixture

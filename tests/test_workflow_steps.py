@@ -127,7 +127,7 @@ def test_a_step_waiting_across_a_restart_is_completed_by_the_next_process(settin
     with second.extensions["voicebridge"]["engine"].connect() as conn:
         from sqlalchemy import select
 
-        from voice.schema import workflow_steps
+        from voice.store.schema import workflow_steps
 
         row = conn.execute(select(workflow_steps)).mappings().one()
     assert row["completed_at"] is not None and row["token"] == ""  # the step's token is gone once used

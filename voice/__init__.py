@@ -1,5 +1,5 @@
-"""The call domain: settings, phone numbers, the Plivo REST client, the store,
-the lifecycle of a call, alerts and their escalation, and scheduled jobs.
+"""The call domain: every call placed, voice codes, alerts, and the store and work queue beneath them.
 
-This package knows nothing of Flask or Slack; `bot/` and `answer_server/` use it.
+It knows nothing of Flask or Slack and imports neither `bot` nor `answer_server`, which use it.
+Its packages use each other one way only (the table: tests/test_layering.py).
 """

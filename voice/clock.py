@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 #: While a callback kept through a database outage is applied, the moment it arrived
-#: (answer_server/callback_journal.py): a call ended when Plivo said so, not when the database came back.
+#: (answer_server/plivo/journal.py): a call ended when Plivo said so, not when the database came back.
 _arrived: ContextVar[datetime | None] = ContextVar("voice_arrived_at", default=None)
 
 

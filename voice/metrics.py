@@ -7,23 +7,13 @@ error) and read by GET /metrics or METRICS_PORT (answer_server/metrics.py).
 multiprocess mode at one directory (PROMETHEUS_MULTIPROC_DIR) before any of
 them starts, so a scrape of any process sees the sum of all
 (https://prometheus.github.io/client_python/multiprocess/). What lives in the
-database (the work queue's depth and oldest item) is read at scrape time.
+database (the work queue's depth and oldest item) is read at scrape time, by
+voice/queue/depth.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Callable, Iterator
-
 from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-
-from voice.clock import as_utc, utcnow
-from voice.db import reading
-from voice.schema import work_items
-from voice.work import PENDING, RUNNING
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -48,33 +38,3 @@ REFUSALS = Counter("voicebridge_refusals_total", "Requests refused before any ca
 
 def status_label(status: int | None) -> str:
     return str(status) if status else "network"
-
-
-class QueueCollector:
-    """The work queue as the database holds it, read at each scrape: items due and not yet taken,
-    items running, and the age of the oldest due item (work that waits means trouble)."""
-
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow):
-        self.engine = engine
-        self.clock = clock
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = self.clock()
-        due = (work_items.c.state == PENDING) & (work_items.c.due_at <= now)
-        with reading(self.engine) as conn:
-            waiting = conn.execute(select(work_items.c.kind, func.count()).where(due)
-                                   .group_by(work_items.c.kind)).all()
-            running = conn.execute(select(work_items.c.kind, func.count()).where(work_items.c.state == RUNNING)
-                                   .group_by(work_items.c.kind)).all()
-            oldest = conn.execute(select(func.min(work_items.c.due_at)).where(due)).scalar()
-        depth = GaugeMetricFamily("voicebridge_work_queue_depth", "Work items due and waiting for a worker",
-                                  labels=["kind"])
-        for kind, count in waiting:
-            depth.add_metric([kind], count)
-        busy = GaugeMetricFamily("voicebridge_work_running", "Work items being done now", labels=["kind"])
-        for kind, count in running:
-            busy.add_metric([kind], count)
-        age = GaugeMetricFamily("voicebridge_work_oldest_due_seconds",
-                                "How long the oldest due work item has waited (0: none)")
-        age.add_metric([], max(0.0, (now - as_utc(oldest)).total_seconds()) if oldest is not None else 0.0)
-        yield from (depth, busy, age)

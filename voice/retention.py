@@ -33,10 +33,11 @@ from typing import Callable
 from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.engine import Engine
 
-from voice.alert_models import ACTIVE
-from voice.db import transaction
-from voice.models import REPLY_URL_LIFETIME, REPLY_URL_USES
-from voice.schema import (
+from voice.alerts.models import ACTIVE
+from voice.calls.models import REPLY_URL_LIFETIME, REPLY_URL_USES
+from voice.queue.work import DONE, FAILED, IDLE
+from voice.store.db import transaction
+from voice.store.schema import (
     alert_numbers,
     alerts,
     legs,
@@ -46,7 +47,6 @@ from voice.schema import (
     work_items,
     workflow_steps,
 )
-from voice.work import DONE, FAILED, IDLE
 
 log = logging.getLogger(__name__)
 

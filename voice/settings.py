@@ -20,13 +20,13 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from voice.policy import (
+from voice.calls.policy import (
     DEFAULT_NUMBER_TYPES,
     INTERNATIONAL_NETWORKS,
     NAMED_TYPES,
     NEVER_TYPES,
 )
-from voice.voices import BASIC_VOICES, polly_voice, unaccented
+from voice.speech.voices import BASIC_VOICES, polly_voice, unaccented
 
 DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
 DEFAULT_JOURNAL_DIR = "voicebridge-journal"
@@ -151,7 +151,7 @@ class Settings:
     allowed_countries: frozenset[str] | None = None
     #: Country calling codes of the international networks calls may go to (+881: satellite phones…).
     allowed_networks: frozenset[int] = frozenset()
-    #: Number types calls may go to (voice/policy.py's NAMED_TYPES).
+    #: Number types calls may go to (voice/calls/policy.py's NAMED_TYPES).
     allowed_number_types: frozenset[str] = DEFAULT_NUMBER_TYPES
     #: Region for profile numbers without a country code ("415 555 0123"); None
     #: accepts only international ones.
@@ -200,7 +200,7 @@ class Settings:
     allowed_slack_teams: frozenset[str] = frozenset()
     #: Days calls, codes, alerts and refusals are kept before the hourly housekeeping deletes them.
     retention_days: int = 30
-    #: Where callbacks that arrive while the database is out are kept (answer_server/callback_journal.py).
+    #: Where callbacks that arrive while the database is out are kept (answer_server/plivo/journal.py).
     callback_journal_dir: str = DEFAULT_JOURNAL_DIR
 
     @property
@@ -553,7 +553,7 @@ def _check_on_off(value: str) -> str | None:
 
 
 def _check_voice(value: str) -> str | None:
-    # Only voices Plivo has (voice/voices.py): any other name fails every call.
+    # Only voices Plivo has (voice/speech/voices.py): any other name fails every call.
     if value in BASIC_VOICES or polly_voice(unaccented(value)):
         return None
     return f"must be WOMAN, MAN or an Amazon Polly voice Plivo offers, such as Polly.Joanna ({value} is not one)"

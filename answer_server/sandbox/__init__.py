@@ -2,6 +2,8 @@
 
 Runs the real application; only Slack and Plivo are replaced, by stand-ins in
 this package served under /sandbox/… (which exist only in sandbox mode).
+
+Uses: answer_server.app, answer_server.plivo, voice.
 """
 
 from answer_server.sandbox.app import create_sandbox_app

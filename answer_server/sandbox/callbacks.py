@@ -15,8 +15,8 @@ from urllib.parse import urldefrag
 
 import requests
 
+from answer_server.plivo.signature import compute_signature
 from answer_server.sandbox.sim_call import BILL_RATE, Ending, SimCall, plivo_time
-from voice.signature import compute_signature
 
 TIMEOUT = (2.0, 15.0)  # (connect, read) seconds; Plivo's own defaults are 2 s and 40 s
 

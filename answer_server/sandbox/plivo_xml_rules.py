@@ -5,7 +5,7 @@ come from Plivo's element pages (https://www.plivo.com/docs/voice/xml/overview,
 .../xml/speak, .../xml/getdigits…): the root is <Response>, names are
 case-sensitive, each element allows certain attributes and children, a <Speak>
 holds at most 3000 characters and a document at most 100 KB, and its voice
-speaks its language (voice/voices.py, the table plivo-java checks pairs against:
+speaks its language (voice/speech/voices.py, the table plivo-java checks pairs against:
 https://github.com/plivo/plivo-java/blob/master/src/main/java/com/plivo/api/util/Utils.java).
 A document with any problem ends a real call with cause 8011 (8012 for an action).
 """
@@ -16,7 +16,7 @@ import re
 from typing import Callable
 from xml.etree import ElementTree as ET
 
-from voice.voices import (
+from voice.speech.voices import (
     DEFAULT_LANGUAGE,
     DEFAULT_VOICE,
     is_voice,

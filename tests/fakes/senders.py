@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from voice.signature import compute_signature
+from answer_server.plivo.signature import compute_signature
 
 
 @dataclass(frozen=True)

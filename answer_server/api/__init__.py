@@ -1,0 +1,4 @@
+"""The HTTP API for apps (/api/v1): its routes, its requests and answers, and its OpenAPI description.
+
+Uses: voice.
+"""
