@@ -59,7 +59,9 @@ def voice_code_call(client, slack, plivo_api, fake_slack) -> dict:
 
 
 def last_text(fake_slack) -> str:
-    return fake_slack.messages(CHANNEL)[0].text or ""
+    """The status message's text; "" while it is not posted yet (its post waits on the channel's pace)."""
+    posted = fake_slack.messages(CHANNEL)
+    return (posted[0].text or "") if posted else ""
 
 
 # -- voice codes -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ thread then blocks reading the headers and the body: forty clients sending a hea
 few seconds (slowloris), or dripping a body, hold every thread of every process, and Slack's
 acknowledgements and Plivo's webhooks wait behind them. Here the worker's event loop, which
 already watches every idle connection, also reads the requests, without blocking and within
-the bounds of answer_server/request_limits.py: the request line and headers within
+the bounds of answer_server/http/request_limits.py: the request line and headers within
 MAX_HEAD_BYTES (else 431), the whole within REQUEST_SECONDS of its first byte (else 408), and
 of the body at most MAX_BODY_BYTES + 1 bytes: a larger one is not read, and the application
 refuses it (413) from its Content-Length, or from the bytes past the cap of a chunked body.

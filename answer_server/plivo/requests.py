@@ -41,7 +41,7 @@ class Replays:
     """Plivo's requests seen before, by their V3 nonce (X-Plivo-Signature-V3-Nonce): Plivo makes a new one
     for every request it sends, so a signed request that comes again is a copy, sent by whoever captured it.
     Each nonce is kept for as long as the call it belongs to can last, across processes and instances (the
-    database: voice/once.py).
+    database: voice/store/once.py).
     https://docs.plivo.com/docs/voice/xml/request/validation"""
 
     def __init__(self, used: UsedOnce, keep: timedelta):
@@ -56,7 +56,7 @@ class Replays:
                 raise
             # Without the database nothing a replay would want (a code, an alert's text) can be read either;
             # the request goes on, and whatever it meets is what a database outage does to any callback
-            # (a live call is held until the database is back: answer_server/webhooks.py). The insert runs on
+            # (a live call is held until the database is back: answer_server/plivo/webhooks.py). The insert runs on
             # the driver's own cursor, whose errors SQLAlchemy does not wrap: is_outage knows both.
             log.warning("could not record a Plivo request's nonce (%s); served without the replay check",
                         type(error).__name__)
