@@ -53,7 +53,7 @@ def parse(body: Any) -> Event | Rejected:
         problems.append(Problem("truncatedAlerts", "must be a whole number, 0 or more"))
     alerts = [_alert(item, f"alerts[{index}].", problems)
               for index, item in enumerate(fields.objects(body, "alerts", "", problems))]
-    if "alerts" not in body:
+    if body.get("alerts") is None:
         problems.append(Problem("alerts", "is missing"))
     if problems:
         return Rejected(400, tuple(problems))
@@ -135,7 +135,7 @@ def _details(common_annotations: dict[str, str], alerts: list[_Alert], truncated
         status = "firing" if alert.action is Action.TRIGGER else "resolved"
         lines.append(" ".join(part for part in (f"[{status}]", fields.one_line(said, 300),
                                                 f"({fields.one_line(labels, 500)})" if labels else "") if part))
-    unlisted = len(alerts) - _LISTED + truncated
+    unlisted = max(0, len(alerts) - _LISTED) + truncated
     if unlisted > 0:
         lines.append(f"… and {unlisted} more alerts")
     return "\n".join(lines)

@@ -76,7 +76,7 @@ class Problem:
     message: str
 
     def line(self) -> str:
-        return f"{self.field} {self.message}" if self.field else self.message
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 @dataclass(frozen=True)
