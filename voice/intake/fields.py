@@ -108,9 +108,9 @@ def one_line(text: str, max_chars: int) -> str:
 
 def block(text: str, max_bytes: int = DETAILS_MAX_BYTES) -> str:
     """`text` printable, its lines kept, cut to `max_bytes` of UTF-8 (ending in "…" when cut)."""
-    kept = _NEWLINES.sub("\n", printable(text[:max_bytes])).strip()
+    kept = _NEWLINES.sub("\n", printable(text[: max_bytes + 1])).strip()
     encoded = kept.encode("utf-8")
-    if len(encoded) <= max_bytes:
+    if len(encoded) <= max_bytes and len(text) <= max_bytes:
         return kept
     return encoded[: max_bytes - 3].decode("utf-8", "ignore").rstrip() + "…"
 
