@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from voice.intake import fields
-from voice.intake.decoding import type_name
+from voice.intake.decoding import not_an_object
 from voice.intake.models import (
     SENDER_REF_MAX,
     SEVERITY_MAX,
@@ -37,7 +37,7 @@ _GRAFANA_LINKS = (("dashboardURL", "Dashboard"), ("panelURL", "Panel"), ("silenc
 def parse(body: Any) -> Event | Rejected:
     """The event one webhook request means, or a 400 listing every problem of the body."""
     if not isinstance(body, dict):
-        return Rejected(400, (Problem("", f"the body must be a JSON object, not {type_name(body)}"),))
+        return not_an_object(body)
     problems: list[Problem] = []
     version = fields.string(body, "version", "", problems, required=True)
     if version is not None and version not in VERSIONS:

@@ -28,10 +28,15 @@ def decode_json(body: bytes) -> dict[str, Any] | Rejected:
         where = f" at line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
         return rejected(400, Problem("", f"the body is not valid JSON{where}"))
     if not isinstance(value, dict):
-        return rejected(400, Problem("", f"the body must be a JSON object, not {type_name(value)}"))
+        return not_an_object(value)
     if too_deep(value, DEPTH_MAX):
         return rejected(400, Problem("", f"the body is nested deeper than {DEPTH_MAX} levels"))
     return value
+
+
+def not_an_object(value: Any) -> Rejected:
+    """The 400 for a body that is JSON but not an object (each parser's first check)."""
+    return rejected(400, Problem("", f"the body must be a JSON object, not {type_name(value)}"))
 
 
 def too_deep(value: Any, limit: int) -> bool:

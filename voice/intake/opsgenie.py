@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from voice.intake import fields
-from voice.intake.decoding import type_name
+from voice.intake.decoding import not_an_object
 from voice.intake.models import SUMMARY_MAX, Action, Event, Problem, Rejected
 from voice.intake.severity import phones_by_default
 
@@ -33,7 +33,7 @@ NOT_PROCESSABLE = "Request body is not processable. Please check the errors."
 def parse_create(body: Any) -> Event | Rejected:
     """`POST /v2/alerts`: the event a create means, or a 422 as Opsgenie gives it."""
     if not isinstance(body, dict):
-        return Rejected(400, (Problem("", f"the body must be a JSON object, not {type_name(body)}"),))
+        return not_an_object(body)
     problems: list[Problem] = []
     message = fields.string(body, "message", "", problems)
     if message is None or not fields.one_line(message, SUMMARY_MAX):
@@ -75,7 +75,7 @@ def parse_action(action: str, identifier: str, identifier_type: str | None, body
     `?identifierType=` (Opsgenie's default: id); `body` may be None (an empty body)."""
     body = {} if body is None else body
     if not isinstance(body, dict):
-        return Rejected(400, (Problem("", f"the body must be a JSON object, not {type_name(body)}"),))
+        return not_an_object(body)
     if action not in ACTIONS:
         return Rejected(404, (Problem("", "no such action; use close, acknowledge, message or description"),))
     problems: list[Problem] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from voice.intake import fields
-from voice.intake.decoding import type_name
+from voice.intake.decoding import not_an_object, type_name
 from voice.intake.models import SUMMARY_MAX, Action, Event, Link, Problem, Rejected
 from voice.intake.severity import phones_by_default
 
@@ -23,7 +23,7 @@ KEY_MAX = 255
 def parse(body: Any) -> Event | Rejected:
     """The event an enqueue means, or a 400 listing every problem of the body."""
     if not isinstance(body, dict):
-        return Rejected(400, (Problem("", f"the body must be a JSON object, not {type_name(body)}"),))
+        return not_an_object(body)
     problems: list[Problem] = []
     action_name = fields.string(body, "event_action", "", problems, required=True)
     action = ACTIONS.get(action_name) if action_name is not None else None
