@@ -32,6 +32,7 @@ MAY_USE: dict[str, set[str]] = {
     "voice.log_context": set(),
     "voice.metrics": set(),
     "voice.speech": set(),
+    "voice.intake": {"voice.speech"},
     "voice.store": {"voice.clock"},
     "voice.queue": {"voice.store"} | VOICE_BASE,
     "voice.calls": {"voice.store", "voice.queue"} | VOICE_BASE,
