@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from yaml import MappingNode, Node, SequenceNode
+from yaml import Node
 
 from voice.routing.models import SEVERITIES, IntegrationDef, token_digest
 from voice.routing.nodes import (
     Problems,
     entries,
+    is_list,
+    is_mapping,
     is_null,
     kind_of,
     shown,
@@ -46,7 +48,7 @@ _SEVERITY = {severity.lower(): severity for severity in SEVERITIES}
 def read_integrations(node: Node, problems: Problems, environ: Mapping[str, str]) -> tuple[IntegrationDef, ...]:
     if is_null(node):
         return ()
-    if not isinstance(node, SequenceNode):
+    if not is_list(node):
         problems.add(node, "integrations", f"must be a list of integrations (each starting with “- name:”), "
                                            f"not {kind_of(node)}")
         return ()
@@ -61,7 +63,7 @@ def read_integrations(node: Node, problems: Problems, environ: Mapping[str, str]
 
 def integration(node: Node, where: str, problems: Problems, environ: Mapping[str, str]) -> IntegrationDef | None:
     """One integration, or None with its problems added."""
-    if not isinstance(node, MappingNode):
+    if not is_mapping(node):
         problems.add(node, where, f"must be a mapping of {', '.join(KEYS)}, not {kind_of(node)}")
         return None
     before = len(problems.found)
@@ -175,7 +177,7 @@ def _env_problem(name: str, environ: Mapping[str, str]) -> str | None:
 
 
 def _phone(node: Node, where: str, problems: Problems) -> tuple[str, ...] | None:
-    if not isinstance(node, SequenceNode):
+    if not is_list(node):
         problems.add(node, where, f"must be a list of severities, e.g. [critical, P1] ([] for none), "
                                   f"not {kind_of(node)}")
         return None

@@ -10,11 +10,18 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 import yaml
-from yaml import MappingNode, Node
+from yaml import Node
 
 from voice.routing.integrations import read_integrations
 from voice.routing.models import Routing, RoutingProblems
-from voice.routing.nodes import Problems, entries, is_null, kind_of, unknown_keys
+from voice.routing.nodes import (
+    Problems,
+    entries,
+    is_mapping,
+    is_null,
+    kind_of,
+    unknown_keys,
+)
 
 #: Far above any real file; a bigger one is a mistake (or an attack) rather than routing.
 MAX_BYTES = 1024 * 1024
@@ -50,7 +57,7 @@ def parse_routing(content: str, environ: Mapping[str, str]) -> Routing | Routing
         return RoutingProblems(problems.lines)
     values: dict[str, object] = {}
     if not is_null(root):
-        if not isinstance(root, MappingNode):
+        if not is_mapping(root):
             problems.add(root, "", f"the file must be a mapping of sections ({', '.join(SECTIONS)}), "
                                    f"not {kind_of(root)}")
         else:

@@ -44,6 +44,11 @@ class IntegrationDef:
 class Routing:
     integrations: tuple[IntegrationDef, ...] = ()
 
+    def described(self) -> str:
+        """"2 integrations", for the log."""
+        count = len(self.integrations)
+        return f"{count} integration" + ("" if count == 1 else "s")
+
     def by_token(self, token: str) -> IntegrationDef | None:
         """The integration whose token this is, if any."""
         digest = token_digest(token)

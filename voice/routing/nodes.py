@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from yaml import MappingNode, Node, ScalarNode, SequenceNode
 
 STR = "tag:yaml.org,2002:str"
+SEQ = "tag:yaml.org,2002:seq"
+MAP = "tag:yaml.org,2002:map"
 NULL = "tag:yaml.org,2002:null"
 _READ_AS = {"tag:yaml.org,2002:bool": "true or false", "tag:yaml.org,2002:int": "a number",
             "tag:yaml.org,2002:float": "a number", "tag:yaml.org,2002:timestamp": "a date"}
@@ -49,11 +51,22 @@ def shown(value: str) -> str:
     return json.dumps(cut, ensure_ascii=not cut.isprintable())
 
 
+def is_mapping(node: Node) -> bool:
+    """A plain mapping: one with a tag of its own (`!!python/object:…`) is not one we read."""
+    return isinstance(node, MappingNode) and node.tag == MAP
+
+
+def is_list(node: Node) -> bool:
+    return isinstance(node, SequenceNode) and node.tag == SEQ
+
+
 def kind_of(node: Node) -> str:
-    if isinstance(node, MappingNode):
+    if is_mapping(node):
         return "a mapping"
-    if isinstance(node, SequenceNode):
+    if is_list(node):
         return "a list"
+    if not isinstance(node, ScalarNode):
+        return f"a value tagged {shown(node.tag)}"
     if node.tag == NULL:
         return "empty"
     if node.tag == STR:

@@ -30,6 +30,9 @@ _USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 _GROUP = re.compile(r"S[A-Z0-9]{2,20}")
 # E.164: + and at most 15 digits, written together (a space would start another recipient).
 _NUMBER = re.compile(r"\+[0-9]{1,15}")
+# <@U123>, <@U123|ana>, <!subteam^S123|@oncall>: what a mention looks like in Slack's own text.
+_MENTION = re.compile(r"<[@!](?:subteam\^)?([A-Z0-9]+)(?:\|[^<>]*)?>")
+_SPACED_NUMBER = re.compile(r"\+[0-9]{1,4}(?:[ .()\-]+[0-9]+)+")
 _DIGITS = re.compile(r"[0-9]+")
 _LANG = re.compile(r"lang=(.*)", re.IGNORECASE)
 
@@ -44,6 +47,8 @@ def parse_call(text: str) -> Chain | list[str]:
     """The chain `text` writes, or every problem with it (messages without location)."""
     if len(text) > MAX_CHARS:
         return [f"is {len(text)} characters long; at most {MAX_CHARS}"]
+    if written := _miswritten(text):
+        return written
     links = [[token for token in _GAP.split(link) if token] for link in text.split(">")]
     problems: list[str] = []
     langs = [token for link in links for token in link if _LANG.fullmatch(token)]
@@ -67,6 +72,16 @@ def parse_call(text: str) -> Chain | list[str]:
     if count > MAX_RECIPIENTS:
         problems.append(f"names {count} recipients; at most {MAX_RECIPIENTS}")
     return problems if problems else Chain(stages, lang)
+
+
+def _miswritten(text: str) -> list[str]:
+    """Slack mentions and numbers with spaces: they would be split apart (at `>`, at spaces), so they are
+    told first, each as a whole."""
+    problems = [f"{shown(match[0])} is a Slack mention; write the bare ID ({match[1]})"
+                for match in _MENTION.finditer(text)]
+    problems += [f"{shown(match[0])}: write a number without spaces, dashes or dots "
+                 f"(+{re.sub('[^0-9]', '', match[0])})" for match in _SPACED_NUMBER.finditer(text)]
+    return problems[:MAX_NAMED]
 
 
 def recipient(token: str) -> RecipientRef | str:
