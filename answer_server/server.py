@@ -91,7 +91,7 @@ class WebServer(BaseApplication):
         """On SIGHUP, in gunicorn's master: whether to go on with its reload (the file was good, or there is none)."""
         if self._read_routing is None or not self._settings.routing_file:
             return True
-        loaded = self._read_routing()
+        loaded = _read(self._read_routing, self._settings.routing_file)
         if not routing_taken(loaded, self._settings.routing_file, self._settings.routing):
             return False
         self._settings = replace(self._settings, routing=loaded)  # what the new web processes are built from
@@ -153,6 +153,14 @@ def routing_taken(loaded: Routing | RoutingProblems, path: str, previous: Routin
         return False
     log.info("routing: %s from %s%s", loaded.described(), path, where)
     return True
+
+
+def _read(read_routing: RoutingReader, path: str) -> Routing | RoutingProblems:
+    try:
+        return read_routing()
+    except Exception as error:  # noqa: BLE001 - a SIGHUP must never stop the server: a file we fail on is refused
+        # No traceback: what it shows could hold the file's text.
+        return RoutingProblems((f"ROUTING_FILE: {path} could not be read ({type(error).__name__})",))
 
 
 class WorkerProcess:
@@ -272,6 +280,6 @@ def _reread_routing(services, read_routing: RoutingReader | None) -> None:
     if read_routing is None or not path:
         log.info("SIGHUP: no ROUTING_FILE to read again")
         return
-    loaded = read_routing()
+    loaded = _read(read_routing, path)
     if routing_taken(loaded, path, services.routing.current(), " (worker process)"):
         services.routing.replace(loaded)

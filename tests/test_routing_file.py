@@ -16,6 +16,9 @@ from dataclasses import replace
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.conftest import running_app
 from tests.server_process import bare_env, free_port, settings_env
@@ -462,3 +465,21 @@ def test_the_app_reaches_the_routing_its_settings_hold(settings, plivo_api):
     app = running_app(replace(settings, routing=routing))
     holder = app.extensions["voicebridge"]["services"].routing
     assert holder.current() is routing and holder.current().by_token(TOKEN).name == "backend-prod"
+
+
+KEYS = st.sampled_from(["name", "token_env", "token_sha256", "token", "channel", "call", "lang", "phone", "<<",
+                        "integrations", "? ", "- ", "-", "&a", "*a", "!!binary", "!!python/none", "{", "[", "'", '"'])
+VALUES = st.sampled_from(["backend-prod", "BACKEND_PROD_TOKEN", "SHORT_TOKEN", "C0123ABCD", "U0LEAD > +14155550100",
+                          "[P1, critical]", "[]", "~", "no", "12", "lang=es", "<@U1>", "+1 415", "|", ">", "\t", "٣"])
+LINES = st.lists(st.tuples(st.integers(0, 6), KEYS, VALUES), max_size=12).map(
+    lambda lines: "".join(f"{' ' * indent}{key}: {value}\n" for indent, key, value in lines))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=200), LINES, LINES.map(lambda body: "integrations:\n  - " + body.lstrip())))
+def test_any_text_gives_routing_or_problem_lines_never_an_exception(text):
+    result = parse_routing(text, ENV)
+    assert isinstance(result, (Routing, RoutingProblems))
+    if isinstance(result, RoutingProblems):
+        assert result.lines and all(line.startswith("ROUTING_FILE") and "\n" not in line for line in result.lines)
+        assert not any(secret in line for line in result.lines for secret in ENV.values() if secret)

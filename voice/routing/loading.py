@@ -73,6 +73,9 @@ def parse_routing(content: str, environ: Mapping[str, str]) -> Routing | Routing
 def _compose(content: str, problems: Problems) -> Node | None:
     try:
         return yaml.compose(content, Loader=yaml.SafeLoader)
+    except yaml.reader.ReaderError as error:  # a character YAML does not allow (control characters…)
+        problems.at(content.count("\n", 0, error.position) + 1,
+                    f"not valid YAML: the character #x{error.character:04x} is not allowed")
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problems.at(mark.line + 1 if mark else None, f"not valid YAML: {error.problem or error.context}")

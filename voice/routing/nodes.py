@@ -33,7 +33,8 @@ class Problems:
         self.at(line_of(node), f"{where}: {message}" if where else message)
 
     def at(self, line: int | None, message: str) -> None:
-        """A problem on `line` (None: with the file as a whole)."""
+        """A problem on `line` (None: with the file as a whole), on one line whatever the message holds."""
+        message = " ".join(message.splitlines())
         self.found.append((line or 0, f"ROUTING_FILE line {line}: {message}" if line else f"ROUTING_FILE: {message}"))
 
     @property
