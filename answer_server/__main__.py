@@ -36,18 +36,32 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.sandbox:
         return run_sandbox()
-    environ = {**dotenv_values(".env"), **os.environ}  # the real environment wins
     try:
-        settings = load_settings(environ)
+        settings = load_settings(environment())
     except SettingsError as error:
         return report_problems(error)
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     command = args.command or "serve"
     if command == "migrate":
         return migrate(settings)
+    if settings.routing_file:
+        log.info("routing: %s from %s%s", settings.routing.described(), settings.routing_file,
+                 " (worker process)" if command == "worker" else "")
     if command == "worker":
         return worker(settings, parent_pid=os.getppid() if args.child else None)
     return serve(settings, with_workers=command == "serve")
+
+
+def environment() -> dict[str, str]:
+    """The variables settings are read from, ROUTING_FILE's token_env ones included."""
+    return {**dotenv_values(".env"), **os.environ}  # the real environment wins
+
+
+def routing_reader(settings: Settings):
+    """ROUTING_FILE read again, as at start-up, with the .env of the moment (SIGHUP)."""
+    from voice.routing.loading import load_routing
+
+    return lambda: load_routing(settings.routing_file, environment())
 
 
 def serve(settings: Settings, *, with_workers: bool) -> int:
@@ -82,7 +96,9 @@ def _serve(settings: Settings, *, with_workers: bool) -> int:
     log.info("VoiceBridge listening on http://%s:%s (public URL %s): %s web processes × %s threads%s",
              settings.host, settings.port, settings.public_url, settings.web_concurrency, settings.threads,
              ", and a worker process" if workers else "; no workers here")
-    WebServer(settings, lambda: create_app(settings), on_exit=workers.stop if workers else lambda: None).run()
+    WebServer(settings, create_app, on_exit=workers.stop if workers else lambda: None,
+              read_routing=routing_reader(settings),
+              on_routing=workers.reread_routing if workers else lambda: None).run()
     return 0
 
 
@@ -90,7 +106,7 @@ def worker(settings: Settings, *, parent_pid: int | None) -> int:
     from answer_server.server import run_worker
     from answer_server.services import build_services
 
-    return run_worker(build_services(settings), parent_pid=parent_pid)
+    return run_worker(build_services(settings), parent_pid=parent_pid, read_routing=routing_reader(settings))
 
 
 def migrate(settings: Settings) -> int:

@@ -52,6 +52,7 @@ from voice.queue.ratelimit import SlotLimiter
 from voice.queue.work import WorkQueue
 from voice.queue.workers import Policy, Pool, Registry, Workers
 from voice.retention import Retention
+from voice.routing.holder import RoutingHolder
 from voice.settings import Settings, derive_hash_key
 from voice.store.db import make_engine, transaction
 from voice.store.migrate import prepare_database
@@ -90,6 +91,8 @@ class Services:
     #: What may be used once (Plivo's request nonces, install links' states).
     used_once: UsedOnce
     workers: Workers
+    #: ROUTING_FILE's integrations as this process last read them well (replaced on SIGHUP).
+    routing: RoutingHolder
     clock: Callable[[], datetime]
 
     def close(self) -> None:
@@ -191,7 +194,7 @@ def build_services(
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
         bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
         slack_client=slack_client, workspaces=workspaces, installs=installs, used_once=used_once, workers=workers,
-        clock=clock,
+        routing=RoutingHolder(settings.routing), clock=clock,
     )
 
 

@@ -26,6 +26,8 @@ from voice.calls.policy import (
     NAMED_TYPES,
     NEVER_TYPES,
 )
+from voice.routing.loading import load_routing
+from voice.routing.models import Routing, RoutingProblems
 from voice.speech.voices import BASIC_VOICES, polly_voice, unaccented
 
 DEFAULT_DATABASE_URL = "sqlite:///voicebridge.sqlite3"
@@ -101,6 +103,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "then deleted (1-3650)", "30"),
     ("CALLBACK_JOURNAL_DIR", "directory, on local disk, where Plivo's callbacks that arrive while the database is "
      "out are kept until it is back (one file per process, only while needed)", DEFAULT_JOURNAL_DIR),
+    ("ROUTING_FILE", "YAML file of the integrations through which monitoring (Alertmanager, Grafana, Opsgenie- and "
+     "PagerDuty-shaped clients) raises alerts; read at start-up and again on SIGHUP", ""),
 )
 #: Variables required only in one mode: when they may be left out.
 REQUIRED_UNLESS = {"SLACK_BOT_TOKEN": "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set"}
@@ -202,6 +206,10 @@ class Settings:
     retention_days: int = 30
     #: Where callbacks that arrive while the database is out are kept (answer_server/plivo/journal.py).
     callback_journal_dir: str = DEFAULT_JOURNAL_DIR
+    #: ROUTING_FILE's path ("": none), and the integrations it held when these settings were loaded
+    #: (a running server sees the file it last read well through services' RoutingHolder).
+    routing_file: str = ""
+    routing: Routing = Routing()
 
     @property
     def installs(self) -> bool:
@@ -278,6 +286,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             if problem:
                 problems.append(f"{name} {problem}")
     problems += _slack_mode_problems(values)
+    routing = load_routing(values["ROUTING_FILE"], environ) if values["ROUTING_FILE"] else Routing()
+    if isinstance(routing, RoutingProblems):
+        problems += routing.lines  # each says ROUTING_FILE and the line
     if problems:
         raise SettingsError(problems)
 
@@ -328,6 +339,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         metrics_port=int(values["METRICS_PORT"] or 0),
         retention_days=int(values["RETENTION_DAYS"]),
         callback_journal_dir=values["CALLBACK_JOURNAL_DIR"],
+        routing_file=values["ROUTING_FILE"],
+        routing=routing,
     )
 
 
