@@ -41,7 +41,7 @@ MAY_USE: dict[str, set[str]] = {
     "voice.alerts": {"voice.store", "voice.queue", "voice.calls", "voice.speech", "voice.workflows"} | VOICE_BASE,
     "voice.testcall": {"voice.store", "voice.queue", "voice.calls", "voice.speech"} | VOICE_BASE,
     "voice.retention": {"voice.store", "voice.queue", "voice.calls", "voice.alerts"} | VOICE_BASE,
-    "voice.routing": {"voice.calls", "voice.speech"},
+    "voice.routing": {"voice.calls", "voice.intake", "voice.speech"},
     "voice.settings": {"voice.calls", "voice.routing", "voice.speech"},
     # bot: the Slack side, over voice.
     "bot.__init__": set(),

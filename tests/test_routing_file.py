@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import running_app
 from tests.server_process import bare_env, free_port, settings_env
+from voice.intake.credentials import token_digest
 from voice.routing.holder import RoutingHolder
 from voice.routing.loading import MAX_BYTES, load_routing, parse_routing
 from voice.routing.models import (
@@ -29,7 +30,6 @@ from voice.routing.models import (
     RecipientRef,
     Routing,
     RoutingProblems,
-    token_digest,
 )
 from voice.settings import SettingsError, load_settings
 

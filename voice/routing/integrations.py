@@ -11,7 +11,8 @@ from typing import Mapping
 
 from yaml import Node
 
-from voice.routing.models import SEVERITIES, IntegrationDef, token_digest
+from voice.intake.credentials import token_digest
+from voice.routing.models import SEVERITIES, IntegrationDef
 from voice.routing.nodes import (
     Problems,
     entries,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal
+
+from voice.intake.credentials import digests_match, token_digest
 
 USER = "user"
 GROUP = "group"
@@ -50,9 +51,9 @@ class Routing:
         return f"{count} integration" + ("" if count == 1 else "s")
 
     def by_token(self, token: str) -> IntegrationDef | None:
-        """The integration whose token this is, if any."""
+        """The integration whose token this is, if any (digests compared in constant time)."""
         digest = token_digest(token)
-        return next((found for found in self.integrations if found.token_sha256 == digest), None)
+        return next((found for found in self.integrations if digests_match(digest, found.token_sha256)), None)
 
     def named(self, name: str) -> IntegrationDef | None:
         return next((found for found in self.integrations if found.name == name), None)
@@ -63,8 +64,3 @@ class RoutingProblems:
     """Why the file cannot be used: every problem, one line each, none holding a secret."""
 
     lines: tuple[str, ...]
-
-
-def token_digest(token: str) -> str:
-    """What is kept of a token: its SHA-256, in lowercase hex."""
-    return hashlib.sha256(token.encode()).hexdigest()
