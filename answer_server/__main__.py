@@ -145,12 +145,13 @@ def run_sandbox() -> int:
     configure_logging(settings.log_level, settings.secrets(), settings.log_format)
     import waitress
 
-    from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_HEAD_BYTES
+    from answer_server.http.request_limits import MAX_ALERT_BODY_BYTES, MAX_HEAD_BYTES
 
     app = create_sandbox_app(settings, speed=speed)  # its workers run in this process, beside the stand-ins
-    # waitress reads each request whole before a thread serves it, within the same bounds as the server.
+    # waitress reads each request whole before a thread serves it, within the same bounds as the server (the
+    # largest body, monitoring's; the application holds every other route to its own).
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=SERVER_THREADS,
-                                    ident="voicebridge-sandbox", max_request_body_size=MAX_BODY_BYTES,
+                                    ident="voicebridge-sandbox", max_request_body_size=MAX_ALERT_BODY_BYTES,
                                     max_request_header_size=MAX_HEAD_BYTES)
     print(f"Sandbox console: http://127.0.0.1:{settings.port}/sandbox — no real calls are placed", flush=True)
     server.run()

@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from answer_server.api.routes import api_blueprint
 from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
+from answer_server.integrations.routes import integrations_blueprint
 from answer_server.metrics import add_metrics_route
 from answer_server.plivo.journal import CallbackJournal, Entry, JournalReplayer
 from answer_server.plivo.requests import Replays
@@ -119,6 +120,7 @@ def create_app(
     }
     app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
+    app.register_blueprint(integrations_blueprint(services.incidents, services.integrations))
     _add_health_route(app, services.engine)
     add_metrics_route(app, settings, services.engine)
     _add_error_pages(app)
@@ -256,9 +258,13 @@ def _add_health_route(app: Flask, engine: Engine) -> None:
 
 def _add_error_pages(app: Flask) -> None:
     # Plain, short answers: nothing a caller sees includes a traceback.
-    for status, text in ((404, "not found"), (405, "method not allowed"),
-                         (413, f"request body too large: at most {MAX_BODY_BYTES} bytes")):
+    for status, text in ((404, "not found"), (405, "method not allowed")):
         app.register_error_handler(status, lambda _e, s=status, t=text: Response(t + "\n", s, mimetype="text/plain"))
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        cap = request.max_content_length or MAX_BODY_BYTES  # the route's own, where it has one
+        return Response(f"request body too large: at most {cap} bytes\n", 413, mimetype="text/plain")
 
     @app.errorhandler(Exception)
     def internal_error(error):

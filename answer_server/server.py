@@ -283,3 +283,4 @@ def _reread_routing(services, read_routing: RoutingReader | None) -> None:
     loaded = _read(read_routing, path)
     if routing_taken(loaded, path, services.routing.current(), " (worker process)"):
         services.routing.replace(loaded)
+        services.integrations.sync_file(loaded.integrations, services.clock())

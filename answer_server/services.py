@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from bot.alerts.bridge import BridgeJoining
 from bot.alerts.opening import AlertOpening
 from bot.alerts.reports import AlertReports
+from bot.alerts.storms import StormReports
 from bot.codes.reports import CallReports
 from bot.delivery import Notices, PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
@@ -48,6 +49,8 @@ from voice.clock import utcnow
 from voice.codes.calls import OtpCalls, OtpFollowers
 from voice.codes.service import OtpConfig, OtpService, default_limits
 from voice.codes.store import OtpStore
+from voice.incidents.integrations import IntegrationStore
+from voice.incidents.service import IncidentService
 from voice.queue.ratelimit import SlotLimiter
 from voice.queue.work import WorkQueue
 from voice.queue.workers import Policy, Pool, Registry, Workers
@@ -93,6 +96,9 @@ class Services:
     workers: Workers
     #: ROUTING_FILE's integrations as this process last read them well (replaced on SIGHUP).
     routing: RoutingHolder
+    #: Every integration (the file's, written there when it is read, and Slack's), and their incidents.
+    integrations: IntegrationStore
+    incidents: IncidentService
     clock: Callable[[], datetime]
 
     def close(self) -> None:
@@ -166,6 +172,11 @@ def build_services(
     CallReports(messages, legs, pace=message_pace).register(registry)
     AlertReports(messages, alerts, alert_store, pace=message_pace).register(registry)
     Notices(messages).register(registry)
+    integrations = IntegrationStore(engine)
+    integrations.sync_file(settings.routing.integrations, clock())
+    incidents = IncidentService(engine, alerts, integrations, queue, call_interval=settings.integration_call_interval,
+                                clock=clock)
+    StormReports(messages, incidents, pace=message_pace).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
         workspaces.client(team_id), settings.default_region, lookups)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
@@ -194,7 +205,7 @@ def build_services(
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
         bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
         slack_client=slack_client, workspaces=workspaces, installs=installs, used_once=used_once, workers=workers,
-        routing=RoutingHolder(settings.routing), clock=clock,
+        routing=RoutingHolder(settings.routing), integrations=integrations, incidents=incidents, clock=clock,
     )
 
 

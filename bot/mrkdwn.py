@@ -74,6 +74,17 @@ def link(url: str, label: str) -> Markup:
     return Markup(f"<{url}|{escape(label)}>")
 
 
+_WEB_URL = re.compile(r"https?://[^\s<>|]{1,2040}")
+
+
+def web_link(url: str, label: str) -> Markup:
+    """<url|label> for a link a sender gave (a dashboard, a runbook): http(s) only, nothing in it that
+    would end the link early; anything else is shown as its label alone."""
+    if not _WEB_URL.fullmatch(url):
+        return Markup(escape(label))
+    return Markup(f"<{escape(url)}|{escape(label or url)}>")
+
+
 def slack_text(*parts: str) -> str:
     """Plain parts escaped, Markup parts as they are: the one way a message is put together."""
     return "".join(part if isinstance(part, Markup) else escape(part) for part in parts)

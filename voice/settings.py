@@ -89,6 +89,8 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "calls, from every workspace (0: no limit)", "5"),
     ("ALERT_LIMIT_REQUESTER_HOUR", "alerts one person may raise per hour (slash command, form or Workflow step) "
      "(0: no limit)", "30"),
+    ("INTEGRATION_CALL_INTERVAL", "seconds: one integration phones at most once in this long, across its incidents; "
+     "the incidents of a storm in between are listed in one line of its channel instead (0: no limit)", "300"),
     ("VOICE", "Plivo voice: WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna; a call in a language "
      "it does not speak gets a Polly voice that does, of the same gender where Plivo has one", "WOMAN"),
     ("ALLOWED_SLACK_USERS", "Slack user IDs who may place calls, comma-separated (empty: everyone)", ""),
@@ -186,6 +188,8 @@ class Settings:
     #: Limits on alerts people raise; 0 disables one.
     alert_limit_number_hour: int = 5
     alert_limit_requester_hour: int = 30
+    #: Seconds between two call-outs of one integration (0: no limit).
+    integration_call_interval: int = 300
     voice: str = "WOMAN"
     #: Who may place calls, and where; empty means everyone / everywhere.
     allowed_slack_users: frozenset[str] = frozenset()
@@ -269,6 +273,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("OTP_LIMIT_REQUESTER_HOUR", _int_between(0, 10000)),
         ("ALERT_LIMIT_NUMBER_HOUR", _int_between(0, 1000)),
         ("ALERT_LIMIT_REQUESTER_HOUR", _int_between(0, 10000)),
+        ("INTEGRATION_CALL_INTERVAL", _int_between(0, 86400)),
         ("VOICE", _check_voice),
         ("ALLOWED_SLACK_USERS", _check_slack_ids),
         ("ALLOWED_SLACK_CHANNELS", _check_slack_ids),
@@ -330,6 +335,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         otp_limit_requester_hour=int(values["OTP_LIMIT_REQUESTER_HOUR"]),
         alert_limit_number_hour=int(values["ALERT_LIMIT_NUMBER_HOUR"]),
         alert_limit_requester_hour=int(values["ALERT_LIMIT_REQUESTER_HOUR"]),
+        integration_call_interval=int(values["INTEGRATION_CALL_INTERVAL"]),
         voice=unaccented(values["VOICE"]),  # Polly.Céline -> Polly.Celine, as Plivo's SDKs spell it
         allowed_slack_users=_id_set(values["ALLOWED_SLACK_USERS"]),
         allowed_slack_channels=_id_set(values["ALLOWED_SLACK_CHANNELS"]),

@@ -7,7 +7,7 @@ acknowledgements and Plivo's webhooks wait behind them. Here the worker's event 
 already watches every idle connection, also reads the requests, without blocking and within
 the bounds of answer_server/http/request_limits.py: the request line and headers within
 MAX_HEAD_BYTES (else 431), the whole within REQUEST_SECONDS of its first byte (else 408), and
-of the body at most MAX_BODY_BYTES + 1 bytes: a larger one is not read, and the application
+of the body at most its path's cap (body_cap) + 1 bytes: a larger one is not read, and the application
 refuses it (413) from its Content-Length, or from the bytes past the cap of a chunked body.
 A thread is given a request only once it is in memory, and never reads from the client: a
 thread's time is the application's.
@@ -39,6 +39,7 @@ from answer_server.http.request_limits import (
     MAX_BODY_BYTES,
     MAX_HEAD_BYTES,
     REQUEST_SECONDS,
+    body_cap,
 )
 
 log = logging.getLogger(__name__)
@@ -140,9 +141,10 @@ class RequestReader:
     checks: an unsigned request is refused as such); the connection then closes.
     """
 
-    def __init__(self, cfg, peer, *, max_head: int = MAX_HEAD_BYTES, max_body: int = MAX_BODY_BYTES):
+    def __init__(self, cfg, peer, *, max_head: int = MAX_HEAD_BYTES, max_body: int | None = None):
         self._cfg, self._peer = cfg, peer
-        self._max_head, self._max_body = max_head, max_body
+        self._max_head, self._fixed_body = max_head, max_body  # None: each path's own (body_cap)
+        self._max_body = MAX_BODY_BYTES
         self.buffer = bytearray()
         self._count = 0
         self._begin()
@@ -205,6 +207,7 @@ class RequestReader:
         except Exception as error:  # gunicorn's own refusals (400, 414, 501…), answered as it answers them
             self.buffer = bytearray()
             return Ready(None, error, close=True)
+        self._max_body = self._fixed_body if self._fixed_body is not None else body_cap(head.path or "")
         if isinstance(head.body.reader, ChunkedReader):
             self._chunks = ChunkedBody(head_end, self._max_body)
         else:

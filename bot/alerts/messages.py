@@ -7,6 +7,7 @@ import json
 import re
 from datetime import datetime
 
+from bot.alerts import incidents
 from bot.messages import Act, format_duration
 from bot.mrkdwn import Markup, date, escape, escape_within, link, mention, slack_text
 from voice.alerts.models import (
@@ -14,7 +15,10 @@ from voice.alerts.models import (
     ACTIVE,
     CANCELLED,
     EXHAUSTED,
+    POSTED,
+    RESOLVED,
     VIA_PHONE,
+    VIA_SOURCE,
     AlertRecord,
     AlertView,
     Skipped,
@@ -122,10 +126,16 @@ def alert_blocks(view: AlertView) -> list[dict]:
         _section(slack_text(":rotating_light: *Alert* from ", _raised_by(alert)) + "\n"
                  + _quote(alert.message)),
     ]
+    facts = incidents.facts_line(alert.incident) if alert.incident else ""
+    if facts:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": facts}]})
     if alert.source_link:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(
             "About ", link(alert.source_link, "this message"))}]})
     blocks.append(_section(slack_text(_status(alert))))
+    closed = incidents.closed_line(alert)
+    if closed:
+        blocks.append(_section(closed))
     blocks += [_section(chunk) for chunk in _chunks(_recipient_lines(view))]
     if alert.bridge_room:
         blocks.append(_section(_bridge_text(view)))
@@ -184,6 +194,12 @@ def _status(alert: AlertRecord) -> Markup:
     if alert.status == CANCELLED:
         return Markup(slack_text(":heavy_multiplication_x: *Cancelled* by ", _person(alert.resolved_by),
                                  f" in Slack after {after}. Every call was stopped."))
+    if alert.status == RESOLVED:
+        return Markup(slack_text(":white_check_mark: Resolved by ", _who(alert), f" after {after}, before anyone "
+                                 "acknowledged. Every call was stopped."))
+    if alert.status == POSTED:
+        return Markup(slack_text(":information_source: Not phoned: this integration does not phone for severity ",
+                                 (alert.incident.severity or "none") if alert.incident else "none", "."))
     if alert.status == EXHAUSTED:
         rounds = f"{alert.rounds} round{'s' if alert.rounds != 1 else ''}"
         return Markup(slack_text(f":warning: *Nobody acknowledged* after {rounds} of calls. ",
@@ -196,7 +212,10 @@ def _status(alert: AlertRecord) -> Markup:
 
 
 def _raised_by(alert: AlertRecord) -> str:
-    """Who raised the alert: a mention, or "a Slack workflow" for a Workflow Builder step asked by nobody."""
+    """Who raised the alert: a mention, its integration (monitoring), or "a Slack workflow" for a Workflow
+    Builder step asked by nobody."""
+    if alert.incident:
+        return incidents.raised_by(alert)
     return mention(alert.requester.user_id) if alert.requester.user_id else "a Slack workflow"
 
 
@@ -205,6 +224,8 @@ def _person(user_id: str | None) -> str:
 
 
 def _who(alert: AlertRecord) -> str:
+    if alert.resolved_via == VIA_SOURCE:
+        return alert.resolved_name or "the source"
     if alert.resolved_by:
         return mention(alert.resolved_by)
     if alert.resolved_number:
@@ -213,6 +234,8 @@ def _who(alert: AlertRecord) -> str:
 
 
 def _how(alert: AlertRecord) -> str:
+    if alert.resolved_via == VIA_SOURCE:
+        return "at the source"
     return "by phone" if alert.resolved_via == VIA_PHONE else "in Slack"
 
 

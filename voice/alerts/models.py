@@ -15,9 +15,14 @@ ACTIVE = "active"  # calls are being placed or retried
 ACKNOWLEDGED = "acknowledged"  # someone took it, by phone or in Slack
 CANCELLED = "cancelled"  # someone stopped it in Slack
 EXHAUSTED = "exhausted"  # every round ended and nobody acknowledged; still acknowledgeable in Slack
+# Only incidents from monitoring (voice/incidents):
+POSTED = "posted"  # its severity does not phone: shown in Slack, no call
+HELD = "held"  # an alert storm: no call and no message of its own; the storm's one line lists it
+RESOLVED = "resolved"  # the source resolved it before anyone acknowledged: every call was stopped
 
 VIA_PHONE = "phone"
 VIA_SLACK = "slack"
+VIA_SOURCE = "source"  # acknowledged by the monitoring source (PagerDuty's or Opsgenie's acknowledge)
 
 #: The work that brings an alert's Slack message up to date; subject: the alert's id.
 REPORT_ALERT = "report.alert"
@@ -73,6 +78,29 @@ class NewAlert:
 
 
 @dataclass(frozen=True)
+class Incident:
+    """What a monitoring source said about an alert it raised (voice/incidents), for Slack to show."""
+
+    integration: str
+    source: str  # voice.intake.models.SOURCES
+    key: str  # the source's dedup key, as given
+    severity: str | None = None
+    details: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    links: tuple[tuple[str, str], ...] = ()  # (url, text)
+    sender_ref: str | None = None
+    fired_at: datetime | None = None  # when the source says it began
+    fire_count: int = 1
+    last_fired_at: datetime | None = None
+    closed_at: datetime | None = None  # the source resolved it
+    closed_source: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
 class AlertRecord:
     id: int
     requester: Requester
@@ -111,6 +139,8 @@ class AlertRecord:
     links: int | None = None
     #: Its people still being looked up in Slack (their links wait for them); their targets come later.
     awaiting: tuple[Awaited, ...] = ()
+    #: Raised by monitoring through an integration; None for a person's alert.
+    incident: Incident | None = None
 
     def target_of(self, leg: Leg) -> Target | None:
         """The target a call of this alert rings (None for a call into the voice bridge)."""

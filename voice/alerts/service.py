@@ -26,6 +26,7 @@ from voice.alerts.models import (
     DROPPED,
     EXHAUSTED,
     REPORT_ALERT,
+    RESOLVING,
     VIA_PHONE,
     VIA_SLACK,
     AlertRecord,
@@ -353,18 +354,37 @@ class AlertService:
 
     # -- internals --------------------------------------------------------------------------------
 
+    def take_in(self, conn: Connection, alert_id: int, status: str, from_statuses: Sequence[str], **who) -> bool:
+        """Move the alert to `status` if it is in one of `from_statuses`, in the caller's transaction; if
+        it moved, every call but the acknowledging one (`resolved_leg`) stops and Slack is told."""
+        won = self.store.resolve(conn, alert_id, status=status, from_statuses=from_statuses, now=self.clock(),
+                                 **who)
+        if won:
+            # Off the caller's path: Plivo's keypress request must not wait on N hang-ups.
+            self.queue.enqueue(conn, STOP_ALL, str(alert_id), key=f"{STOP_ALL}:{alert_id}")
+            self.queue.poke(conn, REPORT_ALERT, str(alert_id))
+            poke_steps(self.queue, conn, ALERT_STEP, str(alert_id))
+        return won
+
+    def add_in(self, conn: Connection, *, requester: Requester, sender_name: str, message: str, recipients: dict,
+               status: str, incident: dict, now: datetime) -> int | None:
+        """Store an alert raised by monitoring (voice/incidents), in the caller's transaction, with this
+        service's rounds and delays; RESOLVING: its recipients are looked up, then called. None when its
+        incident is open already (another instance stored it first)."""
+        alert_id = self.store.add_request(
+            conn, requester=requester, sender_name=sender_name, channel_name=None, message=message,
+            recipients=recipients, request_id=None, rounds=self.retries + 1, retry_delay=self.retry_delay,
+            redial_delay=self.redial_delay, now=now, status=status, incident=incident)
+        if alert_id is not None and status == RESOLVING:
+            self.queue.enqueue(conn, OPEN, str(alert_id), key=f"{OPEN}:{alert_id}")
+        return alert_id
+
     def _take(self, alert_id: int, status: str, **who) -> Taking:
         """Acknowledge or cancel, if nobody did first; then every other call stops."""
         # Acknowledging after "nobody acknowledged" is still welcome; cancelling is not.
         from_statuses = (ACTIVE, EXHAUSTED) if status == ACKNOWLEDGED else (ACTIVE,)
         with transaction(self.engine) as conn:
-            won = self.store.resolve(conn, alert_id, status=status, from_statuses=from_statuses, now=self.clock(),
-                                     **who)
-            if won:
-                # Off the caller's path: Plivo's keypress request must not wait on N hang-ups.
-                self.queue.enqueue(conn, STOP_ALL, str(alert_id), key=f"{STOP_ALL}:{alert_id}")
-                self.queue.poke(conn, REPORT_ALERT, str(alert_id))
-                poke_steps(self.queue, conn, ALERT_STEP, str(alert_id))
+            won = self.take_in(conn, alert_id, status, from_statuses, **who)
         if won:
             log.info("alert %s %s %s", alert_id, status,
                      "by phone" if who.get("resolved_via") == VIA_PHONE else "in Slack")

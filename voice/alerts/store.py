@@ -22,6 +22,7 @@ from voice.alerts.models import (
     RESOLVING,
     AlertRecord,
     Awaited,
+    Incident,
     RequesterPhone,
     Skipped,
     Target,
@@ -111,15 +112,18 @@ class AlertStore:
     @staticmethod
     def add_request(conn: Connection, *, requester: Requester, sender_name: str, channel_name: str | None,
                     message: str, recipients: dict, request_id: str | None, rounds: int, retry_delay: int,
-                    now: datetime, redial_delay: int = 0, source_link: str | None = None) -> int | None:
-        """Store an alert whose recipients are still to be looked up; None if `request_id` was seen."""
+                    now: datetime, redial_delay: int = 0, source_link: str | None = None,
+                    status: str = RESOLVING, incident: dict | None = None) -> int | None:
+        """Store an alert whose recipients are still to be looked up; None if `request_id` was seen (or,
+        for an incident, its `open_key` is open already). `incident`: the incident columns, as written."""
         values = dict(
             request_id=request_id, **requester_values(requester), sender_name=sender_name,
             channel_name=channel_name, message=message, targets="[]", skipped="[]",
             recipients=json.dumps(recipients), rounds=rounds, retry_delay=retry_delay, redial_delay=redial_delay,
             source_link=source_link,
             position=-1,
-            status=RESOLVING, reply_uses=0, reported_status=None, message_digest=None, created_at=now,
+            status=status, reply_uses=0, reported_status=None, message_digest=None, created_at=now,
+            **(incident or {}),
         )
         try:
             with conn.begin_nested():
@@ -268,7 +272,22 @@ def _alert(row: RowMapping) -> AlertRecord:
         targets=tuple(Target(**target) for target in json.loads(row["targets"])),
         skipped=tuple(Skipped(**skipped) for skipped in json.loads(row["skipped"] or "[]")),
         awaiting=tuple(Awaited(**item) for item in request.get("awaiting") or ()),
+        incident=_incident(row),
     )
+
+
+def _incident(row: RowMapping) -> Incident | None:
+    if not row.get("integration"):
+        return None
+    said = json.loads(row["details"] or "{}")
+    fired_at = said.get("fired_at")
+    return Incident(
+        integration=row["integration"], source=row["source"], key=row["dedup_key"], severity=row["severity"],
+        details=said.get("details", ""), labels=tuple(tuple(pair) for pair in said.get("labels", ())),
+        links=tuple(tuple(pair) for pair in said.get("links", ())), sender_ref=said.get("sender_ref"),
+        fired_at=datetime.fromisoformat(fired_at) if fired_at else None, fire_count=row["fire_count"],
+        last_fired_at=as_utc(row["last_fired_at"]) if row["last_fired_at"] else None,
+        closed_at=as_utc(row["closed_at"]) if row["closed_at"] else None, closed_source=row["closed_source"])
 
 
 def _targets_json(targets: Sequence[Target]) -> str:

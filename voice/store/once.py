@@ -16,7 +16,7 @@ from typing import Callable
 
 from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from voice.store.db import DirectWrite, reading, transaction
 from voice.store.schema import used_once
@@ -24,6 +24,7 @@ from voice.store.schema import used_once
 # What is used once; each is its own namespace of values.
 PLIVO_NONCE = "plivo-nonce"
 INSTALL_STATE = "install-state"
+ALERT_DELIVERY = "alert-delivery"  # a monitoring source's request, by integration and body: its retries
 
 
 class UsedOnce:
@@ -50,6 +51,12 @@ class UsedOnce:
         """Forget what can no longer be used anyway; how many."""
         with transaction(self.engine) as conn:
             return conn.execute(delete(used_once).where(used_once.c.expires_at < self.clock())).rowcount
+
+
+def first_use_in(conn: Connection, kind: str, value: str, expires_at: datetime) -> bool:
+    """`first_use` in the caller's transaction: the use is recorded only if the rest of it commits."""
+    return conn.execute(_insert_statement(conn.dialect.name),
+                        {"p_digest": digest(kind, value), "p_expires_at": expires_at}).first() is not None
 
 
 def digest(kind: str, value: str) -> str:

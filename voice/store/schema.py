@@ -186,8 +186,53 @@ alerts = Table(
     # Through a response_url (5 uses), the message is sent again only when this changes.
     Column("reported_status", String(16)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # An incident from monitoring (voice/incidents): its integration and source, the key the source
+    # dedupes by (as given: senders answer with it), and while the source has not resolved it, a digest
+    # of (integration, key), unique: one open incident per key, on one instance or several.
+    Column("integration", String(40)),
+    Column("source", String(16)),
+    Column("dedup_key", Text),
+    Column("open_key", String(64)),
+    Column("severity", String(32)),
+    Column("details", Text),  # JSON: the source's details, a few labels, links, its own reference
+    Column("fire_count", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_fired_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),  # the source resolved it
+    Column("closed_source", String(16)),
     # ALERT_LIMIT_REQUESTER_HOUR counts a person's recent alerts.
     Index("ix_alerts_requester_created_at", "team_id", "requester_id", "created_at"),
+    # An alert storm lists an integration's recent incidents.
+    Index("ix_alerts_integration_created_at", "integration", "created_at"),
+    Index("uq_alerts_open_key", "open_key", unique=True),
+)
+
+#: Integrations: where monitoring's alerts come in (voice/incidents). Those of ROUTING_FILE are
+#: written here whenever it is read (`defined_in` "file"); those added in Slack live only here. Only
+#: the SHA-256 of a token is kept.
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False, unique=True),
+    Column("team_id", String(32), nullable=False, default="", server_default=""),
+    Column("channel_id", String(32), nullable=False),
+    Column("call", Text, nullable=False),  # whom it phones, as written ("S0BACKEND > U0LEAD")
+    Column("stages", Text, nullable=False),  # JSON: [[{"kind", "id", "label"}, …], …]
+    Column("lang", String(16)),
+    Column("phone", Text),  # JSON list of the severities that phone; NULL: the default
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("defined_in", String(8), nullable=False),  # "file" or "slack"
+    Column("created_by", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_alert_at", DateTime(timezone=True)),
+    # INTEGRATION_CALL_INTERVAL: when it last phoned anyone; an incident within the interval is held.
+    Column("last_call_out_at", DateTime(timezone=True)),
+    # The alert storm under way: since when, how many incidents held, and its one line in the channel.
+    Column("storm_started_at", DateTime(timezone=True)),
+    Column("storm_count", Integer, nullable=False, default=0, server_default="0"),
+    Column("storm_channel", String(32)),
+    Column("storm_ts", String(32)),
+    Column("storm_digest", String(16)),
 )
 
 #: The numbers people typed into alerts (not Slack users' profile numbers): one row per alert and
