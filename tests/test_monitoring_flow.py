@@ -277,3 +277,40 @@ def test_pagerduty_with_an_unknown_routing_key_gets_its_invalid_event(client, pl
                                                        "payload": {"summary": "x", "source": "y", "severity": "info"}})
     assert reply.status_code == 400 and reply.json["status"] == "invalid event"
     assert plivo_rest.created == []
+
+
+# -- acknowledged by phone, in Slack or at the source ------------------------------------------------------
+
+
+def test_acknowledged_by_phone_the_next_link_is_never_called_and_later_firings_phone_nobody(
+        client, plivo, plivo_rest, fake_slack):
+    post_alertmanager(client, group())
+    settle(client)
+    fake_slack.wait_for(lambda: created_to(plivo_rest, ALICE))
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    menu = alice.follow(alice.answer())
+    done = alice.press(menu, "1")
+    # Nobody raised it in person: 9 opens a call the team joins from Slack.
+    assert speech(done)[:2] == ["Acknowledged. Thank you.",
+                                "Press 9 to open a call your team can join from Slack, or hang up."]
+    bridge = alice.press(done, "9")
+    assert speech(bridge) == ["Your team can join this call from Slack. Stay on the line, or hang up."]
+    alert_message(fake_slack, "*Acknowledged* by <@U0ALICE> by phone")
+    alice.hang_up()
+    assert post_alertmanager(client, group(summary="Disk full on db-1 and db-2")).json["outcome"] == "fired again"
+    settle(client)
+    assert created_to(plivo_rest, BOB) == [] and len(created_to(plivo_rest, ALICE)) == 1
+
+
+def test_pagerdutys_acknowledge_stops_the_calls(client, plivo, plivo_rest, fake_slack):
+    event = {"routing_key": TOKEN, "dedup_key": "db-down", "event_action": "trigger",
+             "payload": {"summary": "DB down", "source": "db-1", "severity": "critical"}}
+    client.post("/pagerduty/v2/enqueue", json=event)
+    settle(client)
+    fake_slack.wait_for(lambda: created_to(plivo_rest, ALICE))
+    alice = callee(client, plivo, plivo_rest, ALICE)
+    alice.ring()
+    assert client.post("/pagerduty/v2/enqueue", json=event | {"event_action": "acknowledge"}).status_code == 202
+    settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.stopped)
+    alert_message(fake_slack, "*Acknowledged* by a PagerDuty client at the source")

@@ -29,7 +29,8 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
     say = lambda key, **fields: phrase(speech.code, key, **fields)  # noqa: E731 - one line per turn below
     match turn.turn:
         case Turn.PLAY:
-            return alert_document(alert_intro(alert.sender_name, alert.channel_name, speech), alert.message,
+            return alert_document(alert_intro(alert.sender_name, alert.channel_name, speech,
+                                              monitoring=alert.incident is not None), alert.message,
                                   urls.menu, speech)
         case Turn.MENU:
             return menu_document(urls.key, urls.silence, speech=speech, pass_on=turn.can_pass)
@@ -45,7 +46,7 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
             # "Acknowledged", then the voice bridge on offer: 9 to talk to whoever raised the alert,
             # where someone could be on it (the requester's number, or a channel to join from).
             if alert.requester_number or alert.requester.channel_id:
-                return bridge_offer_document(urls.key, alert.sender_name, speech)
+                return bridge_offer_document(urls.key, None if alert.incident else alert.sender_name, speech)
             return sentence_document(say("alert_acknowledged"), speech)
         case Turn.BRIDGE:
             return _into_bridge(turn, urls, speech)
@@ -68,9 +69,9 @@ def _into_bridge(turn: CallTurn, urls: CallUrls, speech: Speech) -> bytes:
                                    phrase(speech.code, "bridge_connecting", name=requester), speech,
                                    time_limit=BRIDGE_TIME_LIMIT)
     # Nobody to call: the channel may still join; the wait alone is bounded (voice/alerts/bridge.py, ALONE).
-    return conference_document(turn.entry.room, urls.conference,
-                               phrase(speech.code, "bridge_unreachable", name=requester), speech,
-                               time_limit=BRIDGE_TIME_LIMIT)
+    said = phrase(speech.code, "bridge_team") if turn.alert.incident else \
+        phrase(speech.code, "bridge_unreachable", name=requester)
+    return conference_document(turn.entry.room, urls.conference, said, speech, time_limit=BRIDGE_TIME_LIMIT)
 
 
 def bridge_document(turn: BridgeTurn, urls: CallUrls, voice: str) -> bytes:

@@ -92,8 +92,10 @@ def sentence_document(sentence: str, speech: Speech = ENGLISH) -> bytes:
     return _serialize(response)
 
 
-def alert_intro(sender: str, channel: str | None, speech: Speech = ENGLISH) -> str:
-    """Who sent the alert and from where, said before the message."""
+def alert_intro(sender: str, channel: str | None, speech: Speech = ENGLISH, *, monitoring: bool = False) -> str:
+    """Who sent the alert and from where, said before the message (`monitoring`: an integration sent it)."""
+    if monitoring:
+        return phrase(speech.code, "alert_from_monitoring", sender=sender)
     if channel:
         return phrase(speech.code, "alert_from_channel", sender=sender, channel=channel)
     return phrase(speech.code, "alert_from", sender=sender)
@@ -141,12 +143,15 @@ def menu_document(keys_url: str, silence_url: str, *, before: Sequence[str] = ()
     return _serialize(response)
 
 
-def bridge_offer_document(keys_url: str, requester: str, speech: Speech = ENGLISH) -> bytes:
-    """"Acknowledged", then the offer of the voice bridge: press 9 within a few seconds, or the call ends."""
+def bridge_offer_document(keys_url: str, requester: str | None, speech: Speech = ENGLISH) -> bytes:
+    """"Acknowledged", then the offer of the voice bridge: press 9 within a few seconds, or the call ends.
+    `requester` None: nobody raised it in person (monitoring): the bridge is for the team, from Slack."""
     response = ET.Element("Response")
     _speak(response, speech, phrase(speech.code, "alert_acknowledged"))
     digits = _menu_digits(response, keys_url, BRIDGE_OFFER_TIMEOUT)
-    _speak(digits, speech, phrase(speech.code, "alert_bridge_offer", name=requester))
+    offer = phrase(speech.code, "alert_bridge_offer", name=requester) if requester else \
+        phrase(speech.code, "alert_bridge_offer_team")
+    _speak(digits, speech, offer)
     _speak(response, speech, phrase(speech.code, "goodbye"))
     ET.SubElement(response, "Hangup")
     return _serialize(response)

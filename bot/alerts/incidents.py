@@ -35,10 +35,10 @@ def facts_line(incident: Incident) -> str:
     """Severity, labels, links and firings, as one context line."""
     parts: list[str] = []
     if incident.severity:
-        parts.append(slack_text("Severity ", Markup("*"), escape_within(incident.severity, 32), Markup("*")))
+        parts.append(slack_text("Severity ", Markup("*"), _shortened(incident.severity, 32), Markup("*")))
     labels = [f"{name}={value}" for name, value in incident.labels[:LABELS_SHOWN]]
     if labels:
-        parts.append(slack_text(" · ".join(escape_within(label, 120) for label in labels)))
+        parts.append(Markup(" · ".join(escape_within(label, 120) for label in labels)))
     links = [web_link(url, text or _host(url)) for url, text in incident.links[:LINKS_SHOWN]]
     if links:
         parts.append(" · ".join(links))
@@ -72,7 +72,7 @@ def storm_blocks(storm: Storm, now: datetime) -> list[dict]:
         "This integration phoned someone moments before; it phones at most once every "
         f"{_interval(storm)}, so these were not phoned. The next new incident phones from ",
         date(storm.phones_again_at, "{time_secs}", f"{storm.phones_again_at:%H:%M:%S} UTC"), ".")
-    lines = [slack_text("• ", ("~" if item.resolved else ""), escape_within(item.summary, 150),
+    lines = [slack_text("• ", ("~" if item.resolved else ""), _shortened(item.summary, 150),
                         ("~ resolved" if item.resolved else ""),
                         (f" ({item.severity})" if item.severity else "")) for item in storm.latest]
     more = storm.count - len(storm.latest)
@@ -97,6 +97,11 @@ def _minutes(storm: Storm) -> str:
 def _interval(storm: Storm) -> str:
     seconds = storm.interval
     return format_duration(seconds) if seconds < 60 or seconds % 60 else f"{seconds // 60} minutes"
+
+
+def _shortened(text: str, limit: int) -> Markup:
+    """Escaped and cut to `limit` characters, as Markup: slack_text must not escape it again."""
+    return Markup(escape_within(text, limit))
 
 
 def _host(url: str) -> str:

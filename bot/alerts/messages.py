@@ -290,7 +290,7 @@ def _bridge_text(view: AlertView) -> str:
     else:
         head = slack_text(":headphones: *Voice bridge*: ", Markup(", ".join(on)) if on else "nobody on the call yet",
                           ". Join the call to be phoned into it.")
-    if alert.requester_problem and not alert.bridge_ended_at:
+    if alert.requester_problem and not alert.bridge_ended_at and not alert.incident:
         others.append(slack_text(_raised_by(alert), " could not be called: ",
                                  _short(alert.requester_problem)))
     return "\n".join([head, *(slack_text("• ") + line for line in others)])

@@ -110,6 +110,7 @@ class IntegrationStore:
 
     @staticmethod
     def alerted(conn: Connection, integration_id: int, now: datetime) -> None:
+        """It sent something now; its row stays locked until the caller's transaction ends."""
         conn.execute(update(integrations).where(integrations.c.id == integration_id).values(last_alert_at=now))
 
     @staticmethod

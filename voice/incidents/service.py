@@ -74,6 +74,9 @@ class IncidentService:
         """Apply `event` from `integration`'s source; `delivery`: the request's body, to know its retries."""
         now = self.clock()
         with transaction(self.engine) as conn:
+            # First: the integration's row, held to the end, so its events are taken one at a time
+            # (on PostgreSQL as on SQLite) and in one lock order: no deadlock, no lost count.
+            self.integrations.alerted(conn, integration.id, now)
             found = self.store.open(conn, integration.name, event.key)
             seen = delivery is not None and not first_use_in(conn, ALERT_DELIVERY, _delivery(integration, delivery),
                                                              now + RETRY_WINDOW)
@@ -93,7 +96,6 @@ class IncidentService:
                 received = self._resolve(conn, found, event, now)
             else:
                 received = self._update(conn, found, event)
-            self.integrations.alerted(conn, integration.id, now)
         log.info("integration %s: %s %s (incident %s)", integration.name, event.action.value, received.outcome,
                  received.incident)
         return received

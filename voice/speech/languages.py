@@ -25,7 +25,7 @@ ALERT_PHRASE_KEYS = (
     "alert_from_channel", "alert_from", "alert_menu", "alert_pass_option", "alert_invalid_key", "alert_acknowledged",
     "alert_bridge_offer", "alert_taken", "alert_cancelled", "alert_passed_on", "alert_no_input", "alert_try_again",
     "alert_try_later", "someone", "number_ending", "bridge_connecting", "bridge_unreachable", "bridge_requester",
-    "bridge_joining", "bridge_alone", "test_call",
+    "bridge_joining", "bridge_alone", "test_call", "alert_from_monitoring", "alert_bridge_offer_team", "bridge_team",
 )
 
 
