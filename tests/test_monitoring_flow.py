@@ -9,6 +9,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from prometheus_client import REGISTRY
 
 from answer_server.http.request_limits import MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES
 from tests.conftest import SIGNING_SECRET
@@ -125,6 +126,8 @@ def test_alertmanagers_repeat_of_a_firing_group_wakes_nobody_again(client, plivo
 
 
 def test_a_senders_retry_of_the_same_request_is_recorded_once(client, alert_app, plivo_rest):
+    repeats = REGISTRY.get_sample_value("voicebridge_integration_events_total",
+                                        {"source": "alertmanager", "outcome": "repeated"}) or 0
     body = json.dumps(group())
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     first = client.post("/integrations/alertmanager", data=body, headers=headers)
@@ -133,6 +136,8 @@ def test_a_senders_retry_of_the_same_request_is_recorded_once(client, alert_app,
     assert retry.json["outcome"] == "repeated" and retry.json["incident"] == first.json["incident"]
     alert = alert_app.extensions["voicebridge"]["services"].alerts.get(first.json["incident"])
     assert alert.incident.fire_count == 1
+    assert REGISTRY.get_sample_value("voicebridge_integration_events_total",
+                                     {"source": "alertmanager", "outcome": "repeated"}) == repeats + 1
 
 
 def test_resolved_by_alertmanager_every_call_stops_and_the_message_says_so(client, plivo, plivo_rest, fake_slack):
@@ -314,3 +319,13 @@ def test_pagerdutys_acknowledge_stops_the_calls(client, plivo, plivo_rest, fake_
     settle(client)
     fake_slack.wait_for(lambda: plivo_rest.stopped)
     alert_message(fake_slack, "*Acknowledged* by a PagerDuty client at the source")
+
+
+def test_opsgenie_paths_it_does_not_take_answer_404_or_405_and_change_nothing(client, plivo_rest):
+    headers = {"Authorization": f"GenieKey {TOKEN}"}
+    assert client.post("/opsgenie/v2/alerts/api-latency/notes", json={"note": "x"}, headers=headers).status_code == 404
+    assert client.put("/opsgenie/v2/alerts/api-latency/close", json={}, headers=headers).status_code == 405
+    assert client.get("/opsgenie/v2/alerts", headers=headers).status_code == 405
+    assert client.post("/opsgenie/v2/heartbeats/db/ping", headers=headers).status_code == 404
+    settle(client)
+    assert plivo_rest.created == []

@@ -33,6 +33,9 @@ PLIVO_ERRORS = Counter("voicebridge_plivo_errors_total", "Failed requests to Pli
                        ["status"])
 SLACK_ERRORS = Counter("voicebridge_slack_errors_total", "Failed requests to Slack, by HTTP status or 'network'",
                        ["status"])
+INTEGRATION_EVENTS = Counter("voicebridge_integration_events_total",
+                             "Events from monitoring taken, by source and what they did (opened, fired again, "
+                             "acknowledged, resolved, updated, repeated, no open incident)", ["source", "outcome"])
 REFUSALS = Counter("voicebridge_refusals_total", "Requests refused before any call, by kind", ["kind"])
 
 

@@ -72,7 +72,8 @@ def integrations_blueprint(incidents: IncidentService, integrations: Integration
         if integration is None:
             return _opsgenie({"message": "Could not authenticate"}, 401, began)
         # Opsgenie's own methods: close and acknowledge are POSTs, message and description PUTs.
-        if (action in ("close", "acknowledge")) != (request.method == "POST"):
+        known_method = {"close": "POST", "acknowledge": "POST", "message": "PUT", "description": "PUT"}.get(action)
+        if known_method and request.method != known_method:
             return _opsgenie({"message": f"{request.method} is not used for {action}"}, 405, began)
         found = _decoded(empty_ok=True)
         event = found if isinstance(found, Rejected) else opsgenie.parse_action(

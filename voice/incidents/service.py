@@ -22,6 +22,7 @@ from typing import Callable
 
 from sqlalchemy.engine import Connection, Engine
 
+from voice import metrics
 from voice.alerts.models import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -74,31 +75,35 @@ class IncidentService:
         """Apply `event` from `integration`'s source; `delivery`: the request's body, to know its retries."""
         now = self.clock()
         with transaction(self.engine) as conn:
-            # First: the integration's row, held to the end, so its events are taken one at a time
-            # (on PostgreSQL as on SQLite) and in one lock order: no deadlock, no lost count.
-            self.integrations.alerted(conn, integration.id, now)
-            found = self.store.open(conn, integration.name, event.key)
-            seen = delivery is not None and not first_use_in(conn, ALERT_DELIVERY, _delivery(integration, delivery),
-                                                             now + RETRY_WINDOW)
-            # A trigger seen before whose incident has been resolved since is a new firing, not a retry: a
-            # page too many is better than one missed.
-            if seen and (found is not None or event.action is not Action.TRIGGER):
-                latest = found or self.store.latest(conn, integration.name, event.key)
-                return Received(models.REPEATED, event.key, latest.id if latest else None)
-            if event.action is Action.TRIGGER:
-                received = (self._again(conn, integration, found, event, now) if found
-                            else self._open(conn, integration, event, now))
-            elif found is None:
-                received = Received(models.NOT_OPEN, event.key)
-            elif event.action is Action.ACKNOWLEDGE:
-                received = self._acknowledge(conn, found, event)
-            elif event.action is Action.RESOLVE:
-                received = self._resolve(conn, found, event, now)
-            else:
-                received = self._update(conn, found, event)
+            received = self._apply(conn, integration, event, delivery, now)
         log.info("integration %s: %s %s (incident %s)", integration.name, event.action.value, received.outcome,
                  received.incident)
+        metrics.INTEGRATION_EVENTS.labels(event.source, received.outcome).inc()
         return received
+
+    def _apply(self, conn: Connection, integration: Integration, event: Event, delivery: bytes | None,
+               now: datetime) -> Received:
+        # First: the integration's row, held to the end, so its events are taken one at a time
+        # (on PostgreSQL as on SQLite) and in one lock order: no deadlock, no lost count.
+        self.integrations.alerted(conn, integration.id, now)
+        found = self.store.open(conn, integration.name, event.key)
+        seen = delivery is not None and not first_use_in(conn, ALERT_DELIVERY, _delivery(integration, delivery),
+                                                         now + RETRY_WINDOW)
+        # A trigger seen before whose incident has been resolved since is a new firing, not a retry: a
+        # page too many is better than one missed.
+        if seen and (found is not None or event.action is not Action.TRIGGER):
+            latest = found or self.store.latest(conn, integration.name, event.key)
+            return Received(models.REPEATED, event.key, latest.id if latest else None)
+        if event.action is Action.TRIGGER:
+            return (self._again(conn, integration, found, event, now) if found
+                    else self._open(conn, integration, event, now))
+        if found is None:
+            return Received(models.NOT_OPEN, event.key)
+        if event.action is Action.ACKNOWLEDGE:
+            return self._acknowledge(conn, found, event)
+        if event.action is Action.RESOLVE:
+            return self._resolve(conn, found, event, now)
+        return self._update(conn, found, event)
 
     def storm(self, integration_id: int) -> Storm | None:
         """The storm under way for the integration, with its latest incidents; None if none is."""
