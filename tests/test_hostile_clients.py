@@ -169,6 +169,22 @@ def test_a_100mb_body_to_slack_events_is_refused_before_the_client_has_sent_it(s
     assert_memory_flat(before, memory_of(server))
 
 
+@pytest.mark.parametrize("path, headers, status", [
+    ("/integrations/alertmanager", (), 401),
+    ("/integrations/alertmanager", ("Authorization: Bearer not-a-token-of-any-integration",), 401),
+    ("/opsgenie/v2/alerts", ("Authorization: GenieKey not-a-token-of-any-integration",), 401),
+    ("/pagerduty/v2/enqueue", (), 413),  # its token is in the body: the length alone refuses it
+], ids=["alertmanager-no-token", "alertmanager-unknown-token", "opsgenie-unknown-key", "pagerduty"])
+def test_a_100mb_alert_body_is_refused_before_the_client_has_sent_it(server, path, headers, status):
+    """Monitoring's routes take up to 1 MiB, and check the token (when a header carries it) first."""
+    before = memory_of(server)
+    sock = raw_request(server, post_head(path, 100 * MB, *headers, content_type="application/json"))
+    sock.sendall(b"x" * MB)
+    assert read_status(sock, timeout=2) == status
+    sock.close()
+    assert_memory_flat(before, memory_of(server))
+
+
 def test_a_chunked_body_past_the_cap_is_refused_once_the_cap_is_passed(server):
     """No length to check first: the server reads the cap and one byte more, then answers."""
     sock = raw_request(server, post_head("/slack/events", None, *SLACK_HEADERS))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -329,3 +330,24 @@ def test_opsgenie_paths_it_does_not_take_answer_404_or_405_and_change_nothing(cl
     assert client.post("/opsgenie/v2/heartbeats/db/ping", headers=headers).status_code == 404
     settle(client)
     assert plivo_rest.created == []
+
+
+# -- Grafana ---------------------------------------------------------------------------------------------
+
+GRAFANA = Path(__file__).parent / "data" / "intake" / "grafana_webhook.json"
+
+
+def test_grafanas_webhook_from_its_documentation_phones_with_its_title_and_links(client, plivo, plivo_rest,
+                                                                                 fake_slack):
+    body = json.loads(GRAFANA.read_text())
+    reply = client.post("/integrations/alertmanager", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert reply.status_code == 202 and reply.json["outcome"] == "opened"
+    settle(client)
+    fake_slack.wait_for(lambda: created_to(plivo_rest, ALICE))
+    said = " ".join(speech(callee(client, plivo, plivo_rest, ALICE).answer()))
+    assert "[FIRING:2]  (blue)" in said or "FIRING:2" in said
+    message = alert_message(fake_slack, "(Grafana)")
+    assert "https://myrunbook.com/runbook/1234" in json.dumps(message.blocks)
+    resolved = client.post("/integrations/alertmanager", json=body | {"status": "resolved", "state": "ok"},
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+    assert resolved.json["outcome"] == "resolved"
