@@ -43,6 +43,7 @@ MAY_USE: dict[str, set[str]] = {
     "voice.retention": {"voice.store", "voice.queue", "voice.calls", "voice.alerts"} | VOICE_BASE,
     "voice.routing": {"voice.calls", "voice.intake", "voice.speech"},
     "voice.settings": {"voice.calls", "voice.routing", "voice.speech"},
+    "voice.schedules": {"voice.store", "voice.queue"} | VOICE_BASE,
     "voice.incidents": {"voice.store", "voice.queue", "voice.calls", "voice.alerts", "voice.intake",
                         "voice.routing"} | VOICE_BASE,
     # bot: the Slack side, over voice.
