@@ -284,3 +284,4 @@ def _reread_routing(services, read_routing: RoutingReader | None) -> None:
     if routing_taken(loaded, path, services.routing.current(), " (worker process)"):
         services.routing.replace(loaded)
         services.integrations.sync_file(loaded.integrations, services.clock())
+        services.schedules.sync_file(loaded.schedules)

@@ -34,6 +34,7 @@ from bot.installs.workspaces import (
     StoredBotAuthorize,
     Workspaces,
 )
+from bot.oncall.handoffs import HandOffs
 from bot.workflows.steps import StepCompletion
 from voice.alerts.bridge import BridgeCalls, BridgeFollowers, BridgeService
 from voice.alerts.calls import AlertCalls
@@ -56,6 +57,8 @@ from voice.queue.work import WorkQueue
 from voice.queue.workers import Policy, Pool, Registry, Workers
 from voice.retention import Retention
 from voice.routing.holder import RoutingHolder
+from voice.schedules.service import ScheduleService
+from voice.schedules.store import ScheduleStore
 from voice.settings import Settings, derive_hash_key
 from voice.store.db import make_engine, transaction
 from voice.store.migrate import prepare_database
@@ -99,6 +102,8 @@ class Services:
     #: Every integration (the file's, written there when it is read, and Slack's), and their incidents.
     integrations: IntegrationStore
     incidents: IncidentService
+    #: On-call schedules (the file's and Slack's), their overrides, and the hand-off.
+    schedules: ScheduleService
     clock: Callable[[], datetime]
 
     def close(self) -> None:
@@ -177,6 +182,11 @@ def build_services(
     incidents = IncidentService(engine, alerts, integrations, queue, call_interval=settings.integration_call_interval,
                                 clock=clock)
     StormReports(messages, incidents, pace=message_pace).register(registry)
+    schedules = ScheduleService(engine, ScheduleStore(engine), queue, feed_key=otp_key(settings), clock=clock)
+    schedules.sync_file(settings.routing.schedules)
+    schedules.catch_up()
+    schedules.register(registry)
+    HandOffs(engine, schedules, queue, workspaces).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
         workspaces.client(team_id), settings.default_region, lookups)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
@@ -205,7 +215,8 @@ def build_services(
         alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
         bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
         slack_client=slack_client, workspaces=workspaces, installs=installs, used_once=used_once, workers=workers,
-        routing=RoutingHolder(settings.routing), integrations=integrations, incidents=incidents, clock=clock,
+        routing=RoutingHolder(settings.routing), integrations=integrations, incidents=incidents,
+        schedules=schedules, clock=clock,
     )
 
 

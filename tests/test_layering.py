@@ -41,7 +41,7 @@ MAY_USE: dict[str, set[str]] = {
     "voice.alerts": {"voice.store", "voice.queue", "voice.calls", "voice.speech", "voice.workflows"} | VOICE_BASE,
     "voice.testcall": {"voice.store", "voice.queue", "voice.calls", "voice.speech"} | VOICE_BASE,
     "voice.retention": {"voice.store", "voice.queue", "voice.calls", "voice.alerts"} | VOICE_BASE,
-    "voice.routing": {"voice.calls", "voice.intake", "voice.speech"},
+    "voice.routing": {"voice.calls", "voice.intake", "voice.schedules", "voice.speech"},
     "voice.settings": {"voice.calls", "voice.routing", "voice.speech"},
     "voice.schedules": {"voice.store", "voice.queue"} | VOICE_BASE,
     "voice.incidents": {"voice.store", "voice.queue", "voice.calls", "voice.alerts", "voice.intake",
@@ -58,6 +58,7 @@ MAY_USE: dict[str, set[str]] = {
     "bot.alerts": BOT_SHARED | {"voice"},
     "bot.home": BOT_SHARED | {"bot.installs", "voice"},
     "bot.workflows": BOT_SHARED | {"bot.codes", "bot.alerts", "voice"},
+    "bot.oncall": BOT_SHARED | {"bot.installs", "voice"},
     # answer_server: the HTTP host, over bot and voice.
     "answer_server.__init__": {"answer_server.app"},
     "answer_server.http": set(),

@@ -275,7 +275,7 @@ def test_every_problem_is_reported_at_once_in_the_files_order():
             token_env: SHORT_TOKEN
             channel: C0123ABCD
             call: U0LEAD
-        schedules: []
+        rotas: []
         """
     assert problems(text) == [
         'ROUTING_FILE line 2: integrations[0].name: "Backend" must be 1 to 40 lowercase letters, digits and dashes '
@@ -294,7 +294,7 @@ def test_every_problem_is_reported_at_once_in_the_files_order():
         "lang, phone, not text",
         "ROUTING_FILE line 9: integrations[2].token_env: the token in SHORT_TOKEN is shorter than 16 characters: use "
         "a long random one (openssl rand -hex 32)",
-        'ROUTING_FILE line 12: unknown section "schedules"; the known sections are: integrations',
+        'ROUTING_FILE line 12: unknown section "rotas"; the known sections are: integrations, schedules',
     ]
 
 
@@ -310,8 +310,8 @@ def test_every_problem_is_reported_at_once_in_the_files_order():
     ("a: 1\n---\nb: 2\n", "ROUTING_FILE line 2: not valid YAML: but found another document"),
     ("x: *nowhere\n", "ROUTING_FILE line 1: not valid YAML: found undefined alias 'nowhere'"),
     ("[" * 3000, "ROUTING_FILE: not valid YAML: nested too deeply"),
-    ("- integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations), not a list"),
-    ("integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations), not text"),
+    ("- integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules), not a list"),
+    ("integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules), not text"),
     ("integrations: {name: a}\n", "ROUTING_FILE line 1: integrations: must be a list of integrations (each starting "
                                   "with “- name:”), not a mapping"),
     ("integration: []\n", 'ROUTING_FILE line 1: unknown section "integration" (did you mean integrations?); the '
@@ -322,7 +322,7 @@ def test_every_problem_is_reported_at_once_in_the_files_order():
      "ROUTING_FILE line 1: integrations: must be a list of integrations (each starting with “- name:”), not a value "
      'tagged "tag:yaml.org,2002:python/object/apply:os.system"'),
     ("!!python/object:dict {integrations: []}\n",
-     'ROUTING_FILE line 1: the file must be a mapping of sections (integrations), not a value tagged'),
+     'ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules), not a value tagged'),
 ])
 def test_a_file_that_is_not_routing_says_where(text, expected):
     found = problems(text)
@@ -483,3 +483,60 @@ def test_any_text_gives_routing_or_problem_lines_never_an_exception(text):
     if isinstance(result, RoutingProblems):
         assert result.lines and all(line.startswith("ROUTING_FILE") and "\n" not in line for line in result.lines)
         assert not any(secret in line for line in result.lines for secret in ENV.values() if secret)
+
+
+# -- schedules -------------------------------------------------------------------------------------
+
+
+def test_the_issues_schedule_reads_as_written():
+    routing = parse_routing(textwrap.dedent("""\
+        schedules:
+          - name: backend
+            time_zone: Europe/Berlin
+            rotation: [U0ALICE, U0BOB, U0CAROL]
+            shift: weekly
+            handoff: "monday 09:00"
+            start: 2026-12-07
+            user_group: S0BACKENDONCALL   # optional: kept equal to who is on call
+            channel: C0123ABCD            # optional: hand-off notices
+        """), {})
+    (backend,) = routing.schedules
+    assert backend.name == "backend" and backend.user_group == "S0BACKENDONCALL" and backend.channel == "C0123ABCD"
+    rotation = backend.rotation
+    assert (rotation.time_zone, rotation.members, rotation.shift.written(), rotation.handoff.written(),
+            rotation.start.isoformat()) == ("Europe/Berlin", ("U0ALICE", "U0BOB", "U0CAROL"), "weekly",
+                                            "monday 09:00", "2026-12-07")
+    assert routing.described() == "1 schedule"
+
+
+def test_every_problem_of_a_schedule_is_said_with_its_line():
+    assert problems(textwrap.dedent("""\
+        schedules:
+          - name: Backend
+            time_zone: Mars/Base
+            rotation: [U0ALICE, "@bob"]
+            shift: 2w
+            handoff: "monday 09:00"
+            start: "2026-13-07"
+            user_group: backend-oncall
+          - name: daily
+            time_zone: UTC
+            rotation: U0ALICE
+            shift: daily
+            handoff: "monday 09:00"
+        """)) == [
+        'ROUTING_FILE line 2: schedules[0].name: "Backend" must be 1 to 40 lowercase letters, digits and dashes '
+        "(e.g. backend)",
+        "ROUTING_FILE line 3: schedules[0].time_zone: a time zone is an IANA name, e.g. Europe/Berlin or "
+        "America/New_York",
+        'ROUTING_FILE line 4: schedules[0].rotation[1]: "@bob" is a mention; give the person\'s Slack member ID '
+        "(U…, in their profile's ⋮ menu)",
+        "ROUTING_FILE line 5: schedules[0].shift: a shift is daily, weekly, <n>d (days) or <n>h (hours), e.g. 12h",
+        "ROUTING_FILE line 7: schedules[0].start: a date is written YYYY-MM-DD, e.g. 2026-12-07",
+        'ROUTING_FILE line 8: schedules[0].user_group: "backend-oncall" is not a Slack user group ID (S…)',
+        "ROUTING_FILE line 9: schedules[1]: start is required",
+        "ROUTING_FILE line 11: schedules[1].rotation: must be a list of Slack user IDs, e.g. [U0ALICE, U0BOB], "
+        "not text",
+        'ROUTING_FILE line 13: schedules[1].handoff: only weekly schedules hand off on a weekday; write the time '
+        'alone, e.g. "09:00"',
+    ]

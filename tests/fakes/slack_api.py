@@ -210,6 +210,16 @@ class FakeSlackApi:
         with self._lock:
             self._usergroups[group_id] = list(members)
 
+    def usergroup(self, group_id: str) -> list[str] | None:
+        """A user group's members as Slack holds them now."""
+        with self._lock:
+            members = self._usergroups.get(group_id)
+            return list(members) if members is not None else None
+
+    def deactivate(self, user_id: str) -> None:
+        with self._lock:
+            self._users[user_id]["deleted"] = True
+
     def hold(self, method: str) -> "Gate":
         """Hold every call of `method` once it has arrived, before Slack acts on it, until the gate
         opens (a Slack slow to take a message; the app's request is in flight meanwhile)."""
@@ -375,6 +385,16 @@ class FakeSlackApi:
             members = self._usergroups.get(body.get("usergroup"))
             return {"ok": True, "users": list(members)} if members is not None else \
                 {"ok": False, "error": "no_such_subteam"}
+        if method == "usergroups.users.update":  # https://docs.slack.dev/reference/methods/usergroups.users.update
+            group, users = body.get("usergroup"), [user for user in str(body.get("users") or "").split(",") if user]
+            if group not in self._usergroups:
+                return {"ok": False, "error": "no_such_subteam"}
+            if not users:
+                return {"ok": False, "error": "no_users_provided"}
+            if any(user not in self._users or self._users[user]["deleted"] for user in users):
+                return {"ok": False, "error": "invalid_users"}
+            self._usergroups[group] = users
+            return {"ok": True, "usergroup": {"id": group, "users": users}}
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": True}
         self._problems += [(method, problem) for problem in message_problems(body)]

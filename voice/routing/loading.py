@@ -22,6 +22,7 @@ from voice.routing.nodes import (
     kind_of,
     unknown_keys,
 )
+from voice.routing.schedules import read_schedules
 
 #: Far above any real file; a bigger one is a mistake (or an attack) rather than routing.
 MAX_BYTES = 1024 * 1024
@@ -30,6 +31,7 @@ Section = Callable[[Node, Problems, Mapping[str, str]], object]
 #: Each section of the file, and the function that reads it into Routing's field of the same name.
 SECTIONS: dict[str, Section] = {
     "integrations": read_integrations,
+    "schedules": read_schedules,
 }
 
 

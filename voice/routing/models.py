@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from voice.intake.credentials import digests_match, token_digest
+from voice.schedules.models import ScheduleDef  # noqa: F401  (Routing.schedules)
 
 USER = "user"
 GROUP = "group"
@@ -44,11 +45,13 @@ class IntegrationDef:
 @dataclass(frozen=True)
 class Routing:
     integrations: tuple[IntegrationDef, ...] = ()
+    schedules: tuple[ScheduleDef, ...] = ()
 
     def described(self) -> str:
-        """"2 integrations", for the log."""
-        count = len(self.integrations)
-        return f"{count} integration" + ("" if count == 1 else "s")
+        """"2 integrations, 1 schedule", for the log."""
+        counted = [(len(self.integrations), "integration"), (len(self.schedules), "schedule")]
+        said = [f"{count} {what}" + ("" if count == 1 else "s") for count, what in counted if count]
+        return ", ".join(said) or "0 integrations"
 
     def by_token(self, token: str) -> IntegrationDef | None:
         """The integration whose token this is, if any (digests compared in constant time)."""

@@ -85,3 +85,14 @@ class Segment:
     @property
     def is_override(self) -> bool:
         return self.override is not None
+
+
+@dataclass(frozen=True)
+class ScheduleDef:
+    #: [a-z0-9-]{1,40}, unique in the file.
+    name: str
+    rotation: Rotation
+    #: A Slack user group (S…) kept equal to who is on call; None: none.
+    user_group: str | None = None
+    #: A channel (C…/G…) told of each hand-off; None: none.
+    channel: str | None = None

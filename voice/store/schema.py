@@ -206,6 +206,47 @@ alerts = Table(
     Index("uq_alerts_open_key", "open_key", unique=True),
 )
 
+#: On-call schedules (voice/schedules): ROUTING_FILE's, rewritten whenever it is read, and those made in
+#: Slack. What was last announced (who is on call, until when) is what the hand-off work compares with,
+#: so each change is announced once, across processes and instances.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40), nullable=False, unique=True),
+    Column("team_id", String(32), nullable=False, default="", server_default=""),
+    Column("time_zone", String(64), nullable=False),
+    Column("members", Text, nullable=False),  # JSON list of Slack user IDs, in rotation order
+    Column("shift", String(8), nullable=False),  # as written: daily, weekly, 12h, 3d
+    Column("handoff", String(16), nullable=False),  # as written: 09:00, monday 09:00
+    Column("start", String(10), nullable=False),  # YYYY-MM-DD
+    Column("user_group", String(32)),
+    Column("channel_id", String(32)),
+    Column("defined_in", String(8), nullable=False),  # "file" or "slack"
+    Column("created_by", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # The calendar feed's token is HMAC(OTP_HASH_KEY, salt): only the salt is kept; a new salt rotates it.
+    Column("feed_salt", String(64)),
+    # Members Slack says cannot be on call (deactivated), as last seen: passed over.
+    Column("inactive", Text, nullable=False, default="[]", server_default="[]"),
+    Column("announced_user", String(32)),
+    Column("announced_at", DateTime(timezone=True)),
+)
+
+#: Overrides: someone else on call for a period; where two overlap, the later added (higher id) wins.
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("schedule", String(40), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_schedule_overrides_schedule_end_at", "schedule", "end_at"),
+)
+
 #: Integrations: where monitoring's alerts come in (voice/incidents). Those of ROUTING_FILE are
 #: written here whenever it is read (`defined_in` "file"); those added in Slack live only here. Only
 #: the SHA-256 of a token is kept.
