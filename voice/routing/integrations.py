@@ -20,6 +20,7 @@ from voice.routing.nodes import (
     is_mapping,
     is_null,
     kind_of,
+    section_items,
     shown,
     text,
     unknown_keys,
@@ -47,17 +48,8 @@ _SEVERITY = {severity.lower(): severity for severity in SEVERITIES}
 
 
 def read_integrations(node: Node, problems: Problems, environ: Mapping[str, str]) -> tuple[IntegrationDef, ...]:
-    if is_null(node):
-        return ()
-    if not is_list(node):
-        problems.add(node, "integrations", f"must be a list of integrations (each starting with “- name:”), "
-                                           f"not {kind_of(node)}")
-        return ()
-    if len(node.value) > MAX_INTEGRATIONS:
-        problems.add(node, "integrations", f"{len(node.value)} integrations; at most {MAX_INTEGRATIONS}")
-        return ()
     read = [(item, integration(item, f"integrations[{index}]", problems, environ))
-            for index, item in enumerate(node.value)]
+            for index, item in enumerate(section_items(node, "integrations", MAX_INTEGRATIONS, problems))]
     _no_two_alike(read, problems)
     return tuple(found for _, found in read if found is not None)
 

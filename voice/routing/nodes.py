@@ -121,3 +121,16 @@ def unknown_keys(found: dict[str, tuple[ScalarNode, Node]], known: tuple[str, ..
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+def section_items(node: Node, section: str, limit: int, problems: Problems) -> list[Node]:
+    """A section's entries (`integrations:`, `schedules:`): a list of at most `limit`; none if absent or wrong."""
+    if is_null(node):
+        return []
+    if not is_list(node):
+        problems.add(node, section, f"must be a list of {section} (each starting with “- name:”), not {kind_of(node)}")
+        return []
+    if len(node.value) > limit:
+        problems.add(node, section, f"{len(node.value)} {section}; at most {limit}")
+        return []
+    return list(node.value)

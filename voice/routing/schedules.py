@@ -16,6 +16,7 @@ from voice.routing.nodes import (
     is_mapping,
     is_null,
     kind_of,
+    section_items,
     shown,
     text,
     unknown_keys,
@@ -42,16 +43,8 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
 def read_schedules(node: Node, problems: Problems, environ: Mapping[str, str]) -> tuple[ScheduleDef, ...]:
-    if is_null(node):
-        return ()
-    if not is_list(node):
-        problems.add(node, "schedules", f"must be a list of schedules (each starting with “- name:”), "
-                                        f"not {kind_of(node)}")
-        return ()
-    if len(node.value) > MAX_SCHEDULES:
-        problems.add(node, "schedules", f"{len(node.value)} schedules; at most {MAX_SCHEDULES}")
-        return ()
-    read = [(item, schedule(item, f"schedules[{index}]", problems)) for index, item in enumerate(node.value)]
+    read = [(item, schedule(item, f"schedules[{index}]", problems))
+            for index, item in enumerate(section_items(node, "schedules", MAX_SCHEDULES, problems))]
     names: dict[str, int] = {}
     for index, (item, found) in enumerate(read):
         if found is not None and found.name in names:
