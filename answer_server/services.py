@@ -188,7 +188,7 @@ def build_services(
     schedules.register(registry)
     HandOffs(engine, schedules, queue, workspaces).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
-        workspaces.client(team_id), settings.default_region, lookups)
+        workspaces.client(team_id), settings.default_region, lookups, on_call=schedules.recipient)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)

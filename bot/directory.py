@@ -43,6 +43,10 @@ MAX_PEOPLE = 4 * MAX_TARGETS
 NUMBER = "number"
 USER = "user"
 GROUP = "group"
+SCHEDULE = "schedule"  # whoever its schedule has on call when the alert's recipients are looked up
+
+#: Who is on call for a schedule now, passing over `skip` too: (their user ID, or None and why nobody is).
+OnCallOf = Callable[[str, frozenset], "tuple[str | None, str | None]"]
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,12 @@ class Lookups:
 
 
 class SlackDirectory:
-    def __init__(self, client: WebClient, default_region: str | None, lookups: Lookups | None = None):
+    def __init__(self, client: WebClient, default_region: str | None, lookups: Lookups | None = None,
+                 on_call: OnCallOf | None = None):
         self._client = client
         self._default_region = default_region
         self._read = lookups if lookups is not None else Lookups()
+        self._on_call = on_call
 
     def person(self, user_id: str) -> Person | str:
         """The person, or why they cannot be read (a sentence). Raises RetryLater while Slack is busy."""
@@ -186,8 +192,29 @@ class SlackDirectory:
                 yield from ((f"<@{member}>", member, None) for member in members)
             elif recipient.kind == USER:
                 yield recipient.label, recipient.id, None
+            elif recipient.kind == SCHEDULE:
+                user_id = self._on_call_now(recipient, skipped)
+                if user_id:
+                    yield f"<@{user_id}>", user_id, None
             else:
                 yield recipient.label, None, parse_phone_number(recipient.id)
+
+    def _on_call_now(self, recipient: Recipient, skipped: list[Skipped]) -> str | None:
+        """Who the schedule has on call now; one Slack says is deactivated is passed over (the schedule hears
+        of it), and the next who can be is taken. Nobody: said, and the chain goes on to its next link."""
+        if self._on_call is None:
+            skipped.append(Skipped(recipient.label, "schedules are not available here"))
+            return None
+        passed: set[str] = set()
+        while True:
+            user_id, problem = self._on_call(recipient.id, frozenset(passed))
+            if user_id is None:
+                skipped.append(Skipped(recipient.label, problem or f"nobody is on call for {recipient.id}"))
+                return None
+            person = self.person(user_id)
+            if isinstance(person, str) or person.active or user_id in passed:
+                return user_id
+            passed.add(user_id)
 
     def _number_of(self, person: Person | str) -> tuple[PhoneNumber | None, str | None]:
         if isinstance(person, str):

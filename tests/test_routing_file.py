@@ -154,7 +154,7 @@ FIELD_PROBLEMS = [
     ({"call": None}, "line 2: integrations[0]: call is required (whom to phone), unless phone: [] says its alerts "
                      "never phone"),
     ({"call": '""'}, "line 5: integrations[0].call: names nobody to phone: Slack user IDs (U…), user group IDs "
-                     "(S…) or numbers (+14155550100)"),
+                     "(S…), numbers (+14155550100) or schedule:<name>"),
     ({"call": "[U0LEAD]"}, "line 5: integrations[0].call: must be text, not a list"),
     ({"call": '"U0LEAD >"'}, "line 5: integrations[0].call: “>” goes between two links of the chain, with someone "
                              "on each side (e.g. S0BACKEND > U0LEAD)"),

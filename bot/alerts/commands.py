@@ -3,7 +3,8 @@
 `/voicealert <recipients> <message>`: the recipients are the leading tokens,
 each a number with +, a user mention or a user group, as Slack sends them when
 the command escapes (`should_escape: true`): `<@U123>`, `<@U123|ana>`,
-`<!subteam^S123|@oncall>`. Spaces or commas between them: called at once.
+`<!subteam^S123|@oncall>`, or `schedule:<name>` (whoever that on-call schedule has on call).
+Spaces or commas between them: called at once.
 `>` between them: an escalation chain. Slack escapes a typed `>` as `&gt;`.
 `lang=<tag>` among them makes every call speak that language. The first token
 that is none of these starts the message.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.directory import GROUP, NUMBER, USER, Recipient
+from bot.directory import GROUP, NUMBER, SCHEDULE, USER, Recipient
 from bot.messages import CommandError, HelpRequest
 from bot.mrkdwn import unescape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
@@ -31,6 +32,8 @@ _GAP = re.compile(r"[\s,]+")
 _CHAIN = re.compile(r">|&gt;")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
+# schedule:backend: whoever that schedule has on call when the alert is raised.
+_SCHEDULE = re.compile(r"schedule:([a-z0-9-]{1,40})(?=[\s,]|&gt;|>|$)")
 # Slack may turn a typed number into a link: <tel:+14155550123|+1 415 555 0123>.
 _TEL = re.compile(r"<tel:([^|>]*)(?:\|[^>]*)?>")
 # A number is one token (spaces separate recipients) made of what numbers are
@@ -120,6 +123,8 @@ def _recipient_at(text: str, position: int) -> tuple[Recipient | CommandError | 
         return Recipient(USER, match[1], f"<@{match[1]}>"), match.end()
     if match := _GROUP.match(text, position):
         return Recipient(GROUP, match[1], f"<!subteam^{match[1]}>"), match.end()
+    if match := _SCHEDULE.match(text, position):
+        return Recipient(SCHEDULE, match[1], f"schedule:{match[1]}"), match.end()
     match = _TEL.match(text, position) or _NUMBER.match(text, position)
     if not match:
         return None, position

@@ -19,7 +19,7 @@ from voice.calls.numbers import display_number
 from voice.clock import as_utc
 from voice.incidents.models import FILE, SLACK, Integration
 from voice.intake.credentials import token_digest
-from voice.routing.models import GROUP, USER, IntegrationDef, RecipientRef
+from voice.routing.models import GROUP, SCHEDULE, USER, IntegrationDef, RecipientRef
 from voice.store.db import reading, transaction
 from voice.store.schema import integrations
 
@@ -157,6 +157,8 @@ def recipient_label(ref: RecipientRef) -> str:
         return f"<@{ref.value}>"
     if ref.kind == GROUP:
         return f"<!subteam^{ref.value}>"
+    if ref.kind == SCHEDULE:
+        return f"schedule:{ref.value}"
     return display_number(ref.value)
 
 
@@ -167,7 +169,8 @@ def stages_json(stages: Iterable[Iterable[RecipientRef]]) -> str:
 
 def call_text(stages: Iterable[Iterable[RecipientRef]], lang: str | None) -> str:
     """`S0BACKEND > U0LEAD > +14155550100 lang=es`: whom it phones, as the file writes it."""
-    text = " > ".join(" ".join(ref.value for ref in stage) for stage in stages)
+    text = " > ".join(" ".join(f"schedule:{ref.value}" if ref.kind == SCHEDULE else ref.value for ref in stage)
+                      for stage in stages)
     return f"{text} lang={lang}" if lang else text
 
 

@@ -11,6 +11,7 @@ from voice.schedules.models import ScheduleDef  # noqa: F401  (Routing.schedules
 USER = "user"
 GROUP = "group"
 NUMBER = "number"
+SCHEDULE = "schedule"
 
 #: The severities `phone:` may name: Alertmanager's and Grafana's `severity` label, PagerDuty's
 #: payload.severity (https://developer.pagerduty.com/docs/events-api-v2-overview) and Opsgenie's
@@ -20,9 +21,10 @@ SEVERITIES = ("critical", "error", "warning", "info", "none", "P1", "P2", "P3", 
 
 @dataclass(frozen=True)
 class RecipientRef:
-    """Someone to phone, as the file names them: a Slack user (U…/W…), a user group (S…), or a number (E.164)."""
+    """Someone to phone, as the file names them: a Slack user (U…/W…), a user group (S…), a number (E.164), or
+    whoever an on-call schedule has on call (`schedule:backend`)."""
 
-    kind: Literal["user", "group", "number"]
+    kind: Literal["user", "group", "number", "schedule"]
     value: str
 
 

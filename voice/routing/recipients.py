@@ -1,5 +1,5 @@
 """An integration's `call:`, whom it phones, in /voicealert's recipients syntax written with IDs:
-`S0BACKEND > U0LEAD > +14155550100`. Spaces or commas between recipients: phoned at once; `>`
+`S0BACKEND > U0LEAD > +14155550100`, or `schedule:backend` for whoever that schedule has on call. Spaces or commas between recipients: phoned at once; `>`
 between them: the links of an escalation chain; `lang=xx` anywhere: the language every call speaks.
 People and user groups are named by their Slack IDs, since a file cannot @-mention anyone.
 """
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
-from voice.routing.models import GROUP, NUMBER, USER, RecipientRef
+from voice.routing.models import GROUP, NUMBER, SCHEDULE, USER, RecipientRef
 from voice.routing.nodes import shown
 from voice.speech.languages import (
     UnknownLanguage,
@@ -30,6 +30,7 @@ _USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 _GROUP = re.compile(r"S[A-Z0-9]{2,20}")
 # E.164: + and at most 15 digits, written together (a space would start another recipient).
 _NUMBER = re.compile(r"\+[0-9]{1,15}")
+_SCHEDULE = re.compile(r"[a-z0-9-]{1,40}")
 # <@U123>, <@U123|ana>, <!subteam^S123|@oncall>: what a mention looks like in Slack's own text.
 _MENTION = re.compile(r"<[@!](?:subteam\^)?([A-Z0-9]+)(?:\|[^<>]*)?>")
 _SPACED_NUMBER = re.compile(r"\+[0-9]{1,4}(?:[ .()\-]+[0-9]+)+")
@@ -58,7 +59,8 @@ def parse_call(text: str) -> Chain | list[str]:
         problems.append("“>” goes between two links of the chain, with someone on each side "
                         "(e.g. S0BACKEND > U0LEAD)")
     elif not links[0]:
-        problems.append("names nobody to phone: Slack user IDs (U…), user group IDs (S…) or numbers (+14155550100)")
+        problems.append("names nobody to phone: Slack user IDs (U…), user group IDs (S…), numbers (+14155550100) "
+                        "or schedule:<name>")
     if len(links) > MAX_LINKS:
         problems.append(f"has {len(links)} links; at most {MAX_LINKS}")
     read = [[recipient(token) for token in link] for link in links]
@@ -86,6 +88,11 @@ def _miswritten(text: str) -> list[str]:
 
 def recipient(token: str) -> RecipientRef | str:
     """One recipient, or why `token` is none."""
+    if token.lower().startswith("schedule:"):
+        name = token[len("schedule:"):]
+        if _SCHEDULE.fullmatch(name):
+            return RecipientRef(SCHEDULE, name)
+        return f"{shown(token)}: a schedule's name is 1 to 40 lowercase letters, digits and dashes (schedule:backend)"
     if _USER.fullmatch(token):
         return RecipientRef(USER, token)
     if _GROUP.fullmatch(token):

@@ -94,6 +94,22 @@ class ScheduleService:
         return on_call(schedule.rotation, self.store.overrides(name, at - timedelta(days=400)), at,
                        schedule.inactive)
 
+    def recipient(self, name: str, passed_over: frozenset[str] = frozenset()) -> tuple[str | None, str | None]:
+        """`schedule:<name>` in an alert's recipients: who is on call now, passing over `passed_over` (Slack
+        says they are deactivated: the schedule passes them over from now on too); or None and why nobody."""
+        schedule = self.store.get(name)
+        if schedule is None:
+            known = ", ".join(item.name for item in self.store.listed()) or "none yet"
+            return None, f"is not a schedule (the schedules: {known})"
+        if passed_over - schedule.inactive:
+            self.members_inactive(name, schedule.inactive | passed_over)
+        now = self.clock()
+        found = on_call(schedule.rotation, self.store.overrides(name, now - timedelta(days=400)), now,
+                        schedule.inactive | passed_over)
+        if found.user is None:
+            return None, f"nobody is on call for {name} now"
+        return found.user, None
+
     def timeline(self, name: str, start: datetime, end: datetime) -> list[Segment] | None:
         schedule = self.store.get(name)
         if schedule is None:
