@@ -41,9 +41,10 @@ MAY_USE: dict[str, set[str]] = {
     "voice.alerts": {"voice.store", "voice.queue", "voice.calls", "voice.speech", "voice.workflows"} | VOICE_BASE,
     "voice.testcall": {"voice.store", "voice.queue", "voice.calls", "voice.speech"} | VOICE_BASE,
     "voice.retention": {"voice.store", "voice.queue", "voice.calls", "voice.alerts"} | VOICE_BASE,
-    "voice.routing": {"voice.calls", "voice.intake", "voice.schedules", "voice.speech"},
+    "voice.routing": {"voice.calls", "voice.hotline", "voice.intake", "voice.schedules", "voice.speech"},
     "voice.settings": {"voice.calls", "voice.routing", "voice.speech"},
     "voice.schedules": {"voice.store", "voice.queue"} | VOICE_BASE,
+    "voice.hotline": {"voice.store", "voice.queue", "voice.calls", "voice.alerts", "voice.speech"} | VOICE_BASE,
     "voice.incidents": {"voice.store", "voice.queue", "voice.calls", "voice.alerts", "voice.intake",
                         "voice.routing"} | VOICE_BASE,
     # bot: the Slack side, over voice.

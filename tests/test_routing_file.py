@@ -294,7 +294,7 @@ def test_every_problem_is_reported_at_once_in_the_files_order():
         "lang, phone, not text",
         "ROUTING_FILE line 9: integrations[2].token_env: the token in SHORT_TOKEN is shorter than 16 characters: use "
         "a long random one (openssl rand -hex 32)",
-        'ROUTING_FILE line 12: unknown section "rotas"; the known sections are: integrations, schedules',
+        'ROUTING_FILE line 12: unknown section "rotas"; the known sections are: integrations, schedules, hotlines',
     ]
 
 
@@ -310,19 +310,20 @@ def test_every_problem_is_reported_at_once_in_the_files_order():
     ("a: 1\n---\nb: 2\n", "ROUTING_FILE line 2: not valid YAML: but found another document"),
     ("x: *nowhere\n", "ROUTING_FILE line 1: not valid YAML: found undefined alias 'nowhere'"),
     ("[" * 3000, "ROUTING_FILE: not valid YAML: nested too deeply"),
-    ("- integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules), not a list"),
-    ("integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules), not text"),
+    ("- integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules, hotlines), not a list"),
+    ("integrations\n", "ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules, hotlines), not text"),
     ("integrations: {name: a}\n", "ROUTING_FILE line 1: integrations: must be a list of integrations (each starting "
                                   "with “- name:”), not a mapping"),
     ("integration: []\n", 'ROUTING_FILE line 1: unknown section "integration" (did you mean integrations?); the '
                           "known sections are: integrations"),
-    ("hotlines: []\n", 'ROUTING_FILE line 1: unknown section "hotlines"; the known sections are: integrations'),
+    ("rotas: []\n",
+     'ROUTING_FILE line 1: unknown section "rotas"; the known sections are: integrations, schedules, hotlines'),
     ("[a]: 1\n", "ROUTING_FILE line 1: a key must be a name, not a list"),
     ("integrations: !!python/object/apply:os.system [echo pwned]\n",
      "ROUTING_FILE line 1: integrations: must be a list of integrations (each starting with “- name:”), not a value "
      'tagged "tag:yaml.org,2002:python/object/apply:os.system"'),
     ("!!python/object:dict {integrations: []}\n",
-     'ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules), not a value tagged'),
+     'ROUTING_FILE line 1: the file must be a mapping of sections (integrations, schedules, hotlines), not a value tagged'),
 ])
 def test_a_file_that_is_not_routing_says_where(text, expected):
     found = problems(text)
@@ -539,4 +540,42 @@ def test_every_problem_of_a_schedule_is_said_with_its_line():
         "not text",
         'ROUTING_FILE line 13: schedules[1].handoff: only weekly schedules hand off on a weekday; write the time '
         'alone, e.g. "09:00"',
+    ]
+
+
+# -- hotlines -------------------------------------------------------------------------------------
+
+
+def test_the_issues_hotline_reads_as_written_and_its_problems_are_said():
+    routing = parse_routing(textwrap.dedent("""\
+        hotlines:
+          - number: "+14155550000"
+            name: Backend on call
+            call: "schedule:backend > U0LEAD"   # the recipients syntax; a chain is tried link by link
+            channel: C0123ABCD
+            lang: en                 # optional; the greeting's language
+            greeting: "You have reached the backend on-call line."   # optional
+        """), {})
+    (line,) = routing.hotlines
+    assert (line.number, line.name, line.channel, line.lang, line.greeting) == (
+        "+14155550000", "Backend on call", "C0123ABCD", "en", "You have reached the backend on-call line.")
+    assert [[(ref.kind, ref.value) for ref in stage] for stage in line.stages] == [
+        [("schedule", "backend")], [("user", "U0LEAD")]]
+    assert routing.hotline("+14155550000") == line and routing.hotline("+14155550001") is None
+    assert problems(textwrap.dedent("""\
+        hotlines:
+          - number: "+1 415 555 0000"
+            name: Backend
+            call: "@lead"
+            channel: "#ops"
+          - number: "+14155550000"
+            name: ""
+        """)) == [
+        'ROUTING_FILE line 2: hotlines[0].number: write it in E.164, as Plivo shows it: +14155550000',
+        'ROUTING_FILE line 4: hotlines[0].call: "@lead" is a name or a mention; use the Slack ID: a person\'s member '
+        "ID (U…, in their profile: ⋮ → Copy member ID) or a user group's ID (S…)",
+        'ROUTING_FILE line 5: hotlines[0].channel: "#ops" is not a Slack channel ID (C… or G…)',
+        "ROUTING_FILE line 6: hotlines[1]: call is required",
+        "ROUTING_FILE line 6: hotlines[1]: channel is required",
+        "ROUTING_FILE line 7: hotlines[1].name: must be 1 to 80 printable characters",
     ]

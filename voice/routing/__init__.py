@@ -2,5 +2,5 @@
 problems (one line each, with its line number), and the holder through which the running server
 sees the file it last read well (re-read on SIGHUP). Pure: reading the file is the only I/O.
 
-Uses: voice.calls, voice.intake, voice.schedules, voice.speech.
+Uses: voice.calls, voice.hotline, voice.intake, voice.schedules, voice.speech.
 """

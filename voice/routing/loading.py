@@ -12,6 +12,7 @@ from typing import Callable, Mapping
 import yaml
 from yaml import Node
 
+from voice.routing.hotlines import read_hotlines
 from voice.routing.integrations import read_integrations
 from voice.routing.models import Routing, RoutingProblems
 from voice.routing.nodes import (
@@ -32,6 +33,7 @@ Section = Callable[[Node, Problems, Mapping[str, str]], object]
 SECTIONS: dict[str, Section] = {
     "integrations": read_integrations,
     "schedules": read_schedules,
+    "hotlines": read_hotlines,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from voice.hotline.models import HotlineDef  # noqa: F401  (Routing.hotlines)
 from voice.intake.credentials import digests_match, token_digest
 from voice.schedules.models import ScheduleDef  # noqa: F401  (Routing.schedules)
 
@@ -48,10 +49,15 @@ class IntegrationDef:
 class Routing:
     integrations: tuple[IntegrationDef, ...] = ()
     schedules: tuple[ScheduleDef, ...] = ()
+    hotlines: tuple[HotlineDef, ...] = ()
+
+    def hotline(self, number: str) -> HotlineDef | None:
+        return next((found for found in self.hotlines if found.number == number), None)
 
     def described(self) -> str:
         """"2 integrations, 1 schedule", for the log."""
-        counted = [(len(self.integrations), "integration"), (len(self.schedules), "schedule")]
+        counted = [(len(self.integrations), "integration"), (len(self.schedules), "schedule"),
+                   (len(self.hotlines), "hotline")]
         said = [f"{count} {what}" + ("" if count == 1 else "s") for count, what in counted if count]
         return ", ".join(said) or "0 integrations"
 
