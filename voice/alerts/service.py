@@ -129,6 +129,8 @@ class AlertService:
         self.redial_delay = redial_delay
         self.limits = tuple(limits)
         self.clock = clock
+        #: Called as (conn, alert id, status) when an alert is over (taken, cancelled, given up), in its transaction.
+        self.watchers: list[Callable[[Connection, int, str], None]] = []
 
     def register(self, registry) -> None:
         from voice.queue.workers import Policy
@@ -292,6 +294,7 @@ class AlertService:
             with transaction(self.engine) as conn:
                 gave_up = self.store.give_up(conn, alert.id, alert.position, now)
                 if gave_up:
+                    self._ended(conn, alert.id, EXHAUSTED)
                     self.queue.poke(conn, REPORT_ALERT, str(alert.id))
                     self.queue.enqueue(conn, REPORT_GAVE_UP, str(alert.id), key=f"{REPORT_GAVE_UP}:{alert.id}")
                     poke_steps(self.queue, conn, ALERT_STEP, str(alert.id))
@@ -364,17 +367,24 @@ class AlertService:
             self.queue.enqueue(conn, STOP_ALL, str(alert_id), key=f"{STOP_ALL}:{alert_id}")
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
             poke_steps(self.queue, conn, ALERT_STEP, str(alert_id))
+            self._ended(conn, alert_id, status)
         return won
 
+    def _ended(self, conn: Connection, alert_id: int, status: str) -> None:
+        """Tell whoever watches alerts (the hotline) that one is over, in the same transaction."""
+        for watcher in self.watchers:
+            watcher(conn, alert_id, status)
+
     def add_in(self, conn: Connection, *, requester: Requester, sender_name: str, message: str, recipients: dict,
-               status: str, incident: dict, now: datetime) -> int | None:
-        """Store an alert raised by monitoring (voice/incidents), in the caller's transaction, with this
-        service's rounds and delays; RESOLVING: its recipients are looked up, then called. None when its
-        incident is open already (another instance stored it first)."""
+               status: str, columns: dict, now: datetime, rounds: int | None = None) -> int | None:
+        """Store an alert raised by monitoring (voice/incidents) or a hotline's call-outs (voice/hotline), in
+        the caller's transaction, with this service's rounds (or `rounds`, and then no second ring) and
+        delays; RESOLVING: its recipients are looked up, then called. None when its incident is open already
+        (another instance stored it first)."""
         alert_id = self.store.add_request(
             conn, requester=requester, sender_name=sender_name, channel_name=None, message=message,
-            recipients=recipients, request_id=None, rounds=self.retries + 1, retry_delay=self.retry_delay,
-            redial_delay=self.redial_delay, now=now, status=status, incident=incident)
+            recipients=recipients, request_id=None, rounds=rounds or self.retries + 1, retry_delay=self.retry_delay,
+            redial_delay=0 if rounds else self.redial_delay, now=now, status=status, columns=columns)
         if alert_id is not None and status == RESOLVING:
             self.queue.enqueue(conn, OPEN, str(alert_id), key=f"{OPEN}:{alert_id}")
         return alert_id

@@ -113,9 +113,10 @@ class AlertStore:
     def add_request(conn: Connection, *, requester: Requester, sender_name: str, channel_name: str | None,
                     message: str, recipients: dict, request_id: str | None, rounds: int, retry_delay: int,
                     now: datetime, redial_delay: int = 0, source_link: str | None = None,
-                    status: str = RESOLVING, incident: dict | None = None) -> int | None:
+                    status: str = RESOLVING, columns: dict | None = None) -> int | None:
         """Store an alert whose recipients are still to be looked up; None if `request_id` was seen (or,
-        for an incident, its `open_key` is open already). `incident`: the incident columns, as written."""
+        for an incident, its `open_key` is open already). `columns`: more of its columns (an incident's, a
+        hotline call's), as written."""
         values = dict(
             request_id=request_id, **requester_values(requester), sender_name=sender_name,
             channel_name=channel_name, message=message, targets="[]", skipped="[]",
@@ -123,7 +124,7 @@ class AlertStore:
             source_link=source_link,
             position=-1,
             status=status, reply_uses=0, reported_status=None, message_digest=None, created_at=now,
-            **(incident or {}),
+            **(columns or {}),
         )
         try:
             with conn.begin_nested():

@@ -14,12 +14,12 @@ from typing import Iterable, Sequence
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from voice.alerts.recipients import stages_of
 from voice.calls.limits import serialise
-from voice.calls.numbers import display_number
 from voice.clock import as_utc
 from voice.incidents.models import FILE, SLACK, Integration
 from voice.intake.credentials import token_digest
-from voice.routing.models import GROUP, SCHEDULE, USER, IntegrationDef, RecipientRef
+from voice.routing.models import SCHEDULE, IntegrationDef, RecipientRef
 from voice.store.db import reading, transaction
 from voice.store.schema import integrations
 
@@ -151,20 +151,8 @@ class IntegrationStore:
                          .values(storm_channel=channel, storm_ts=ts, storm_digest=digest))
 
 
-def recipient_label(ref: RecipientRef) -> str:
-    """As Slack shows it (bot/directory.py's labels)."""
-    if ref.kind == USER:
-        return f"<@{ref.value}>"
-    if ref.kind == GROUP:
-        return f"<!subteam^{ref.value}>"
-    if ref.kind == SCHEDULE:
-        return f"schedule:{ref.value}"
-    return display_number(ref.value)
-
-
 def stages_json(stages: Iterable[Iterable[RecipientRef]]) -> str:
-    return json.dumps([[{"kind": ref.kind, "id": ref.value, "label": recipient_label(ref)} for ref in stage]
-                       for stage in stages])
+    return json.dumps(stages_of(stages))
 
 
 def call_text(stages: Iterable[Iterable[RecipientRef]], lang: str | None) -> str:

@@ -34,11 +34,12 @@ from voice.alerts.models import (
     RESOLVING,
     VIA_SOURCE,
 )
+from voice.alerts.recipients import request_of
 from voice.alerts.service import AlertService
 from voice.calls.models import Requester
 from voice.clock import as_utc
 from voice.incidents import models
-from voice.incidents.integrations import IntegrationStore, stages_json
+from voice.incidents.integrations import IntegrationStore
 from voice.incidents.models import Integration, Received, Storm
 from voice.incidents.store import IncidentStore, OpenIncident, open_key
 from voice.intake.models import Action, Event
@@ -123,11 +124,10 @@ class IncidentService:
     def _open(self, conn: Connection, integration: Integration, event: Event, now: datetime) -> Received:
         status = self._status(conn, integration, event, now)
         requester = Requester(user_id="", channel_id=integration.channel_id, team_id=integration.team_id)
-        recipients = {"stages": json.loads(stages_json(integration.stages)), "message": "",
-                      "language": integration.lang}
+        recipients = request_of(integration.stages, integration.lang)
         alert_id = self.alerts.add_in(
             conn, requester=requester, sender_name=integration.name, message=event.summary,
-            recipients=recipients, status=status, incident=_columns(integration, event, now), now=now)
+            recipients=recipients, status=status, columns=_columns(integration, event, now), now=now)
         if alert_id is None:  # opened meanwhile by another instance's request for the same key
             return self._again(conn, integration, self.store.open(conn, integration.name, event.key), event, now)
         if status == HELD:

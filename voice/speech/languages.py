@@ -26,6 +26,9 @@ ALERT_PHRASE_KEYS = (
     "alert_bridge_offer", "alert_taken", "alert_cancelled", "alert_passed_on", "alert_no_input", "alert_try_again",
     "alert_try_later", "someone", "number_ending", "bridge_connecting", "bridge_unreachable", "bridge_requester",
     "bridge_joining", "bridge_alone", "test_call", "alert_from_monitoring", "alert_bridge_offer_team", "bridge_team",
+    "hotline_not_in_service", "hotline_refused", "hotline_greeting", "hotline_connecting", "hotline_still_trying",
+    "hotline_voicemail", "hotline_no_message", "hotline_thanks", "hotline_incoming", "hotline_withheld",
+    "hotline_menu", "hotline_to_caller", "hotline_taken", "hotline_gone",
 )
 
 

@@ -199,11 +199,42 @@ alerts = Table(
     Column("last_fired_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),  # the source resolved it
     Column("closed_source", String(16)),
+    # The hotline call (voice/hotline) whose call-outs this alert places; NULL for every other alert.
+    Column("hotline_call", Integer),
     # ALERT_LIMIT_REQUESTER_HOUR counts a person's recent alerts.
     Index("ix_alerts_requester_created_at", "team_id", "requester_id", "created_at"),
     # An alert storm lists an integration's recent incidents.
     Index("ix_alerts_integration_created_at", "integration", "created_at"),
     Index("uq_alerts_open_key", "open_key", unique=True),
+)
+
+#: Calls to a hotline (voice/hotline): the caller waits in `room` while `alert_id` phones the recipients.
+hotline_calls = Table(
+    "hotline_calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(64), nullable=False, unique=True),  # opaque: the only thing in its webhooks' URLs
+    Column("call_uuid", String(64), nullable=False, unique=True),  # Plivo's: its answer URL may come twice
+    Column("hotline", String(20), nullable=False),  # the number called (E.164)
+    Column("name", String(80), nullable=False),
+    Column("caller", String(20)),  # E.164; NULL: withheld
+    Column("status", String(16), nullable=False),
+    Column("room", String(64), nullable=False),
+    Column("channel_id", String(32)),
+    Column("team_id", String(32), nullable=False, default="", server_default=""),
+    Column("alert_id", Integer),
+    Column("voicemail_reason", String(16)),
+    Column("taker", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("connected_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("recording_url", Text),
+    Column("recording_seconds", Integer),
+    Column("transcript", Text),
+    Column("callback_by", String(32)),
+    *_message_columns(),
+    # HOTLINE_LIMIT_CALLER_HOUR counts a caller's recent calls that phoned someone.
+    Index("ix_hotline_calls_caller_created_at", "caller", "created_at"),
 )
 
 #: On-call schedules (voice/schedules): ROUTING_FILE's, rewritten whenever it is read, and those made in
