@@ -29,6 +29,7 @@ from answer_server.api.routes import api_blueprint
 from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
 from answer_server.integrations.routes import integrations_blueprint
 from answer_server.metrics import add_metrics_route
+from answer_server.plivo.hotline import hotline_blueprint
 from answer_server.plivo.journal import CallbackJournal, Entry, JournalReplayer
 from answer_server.plivo.requests import Replays
 from answer_server.plivo.webhooks import (
@@ -165,6 +166,9 @@ def _add_webhooks(app: Flask, services: Services) -> JournalReplayer:
         app.register_blueprint(webhook_blueprint(name, prefix, events, on_error=on_error, holds=holds, outage=outage,
                                                  auth_token=settings.plivo_auth_token, public_url=settings.public_url,
                                                  replays=replays))
+    app.register_blueprint(hotline_blueprint(services.hotline, auth_token=settings.plivo_auth_token,
+                                             public_url=settings.public_url, voice=voice,
+                                             transcribe=settings.hotline_transcribe, replays=replays))
     if journal.pending():
         replayer.wake()  # what a process that died during an outage kept
     return replayer

@@ -22,6 +22,7 @@ from bot.codes.reports import CallReports
 from bot.delivery import Notices, PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
 from bot.home.tab import AppHome
+from bot.hotline.reports import HotlineReports
 from bot.installs.oauth import (
     Installs,
     forget_expired_states,
@@ -50,6 +51,8 @@ from voice.clock import utcnow
 from voice.codes.calls import OtpCalls, OtpFollowers
 from voice.codes.service import OtpConfig, OtpService, default_limits
 from voice.codes.store import OtpStore
+from voice.hotline.service import HotlineConfig, HotlineService
+from voice.hotline.store import HotlineStore
 from voice.incidents.integrations import IntegrationStore
 from voice.incidents.service import IncidentService
 from voice.queue.ratelimit import SlotLimiter
@@ -104,6 +107,8 @@ class Services:
     incidents: IncidentService
     #: On-call schedules (the file's and Slack's), their overrides, and the hand-off.
     schedules: ScheduleService
+    #: Calls to the hotline numbers of ROUTING_FILE.
+    hotline: HotlineService
     clock: Callable[[], datetime]
 
     def close(self) -> None:
@@ -175,7 +180,8 @@ def build_services(
     bridge.register(registry)
     messages = WorkspaceMessages(workspaces, PostLimiter(engine, slack_post_rate))
     CallReports(messages, legs, pace=message_pace).register(registry)
-    AlertReports(messages, alerts, alert_store, pace=message_pace).register(registry)
+    alert_reports = AlertReports(messages, alerts, alert_store, pace=message_pace)
+    alert_reports.register(registry)
     Notices(messages).register(registry)
     integrations = IntegrationStore(engine)
     integrations.sync_file(settings.routing.integrations, clock())
@@ -187,6 +193,18 @@ def build_services(
     schedules.catch_up()
     schedules.register(registry)
     HandOffs(engine, schedules, queue, workspaces).register(registry)
+    routing = RoutingHolder(settings.routing)
+    hotline = HotlineService(engine, HotlineStore(engine), alerts, alert_store, queue, plivo,
+                             lambda number: routing.current().hotline(number),
+                             HotlineConfig(settings.public_url, wait=settings.hotline_wait,
+                                           limit_per_hour=settings.hotline_limit_caller_hour,
+                                           blocked=settings.hotline_blocked, transcribe=settings.hotline_transcribe),
+                             clock=clock)
+    hotline.register(registry)
+    alert_calls = AlertCalls(alerts, alert_store, legs, lifecycle, bridge)
+    alert_calls.room_entered = hotline.taker_joined
+    alert_reports.hotline_changed = hotline.changed
+    HotlineReports(messages, hotline, alerts, pace=message_pace).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
         workspaces.client(team_id), settings.default_region, lookups, on_call=schedules.recipient)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
@@ -212,11 +230,11 @@ def build_services(
     return Services(
         settings=settings, engine=engine, queue=queue, legs=legs, lifecycle=lifecycle, otp=otp,
         otp_calls=OtpCalls(legs, lifecycle, box, voice=settings.voice, voicemail_guard=settings.otp_voicemail_guard),
-        alerts=alerts, alert_store=alert_store, alert_calls=AlertCalls(alerts, alert_store, legs, lifecycle, bridge),
+        alerts=alerts, alert_store=alert_store, alert_calls=alert_calls,
         bridge=bridge, bridge_calls=BridgeCalls(bridge, alert_store, legs, lifecycle), test_calls=test_calls, steps=steps,
         slack_client=slack_client, workspaces=workspaces, installs=installs, used_once=used_once, workers=workers,
-        routing=RoutingHolder(settings.routing), integrations=integrations, incidents=incidents,
-        schedules=schedules, clock=clock,
+        routing=routing, integrations=integrations, incidents=incidents,
+        schedules=schedules, hotline=hotline, clock=clock,
     )
 
 

@@ -20,6 +20,7 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.calls.policy import (
     DEFAULT_NUMBER_TYPES,
     INTERNATIONAL_NETWORKS,
@@ -91,6 +92,11 @@ VARIABLES: tuple[tuple[str, str, str | None], ...] = (
      "(0: no limit)", "30"),
     ("INTEGRATION_CALL_INTERVAL", "seconds: one integration phones at most once in this long, across its incidents; "
      "the incidents of a storm in between are listed in one line of its channel instead (0: no limit)", "300"),
+    ("HOTLINE_WAIT", "seconds a hotline's caller waits for someone to take the call before voicemail", "120"),
+    ("HOTLINE_LIMIT_CALLER_HOUR", "calls from one number that phone someone, per hour; past it, straight to "
+     "voicemail (0: no limit)", "3"),
+    ("HOTLINE_BLOCKED", "numbers (E.164, comma-separated) a hotline hangs up on after a short sentence", ""),
+    ("HOTLINE_TRANSCRIBE", "1: a hotline voicemail is transcribed by Plivo (English) and the text posted", "0"),
     ("VOICE", "Plivo voice: WOMAN, MAN or an Amazon Polly voice such as Polly.Joanna; a call in a language "
      "it does not speak gets a Polly voice that does, of the same gender where Plivo has one", "WOMAN"),
     ("ALLOWED_SLACK_USERS", "Slack user IDs who may place calls, comma-separated (empty: everyone)", ""),
@@ -190,6 +196,11 @@ class Settings:
     alert_limit_requester_hour: int = 30
     #: Seconds between two call-outs of one integration (0: no limit).
     integration_call_interval: int = 300
+    #: The hotline: the wait before voicemail, the callers' limit, who is hung up on, transcripts.
+    hotline_wait: int = 120
+    hotline_limit_caller_hour: int = 3
+    hotline_blocked: frozenset[str] = frozenset()
+    hotline_transcribe: bool = False
     voice: str = "WOMAN"
     #: Who may place calls, and where; empty means everyone / everywhere.
     allowed_slack_users: frozenset[str] = frozenset()
@@ -274,6 +285,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ("ALERT_LIMIT_NUMBER_HOUR", _int_between(0, 1000)),
         ("ALERT_LIMIT_REQUESTER_HOUR", _int_between(0, 10000)),
         ("INTEGRATION_CALL_INTERVAL", _int_between(0, 86400)),
+        ("HOTLINE_WAIT", _int_between(10, 3600)),
+        ("HOTLINE_LIMIT_CALLER_HOUR", _int_between(0, 1000)),
+        ("HOTLINE_BLOCKED", _check_numbers),
+        ("HOTLINE_TRANSCRIBE", _check_flag),
         ("VOICE", _check_voice),
         ("ALLOWED_SLACK_USERS", _check_slack_ids),
         ("ALLOWED_SLACK_CHANNELS", _check_slack_ids),
@@ -336,6 +351,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         alert_limit_number_hour=int(values["ALERT_LIMIT_NUMBER_HOUR"]),
         alert_limit_requester_hour=int(values["ALERT_LIMIT_REQUESTER_HOUR"]),
         integration_call_interval=int(values["INTEGRATION_CALL_INTERVAL"]),
+        hotline_wait=int(values["HOTLINE_WAIT"]),
+        hotline_limit_caller_hour=int(values["HOTLINE_LIMIT_CALLER_HOUR"]),
+        hotline_blocked=frozenset(_e164(number) for number in _split(values["HOTLINE_BLOCKED"])),
+        hotline_transcribe=values["HOTLINE_TRANSCRIBE"] == "1",
         voice=unaccented(values["VOICE"]),  # Polly.Céline -> Polly.Celine, as Plivo's SDKs spell it
         allowed_slack_users=_id_set(values["ALLOWED_SLACK_USERS"]),
         allowed_slack_channels=_id_set(values["ALLOWED_SLACK_CHANNELS"]),
@@ -543,6 +562,20 @@ def _split(value: str) -> list[str]:
 
 def _id_set(value: str) -> frozenset[str]:
     return frozenset(_split(value))
+
+
+def _check_numbers(value: str) -> str | None:
+    """A comma-separated list of numbers in E.164."""
+    for written in _split(value):
+        try:
+            parse_phone_number(written)
+        except InvalidPhoneNumber as error:
+            return f"has {written!r}, which is not a number: {error.reason}"
+    return None
+
+
+def _check_flag(value: str) -> str | None:
+    return None if value in ("0", "1") else "must be 0 or 1"
 
 
 def _int_between(low: int, high: int):

@@ -10,6 +10,7 @@ from answer_server.plivo.xml import (
     cancelled_by,
     conference_document,
     goodbye_document,
+    into_room_document,
     menu_document,
     number_as_name,
     sentence_document,
@@ -27,6 +28,8 @@ def document_for(turn: CallTurn, urls: CallUrls, voice: str) -> bytes:
     alert = turn.alert
     speech = callee_speech(alert, turn.leg, voice)
     say = lambda key, **fields: phrase(speech.code, key, **fields)  # noqa: E731 - one line per turn below
+    if alert is not None and alert.hotline_call is not None:
+        return _hotline_turn(turn, urls, speech)
     match turn.turn:
         case Turn.PLAY:
             return alert_document(alert_intro(alert.sender_name, alert.channel_name, speech,
@@ -112,3 +115,30 @@ def taker_name(alert: AlertRecord, speech: Speech) -> str:
     if alert.resolved_number:
         return number_as_name(alert.resolved_number, speech)
     return phrase(speech.code, "someone")
+
+
+def _hotline_turn(turn: CallTurn, urls: CallUrls, speech: Speech) -> bytes:
+    """A hotline's call-out: who is calling, "press 1 to take it", then the caller's room."""
+    alert = turn.alert
+    say = lambda key, **fields: phrase(speech.code, key, **fields)  # noqa: E731
+    incoming = say("hotline_incoming", name=alert.sender_name, caller=alert.message or say("hotline_withheld"))
+    match turn.turn:
+        case Turn.PLAY:
+            # As for an alert: the menu comes from the next request, so a voicemail records no menu.
+            return alert_document(incoming, "", urls.menu, speech)
+        case Turn.MENU | Turn.REPEAT | Turn.INVALID_KEY:
+            before = {Turn.REPEAT: [incoming], Turn.INVALID_KEY: [say("alert_invalid_key")]}.get(turn.turn, [])
+            return menu_document(urls.key, urls.silence, before=before, speech=speech, pass_on=turn.can_pass,
+                                 menu_key="hotline_menu")
+        case Turn.ACKNOWLEDGED:  # this call took it (a retried keypress too)
+            return into_room_document(alert.bridge_room, urls.conference, speech)
+        case Turn.TAKEN:
+            return sentence_document(say("hotline_taken"), speech)
+        case Turn.CANCELLED:
+            return sentence_document(say("hotline_gone"), speech)
+        case Turn.PASSED:
+            return sentence_document(say("alert_passed_on"), speech)
+        case Turn.NO_INPUT:
+            return sentence_document(say("alert_no_input"), speech)
+        case _:
+            return sentence_document(say("goodbye"), speech)

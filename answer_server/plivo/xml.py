@@ -123,20 +123,21 @@ def alert_document(intro: str, message: str, next_url: str, speech: Speech = ENG
     response = ET.Element("Response")
     _wait(response, 1)
     _speak(response, speech, intro)
-    _speak(response, speech, message)
+    if message:  # a hotline's call-out has its caller in the intro, and no message
+        _speak(response, speech, message)
     _redirect(response, next_url)
     return _serialize(response)
 
 
 def menu_document(keys_url: str, silence_url: str, *, before: Sequence[str] = (), speech: Speech = ENGLISH,
-                  pass_on: bool = False) -> bytes:
+                  pass_on: bool = False, menu_key: str = "alert_menu") -> bytes:
     """Say `before`, then the menu (with "press 3 to pass it on" when `pass_on`), waiting for one key;
-    no key goes to `silence_url`."""
+    no key goes to `silence_url`. `menu_key`: the menu's phrase (a hotline's call-out has its own)."""
     response = ET.Element("Response")
     for sentence in before:
         _speak(response, speech, sentence)
     digits = _menu_digits(response, keys_url, MENU_TIMEOUT)
-    menu = phrase(speech.code, "alert_menu")
+    menu = phrase(speech.code, menu_key)
     _speak(digits, speech, f"{menu} {phrase(speech.code, 'alert_pass_option')}" if pass_on else menu)
     # Plivo goes on to the next element only when no key came.
     _redirect(response, silence_url)
@@ -175,6 +176,83 @@ def conference_document(room: str, events_url: str, sentence: str, speech: Speec
         "exitSound": "beep:2",
     })
     conference.text = room
+    return _serialize(response)
+
+
+# -- the hotline: what its caller hears ------------------------------------------------------------------
+
+#: The waiting room's "still trying" comes every this many seconds (the wait sound is played in a loop).
+STILL_TRYING_EVERY = 20
+#: A voicemail is at most this long; this much silence ends it.
+VOICEMAIL_SECONDS = 180
+VOICEMAIL_SILENCE = 15
+#: The longest talk between a caller and whoever took the call.
+HOTLINE_TIME_LIMIT = 4 * 3600
+
+
+def waiting_room_document(greeting: str, room: str, hold_url: str, events_url: str, speech: Speech = ENGLISH) -> bytes:
+    """The greeting, "connecting you", then the waiting room: the caller hears `hold_url` until whoever takes
+    the call joins (their entry starts the conference); when the caller leaves, the room ends.
+    https://www.plivo.com/docs/voice/xml/conference"""
+    response = ET.Element("Response")
+    _speak(response, speech, greeting)
+    _speak(response, speech, phrase(speech.code, "hotline_connecting"))
+    conference = ET.SubElement(response, "Conference", {
+        "callbackUrl": events_url,
+        "callbackMethod": "POST",
+        "startConferenceOnEnter": "false",
+        "endConferenceOnExit": "true",
+        "stayAlone": "true",
+        "waitSound": hold_url,
+        "maxMembers": "5",
+        "timeLimit": str(HOTLINE_TIME_LIMIT),
+    })
+    conference.text = room
+    _speak(response, speech, phrase(speech.code, "goodbye"))
+    ET.SubElement(response, "Hangup")
+    return _serialize(response)
+
+
+def still_trying_document(speech: Speech = ENGLISH) -> bytes:
+    """The waiting room's wait sound (played in a loop): "still trying", then a pause. Speak and Wait
+    only, as a wait sound's document must be."""
+    response = ET.Element("Response")
+    _wait(response, STILL_TRYING_EVERY)
+    _speak(response, speech, phrase(speech.code, "hotline_still_trying"))
+    return _serialize(response)
+
+
+def voicemail_document(recorded_url: str, transcribed_url: str | None, speech: Speech = ENGLISH) -> bytes:
+    """"Nobody could take your call", the tone, and up to VOICEMAIL_SECONDS of message (# ends it).
+    https://www.plivo.com/docs/voice/xml/record"""
+    response = ET.Element("Response")
+    _speak(response, speech, phrase(speech.code, "hotline_voicemail"))
+    record = {"action": recorded_url, "method": "POST", "fileFormat": "mp3", "maxLength": str(VOICEMAIL_SECONDS),
+              "timeout": str(VOICEMAIL_SILENCE), "finishOnKey": "#", "playBeep": "true", "redirect": "true"}
+    if transcribed_url:
+        record |= {"transcriptionType": "auto", "transcriptionUrl": transcribed_url, "transcriptionMethod": "POST"}
+    ET.SubElement(response, "Record", record)
+    _speak(response, speech, phrase(speech.code, "hotline_no_message"))
+    ET.SubElement(response, "Hangup")
+    return _serialize(response)
+
+
+def into_room_document(room: str, events_url: str, speech: Speech = ENGLISH) -> bytes:
+    """Whoever took a hotline call, into its room: their entry starts it, their leaving ends it."""
+    response = ET.Element("Response")
+    _speak(response, speech, phrase(speech.code, "hotline_to_caller"))
+    conference = ET.SubElement(response, "Conference", {
+        "callbackUrl": events_url,
+        "callbackMethod": "POST",
+        "startConferenceOnEnter": "true",
+        "endConferenceOnExit": "true",
+        "stayAlone": "true",
+        "timeLimit": str(HOTLINE_TIME_LIMIT),
+        "enterSound": "beep:1",
+    })
+    conference.text = room
+    _speak(response, speech, phrase(speech.code, "goodbye"))
+    ET.SubElement(response, "Hangup")
     return _serialize(response)
 
 

@@ -11,6 +11,7 @@ delays a message but never uses up its attempts (bot/delivery.py).
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from bot.alerts.messages import alert_blocks, alert_text, gave_up_text
 from bot.delivery import (
@@ -39,6 +40,8 @@ class AlertReports:
         self.alerts = alerts
         self.alert_store = alert_store
         self.pace = pace
+        #: A hotline's call-outs changed: its call's message is brought up to date (set by the server).
+        self.hotline_changed: Callable[[int], None] = lambda call_id: None
 
     def register(self, registry: Registry) -> None:
         registry.add(REPORT_ALERT, self.report_alert, report_retries(self.pace))
@@ -50,6 +53,9 @@ class AlertReports:
         if view is None or view.alert.status in (RESOLVING, DROPPED):
             return
         alert = view.alert
+        if alert.hotline_call is not None:
+            self.hotline_changed(alert.hotline_call)  # shown in the hotline call's own message
+            return
         place = Place(alert.message_via, alert.message_channel, alert.message_ts)
         messages = self.messages.of(alert.requester.team_id)
         text, blocks = alert_text(view), alert_blocks(view)

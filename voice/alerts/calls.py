@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
+from typing import Callable
 
+from voice.alerts.bridge import ENTER as BRIDGE_ENTER
 from voice.alerts.bridge import BridgeService, Entry
 from voice.alerts.models import ACKNOWLEDGED, CANCELLED, AlertRecord
 from voice.alerts.plan import later_link
@@ -63,6 +65,8 @@ class AlertCalls:
         self.legs = legs
         self.lifecycle = lifecycle
         self.bridge = bridge
+        #: Whoever took a hotline call entered its room (voice/hotline sets this): (alert id) -> None.
+        self.room_entered: Callable[[int], None] = lambda alert_id: None
 
     def answer(self, token: str, call_uuid: str) -> CallTurn:
         """What to play when the call is answered."""
@@ -130,10 +134,17 @@ class AlertCalls:
         return self._turn(leg, alert, Turn.INVALID_KEY)
 
     def conference_event(self, token: str, call_uuid: str, action: str, member: str | None) -> None:
-        """Plivo's conference callback for this call (the acknowledger, in the voice bridge)."""
+        """Plivo's conference callback for this call (the acknowledger, in the voice bridge; or whoever took a
+        hotline call, in its caller's room)."""
         found = self.store.leg_with_alert(token)
-        if found and self.lifecycle.bound(found[0], token, call_uuid, "conference") is not None:
-            self.bridge.conference_event(found[0], action, member)
+        if not found or self.lifecycle.bound(found[0], token, call_uuid, "conference") is None:
+            return
+        leg, alert = found
+        if alert.hotline_call is not None:
+            if action == BRIDGE_ENTER:
+                self.room_entered(alert.id)
+            return
+        self.bridge.conference_event(leg, action, member)
 
     def pass_on(self, token: str, call_uuid: str) -> CallTurn:
         """The callee pressed 3: the next link is called now; "not valid" where there is none."""

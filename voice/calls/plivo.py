@@ -143,6 +143,17 @@ class PlivoClient:
             raise ValueError("a request UUID is required")
         self._expect_gone(self._send("DELETE", f"/Request/{request_uuid}/"))
 
+    def transfer(self, call_uuid: str, url: str) -> None:
+        """Move a live call to the XML at `url` (its A leg): the hotline's caller, out of the waiting room.
+        https://www.plivo.com/docs/voice/api/call/transfer-a-call (202; 404 when the call is gone)."""
+        if not call_uuid:
+            raise ValueError("a call UUID is required")  # as for hang_up: never the whole account
+        response = self._send("POST", f"/Call/{call_uuid}/", json={"legs": "aleg", "aleg_url": url,
+                                                                   "aleg_method": "POST"})
+        if not 200 <= response.status_code < 300:
+            raise PlivoError(f"Plivo did not transfer the call (HTTP {response.status_code}).",
+                             status=response.status_code, retryable=response.status_code >= 500)
+
     def speak_to_member(self, conference: str, member_id: str, text: str, *, voice: str, language: str) -> bool:
         """Say `text` to one member of a conference (the others do not hear it); False if they left.
         https://www.plivo.com/docs/voice/api/conference/member/speak-text-to-member"""

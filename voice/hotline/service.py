@@ -217,6 +217,11 @@ class HotlineService:
             if self.store.note(conn, call.id, transcript=words):
                 self.queue.enqueue(conn, REPORT_TRANSCRIPT, str(call.id), key=f"{REPORT_TRANSCRIPT}:{call.id}")
 
+    def changed(self, call_id: int) -> None:
+        """Its call-outs changed (a ring, an answer): its message is brought up to date."""
+        with transaction(self.engine) as conn:
+            self.queue.poke(conn, REPORT_HOTLINE, str(call_id))
+
     def get(self, call_id: int) -> InboundCall | None:
         return self.store.get(call_id)
 
