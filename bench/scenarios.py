@@ -1,4 +1,4 @@
-"""The four scenarios of the benchmark: ack, webhooks, alert_50, two_instances.
+"""The scenarios of the benchmark: ack, webhooks, alert_50, two_instances, and intake (bench/intake.py).
 
 Each returns a dict of figures (the names are the JSON's). They drive the server
 over HTTP only and read what arrived at the Slack and Plivo stand-ins, so they
@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.database import fresh_schema
+from bench.intake import intake
 from bench.load import LoadResult, run_load, write_request_file
 from bench.runner import Context, isolated, say
 from bench.servers import (
@@ -277,4 +278,5 @@ def _two_instances(ctx: Context, stack: ExitStack) -> dict:
     }
 
 
-SCENARIOS = {"ack": ack, "webhooks": webhooks, "alert_50": alert_50, "two_instances": two_instances}
+SCENARIOS = {"ack": ack, "webhooks": webhooks, "alert_50": alert_50, "two_instances": two_instances,
+             "intake": intake}
