@@ -12,6 +12,7 @@ and how often each incident was counted as fired (`fire_count`).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 from bench.alertmanager import AGAIN, FIRST, OVERLAP, RETRY, Post, timetable
 from bench.database import fresh_schema
+from bench.machine import session_processes
 from bench.runner import Context, isolated, say
 from bench.servers import BenchError, scenario_server
 from bench.standins import number, start_standins
@@ -79,15 +81,32 @@ def _intake(ctx: Context, stack: ExitStack, name: str, database_url: str | None)
     table = timetable(posts=posts, groups=groups, rate=RATE)
     say(f"{name}: {len(table)} posts ({posts} distinct, {len(table) - posts} retries) over {groups} groups "
         f"at {RATE:.0f}/s")
+    cpu_before = session_processes(server.process.pid)
     answers = _send_all(server.url, table)
+    # What else ran meanwhile: on a shared machine, the answers' tail moves with it.
+    load = os.getloadavg()[0]
     last_sent = max(answer.sent_at for answer in answers)
     plivo.wait_for_arrivals(groups, last_sent + CALL_WAIT_S)
     time.sleep(LATE_WAIT_S)  # a second create-call for a group, placed late, would still show
     if not server.alive():
         raise BenchError(f"{server.name} died; log: {server.log_path}")
+    cpu = _cpu_spent(cpu_before, session_processes(server.process.pid))
     stored = _stored(server.env["DATABASE_URL"])
-    return _figures(answers, plivo, slack, stored, posts=posts, groups=groups, database="postgresql"
-                    if database_url else "sqlite")
+    return _figures(answers, plivo, slack, stored, posts=posts, groups=groups,
+                    database="postgresql" if database_url else "sqlite") | {
+        "server_cpu_ms_per_post": {part: round(seconds * 1000 / len(table), 2) for part, seconds in cpu.items()},
+        "load_average_1m": round(load, 2)}
+
+
+def _cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """The server's CPU seconds between two looks, in all, in its worker process (calls placed, Slack
+    posted) and in the rest (the web server answering): what intake costs, whatever else the machine does."""
+    spent = {"total": 0.0, "worker": 0.0, "web": 0.0}
+    for pid, (command, seconds) in after.items():
+        used = seconds - before.get(pid, ("", 0.0))[1]
+        spent["total"] += used
+        spent["worker" if command.endswith(" worker --child") else "web"] += used
+    return spent
 
 
 def _send_all(url: str, table: list[Post]) -> list[Answer]:
@@ -227,6 +246,7 @@ def _figures(answers: list[Answer], plivo, slack, stored: Stored, *, posts: int,
         "outcomes": _counts(f"{a.post.kind}: {a.outcome}" for a in answers if a.post.kind in (FIRST, AGAIN)),
         # Slack takes about a message a second in one channel: many new incidents at once lag here.
         "slack_messages_at_end": len(slack.messages(CHANNEL)),
+        "slack_requests": _counts(request.method_or_path for request in slack.requests),
         "goals_met": {
             "answer_p99": (percentile(latencies, 99) or 0) <= ANSWER_GOAL_MS,
             "first_post_to_call_p99": bool(to_call) and percentile(to_call, 99) <= CALL_GOAL_S
