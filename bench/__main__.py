@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only ack,webhooks,alert_50,two_instances] [--json FILE]`
+"""`python -m bench [--quick] [--only ack,webhooks,alert_50,two_instances,intake] [--json FILE]`
 
 Progress goes to stderr; the figures, one JSON document, to stdout (and FILE).
 Exit status 1 when a scenario failed (its entry then has an "error" field).
@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator for the webhooks (default: wrk when installed)")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, metavar="URL",
-                        help=f"PostgreSQL for two_instances; a schema is created and dropped (default: {DEFAULT_POSTGRES})")
+                        help=f"PostgreSQL for two_instances and intake; a schema is created and dropped "
+                             f"(default: {DEFAULT_POSTGRES})")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs even when all went well")
     return parser.parse_args(argv)
 

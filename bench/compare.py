@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import statistics
 import sys
@@ -27,6 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.load import available_generator, run_load, write_request_file
+from bench.machine import session_cpu_seconds
 from bench.runner import say
 from bench.scenarios import RATE_BOUND, _first_pass, _place_calls, _slack_quiet
 from bench.servers import BenchError, free_port, start_voicebridge, voicebridge_env
@@ -54,22 +54,6 @@ def _tree(value: str) -> tuple[str, Path]:
     if not name or not (tree / "answer_server").is_dir():
         raise argparse.ArgumentTypeError(f"{value!r}: expected NAME=DIR, DIR a checkout holding answer_server/")
     return name, tree
-
-
-def session_cpu_seconds(sid: int) -> float:
-    """User and system CPU time of every live process of session `sid` (a server and its children)."""
-    ticks = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid:  # proc(5): session is field 6, utime 14, stime 15
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,3 +65,26 @@ def _wrk_version() -> str | None:
         return None
     first = (done.stdout or done.stderr).splitlines()
     return first[0].strip() if first else None
+
+
+def session_cpu_seconds(sid: int) -> float:
+    """User and system CPU time of every live process of session `sid` (a server and its children)."""
+    return sum(seconds for _, seconds in session_processes(sid).values())
+
+
+def session_processes(sid: int) -> dict[int, tuple[str, float]]:
+    """Each live process of session `sid`: its command line and its user and system CPU time so far."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # proc(5): session is field 6, utime 14, stime 15
+            found[int(entry)] = (command, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found

@@ -1,4 +1,4 @@
-"""The four scenarios of the benchmark: ack, webhooks, alert_50, two_instances.
+"""The scenarios of the benchmark: ack, webhooks, alert_50, two_instances, and intake (bench/intake.py).
 
 Each returns a dict of figures (the names are the JSON's). They drive the server
 over HTTP only and read what arrived at the Slack and Plivo stand-ins, so they
@@ -14,15 +14,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.database import fresh_schema
+from bench.intake import intake
 from bench.load import LoadResult, run_load, write_request_file
 from bench.runner import Context, isolated, say
 from bench.servers import (
     BenchError,
     Process,
     free_port,
+    scenario_server,
     start_bare,
-    start_voicebridge,
-    voicebridge_env,
 )
 from bench.standins import API_KEY, TimedPlivoApi, number, start_standins
 from bench.stats import duplicates, latency_summary, max_in_window, ratio
@@ -44,20 +44,6 @@ from bench.traffic import (
 SLACK_TIMEOUT_MS = 3000  # past this Slack shows the user "operation_timeout"
 
 
-def _server(ctx: Context, stack: ExitStack, name: str, slack, plivo, *, group: str | None = None,
-            **settings: str) -> Process:
-    """One `python -m answer_server` on SQLite in a temporary directory, unless `settings` say otherwise.
-
-    Its log goes to the scenario's (`group`'s) log directory, which a failed scenario names.
-    """
-    workdir = ctx.workdir(stack, name)
-    port = int(settings.pop("port", 0)) or free_port()
-    database_url = settings.pop("database_url", None) or f"sqlite:///{workdir / 'voice.sqlite3'}"
-    env = voicebridge_env(port=port, slack_api_url=slack.base_url, plivo_api_url=plivo.base_url,
-                          database_url=database_url, public_url=settings.pop("public_url", None), **settings)
-    return start_voicebridge(stack, name=name, workdir=workdir / "cwd", log_dir=ctx.logs_for(group or name), env=env)
-
-
 # -- 1. ack ---------------------------------------------------------------------------
 
 PLACE_WINDOW = 15.0  # seconds after the last ack in which every call should have been placed
@@ -73,7 +59,7 @@ def ack(ctx: Context) -> dict:
 
 def _ack_run(ctx: Context, stack: ExitStack, name: str, plivo_delay: float) -> dict:
     slack, plivo = start_standins(stack, plivo_delay)
-    server = _server(ctx, stack, name, slack, plivo)
+    server = scenario_server(ctx, stack, name, slack, plivo)
     count = ctx.pick(30, 10)
     sent: list[Sent] = []
     # One after another, each sent when the previous one is answered: each ack is timed on its
@@ -110,7 +96,7 @@ def webhooks(ctx: Context) -> dict:
 
 def _webhooks(ctx: Context, stack: ExitStack) -> dict:
     slack, plivo = start_standins(stack, 0.02)
-    server = _server(ctx, stack, "webhooks", slack, plivo)
+    server = scenario_server(ctx, stack, "webhooks", slack, plivo)
     calls = _place_calls(server, slack, plivo, ctx.pick(300, 60))
     sender = plivo_sender(server.url)  # PUBLIC_URL is the server's own URL here
     first_pass = _first_pass(server, sender, calls)
@@ -216,7 +202,7 @@ def alert_50(ctx: Context) -> dict:
 
 def _alert_50(ctx: Context, stack: ExitStack) -> dict:
     slack, plivo = start_standins(stack, 0.2)
-    server = _server(ctx, stack, "alert_50", slack, plivo, PLIVO_CPS=str(ALERT_CPS))
+    server = scenario_server(ctx, stack, "alert_50", slack, plivo, PLIVO_CPS=str(ALERT_CPS))
     numbers = [number(5000 + i) for i in range(ALERT_RECIPIENTS)]
     text = " ".join(numbers) + " Bench: the primary database is down"
     acked = slash_command(server.url, text, command="/voicealert", response_url=slack.response_url("alert"))
@@ -261,8 +247,8 @@ def _two_instances(ctx: Context, stack: ExitStack) -> dict:
     shared = {"database_url": database_url, "public_url": f"http://127.0.0.1:{port_a}",
               "PLIVO_CPS": str(TWO_CPS), "API_KEYS": API_KEY}
     # One after the other: the first creates the tables, so the second never races it.
-    servers = [_server(ctx, stack, "two_instances.a", slack, plivo, group="two_instances", port=str(port_a), **shared),
-               _server(ctx, stack, "two_instances.b", slack, plivo, group="two_instances", port=str(port_b), **shared)]
+    servers = [scenario_server(ctx, stack, "two_instances.a", slack, plivo, group="two_instances", port=str(port_a), **shared),
+               scenario_server(ctx, stack, "two_instances.b", slack, plivo, group="two_instances", port=str(port_b), **shared)]
     count = ctx.pick(200, 40)
     say(f"two_instances: {count} code requests through POST /api/v1/otp, alternating between the two")
     began = time.monotonic()
@@ -292,4 +278,5 @@ def _two_instances(ctx: Context, stack: ExitStack) -> dict:
     }
 
 
-SCENARIOS = {"ack": ack, "webhooks": webhooks, "alert_50": alert_50, "two_instances": two_instances}
+SCENARIOS = {"ack": ack, "webhooks": webhooks, "alert_50": alert_50, "two_instances": two_instances,
+             "intake": intake}

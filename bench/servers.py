@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from bench.runner import say
+from bench.runner import Context, say
 from bench.standins import AUTH_ID, AUTH_TOKEN, BOT_TOKEN, FROM_NUMBER, SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository: `-m answer_server` imports from here
@@ -174,3 +174,17 @@ def start_bare(stack: ExitStack, *, workdir: Path, log_dir: Path, workers: int =
                      log_path=log_dir / "bare-flask.log")
     stack.callback(server.stop)
     return server.start()
+
+
+def scenario_server(ctx: Context, stack: ExitStack, name: str, slack, plivo, *, group: str | None = None,
+                    **settings: str) -> Process:
+    """One `python -m answer_server` on SQLite in a temporary directory, unless `settings` say otherwise.
+
+    Its log goes to the scenario's (`group`'s) log directory, which a failed scenario names.
+    """
+    workdir = ctx.workdir(stack, name)
+    port = int(settings.pop("port", 0)) or free_port()
+    database_url = settings.pop("database_url", None) or f"sqlite:///{workdir / 'voice.sqlite3'}"
+    env = voicebridge_env(port=port, slack_api_url=slack.base_url, plivo_api_url=plivo.base_url,
+                          database_url=database_url, public_url=settings.pop("public_url", None), **settings)
+    return start_voicebridge(stack, name=name, workdir=workdir / "cwd", log_dir=ctx.logs_for(group or name), env=env)
