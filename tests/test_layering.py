@@ -54,7 +54,8 @@ MAY_USE: dict[str, set[str]] = {
     "bot.delivery": {"bot.installs", "bot.messages", "voice"},
     "bot.directory": {"bot.delivery", "voice"},
     "bot.codes": BOT_SHARED | {"voice"},
-    "bot.alerts": BOT_SHARED | {"voice"},
+    "bot.integrations": {"bot.app", "bot.messages", "bot.mrkdwn", "voice"},
+    "bot.alerts": BOT_SHARED | {"bot.integrations", "voice"},
     "bot.home": BOT_SHARED | {"bot.installs", "voice"},
     "bot.workflows": BOT_SHARED | {"bot.codes", "bot.alerts", "voice"},
     # answer_server: the HTTP host, over bot and voice.
