@@ -60,6 +60,7 @@ from bot.app import Access, create_bolt_app
 from bot.codes.listeners import BotServices, register_code_listeners
 from bot.home.tab import register_home_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.integrations.manage import IntegrationCommands
 from bot.workflows.steps import register_step_listeners
 from voice import metrics
 from voice.calls.dialing import LONGEST_CALL
@@ -98,9 +99,14 @@ def create_app(
     register_home_listeners(bolt, queue=services.queue, access=access, record_refusal=services.otp.refuse)
     register_step_listeners(bolt, alerts=services.alerts, services=bot_services, steps=services.steps,
                             access=access, record_refusal=services.otp.refuse)
+    # Who may manage integrations is who may raise alerts; a number they phone follows every call's policy.
+    integration_commands = IntegrationCommands(services.integrations, public_url=settings.public_url, access=access,
+                                               record_refusal=services.otp.refuse,
+                                               refusal_for=services.alerts.refusal_for, clock=services.clock)
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
-                             record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)
+                             record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret,
+                             integrations=integration_commands)
 
     app = Flask(__name__)
     _bound_request_bodies(app)

@@ -18,6 +18,15 @@ from voice.speech.text import printable
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
+# Slack's markup in a command's text (`should_escape: true`), the first group the ID or the number:
+# <@U123>, <@U123|ana>, <!subteam^S123|@oncall>, and a number Slack made a link of,
+# <tel:+14155550123|+1 415 555 0123>. https://docs.slack.dev/interactivity/implementing-slash-commands
+USER_MARKUP = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+GROUP_MARKUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
+TEL_MARKUP = re.compile(r"<tel:([^|>]*)(?:\|[^>]*)?>")
+#: Any markup: <@U1>, <#C1|ops>, <!here>, <https://x|label>.
+ANY_MARKUP = re.compile(r"<([^<>]*)>")
+
 
 def escape(text: str) -> str:
     """Plain text as Slack must receive it: unfit characters gone, `& < >` escaped, so it cannot mention or link."""
@@ -57,6 +66,20 @@ def mention(user_id: str) -> Markup:
     if not _SLACK_ID.fullmatch(user_id):
         return Markup(escape("@" + user_id))  # not an ID Slack gave us: shown, never interpreted
     return Markup(f"<@{user_id}>")
+
+
+def group(group_id: str) -> Markup:
+    """<!subteam^S123>: Slack shows the user group's handle."""
+    if not _SLACK_ID.fullmatch(group_id):
+        return Markup(escape("@" + group_id))
+    return Markup(f"<!subteam^{group_id}>")
+
+
+def channel(channel_id: str) -> Markup:
+    """<#C123>: Slack shows the channel's name, as a link to it, to whoever may see it."""
+    if not _SLACK_ID.fullmatch(channel_id):
+        return Markup(escape("#" + channel_id))
+    return Markup(f"<#{channel_id}>")
 
 
 def date(moment: datetime, token: str, fallback: str) -> Markup:

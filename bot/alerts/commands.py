@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.directory import GROUP, NUMBER, SCHEDULE, USER, Recipient
 from bot.messages import CommandError, HelpRequest
-from bot.mrkdwn import unescape
+from bot.mrkdwn import ANY_MARKUP, GROUP_MARKUP, TEL_MARKUP, USER_MARKUP, unescape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.speech.languages import (
     UnknownLanguage,
@@ -30,19 +30,13 @@ MESSAGE_MAX = 1000
 
 _GAP = re.compile(r"[\s,]+")
 _CHAIN = re.compile(r">|&gt;")
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 # schedule:backend: whoever that schedule has on call when the alert is raised.
 _SCHEDULE = re.compile(r"schedule:([a-z0-9-]{1,40})(?=[\s,]|&gt;|>|$)")
-# Slack may turn a typed number into a link: <tel:+14155550123|+1 415 555 0123>.
-_TEL = re.compile(r"<tel:([^|>]*)(?:\|[^>]*)?>")
 # A number is one token (spaces separate recipients) made of what numbers are
 # written with; "+5%" is the start of a message, not a number.
 _NUMBER = re.compile(r"\+[0-9().\-]+(?=[\s,<>]|&gt;|$)")
 _FIRST_WORD = re.compile(r"\+\S*")
 _DIGIT_GROUP = re.compile(r"[\s,]+\(?[0-9][0-9()\-.]*(?=[\s,]|$)")
-# Any Slack markup in the message: <@U1>, <#C1|ops>, <!here>, <https://x|label>.
-_MARKUP = re.compile(r"<([^<>]*)>")
 _LANG = re.compile(r"lang=(\S*)(?=[\s,]|$)", re.IGNORECASE)
 # channel_name values Slack sends where a channel has no name to say aloud.
 _UNNAMED_CHANNELS = {"directmessage", "privategroup", ""}
@@ -119,16 +113,16 @@ def typed_numbers(stages: tuple[tuple[Recipient, ...], ...]) -> tuple[str, ...]:
 
 
 def _recipient_at(text: str, position: int) -> tuple[Recipient | CommandError | None, int]:
-    if match := _USER.match(text, position):
+    if match := USER_MARKUP.match(text, position):
         return Recipient(USER, match[1], f"<@{match[1]}>"), match.end()
-    if match := _GROUP.match(text, position):
+    if match := GROUP_MARKUP.match(text, position):
         return Recipient(GROUP, match[1], f"<!subteam^{match[1]}>"), match.end()
     if match := _SCHEDULE.match(text, position):
         return Recipient(SCHEDULE, match[1], f"schedule:{match[1]}"), match.end()
-    match = _TEL.match(text, position) or _NUMBER.match(text, position)
+    match = TEL_MARKUP.match(text, position) or _NUMBER.match(text, position)
     if not match:
         return None, position
-    written = unescape(match[1] if match.re is _TEL else match[0])
+    written = unescape(match[1] if match.re is TEL_MARKUP else match[0])
     try:
         number = parse_phone_number(written)
     except InvalidPhoneNumber as error:
@@ -169,7 +163,7 @@ def plain_message(message: str, names: dict[str, str] | None = None, unnamed: st
             return label or "@" + target[1:].split("^")[0]
         return label or target.removeprefix("mailto:").removeprefix("tel:")
 
-    return unescape(_MARKUP.sub(readable, message))
+    return unescape(ANY_MARKUP.sub(readable, message))
 
 
 def mentioned_users(message: str) -> list[str]:

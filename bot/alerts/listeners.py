@@ -39,6 +39,8 @@ from bot.alerts.messages import (
 from bot.app import Access, requester_of
 from bot.delivery import NOTICE, notice_payload
 from bot.directory import NUMBER
+from bot.integrations.commands import is_integrations
+from bot.integrations.manage import IntegrationCommands
 from bot.messages import (
     ACKNOWLEDGE,
     CALL,
@@ -76,8 +78,10 @@ def register_alert_listeners(
     access: Access = Access(),
     record_refusal: RecordRefusal = lambda **refusal: None,
     form_secret: str | None = None,
+    integrations: IntegrationCommands | None = None,
 ) -> None:
-    voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None)
+    voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None,
+                             integrations=integrations)
     if form_secret is not None:
         # Nothing after /voicealert: the form opens (a lazy listener: after the acknowledgement).
         app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access)])
@@ -94,10 +98,14 @@ def register_alert_listeners(
     app.action(JOIN_ACTION)(_joiner(queue, guard))
 
 
-def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False):
+def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False,
+                integrations: IntegrationCommands | None = None):
     def voicealert(ack, command) -> None:
         """Answer at once: the usage, a specific error or refusal, "Raising the alert…", or, with
-        nothing after the command, nothing (the form opens)."""
+        nothing after the command, nothing (the form opens). `/voicealert integrations …` is answered
+        by bot/integrations (an alert starts with whom to phone, never with that word)."""
+        if integrations is not None and is_integrations(command.get("text")):
+            return ack(**integrations.answer(command))
         requester = requester_of(command)
         if form and not (command.get("text") or "").strip():
             if denied := access.refusal(requester.user_id, requester.channel_id):

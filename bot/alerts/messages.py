@@ -59,7 +59,10 @@ ALERT_USAGE = escape(
     "each only if nobody before acknowledged. The message (up to 1000 characters) is read to each "
     "person, who presses 1 to acknowledge. Each call speaks its person's Slack language (a number: its "
     "country's); `lang=es` among the people makes every call speak Spanish "
-    "(en, es, fr, de, pt, it, hi)."
+    "(en, es, fr, de, pt, it, hi).\n"
+    "`/voicealert integrations` lists the integrations that turn alerts from monitoring (Alertmanager, "
+    "Grafana, Opsgenie or PagerDuty clients, scripts) into calls; `/voicealert integrations help` says how "
+    "to add one."
 )
 
 # A section's text holds at most 3000 characters (Block Kit).
