@@ -145,6 +145,9 @@ class PlivoRest:
         mock.add_callback(responses.POST, CREATE_CALL_URL, callback=self._create)
         mock.add_callback(responses.DELETE, re.compile(rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/(Call|Request)/.+/"),
                           callback=self._delete)
+        self.transferred: list[tuple[str, dict]] = []  # (call UUID, body) of each transfer (Call/{uuid}/ POST)
+        mock.add_callback(responses.POST, re.compile(rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/Call/[^/]+/$"),
+                          callback=self._transfer)
         self.spoken: list[tuple[str, str, dict]] = []  # (conference, member, body) of each Speak to a member
         mock.add_callback(responses.POST, re.compile(
             rf"{re.escape(PLIVO_API)}/v1/Account/{AUTH_ID}/Conference/[^/]+/Member/[^/]+/Speak/"), callback=self._speak)
@@ -165,6 +168,10 @@ class PlivoRest:
         kind, uuid_ = request.url.rstrip("/").split("/")[-2:]
         self.stopped.append((kind, uuid_))
         return 204, {}, ""
+
+    def _transfer(self, request):
+        self.transferred.append((request.url.rstrip("/").split("/")[-1], json.loads(request.body)))
+        return 202, {}, json.dumps({"api_id": str(uuid.uuid4()), "message": "call transferred"})
 
     def _speak(self, request):
         parts = request.url.rstrip("/").split("/")
