@@ -106,7 +106,8 @@ def create_app(
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret,
-                             integrations=integration_commands)
+                             integrations=integration_commands,
+                             schedule_names=lambda team: [item.name for item in services.schedules.listed(team)])
 
     app = Flask(__name__)
     _bound_request_bodies(app)

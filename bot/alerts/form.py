@@ -17,9 +17,10 @@ import hmac
 import json
 import re
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 from bot.alerts.commands import MESSAGE_MAX, AlertRequest
-from bot.directory import GROUP, NUMBER, USER, Recipient
+from bot.directory import GROUP, NUMBER, SCHEDULE, USER, Recipient
 from bot.mrkdwn import escape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.speech.text import is_blank, printable
@@ -29,10 +30,12 @@ SHORTCUT_ID = "phone_about_message"
 
 # Block and action IDs of the form's fields; errors are reported on the blocks.
 USERS, GROUPS, NUMBERS, HOW, MESSAGE = "who_users", "who_groups", "who_numbers", "how", "message"
+SCHEDULES = "who_schedules"
 AT_ONCE, IN_ORDER = "at_once", "in_order"
 _ACTION = "value"
 
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,20}")
+_SCHEDULE_NAME = re.compile(r"[a-z0-9-]{1,40}")
 _LIST = re.compile(r"[\s,;]+")
 #: Slack's limit on a modal's private_metadata.
 METADATA_MAX = 3000
@@ -60,14 +63,20 @@ class FormErrors:
 # -- the view -----------------------------------------------------------------------------------
 
 
-def alert_form(origin: Origin, secret: str, *, groups: list[tuple[str, str]] = (), message: str = "") -> dict:
-    """The modal: who, how, what. `groups` are the workspace's user groups (id, handle), `message` a
-    message to start from (a shortcut's, shortened to fit)."""
+def alert_form(origin: Origin, secret: str, *, groups: list[tuple[str, str]] = (), message: str = "",
+               schedules: Sequence[str] = ()) -> dict:
+    """The modal: who, how, what. `groups` are the workspace's user groups (id, handle), `schedules` its
+    on-call schedules' names, `message` a message to start from (a shortcut's, shortened to fit)."""
     blocks = [
         _input(USERS, "People", {"type": "multi_users_select", "action_id": _ACTION,
                                  "placeholder": _plain("Choose people")}, optional=True,
                hint="Each is called at the number in their Slack profile."),
     ]
+    if schedules:
+        blocks.append(_input(SCHEDULES, "Whoever is on call", {
+            "type": "multi_static_select", "action_id": _ACTION, "placeholder": _plain("Choose schedules"),
+            "options": [_option(name[:75], name) for name in list(schedules)[:100]],
+        }, optional=True, hint="The person each schedule has on call when the alert is raised."))
     if groups:
         blocks.append(_input(GROUPS, "User groups", {
             "type": "multi_static_select", "action_id": _ACTION, "placeholder": _plain("Choose user groups"),
@@ -112,6 +121,7 @@ def read_submission(values: dict) -> AlertRequest | FormErrors:
     """The alert a submitted form asks for, or what is wrong with it, field by field."""
     users = _selected(values, USERS, "selected_users")
     groups = _selected(values, GROUPS, "selected_options")
+    schedules = [name for name in _selected(values, SCHEDULES, "selected_options") if _SCHEDULE_NAME.fullmatch(name)]
     typed = str(_field(values, NUMBERS).get("value") or "")
     errors: dict[str, str] = {}
     numbers: list[Recipient] = []
@@ -124,9 +134,10 @@ def read_submission(values: dict) -> AlertRequest | FormErrors:
         numbers.append(Recipient(NUMBER, number.e164, number.display))
     people = [Recipient(USER, user, f"<@{user}>") for user in users if _SLACK_ID.fullmatch(user)]
     people += [Recipient(GROUP, group, f"<!subteam^{group}>") for group in groups if _SLACK_ID.fullmatch(group)]
+    people += [Recipient(SCHEDULE, name, f"schedule:{name}") for name in schedules]
     everyone = list(dict.fromkeys(people + numbers))
     if not everyone and NUMBERS not in errors:
-        errors[USERS] = "Choose someone to call: people, a user group or a phone number."
+        errors[USERS] = "Choose someone to call: people, a user group, a schedule or a phone number."
     message = printable(str(_field(values, MESSAGE).get("value") or "")).strip()
     if is_blank(message):
         errors[MESSAGE] = "Write the message to read out."

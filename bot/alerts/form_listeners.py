@@ -49,13 +49,18 @@ NOT_OPENED = ("The alert form could not be opened in time. Type /voicealert agai
               "`/voicealert <who> <message>` (see /voicealert help).")
 
 
+#: The names of the on-call schedules a workspace may phone: (team ID) -> names.
+ScheduleNames = Callable[[str], list[str]]
+
+
 def register_form_listeners(app: App, *, alerts: AlertService, access: Access, secret: str,
-                            record_refusal: Callable[..., None]) -> None:
-    app.shortcut(SHORTCUT_ID)(ack=lambda ack: ack(), lazy=[_open_from_message(secret, access)])
+                            record_refusal: Callable[..., None],
+                            schedule_names: ScheduleNames = lambda team: []) -> None:
+    app.shortcut(SHORTCUT_ID)(ack=lambda ack: ack(), lazy=[_open_from_message(secret, access, schedule_names)])
     app.view(CALLBACK_ID)(_submitted(alerts, access, secret, record_refusal))
 
 
-def open_form_lazily(secret: str, access: Access):
+def open_form_lazily(secret: str, access: Access, schedule_names: ScheduleNames = lambda team: []):
     """The lazy half of a bare /voicealert: the form, opened with the command's trigger."""
     def open_form(body: dict, client) -> None:
         if (body.get("text") or "").strip() or access.refusal(body.get("user_id", ""), body.get("channel_id", "")):
@@ -63,12 +68,12 @@ def open_form_lazily(secret: str, access: Access):
         origin = Origin(channel_id=body.get("channel_id", ""), user_id=body.get("user_id", ""),
                         team_id=body.get("team_id", ""), channel_name=spoken_channel(body),
                         reply_url=body.get("response_url"))
-        _open(client, body.get("trigger_id"), origin, secret, message="")
+        _open(client, body.get("trigger_id"), origin, secret, message="", schedules=schedule_names(origin.team_id))
 
     return open_form
 
 
-def _open_from_message(secret: str, access: Access):
+def _open_from_message(secret: str, access: Access, schedule_names: ScheduleNames):
     def open_form(body: dict, client) -> None:
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id", "")
@@ -81,15 +86,18 @@ def _open_from_message(secret: str, access: Access):
                             {"channel_name": (body.get("channel") or {}).get("name"), "channel_id": channel}),
                         reply_url=body.get("response_url"),
                         link=message_link(team.get("domain"), channel, message.get("ts", "")))
-        _open(client, body.get("trigger_id"), origin, secret, message=plain_message(message.get("text") or ""))
+        _open(client, body.get("trigger_id"), origin, secret, message=plain_message(message.get("text") or ""),
+              schedules=schedule_names(origin.team_id))
 
     return open_form
 
 
-def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, message: str) -> None:
+def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, message: str,
+          schedules: list[str] = ()) -> None:
     """Open the form at once (the trigger lasts 3 seconds), then add the workspace's user groups."""
     try:
-        opened = client.views_open(trigger_id=trigger_id, view=alert_form(origin, secret, message=message))
+        opened = client.views_open(trigger_id=trigger_id,
+                                   view=alert_form(origin, secret, message=message, schedules=schedules))
     except SlackApiError as error:
         log.info("the alert form did not open: %s", error.response.get("error"))
         _tell(origin.reply_url, NOT_OPENED)
@@ -99,7 +107,8 @@ def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, messag
     if groups:
         try:  # the hash: Slack refuses the update if the person changed the form meanwhile
             client.views_update(view_id=view["id"], hash=view.get("hash"),
-                                view=alert_form(origin, secret, groups=groups, message=message))
+                                view=alert_form(origin, secret, groups=groups, message=message,
+                                                schedules=schedules))
         except SlackApiError as error:
             log.info("the alert form's user groups were not added: %s", error.response.get("error"))
 

@@ -79,14 +79,15 @@ def register_alert_listeners(
     record_refusal: RecordRefusal = lambda **refusal: None,
     form_secret: str | None = None,
     integrations: IntegrationCommands | None = None,
+    schedule_names: Callable[[str], list[str]] = lambda team: [],
 ) -> None:
     voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None,
                              integrations=integrations)
     if form_secret is not None:
         # Nothing after /voicealert: the form opens (a lazy listener: after the acknowledgement).
-        app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access)])
+        app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access, schedule_names)])
         register_form_listeners(app, alerts=alerts, access=access, secret=form_secret,
-                                record_refusal=record_refusal)
+                                record_refusal=record_refusal, schedule_names=schedule_names)
     else:
         app.command("/voicealert")(voicealert)
     # Every button asks who may act, as the command does, and acts only on an alert of the clicker's workspace.
