@@ -79,7 +79,7 @@ def test_a_test_alert_rings_alice_and_resolving_it_hangs_up_and_says_resolved_in
     ended = sandbox.wait_for(lambda s: next((c for c in alice_calls(s) if c["state"] == "ended"), None))
     assert ended["ending"]["source"] == "API Request", ended["ending"]
     message = incident_message(sandbox, "Resolved by Alertmanager")
-    assert "*Resolved* by Alertmanager" in json.dumps(message["blocks"])
+    assert "Resolved by Alertmanager <!date^" in json.dumps(message["blocks"])
     state = sandbox.state()
     assert state["monitoring"]["firing"] is False and len(alice_calls(state)) == 1
 

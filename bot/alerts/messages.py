@@ -136,7 +136,7 @@ def alert_blocks(view: AlertView) -> list[dict]:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(
             "About ", link(alert.source_link, "this message"))}]})
     blocks.append(_section(slack_text(_status(alert))))
-    closed = incidents.closed_line(alert)
+    closed = incidents.closed_line(alert) if alert.status != RESOLVED else None  # its status says it already
     if closed:
         blocks.append(_section(closed))
     blocks += [_section(chunk) for chunk in _chunks(_recipient_lines(view))]
@@ -198,8 +198,9 @@ def _status(alert: AlertRecord) -> Markup:
         return Markup(slack_text(":heavy_multiplication_x: *Cancelled* by ", _person(alert.resolved_by),
                                  f" in Slack after {after}. Every call was stopped."))
     if alert.status == RESOLVED:
-        return Markup(slack_text(":white_check_mark: Resolved by ", _who(alert), f" after {after}, before anyone "
-                                 "acknowledged. Every call was stopped."))
+        return Markup(slack_text(":white_check_mark: Resolved by ", _who(alert), " ",
+                                 date(alert.resolved_at, "at {time_secs}", f"at {alert.resolved_at:%H:%M:%S} UTC"),
+                                 f", {after} after it opened, before anyone acknowledged. Every call was stopped."))
     if alert.status == POSTED:
         return Markup(slack_text(":information_source: Not phoned: this integration does not phone for severity ",
                                  (alert.incident.severity or "none") if alert.incident else "none", "."))
