@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import partial
 
 from dotenv import dotenv_values
 
@@ -96,7 +97,9 @@ def _serve(settings: Settings, *, with_workers: bool) -> int:
     log.info("VoiceBridge listening on http://%s:%s (public URL %s): %s web processes × %s threads%s",
              settings.host, settings.port, settings.public_url, settings.web_concurrency, settings.threads,
              ", and a worker process" if workers else "; no workers here")
-    WebServer(settings, create_app, on_exit=workers.stop if workers else lambda: None,
+    # The worker process writes ROUTING_FILE to the database (at its start, on SIGHUP); the web processes read it.
+    app_factory = partial(create_app, keeps_routing=workers is None)
+    WebServer(settings, app_factory, on_exit=workers.stop if workers else lambda: None,
               read_routing=routing_reader(settings),
               on_routing=workers.reread_routing if workers else lambda: None).run()
     return 0

@@ -84,13 +84,14 @@ def create_app(
     poll_interval: float = 0.1,
     message_pace: float = 1.0,
     slack_post_rate: float = 1.0,
+    keeps_routing: bool = True,
 ) -> Flask:
     """Build the whole server. Tests pass fakes or loopback-backed clients, and a clock they move;
     `message_pace` is the least time between two updates of one Slack message, `slack_post_rate`
     the most new messages a second in one channel (Slack's pace)."""
     services = build_services(settings, engine=engine, plivo=plivo, slack_client=slack_client, clock=clock,
                               poll_interval=poll_interval, message_pace=message_pace,
-                              slack_post_rate=slack_post_rate)
+                              slack_post_rate=slack_post_rate, keeps_routing=keeps_routing)
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
     bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,

@@ -145,7 +145,10 @@ def build_services(
     poll_interval: float = 0.1,
     message_pace: float = 1.0,
     slack_post_rate: float = 1.0,
+    keeps_routing: bool = True,
 ) -> Services:
+    """`keeps_routing`: this process writes ROUTING_FILE's integrations and schedules to the database and
+    checks every schedule's hand-off (the worker process does; the web processes, many, read them)."""
     engine = engine or make_engine(settings.database_url)
     box = SecretBox(otp_key(settings))
     prepare_database(engine, box)
@@ -184,13 +187,15 @@ def build_services(
     alert_reports.register(registry)
     Notices(messages).register(registry)
     integrations = IntegrationStore(engine)
-    integrations.sync_file(settings.routing.integrations, clock())
+    if keeps_routing:
+        integrations.sync_file(settings.routing.integrations, clock())
     incidents = IncidentService(engine, alerts, integrations, queue, call_interval=settings.integration_call_interval,
                                 clock=clock)
     StormReports(messages, incidents, pace=message_pace).register(registry)
     schedules = ScheduleService(engine, ScheduleStore(engine), queue, feed_key=otp_key(settings), clock=clock)
-    schedules.sync_file(settings.routing.schedules)
-    schedules.catch_up()
+    if keeps_routing:
+        schedules.sync_file(settings.routing.schedules)
+        schedules.catch_up()
     schedules.register(registry)
     HandOffs(engine, schedules, queue, workspaces).register(registry)
     routing = RoutingHolder(settings.routing)
