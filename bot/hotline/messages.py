@@ -52,7 +52,7 @@ def _state(call: InboundCall, view: AlertView | None, now: datetime) -> str:
             parts.append("ended")
         return " · ".join(parts)
     if call.status in (VOICEMAIL, ENDED) and call.voicemail_reason:
-        why = (f"this number has called {''}more than the hourly limit: straight to voicemail"
+        why = ("this number called more often than the hourly limit: straight to voicemail"
                if call.voicemail_reason == OVER_LIMIT else "nobody took it")
         if call.recording_url:
             seconds = format_duration(call.recording_seconds) if call.recording_seconds is not None else "recorded"
