@@ -108,7 +108,8 @@ def create_app(
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret,
                              integrations=integration_commands,
-                             schedule_names=lambda team: [item.name for item in services.schedules.listed(team)])
+                             schedule_names=lambda team: [item.name for item in services.schedules.listed(team)],
+                             hotlines=lambda: services.routing.current().hotlines)
 
     app = Flask(__name__)
     _bound_request_bodies(app)

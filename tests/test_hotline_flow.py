@@ -12,9 +12,9 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from answer_server.sandbox.plivo_xml_rules import document_problems
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, send
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, SIGNING_SECRET, send
 from tests.core import at_once
-from tests.fakes.senders import PlivoSender
+from tests.fakes.senders import PlivoSender, SlackSender
 from tests.test_voicealert_flow import CHANNEL, callee, clocked_app, settle, speech
 from voice.routing.loading import parse_routing
 
@@ -258,3 +258,11 @@ def test_two_people_pressing_1_at_once_one_is_put_through_and_the_other_hears_it
     menus = {alice: alice.follow(alice.answer()), bob: bob.follow(bob.answer())}
     heard = at_once(2, lambda n: speech(list(menus)[n].press(list(menus.values())[n], "1"))[0])
     assert sorted(heard) == ["Connecting you to the caller.", "Someone else took this call. Goodbye."]
+
+
+def test_voicealert_hotlines_lists_the_files_hotlines_to_whoever_asks(client, fake_slack):
+    slack = SlackSender(SIGNING_SECRET, response_url=fake_slack.response_url())
+    reply = send(client, slack.command("hotlines", command="/voicealert"))
+    assert reply.status_code == 200 and reply.json["response_type"] == "ephemeral"
+    assert reply.json["text"] == (":telephone: 1 hotline (defined in ROUTING_FILE):\n• *Backend on call* — "
+                                  f"+1 415-555-0000 → <@U0ALICE> <@U0BOB>, shown in <#{CHANNEL}>")

@@ -42,10 +42,10 @@ from voice.store.db import transaction
 from voice.store.schema import (
     alert_numbers,
     alerts,
+    hotline_calls,
     legs,
     otp_codes,
     rate_slots,
-    hotline_calls,
     refusals,
     schedule_overrides,
     work_items,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from slack_bolt import App
 
@@ -39,6 +39,7 @@ from bot.alerts.messages import (
 from bot.app import Access, requester_of
 from bot.delivery import NOTICE, notice_payload
 from bot.directory import NUMBER
+from bot.hotline.listing import hotlines_text, is_hotlines
 from bot.integrations.commands import is_integrations
 from bot.integrations.manage import IntegrationCommands
 from bot.messages import (
@@ -56,6 +57,7 @@ from voice.alerts.service import AlertService, Taking
 from voice.calls.limits import Refused
 from voice.calls.models import Requester
 from voice.calls.numbers import parse_phone_number
+from voice.hotline.models import HotlineDef
 from voice.queue.work import WorkQueue
 from voice.store.db import transaction
 
@@ -80,9 +82,10 @@ def register_alert_listeners(
     form_secret: str | None = None,
     integrations: IntegrationCommands | None = None,
     schedule_names: Callable[[str], list[str]] = lambda team: [],
+    hotlines: Callable[[], Sequence[HotlineDef]] = lambda: (),
 ) -> None:
     voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None,
-                             integrations=integrations)
+                             integrations=integrations, hotlines=hotlines)
     if form_secret is not None:
         # Nothing after /voicealert: the form opens (a lazy listener: after the acknowledgement).
         app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access, schedule_names)])
@@ -100,7 +103,8 @@ def register_alert_listeners(
 
 
 def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False,
-                integrations: IntegrationCommands | None = None):
+                integrations: IntegrationCommands | None = None,
+                hotlines: Callable[[], Sequence[HotlineDef]] = lambda: ()):
     def voicealert(ack, command) -> None:
         """Answer at once: the usage, a specific error or refusal, "Raising the alert…", or, with
         nothing after the command, nothing (the form opens). `/voicealert integrations …` is answered
@@ -108,6 +112,10 @@ def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefu
         if integrations is not None and is_integrations(command.get("text")):
             return ack(**integrations.answer(command))
         requester = requester_of(command)
+        if is_hotlines(command.get("text")):
+            if denied := access.refusal(requester.user_id, requester.channel_id):
+                return ack(text=denied[1], response_type="ephemeral")
+            return ack(text=hotlines_text(hotlines()), response_type="ephemeral")
         if form and not (command.get("text") or "").strip():
             if denied := access.refusal(requester.user_id, requester.channel_id):
                 kind, reply = denied

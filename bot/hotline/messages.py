@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal
 
 from bot.messages import format_duration
 from bot.mrkdwn import Markup, mention, slack_text, web_link
@@ -28,11 +30,27 @@ def hotline_text(call: InboundCall, view: AlertView | None, now: datetime) -> st
 def hotline_blocks(call: InboundCall, view: AlertView | None, now: datetime) -> list[dict]:
     head = slack_text(":telephone: Incoming call to ", Markup("*"), call.name, Markup("*"), " from ",
                       masked(call.caller))
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": head + "\n" + _state(call, view, now)}}]
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": head + "\n" + _state(call, view, now)}}]
+    cost = _cost(view)
+    if cost:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cost}]})
+    return blocks
+
+
+def _cost(view: AlertView | None) -> str:
+    """What the call-outs cost, as Plivo reports each once it ended (its call record)."""
+    costs = [Decimal(leg.cost) for leg in (view.legs if view else ()) if leg.cost and _AMOUNT.fullmatch(leg.cost)]
+    if not costs:
+        return ""
+    count = len(costs)
+    return slack_text(f"{count} call-out{'s' if count != 1 else ''}: ${sum(costs):.4f} (Plivo's price)")
 
 
 def transcript_text(call: InboundCall) -> str:
     return slack_text(":memo: Transcript of the voicemail (Plivo's, may be rough): ", call.transcript or "")
+
+
+_AMOUNT = re.compile(r"[0-9]{1,6}(\.[0-9]{1,8})?")
 
 
 def _state(call: InboundCall, view: AlertView | None, now: datetime) -> str:
