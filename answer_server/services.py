@@ -211,7 +211,8 @@ def build_services(
     alert_reports.hotline_changed = hotline.changed
     HotlineReports(messages, hotline, alerts, pace=message_pace).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
-        workspaces.client(team_id), settings.default_region, lookups, on_call=schedules.recipient)
+        workspaces.client(team_id), settings.default_region, lookups,
+        on_call=lambda name, skip: schedules.recipient(name, skip, team_id))
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)

@@ -216,9 +216,9 @@ class FakeSlackApi:
             members = self._usergroups.get(group_id)
             return list(members) if members is not None else None
 
-    def deactivate(self, user_id: str) -> None:
+    def deactivate(self, user_id: str, deleted: bool = True) -> None:
         with self._lock:
-            self._users[user_id]["deleted"] = True
+            self._users[user_id]["deleted"] = deleted
 
     def hold(self, method: str) -> "Gate":
         """Hold every call of `method` once it has arrived, before Slack acts on it, until the gate
