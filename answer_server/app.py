@@ -125,7 +125,7 @@ def create_app(
         "alerts": services.alerts, "legs": services.legs, "engine": services.engine, "bolt": bolt,
         "close": close,
     }
-    app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
+    app.register_blueprint(api_blueprint(services.otp, services.schedules, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
     app.register_blueprint(integrations_blueprint(services.incidents, services.integrations))
     app.register_blueprint(calendars_blueprint(services.schedules, CachedNames(_slack_name(services.workspaces)),

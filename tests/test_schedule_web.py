@@ -1,5 +1,5 @@
 """A schedule over HTTP: its calendar feed (GET /schedules/<name>.ics?token=…, read back with the icalendar
-library as a calendar client reads it)."""
+library as a calendar client reads it) and the API's GET /api/v1/schedules/<name>/oncall."""
 
 from __future__ import annotations
 
@@ -260,3 +260,78 @@ def test_one_request_stops_asking_slack_after_its_budget():
     first = names("T1", users)
     assert 0 < len(first) < len(users) and len(asked) == len(first)
     assert len(names("T1", users)) > len(first)  # the next fetch goes on from there
+
+
+# -- the API: who is on call ----------------------------------------------------------------------
+
+
+def oncall(client, name: str = "backend", **query):
+    return client.get(f"/api/v1/schedules/{name}/oncall", query_string=query, headers=AUTH)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_who_is_on_call_across_a_handoff(client):
+    handoff = FIRST + WEEK
+    before = oncall(client, at=iso(handoff - timedelta(seconds=1)))
+    assert before.status_code == 200
+    assert before.get_json() == {"schedule": "backend", "at": iso(handoff - timedelta(seconds=1)), "user": ALICE,
+                                 "override": False, "shift_start": iso(FIRST), "shift_end": iso(handoff)}
+    after = oncall(client, at=iso(handoff)).get_json()
+    assert (after["user"], after["shift_start"], after["shift_end"]) == (BOB, iso(handoff), iso(handoff + WEEK))
+    # The same moment written with Berlin's offset, with "+" as a script may leave it unencoded (a space).
+    berlin = oncall(client, at="2026-12-14T09:00:00+01:00").get_json()
+    assert berlin["user"] == BOB and berlin["at"] == iso(handoff)
+    assert client.get("/api/v1/schedules/backend/oncall?at=2026-12-14T08:59:59+01:00", headers=AUTH
+                      ).get_json()["user"] == ALICE
+
+
+def test_nobody_is_on_call_before_the_rotation_starts(client):
+    answer = oncall(client, at=iso(FIRST - timedelta(minutes=1))).get_json()
+    assert answer["user"] is None and answer["override"] is False and answer["shift_end"] == iso(FIRST)
+
+
+def test_without_at_it_is_now(client, clock):
+    answer = oncall(client).get_json()
+    assert (answer["at"], answer["user"]) == (iso(clock.now), BOB)
+
+
+def test_an_override_is_who_is_on_call_for_its_period(client, schedules, clock):
+    start, end = clock.now + timedelta(hours=2), clock.now + timedelta(hours=6)
+    schedules.add_override("backend", CAROL, start, end, created_by=BOB)
+    during = oncall(client, at=iso(start + timedelta(hours=1))).get_json()
+    assert (during["user"], during["override"], during["shift_start"], during["shift_end"]) == (
+        CAROL, True, iso(start), iso(end))
+    assert oncall(client, at=iso(end)).get_json()["user"] == BOB
+    around = oncall(client, at=iso(start - timedelta(minutes=1))).get_json()
+    assert (around["user"], around["override"], around["shift_end"]) == (BOB, False, iso(start))
+
+
+@pytest.mark.parametrize("at", ["tomorrow", "2026-12-14T09:00:00", "2026-12-14", "2026-13-01T00:00:00Z",
+                                "9999-12-31T23:59:59Z", "x" * 500])
+def test_a_time_that_cannot_be_read_is_400_and_says_how_to_write_one(client, at):
+    response = oncall(client, at=at)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_at"
+    assert "2026-12-07T09:00:00Z" in error["message"] or "years of now" in error["message"]
+    assert len(error["message"]) < 300
+
+
+def test_an_unknown_parameter_is_400_not_ignored(client):
+    response = oncall(client, when="2026-12-14T09:00:00Z")
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "unknown_parameter"
+
+
+def test_an_unknown_schedule_is_404_with_the_names_that_exist(client):
+    response = oncall(client, name="backnd")
+    assert response.status_code == 404
+    error = response.get_json()["error"]
+    assert error["code"] == "unknown_schedule" and "backend, frontend" in error["message"]
+
+
+def test_the_api_needs_a_key(client):
+    response = client.get("/api/v1/schedules/backend/oncall")
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "unauthorized"
