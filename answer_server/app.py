@@ -1,4 +1,5 @@
-"""The application factory: the Flask app serving Slack, Plivo's webhooks, the API and /healthz.
+"""The application factory: the Flask app serving Slack, Plivo's webhooks, the API, monitoring's alerts,
+schedules' calendar feeds and /healthz.
 
 Requests only record and answer; the work they record is done by the
 workers (`services.workers`), which the caller starts where they should run:
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, request
 from slack_bolt import App
@@ -26,6 +28,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from answer_server.api.routes import api_blueprint
+from answer_server.calendars.names import CachedNames
+from answer_server.calendars.routes import calendars_blueprint
 from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
 from answer_server.integrations.routes import integrations_blueprint
 from answer_server.metrics import add_metrics_route
@@ -58,8 +62,10 @@ from answer_server.slack_requests import (
 from bot.alerts.listeners import register_alert_listeners
 from bot.app import Access, create_bolt_app
 from bot.codes.listeners import BotServices, register_code_listeners
+from bot.directory import SlackDirectory
 from bot.home.tab import register_home_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.installs.workspaces import Workspaces
 from bot.integrations.manage import IntegrationCommands
 from bot.workflows.steps import register_step_listeners
 from voice import metrics
@@ -67,6 +73,7 @@ from voice.calls.dialing import LONGEST_CALL
 from voice.calls.plivo import PlivoClient
 from voice.clock import utcnow
 from voice.log_context import log_context
+from voice.queue.work import GiveUp, RetryLater
 from voice.settings import Settings
 from voice.store.db import database_ready
 from voice.store.db import is_outage as database_is_out
@@ -128,13 +135,29 @@ def create_app(
         "alerts": services.alerts, "legs": services.legs, "engine": services.engine, "bolt": bolt,
         "close": close,
     }
-    app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
+    app.register_blueprint(api_blueprint(services.otp, services.schedules, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
     app.register_blueprint(integrations_blueprint(services.incidents, services.integrations))
+    app.register_blueprint(calendars_blueprint(services.schedules, CachedNames(_slack_name(services.workspaces)),
+                                               host=urlsplit(settings.public_url).hostname or "voicebridge"))
     _add_health_route(app, services.engine)
     add_metrics_route(app, settings, services.engine)
     _add_error_pages(app)
     return app
+
+
+def _slack_name(workspaces: Workspaces) -> Callable[[str, str], str | None]:
+    """A person's name from Slack's users.info, or None when Slack cannot give it now (the feed then shows
+    their ID: a calendar is never refused for a name)."""
+
+    def name(team_id: str, user_id: str) -> str | None:
+        try:
+            return SlackDirectory(workspaces.client(team_id), None).name(user_id)
+        except (GiveUp, RetryLater) as failed:
+            log.info("a feed names %s by ID: %s", user_id, failed)
+            return None
+
+    return name
 
 
 def _bound_request_bodies(app: Flask) -> None:
