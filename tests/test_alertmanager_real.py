@@ -159,7 +159,7 @@ def test_alerts_through_each_receiver_phone_once_per_group_and_resolving_stops_t
                 ":bell: ringing" in shown(m) or r == answered))
 
         # repeat_interval (5 s) later Alertmanager sends every group again: it is taken, nobody is phoned again.
-        # (A repeat is the same bytes as the first post; within the server's RETRY_WINDOW, 10 minutes, it is
+        # (A repeat is the same bytes as the first post; within the server's RETRY_WINDOW, 2 minutes, it is
         # taken as the sender's retry, so with these short intervals the message does not count it.)
         wait_until(lambda: all(len(notified(alertmanager, r)) >= 2 for r in RECEIVERS), 12,
                    "Alertmanager's repeat of each group", *logs)

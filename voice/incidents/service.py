@@ -52,8 +52,10 @@ log = logging.getLogger(__name__)
 
 #: The work that posts or updates an integration's alert-storm line; subject: the integration's id.
 REPORT_STORM = "report.storm"
-#: A request delivered again within this long is a sender's retry (Alertmanager retries for about 5 minutes).
-RETRY_WINDOW = timedelta(minutes=10)
+#: The same request again within this long is a sender's retry of one it thinks was lost (a timeout, a 5xx:
+#: Alertmanager's first retries come within seconds), recorded once; later, it is the alert firing again (an
+#: Alertmanager repeat, after `repeat_interval`, sends the very same body), counted on its message.
+RETRY_WINDOW = timedelta(minutes=2)
 #: How the sources are named where people read them.
 SOURCE_NAMES = {"alertmanager": "Alertmanager", "grafana": "Grafana", "generic": "a webhook",
                 "opsgenie": "an Opsgenie client", "pagerduty": "a PagerDuty client"}
