@@ -91,7 +91,7 @@ class IncidentService:
         self.integrations.alerted(conn, integration.id, now)
         found = self.store.open(conn, integration.name, event.key)
         seen = delivery is not None and not first_use_in(conn, ALERT_DELIVERY, _delivery(integration, delivery),
-                                                         now + RETRY_WINDOW)
+                                                         now + RETRY_WINDOW, now)
         # A trigger seen before whose incident has been resolved since is a new firing, not a retry: a
         # page too many is better than one missed.
         if seen and (found is not None or event.action is not Action.TRIGGER):
