@@ -59,6 +59,7 @@ from bot.app import Access, create_bolt_app
 from bot.codes.listeners import BotServices, register_code_listeners
 from bot.home.tab import register_home_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.oncall.listeners import register_oncall_listeners
 from bot.workflows.steps import register_step_listeners
 from voice import metrics
 from voice.calls.dialing import LONGEST_CALL
@@ -100,6 +101,10 @@ def create_app(
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret)
+    # /oncall: who may use it is who may place calls; its form is signed as the alert form is.
+    register_oncall_listeners(bolt, schedules=services.schedules, queue=services.queue, access=access,
+                              secret=settings.slack_signing_secret, public_url=settings.public_url,
+                              record_refusal=services.otp.refuse)
 
     app = Flask(__name__)
     _bound_request_bodies(app)

@@ -34,6 +34,7 @@ from bot.installs.workspaces import (
     StoredBotAuthorize,
     Workspaces,
 )
+from bot.oncall.covers import Covers
 from bot.oncall.handoffs import HandOffs
 from bot.workflows.steps import StepCompletion
 from voice.alerts.bridge import BridgeCalls, BridgeFollowers, BridgeService
@@ -194,6 +195,7 @@ def build_services(
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
+    Covers(schedules, queue, directory_of).register(registry)
     AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
     retention = Retention(engine, days=settings.retention_days, clock=clock)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs, used_once),
