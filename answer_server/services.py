@@ -196,7 +196,8 @@ def build_services(
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
     Covers(schedules, queue, directory_of).register(registry)
-    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
+    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for, schedules=schedules,
+            public_url=settings.public_url).register(registry)
     retention = Retention(engine, days=settings.retention_days, clock=clock)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs, used_once),
                  Policy(rest=3600.0))

@@ -56,7 +56,7 @@ MAY_USE: dict[str, set[str]] = {
     "bot.directory": {"bot.delivery", "voice"},
     "bot.codes": BOT_SHARED | {"voice"},
     "bot.alerts": BOT_SHARED | {"voice"},
-    "bot.home": BOT_SHARED | {"bot.installs", "voice"},
+    "bot.home": BOT_SHARED | {"bot.installs", "bot.oncall", "voice"},
     "bot.workflows": BOT_SHARED | {"bot.codes", "bot.alerts", "voice"},
     "bot.oncall": BOT_SHARED | {"bot.installs", "voice"},
     # answer_server: the HTTP host, over bot and voice.

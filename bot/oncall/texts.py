@@ -292,3 +292,24 @@ def deleted_reply(name: str, deleted: bool) -> str:
 def _section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
+
+# -- the Home tab ------------------------------------------------------------------------------------
+
+#: The Home tab shows at most this many of the viewer's next shifts.
+HOME_SHIFTS = 5
+
+
+def next_shifts_text(shifts: list[tuple[str, Segment]], feeds: list[tuple[str, str]], now: datetime,
+                     horizon: datetime) -> str:
+    """"Your next shifts" (schedule, stretch), soonest first, and the calendar feeds of the viewer's schedules."""
+    lines = [slack_text("*Your next shifts* (in your time zone)")]
+    for name, segment in shifts[:HOME_SHIFTS]:
+        lines.append(slack_text("• ", Markup("*"), name, Markup("*"), ": ", Markup(_period(segment, now, horizon)),
+                                " (override)" if segment.is_override else ""))
+    if not shifts:
+        lines.append(slack_text("None in the next 4 weeks."))
+    if feeds:
+        lines.append(slack_text(":calendar: Calendar feeds: ", Markup(" · ".join(
+            web_link(url, f"{name}.ics") for name, url in feeds)), " (subscribe from your calendar; "
+            "the link is the key: keep it to yourself)"))
+    return "\n".join(lines)
