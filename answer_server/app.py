@@ -67,6 +67,7 @@ from bot.home.tab import register_home_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
 from bot.installs.workspaces import Workspaces
 from bot.integrations.manage import IntegrationCommands
+from bot.oncall.listeners import register_oncall_listeners
 from bot.workflows.steps import register_step_listeners
 from voice import metrics
 from voice.calls.dialing import LONGEST_CALL
@@ -117,6 +118,10 @@ def create_app(
                              integrations=integration_commands,
                              schedule_names=lambda team: [item.name for item in services.schedules.listed(team)],
                              hotlines=lambda: services.routing.current().hotlines)
+    # /oncall: who may use it is who may place calls; its form is signed as the alert form is.
+    register_oncall_listeners(bolt, schedules=services.schedules, queue=services.queue, access=access,
+                              secret=settings.slack_signing_secret, public_url=settings.public_url,
+                              record_refusal=services.otp.refuse)
 
     app = Flask(__name__)
     _bound_request_bodies(app)

@@ -35,6 +35,7 @@ from bot.installs.workspaces import (
     StoredBotAuthorize,
     Workspaces,
 )
+from bot.oncall.covers import Covers
 from bot.oncall.handoffs import HandOffs
 from bot.workflows.steps import StepCompletion
 from voice.alerts.bridge import BridgeCalls, BridgeFollowers, BridgeService
@@ -218,7 +219,9 @@ def build_services(
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
-    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
+    Covers(schedules, queue, directory_of).register(registry)
+    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for, schedules=schedules,
+            public_url=settings.public_url).register(registry)
     retention = Retention(engine, days=settings.retention_days, clock=clock)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs, used_once),
                  Policy(rest=3600.0))

@@ -107,3 +107,24 @@ def format_duration(seconds: int | None) -> str:
         return "duration unknown"
     minutes, seconds = divmod(max(seconds, 0), 60)
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+# -- Block Kit parts every form shares --------------------------------------------------------------------
+# https://docs.slack.dev/reference/block-kit/blocks/input-block
+
+
+def plain_text(text: str) -> dict:
+    return {"type": "plain_text", "text": text}
+
+
+def option(text: str, value: str) -> dict:
+    return {"text": plain_text(text), "value": value}
+
+
+def input_block(block_id: str, label: str, element: dict, *, optional: bool = False,
+                hint: str | None = None) -> dict:
+    block = {"type": "input", "block_id": block_id, "label": plain_text(label), "element": element,
+             "optional": optional}
+    if hint:
+        block["hint"] = plain_text(hint)
+    return block

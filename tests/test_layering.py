@@ -58,7 +58,7 @@ MAY_USE: dict[str, set[str]] = {
     "bot.codes": BOT_SHARED | {"voice"},
     "bot.integrations": {"bot.app", "bot.messages", "bot.mrkdwn", "voice"},
     "bot.alerts": BOT_SHARED | {"bot.hotline", "bot.integrations", "voice"},
-    "bot.home": BOT_SHARED | {"bot.installs", "voice"},
+    "bot.home": BOT_SHARED | {"bot.installs", "bot.oncall", "voice"},
     "bot.workflows": BOT_SHARED | {"bot.codes", "bot.alerts", "voice"},
     "bot.oncall": BOT_SHARED | {"bot.installs", "voice"},
     "bot.hotline": BOT_SHARED | {"voice"},

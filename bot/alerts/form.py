@@ -11,16 +11,16 @@ https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import re
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from bot.alerts.commands import MESSAGE_MAX, AlertRequest
+from bot.app import sign_metadata, verified_metadata
 from bot.directory import GROUP, NUMBER, SCHEDULE, USER, Recipient
+from bot.messages import input_block as _input
+from bot.messages import option as _option
+from bot.messages import plain_text as _plain
 from bot.mrkdwn import escape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.speech.text import is_blank, printable
@@ -167,8 +167,7 @@ def _selected(values: dict, block: str, key: str) -> list[str]:
 
 
 def sign_origin(origin: Origin, secret: str) -> str:
-    payload = base64.urlsafe_b64encode(json.dumps(asdict(origin), separators=(",", ":")).encode()).decode()
-    signed = f"{payload}.{_mac(payload, secret)}"
+    signed = sign_metadata(asdict(origin), secret, _PURPOSE)
     if len(signed) > METADATA_MAX:
         # Too long for Slack (an odd response URL or link): the channel is what the alert needs.
         return sign_origin(Origin(origin.channel_id, origin.user_id, origin.team_id, origin.channel_name), secret)
@@ -177,35 +176,11 @@ def sign_origin(origin: Origin, secret: str) -> str:
 
 def verified_origin(metadata: str, secret: str) -> Origin | None:
     """The origin we wrote, or None for anything we did not sign."""
-    payload, _, mac = (metadata or "").partition(".")
-    if not payload or not hmac.compare_digest(mac.encode(), _mac(payload, secret).encode()):
-        return None
+    fields = verified_metadata(metadata, secret, _PURPOSE)
     try:
-        fields = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        return Origin(**fields)
-    except (ValueError, TypeError):
+        return Origin(**fields) if fields is not None else None
+    except TypeError:
         return None
 
 
-def _mac(payload: str, secret: str) -> str:
-    key = hashlib.sha256(b"voicebridge form origin\x00" + secret.encode()).digest()
-    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-# -- Block Kit parts ---------------------------------------------------------------------------------
-
-
-def _plain(text: str) -> dict:
-    return {"type": "plain_text", "text": text}
-
-
-def _option(text: str, value: str) -> dict:
-    return {"text": _plain(text), "value": value}
-
-
-def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:
-    block = {"type": "input", "block_id": block_id, "label": _plain(label), "element": element,
-             "optional": optional}
-    if hint:
-        block["hint"] = _plain(hint)
-    return block
+_PURPOSE = "voicebridge form origin"

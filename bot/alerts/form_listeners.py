@@ -34,7 +34,7 @@ from bot.alerts.form import (
 )
 from bot.alerts.messages import failure_reply
 from bot.app import Access
-from bot.directory import NUMBER
+from bot.directory import NUMBER, user_groups
 from bot.messages import plain_reply, rate_limit_text
 from bot.mrkdwn import slack_text
 from voice.alerts.service import AlertService
@@ -103,7 +103,7 @@ def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, messag
         _tell(origin.reply_url, NOT_OPENED)
         return
     view = opened.get("view") if isinstance(opened.get("view"), dict) else {}
-    groups = _groups(client) if view.get("id") else []
+    groups = user_groups(client) if view.get("id") else []
     if groups:
         try:  # the hash: Slack refuses the update if the person changed the form meanwhile
             client.views_update(view_id=view["id"], hash=view.get("hash"),
@@ -111,16 +111,6 @@ def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, messag
                                                 schedules=schedules))
         except SlackApiError as error:
             log.info("the alert form's user groups were not added: %s", error.response.get("error"))
-
-
-def _groups(client) -> list[tuple[str, str]]:
-    """The workspace's user groups for the form; none if Slack will not say (no scope, busy)."""
-    try:
-        found = client.usergroups_list(include_disabled=False).get("usergroups") or []
-    except SlackApiError:
-        return []
-    return [(group["id"], group.get("handle") or group.get("name") or group["id"]) for group in found
-            if isinstance(group, dict) and group.get("id")]
 
 
 def _submitted(alerts: AlertService, access: Access, secret: str, record_refusal: Callable[..., None]):
