@@ -36,6 +36,7 @@ from voice.alerts.models import (
 )
 from voice.alerts.recipients import request_of
 from voice.alerts.service import AlertService
+from voice.calls.limits import serialise
 from voice.calls.models import Requester
 from voice.clock import as_utc
 from voice.incidents import models
@@ -86,8 +87,11 @@ class IncidentService:
 
     def _apply(self, conn: Connection, integration: Integration, event: Event, delivery: bytes | None,
                now: datetime) -> Received:
-        # First: the integration's row, held to the end, so its events are taken one at a time
-        # (on PostgreSQL as on SQLite) and in one lock order: no deadlock, no lost count.
+        # First: one event of an incident at a time (PostgreSQL's advisory lock on it; SQLite takes one writer
+        # at a time anyway), so a retry racing its first delivery sees it; different incidents go in parallel.
+        # The integration's own row is only ever locked last (a new incident's call-out, its last alert), so no
+        # two events wait on each other.
+        serialise(conn, f"incident:{open_key(integration.name, event.key)}")
         self.integrations.alerted(conn, integration.id, now)
         found = self.store.open(conn, integration.name, event.key)
         seen = delivery is not None and not first_use_in(conn, ALERT_DELIVERY, _delivery(integration, delivery),
