@@ -149,7 +149,7 @@ def run_sandbox() -> int:
     demo_token = new_token()  # sandbox-demo's, for this run: kept out of every log line like the other secrets
     configure_logging(settings.log_level, (*settings.secrets(), demo_token), settings.log_format)
     if settings.routing_file:
-        log.info("routing: %s from %s, and the sandbox's own sandbox-demo", settings.routing.described(),
+        log.info("routing: %s from %s, and the sandbox's own sandbox-demo and hotline", settings.routing.described(),
                  settings.routing_file)
     import waitress
 
@@ -208,8 +208,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "at http://127.0.0.1:PORT/sandbox shows the channel and what each callee hears. No real call is placed; "
         "only DATABASE_URL (default sqlite:///voicebridge-sandbox.sqlite3), HOST (default 127.0.0.1), PORT, "
         "LOG_LEVEL, SANDBOX_SPEED (1 = real time, 20 = twenty times faster), INTEGRATION_CALL_INTERVAL (default 0) "
-        "and ROUTING_FILE (read once, beside the built-in integration sandbox-demo) are read, from the environment "
-        "only.",
+        "and ROUTING_FILE (read once, beside the built-in integration sandbox-demo and hotline Sandbox on call) are "
+        "read, from the environment only.",
     )
     return parser.parse_args(argv)
 

@@ -204,7 +204,8 @@ def build_services(
                              lambda number: routing.current().hotline(number),
                              HotlineConfig(settings.public_url, wait=settings.hotline_wait,
                                            limit_per_hour=settings.hotline_limit_caller_hour,
-                                           blocked=settings.hotline_blocked, transcribe=settings.hotline_transcribe),
+                                           blocked=settings.hotline_blocked, transcribe=settings.hotline_transcribe,
+                                           plivo_api_url=settings.plivo_api_url),
                              clock=clock)
     hotline.register(registry)
     alert_calls = AlertCalls(alerts, alert_store, legs, lifecycle, bridge)

@@ -119,7 +119,7 @@ def test_a_caller_waits_in_the_room_while_alice_and_bob_are_phoned_and_alice_tak
 
 
 def test_nobody_takes_it_within_the_wait_so_the_caller_is_moved_to_voicemail_and_it_is_posted(
-        client, plivo, plivo_rest, fake_slack, clock):
+        app, client, plivo, plivo_rest, fake_slack, clock):
     caller = Caller(client)
     room = caller.calls().find("Conference")
     fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
@@ -132,10 +132,15 @@ def test_nobody_takes_it_within_the_wait_so_the_caller_is_moved_to_voicemail_and
     # The move makes the caller leave the room: not a hang-up.
     caller.post(path_of(room.get("callbackUrl")), {"ConferenceAction": "exit", "ConferenceName": room.text,
                                                    "ConferenceMemberID": "7"})
+    # Still leaving a message (the message says so, never "the caller left no message" meanwhile).
+    assert app.extensions["voicebridge"]["services"].hotline.store.by_uuid(caller.call_uuid).status == "voicemail"
     voicemail = caller.post(path_of(body["aleg_url"]))
     assert speech(voicemail)[0].startswith("Nobody could take your call. Please leave a message after the tone")
     record = voicemail.find("Record")
     assert (record.get("maxLength"), record.get("finishOnKey"), record.get("playBeep")) == ("180", "#", "true")
+    # A plain-http link is taken only under PLIVO_API_URL (the sandbox's Plivo); this one is not kept.
+    caller.post(path_of(record.get("action")), {"RecordUrl": "http://media.example.test/r0.mp3",
+                                                "RecordingDurationMs": "1000", "RecordingID": "r0"})
     thanks = caller.post(path_of(record.get("action")), {"RecordUrl": "https://media.plivo.com/v1/Account/x/Recording/r1.mp3",
                                                           "RecordingDurationMs": "42100", "RecordingID": "r1"})
     assert speech(thanks) == ["Thank you. Your message has been passed on. Goodbye."]

@@ -197,3 +197,25 @@ def test_a_test_alert_rings_alice_and_resolve_it_hangs_up_and_the_message_says_r
     # Slack's <!date^…> shown as the time in the reader's zone, as Slack shows it.
     expect(message).to_contain_text(re.compile(r"Resolved by Alertmanager at \d{1,2}:\d{2}:\d{2}"), timeout=20_000)
     expect(resolve).to_be_disabled()
+
+
+def test_call_the_hotline_rings_alice_her_1_connects_both_and_the_message_follows_the_call(slow_sandbox, page):
+    page.goto(f"{slow_sandbox.url}/sandbox")
+    expect = sync_api.expect
+    expect(page.locator("#hotline-from")).to_have_value("+14155550142")
+    page.locator("#call-hotline").click()
+    caller = page.locator("#caller-phones .phone")  # the caller's own phone, under the button
+    expect(caller.locator(".phone-number")).to_contain_text("+14155550142 → ☎️ +14155550180")
+    expect(caller.locator(".transcript")).to_contain_text("You have reached Sandbox on call.", timeout=20_000)
+    expect(caller.locator(".state")).to_contain_text("waiting in the conference room", timeout=20_000)
+    alice = page.locator(".phone", has=page.locator(".phone-number", has_text="+14155550101"))
+    expect(alice.locator(".transcript")).to_contain_text("Press 1 to take it", timeout=20_000)
+    message = page.locator(".message:not(.ephemeral) .body", has_text="Sandbox on call").first
+    expect(message).to_contain_text("☎️ Incoming call to Sandbox on call from +1 415-•••-0142")
+    alice.locator(".keypad button[data-key='1']").click()
+    expect(alice.locator(".state")).to_contain_text("connected · with +14155550142", timeout=20_000)
+    expect(caller.locator(".state")).to_contain_text("connected · with +14155550101", timeout=20_000)
+    expect(message).to_contain_text("connected with @alice", timeout=20_000)
+    caller.locator(".hangup").click()
+    expect(alice.locator(".state")).to_contain_text("ended", timeout=20_000)
+    expect(message).to_contain_text("ended", timeout=20_000)

@@ -101,9 +101,9 @@ def hotline_blueprint(hotline: HotlineService, *, auth_token: str, public_url: s
             return xml_response(still_trying_document(said))
         if event == "conference":
             # The caller leaving the room while still waiting: they hung up (a move to voicemail is not
-            # this: the call is no longer waiting by then).
+            # this: the call is no longer waiting by then, and its hangup URL says when it ends).
             if fields.get("ConferenceAction") == "exit" and call_uuid_of(fields) == call.call_uuid:
-                hotline.caller_left(call.call_uuid)
+                hotline.caller_left(call.call_uuid, waiting_only=True)
             return xml_response(empty_document())
         if event == "voicemail":
             return xml_response(_voicemail(token))

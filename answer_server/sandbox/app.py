@@ -1,6 +1,7 @@
 """The sandbox: the real application, with Slack and Plivo replaced by stand-ins
-served from the same process under /sandbox/…, and a console to drive them; and
-the built-in integration sandbox-demo, which the console's Alertmanager alerts.
+served from the same process under /sandbox/…, and a console to drive them; the
+built-in integration sandbox-demo, which the console's Alertmanager alerts; and
+the built-in hotline "Sandbox on call", which the console's caller phones.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from answer_server.app import create_app
 from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.console import console_blueprint
 from answer_server.sandbox.events import Changes
+from answer_server.sandbox.hotline import ANSWER_PATH, HANGUP_PATH, with_hotline
 from answer_server.sandbox.monitoring import DemoAlertmanager, new_token, with_demo
-from answer_server.sandbox.plivo_sim import PlivoSimulator, plivo_blueprint
+from answer_server.sandbox.plivo_sim import (
+    PlivoSimulator,
+    plivo_blueprint,
+    recordings_blueprint,
+)
 from answer_server.sandbox.slack_sim import slack_blueprint
 from answer_server.sandbox.slack_workspace import SlackWorkspace
 from voice.settings import Settings
@@ -31,21 +37,26 @@ LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?"
 
 
 def create_sandbox_app(settings: Settings, *, speed: float = 1.0, demo_token: str | None = None) -> Flask:
-    """create_app(settings) unchanged but for the integration sandbox-demo beside ROUTING_FILE's, plus
-    the /sandbox blueprints (and only here). `demo_token`: sandbox-demo's token (default: a new one).
+    """create_app(settings) unchanged but for the integration sandbox-demo and the hotline "Sandbox on call"
+    beside ROUTING_FILE's, plus the /sandbox blueprints (and only here). `demo_token`: sandbox-demo's token
+    (default: a new one).
 
     One process: the stand-ins keep their state in memory, so the workers run
     here too, started with the app, rather than in a process of their own.
     """
     demo_token = demo_token or new_token()
-    settings = with_demo(settings, demo_token)
+    settings = with_hotline(with_demo(settings, demo_token))
     app = create_app(settings, poll_interval=0.02)
     _answer_loopback_names_only(app)
     changes = Changes()
     workspace = SlackWorkspace(on_change=changes.touch)
-    sim = PlivoSimulator(settings.plivo_auth_id, settings.plivo_auth_token, speed=speed, on_change=changes.touch)
+    sim = PlivoSimulator(settings.plivo_auth_id, settings.plivo_auth_token, speed=speed, on_change=changes.touch,
+                         recordings_url=f"{settings.plivo_api_url}/recordings")
+    for line in settings.routing.hotlines:  # each hotline's number is linked to the app's hotline application
+        sim.link_number(line.number, settings.public_url + ANSWER_PATH, settings.public_url + HANGUP_PATH)
     composer = Composer(workspace, app_url=settings.public_url, signing_secret=settings.slack_signing_secret)
     app.register_blueprint(plivo_blueprint(sim))
+    app.register_blueprint(recordings_blueprint(sim))
     app.register_blueprint(slack_blueprint(workspace, settings.slack_bot_token))
     alertmanager = DemoAlertmanager(settings.public_url, demo_token, on_change=changes.touch)
     app.register_blueprint(console_blueprint(workspace, sim, composer, changes, alertmanager))

@@ -4,6 +4,9 @@ Ring (ring URL), answer, fetch the answer URL, check the document as Plivo
 would, play it element by element (keys from the console), follow actions and
 redirects, and finally post the hangup callback. Time is simulated: `speed`
 simulated seconds pass per real second, so tests run a 20 s call in a second.
+An inbound call (someone phoning one of the account's numbers) fetches the
+answer URL of the number's application first, and is answered as it plays. A
+transfer (the REST API) moves a live call to another document wherever it is.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from answer_server.sandbox.callbacks import (
     CallbackSender,
     hangup_params,
     machine_params,
+    record_params,
     standard_params,
 )
 from answer_server.sandbox.destinations import BUSY as DEST_BUSY
 from answer_server.sandbox.destinations import FAILED, MACHINE, NO_ANSWER
 from answer_server.sandbox.plivo_xml_rules import document_problems
+from answer_server.sandbox.recordings import Recordings
+from answer_server.sandbox.rooms import Membership, Rooms
 from answer_server.sandbox.sim_call import (
     ACTION_URL_ERROR,
     ANSWER_URL_ERROR,
@@ -29,6 +35,7 @@ from answer_server.sandbox.sim_call import (
     BY_API,
     CANCELLED,
     END_OF_XML,
+    INBOUND,
     INVALID_ACTION_XML,
     INVALID_ANSWER_XML,
     INVALID_DESTINATION,
@@ -39,6 +46,7 @@ from answer_server.sandbox.sim_call import (
     Line,
     SimCall,
     SimClock,
+    Transferred,
 )
 from answer_server.sandbox.sim_call import NO_ANSWER as NO_ANSWER_ENDING
 
@@ -48,49 +56,7 @@ CHARS_PER_SECOND = 15  # a text-to-speech voice speaks about 150 words a minute
 PLAY_SECONDS = 3  # an audio file's length is unknown; a short jingle
 ANSWER_ATTEMPTS = 3  # Plivo tries the answer URL 3 times before the fallback URL
 XML_TYPES = ("text/xml", "application/xml")
-
-
-class Rooms:
-    """The account's conference rooms: who is in each (shared by every simulated call)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._members: dict[str, list[SimCall]] = {}
-        self._uuids: dict[str, str] = {}
-        self._ids: dict[tuple[str, str], SimCall] = {}  # (room, member ID) → the call
-        self._next_member = 0
-
-    def enter(self, room: str, call: SimCall) -> str:
-        import uuid
-
-        with self._lock:
-            if not self._members.get(room):
-                self._uuids[room] = str(uuid.uuid4())  # an empty room is a new conference
-            self._members.setdefault(room, []).append(call)
-            self._next_member += 1
-            self._ids[(room, str(self._next_member))] = call
-            return str(self._next_member)
-
-    def member(self, room: str, member_id: str) -> SimCall | None:
-        """The call in `room` with that member ID, while it is in the room."""
-        with self._lock:
-            call = self._ids.get((room, member_id))
-            return call if call is not None and call in self._members.get(room, []) else None
-
-    def leave(self, room: str, call: SimCall) -> None:
-        with self._lock:
-            members = self._members.get(room, [])
-            if call in members:
-                members.remove(call)
-
-    def describe(self, room: str) -> str:
-        with self._lock:
-            numbers = [member.to_number for member in self._members.get(room, [])]
-        return "with " + ", ".join(numbers) if numbers else "alone"
-
-    def uuid(self, room: str) -> str:
-        with self._lock:
-            return self._uuids.get(room, "")
+BEEP_SECONDS = 0.5
 
 
 def speech_seconds(text: str) -> float:
@@ -99,9 +65,11 @@ def speech_seconds(text: str) -> float:
 
 class CallDriver:
     def __init__(self, call: SimCall, sender: CallbackSender, clock: SimClock, auth_id: str,
-                 on_change: Callable[[], None] = lambda: None, rooms: "Rooms | None" = None):
+                 on_change: Callable[[], None] = lambda: None, rooms: Rooms | None = None,
+                 recordings: Recordings | None = None):
         self.call, self.sender, self.clock, self.auth_id = call, sender, clock, auth_id
         self.rooms = rooms or Rooms()
+        self.recordings = recordings or Recordings("http://127.0.0.1/sandbox/plivo/recordings")
         self.control = call.control
         self._on_change = on_change
         self._timers: list[threading.Timer] = []
@@ -114,9 +82,13 @@ class CallDriver:
 
     def run(self) -> None:
         try:
-            self._ring()
-            self._answer()
-            self._play(self._document(self._answer_urls(), "StartApp", ANSWER_URL_ERROR, INVALID_ANSWER_XML))
+            if self.call.direction == INBOUND:
+                self._call_in()
+            else:
+                self._ring()
+                self._answer()
+                self._follow(lambda: self._document(self._answer_urls(), "StartApp", ANSWER_URL_ERROR,
+                                                    INVALID_ANSWER_XML))
             ending: Ending = END_OF_XML
         except CallEnded as ended:
             ending = self._resolve(ended.reason)
@@ -125,7 +97,30 @@ class CallDriver:
             ending = END_OF_XML.by("Error")
         self._finish(ending)
 
+    def _follow(self, fetch: Callable[[], s.Script]) -> None:
+        """Play what `fetch` gives, and wherever the API moves the call to (Plivo's transfer)."""
+        while True:
+            try:
+                self._play(fetch())
+                return
+            except Transferred as moved:
+                self.control.listen(False)
+                self._line(Line("event", f"[moved by the API to {moved.url}]"))
+                fetch = lambda url=moved.url, method=moved.method: self._document(  # noqa: E731
+                    [(url, method)], None, ACTION_URL_ERROR, INVALID_ACTION_XML)
+
     # -- the phases of a call ------------------------------------------------
+
+    def _call_in(self) -> None:
+        """Someone phones a number of the account: its application's answer URL is fetched while it rings
+        (CallStatus ringing), and the call is answered as the document starts."""
+        self._set_state("ringing", Line("event", f"calling {self.call.to_number}…"))
+        self.control.pause(0.2)  # the carrier reaches Plivo
+        first = self._document(self._answer_urls(), "StartApp", ANSWER_URL_ERROR, INVALID_ANSWER_XML,
+                               status="ringing")
+        self.call.answered_at = self.clock.now()
+        self._set_state("answered", Line("event", "answered by Plivo (the number's application)"))
+        self._follow(lambda: first)
 
     def _ring(self) -> None:
         call, request = self.call, self.call.request
@@ -189,9 +184,10 @@ class CallDriver:
             urls.append((request["fallback_url"], request.get("fallback_method", "POST")))
         return urls
 
-    def _document(self, urls, event, unreachable: Ending, invalid: Ending, extra=None) -> s.Script:
+    def _document(self, urls, event, unreachable: Ending, invalid: Ending, extra=None, *,
+                  status: str = "in-progress") -> s.Script:
         """Fetch a document (trying each URL in turn) and check it; the call ends if it is bad."""
-        params = standard_params(self.call, "in-progress", self.auth_id) | ({"Event": event} if event else {})
+        params = standard_params(self.call, status, self.auth_id) | ({"Event": event} if event else {})
         params |= extra or {}
         delivery = None
         for url, method in urls:
@@ -236,25 +232,27 @@ class CallDriver:
             self._hangup(step)
         elif isinstance(step, s.Conference):
             return self._conference(step)
+        elif isinstance(step, s.Record):
+            return self._record(step)
         else:
             self._line(Line("event", f"<{step.tag}> is not simulated; skipped"))
         return None
 
-    def _audio(self, step, *, barge_in: bool = False) -> None:
-        """Speak, Play or Wait; with barge_in, a key pressed ends it early."""
+    def _audio(self, step, *, barge_in: bool = False, until: Callable[[], bool] | None = None) -> None:
+        """Speak, Play or Wait; with barge_in, a key pressed ends it early; so does `until()` turning true."""
         if isinstance(step, s.Wait):
             self._line(Line("pause", f"[pause {step.seconds} s]"))
-            self.control.pause(step.seconds, until_key=barge_in)
+            self.control.pause(step.seconds, until_key=barge_in, until=until)
             return
         loops = step.loop if step.loop > 0 else 10_000  # loop=0: until the call ends (time_limit)
         for _ in range(loops):
             if isinstance(step, s.Speak):
                 self._line(Line("speak", step.text))
-                self.control.pause(speech_seconds(step.text), until_key=barge_in)
+                self.control.pause(speech_seconds(step.text), until_key=barge_in, until=until)
             else:
                 self._line(Line("play", f"[audio: {step.url}]"))
-                self.control.pause(PLAY_SECONDS, until_key=barge_in)
-            if barge_in and self.control.has_keys():
+                self.control.pause(PLAY_SECONDS, until_key=barge_in, until=until)
+            if (barge_in and self.control.has_keys()) or (until is not None and until()):
                 return
 
     def _gather(self, gather: s.Gather) -> s.Script | None:
@@ -305,27 +303,127 @@ class CallDriver:
         return None
 
     def _conference(self, room: s.Conference) -> s.Script | None:
-        """In the room until the call ends or the room's time is up; enter and exit are reported."""
-        member = self.rooms.enter(room.room, self.call)
-        self._line(Line("event", f"[on the conference call {room.room}: {self.rooms.describe(room.room)}]"))
-        self._conference_event(room, "enter", member)
+        """In the room until the call ends, the room's time is up or its conference ends; enter and exit are
+        reported. Until the conference starts, the wait sound plays."""
+        deadline = self.clock.now().timestamp() + room.time_limit
+        membership = self.rooms.enter(room.room, self.call, starts=room.starts, ends=room.ends)
+        conference = membership.conference
+        self._line(Line("event", f"[on the conference call {room.room}: {self.rooms.describe(conference)}]"))
+        self._conference_event(room, "enter", membership)
         try:
-            self.control.pause(room.time_limit)
+            if not self.rooms.started(conference):
+                self._wait_for_start(room, membership)
+                if not self.rooms.over(conference):
+                    self._line(Line("event", f"[connected: {self.rooms.describe(conference, self.call)}]"))
+            self.control.pause(max(0.0, deadline - self.clock.now().timestamp()),
+                               until=lambda: self.rooms.over(conference))
+            if self.rooms.over(conference):
+                self._line(Line("event", "[the conference ended]"))
         finally:
-            self.rooms.leave(room.room, self.call)
-            self._conference_event(room, "exit", member)
+            self.rooms.leave(membership, self.call)
+            self._conference_event(room, "exit", membership)
         self._line(Line("event", f"[left the conference call {room.room}]"))
         if room.action:
             return self._document([(room.action, room.method)], None, ACTION_URL_ERROR, INVALID_ACTION_XML)
         return None
 
-    def _conference_event(self, room: s.Conference, action: str, member: str) -> None:
+    def _wait_for_start(self, room: s.Conference, membership: Membership) -> None:
+        """Alone (or with others who wait too) until a member who starts the conference enters: the wait
+        sound's document (Speak, Play and Wait; anything else is ignored, as Plivo does) plays in a loop."""
+        started = lambda: self.rooms.started(membership.conference)  # noqa: E731
+        self._line(Line("event", "[waiting for the conference to start]"))
+        steps = self._wait_sound(room, membership) if room.wait_sound else ()
+        while not started():
+            if not steps:
+                self.control.pause(PLAY_SECONDS, until=started)
+            for step in steps:
+                self._audio(step, until=started)
+                if started():
+                    break
+
+    def _wait_sound(self, room: s.Conference, membership: Membership) -> tuple:
+        params = standard_params(self.call, "in-progress", self.auth_id) | {
+            "ConferenceName": room.room, "ConferenceUUID": membership.conference.uuid,
+            "ConferenceMemberID": membership.member_id}
+        delivery = self.sender.send(room.wait_sound, "POST", params)
+        if not delivery.ok:
+            self._line(Line("error", f"could not fetch the wait sound: {delivery.error}"))
+            return ()
+        problems = document_problems(delivery.body)
+        if problems:
+            self._line(Line("error", "invalid wait sound XML: " + "; ".join(problems[:3])))
+            return ()
+        return tuple(step for step in s.parse_script(delivery.body).steps
+                     if isinstance(step, (s.Speak, s.Play, s.Wait)))
+
+    def _conference_event(self, room: s.Conference, action: str, membership: Membership) -> None:
         if not room.callback_url:
             return
         self.sender.send(room.callback_url, room.callback_method, {
-            "ConferenceAction": action, "ConferenceName": room.room, "ConferenceUUID": self.rooms.uuid(room.room),
-            "ConferenceMemberID": member, "CallUUID": self.call.call_uuid,
-            "Event": f"Conference{action.capitalize()}"})
+            "ConferenceAction": action, "ConferenceName": room.room,
+            "ConferenceUUID": membership.conference.uuid, "ConferenceMemberID": membership.member_id,
+            "CallUUID": self.call.call_uuid, "Event": f"Conference{action.capitalize()}"})
+
+    def _record(self, record: s.Record) -> s.Script | None:
+        """A beep, then what the caller says (the console's "leave a message") until a finish key, `timeout`
+        seconds of silence or `max_length`. Something said is a recording, posted to the action (also when
+        the caller hangs up while recording); nothing said records nothing, and the document goes on."""
+        if record.play_beep:
+            self._line(Line("play", "[beep]"))
+            self.control.pause(BEEP_SECONDS)
+        self._line(Line("keys", f"[recording, at most {record.max_length} s: speak, then press "
+                                f"{'#' if '#' in record.finish_on_key else 'a key'} when done]"))
+        began = self.clock.now()
+        said: list[str] = []
+        self.control.listen(True, record=True)
+        try:
+            self._recording(record, began, said)
+        except CallEnded:
+            if said:  # hung up while recording: what was said is still a recording
+                self._recorded(record, began, said, follow=False)
+            raise
+        finally:
+            self.control.listen(False)
+        if not said:
+            self._line(Line("event", "[nothing was said: no recording]"))
+            return None
+        return self._recorded(record, began, said, follow=record.redirect)
+
+    def _recording(self, record: s.Record, began, said: list[str]) -> None:
+        elapsed = lambda: (self.clock.now() - began).total_seconds()  # noqa: E731
+        last_sound = 0.0
+        while True:
+            left = min(record.max_length - elapsed(), record.timeout - (elapsed() - last_sound))
+            if left <= 0:
+                return
+            self.control.pause(left, until_key=True)
+            text = self.control.next_said()
+            if text is not None:
+                self._line(Line("said", text))
+                said.append(text)
+                self.control.pause(min(speech_seconds(text), max(0.0, record.max_length - elapsed())))
+                last_sound = elapsed()
+                continue
+            key = self.control.next_key(0)
+            if key is not None and key in record.finish_on_key:
+                self._line(Line("pressed", f"[pressed {key}: recording finished]"))
+                return
+
+    def _recorded(self, record: s.Record, began, said: list[str], *, follow: bool) -> s.Script | None:
+        ended = self.clock.now()
+        started_ms = int(began.timestamp() * 1000)
+        ended_ms = max(started_ms + 1, int(ended.timestamp() * 1000))
+        recording = self.recordings.add(self.call.call_uuid, (ended_ms - started_ms) / 1000, said, ended)
+        self._line(Line("event", f"[recorded {(ended_ms - started_ms) / 1000:.0f} s: {recording.url}]"))
+        if record.transcription_url:
+            self._line(Line("event", "[transcription is not simulated]"))
+        if not record.action:
+            return None
+        extra = record_params(recording.id, recording.url, started_ms, ended_ms)
+        if follow:
+            return self._document([(record.action, record.method)], None, ACTION_URL_ERROR, INVALID_ACTION_XML, extra)
+        self.sender.send(record.action, record.method, standard_params(self.call, "in-progress", self.auth_id) | extra)
+        return None
 
     def _hangup(self, step: s.Hangup) -> None:
         if step.reason == "busy":
@@ -348,6 +446,8 @@ class CallDriver:
         answered = self.call.state == "answered"
         if reason == BY_API:
             return NORMAL.by("API Request") if answered else CANCELLED
+        if self.call.direction == INBOUND:  # the console's Hang up on a caller's phone
+            return NORMAL.by("Caller") if answered else CANCELLED.by("Caller")
         return NORMAL if answered else REJECTED  # BY_CALLEE: hung up, or declined while ringing
 
     def _later(self, seconds: float, action: Callable[[], object]) -> None:

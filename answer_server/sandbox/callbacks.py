@@ -71,19 +71,28 @@ def signed_headers(auth_token: str, method: str, url: str, params: dict[str, str
 
 
 def standard_params(call: SimCall, status: str, auth_id: str) -> dict[str, str]:
+    """An inbound call was placed by no API request: it has no request UUIDs."""
+    request_ids = {"RequestUUID": call.request_uuid, "ALegRequestUUID": call.request_uuid} if call.request_uuid else {}
     return {
         "CallUUID": call.call_uuid,
-        "RequestUUID": call.request_uuid,
+        **request_ids,
         "ALegUUID": call.call_uuid,
-        "ALegRequestUUID": call.request_uuid,
         "From": call.from_number.lstrip("+"),
         "To": call.to_number.lstrip("+"),
-        "Direction": "outbound",
+        "Direction": call.direction,
         "CallStatus": status,
         "BillRate": BILL_RATE,
         "ParentAuthID": auth_id,
         "SessionStart": call.started_at.strftime("%Y-%m-%d %H:%M:%S.%f"),
     }
+
+
+def record_params(recording_id: str, url: str, started_ms: int, ended_ms: int) -> dict[str, str]:
+    """What <Record>'s action gets besides the standard parameters (https://www.plivo.com/docs/voice/xml/record)."""
+    milliseconds = ended_ms - started_ms
+    return {"RecordUrl": url, "RecordingID": recording_id, "RecordingDuration": str(round(milliseconds / 1000)),
+            "RecordingDurationMs": str(milliseconds), "RecordingStartMs": str(started_ms),
+            "RecordingEndMs": str(ended_ms)}
 
 
 def hangup_params(call: SimCall, ending: Ending, auth_id: str) -> dict[str, str]:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
+from answer_server.sandbox import hotline
 from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.events import Changes
 from answer_server.sandbox.monitoring import DemoAlertmanager
 from answer_server.sandbox.plivo_sim import PlivoSimulator
+from answer_server.sandbox.rooms import Rooms
 from answer_server.sandbox.sim_call import SimCall
 from answer_server.sandbox.slack_workspace import (
     CHANNELS,
@@ -28,6 +30,7 @@ from answer_server.sandbox.slack_workspace import (
 STATIC = Path(__file__).resolve().parent / "static"
 STREAM_SECONDS = 20  # then the browser reconnects, so long-lived streams never pin all server threads
 KEYS = set("0123456789*#")
+MAX_SAID = 500  # characters the console's caller may say at once
 
 
 def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: Composer, changes: Changes,
@@ -130,6 +133,31 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
         sent = alertmanager.resolve()
         return jsonify(sent), 200 if sent["ok"] else 502
 
+    # Someone phones a hotline (the sandbox's own unless `to` names another): Plivo fetches the app's answer URL.
+    @bp.post("/api/hotline/call")
+    def call_the_hotline():
+        body = request.get_json()
+        caller = str(body.get("from") or hotline.CALLER).strip()
+        to = str(body.get("to") or hotline.NUMBER).strip()
+        problem = hotline.caller_problem(caller)
+        if problem:
+            return jsonify(ok=False, error=problem), 400
+        call = sim.call_in(caller, to)
+        if call is None:
+            return jsonify(ok=False, error=f"{to} is not a hotline of this sandbox"), 404
+        return jsonify(ok=True, call_uuid=call.call_uuid)
+
+    # The caller speaks into a recording (a voicemail): what they say is what the recording holds.
+    @bp.post("/api/calls/<call_uuid>/message")
+    def leave_a_message(call_uuid: str):
+        text = " ".join(str(request.get_json().get("text") or hotline.MESSAGE).split())[:MAX_SAID]
+        heard = sim.say(call_uuid, text)
+        if heard is None:
+            return jsonify(ok=False, error="no such call in progress"), 404
+        if not heard:
+            return jsonify(ok=False, error="nothing is recording on this call: wait for the tone"), 409
+        return jsonify(ok=True)
+
     @bp.post("/api/calls/<call_uuid>/digits")
     def digits(call_uuid: str):
         keys = str(request.get_json().get("digits", ""))
@@ -162,21 +190,25 @@ def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoA
         "messages": workspace.messages(),
         "modal": workspace.modal(),
         "home": workspace.home(CONSOLE_USER),
-        "calls": [call_json(call) for call in sim.calls()],
+        "calls": [call_json(call, sim.rooms) for call in sim.calls()],
         "monitoring": alertmanager.state(),
+        "hotline": hotline.state(),
     }
 
 
-def call_json(call: SimCall) -> dict:
+def call_json(call: SimCall, rooms: Rooms) -> dict:
     ending = call.ending
     return {
         "call_uuid": call.call_uuid,
         "request_uuid": call.request_uuid,
         "from": call.from_number,
         "to": call.to_number,
+        "direction": call.direction,
         "test_number": call.destination.description,
         "state": call.state,
         "listening": call.control.listening,
+        "recording": call.control.recording,
+        "conference": rooms.state(call),
         "duration": call.duration(),
         "ending": None if ending is None else {
             "status": ending.status, "code": ending.code, "name": ending.name, "source": ending.source},

@@ -70,8 +70,9 @@ class PreAnswer:
 
 @dataclass(frozen=True)
 class Conference:
-    """<Conference>: into a named room until the call ends, `time_limit` passes, or (stay_alone off)
-    the others leave; enter and exit are posted to `callback_url`."""
+    """<Conference>: into a named room until the call ends, `time_limit` passes, the conference ends (a
+    member with endConferenceOnExit left) or (stay_alone off) the others leave; enter and exit are posted to
+    `callback_url`. Until a member with startConferenceOnEnter enters, the others hear `wait_sound`."""
 
     room: str
     callback_url: str | None = None
@@ -80,11 +81,30 @@ class Conference:
     action: str | None = None
     method: str = "POST"
     stay_alone: bool = True
+    starts: bool = True  # startConferenceOnEnter
+    ends: bool = False  # endConferenceOnExit
+    wait_sound: str | None = None  # a URL whose document (Speak, Play, Wait) is played while waiting
+
+
+@dataclass(frozen=True)
+class Record:
+    """<Record>: a beep, then what the caller says until finishOnKey, `timeout` seconds of silence or
+    `max_length`; the recording is posted to `action` (https://www.plivo.com/docs/voice/xml/record)."""
+
+    action: str | None = None
+    method: str = "POST"
+    max_length: int = 60
+    timeout: int = 15  # seconds of silence that end it
+    finish_on_key: str = "1234567890*#"
+    play_beep: bool = True
+    redirect: bool = True
+    file_format: str = "mp3"
+    transcription_url: str | None = None
 
 
 @dataclass(frozen=True)
 class Unsupported:
-    """A valid Plivo element the sandbox does not simulate (<Dial>, <Record>…)."""
+    """A valid Plivo element the sandbox does not simulate (<Dial>, <DTMF>…)."""
 
     tag: str
 
@@ -148,6 +168,21 @@ def _step(element: ET.Element):
             action=a.get("action"),
             method=a.get("method", "POST"),
             stay_alone=a.get("stayAlone", "true") == "true",
+            starts=a.get("startConferenceOnEnter", "true") == "true",
+            ends=a.get("endConferenceOnExit", "false") == "true",
+            wait_sound=a.get("waitSound") or None,
+        )
+    if tag == "Record":
+        return Record(
+            action=a.get("action"),
+            method=a.get("method", "POST"),
+            max_length=int(a.get("maxLength", 60)),
+            timeout=int(a.get("timeout", 15)),
+            finish_on_key=_finish_key(a.get("finishOnKey", "1234567890*#")),
+            play_beep=a.get("playBeep", "true") == "true",
+            redirect=a.get("redirect", "true") == "true",
+            file_format=a.get("fileFormat", "mp3"),
+            transcription_url=a.get("transcriptionUrl") or None,
         )
     return Unsupported(tag)
 

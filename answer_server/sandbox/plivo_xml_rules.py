@@ -135,6 +135,22 @@ VALUES: dict[tuple[str, str], Callable[[str], bool]] = {
     # A beep ("beep:1", "beep:2"), a sound's URL, or nothing.
     ("Conference", "enterSound"): lambda v: v in ("", "beep:1", "beep:2") or bool(_URL.match(v)),
     ("Conference", "exitSound"): lambda v: v in ("", "beep:1", "beep:2") or bool(_URL.match(v)),
+    ("Conference", "waitSound"): lambda v: bool(_URL.match(v)),
+    # https://www.plivo.com/docs/voice/xml/record
+    ("Record", "action"): lambda v: bool(_URL.match(v)),
+    ("Record", "method"): _METHOD,
+    ("Record", "fileFormat"): _one_of("mp3", "wav"),
+    ("Record", "redirect"): _BOOL,
+    ("Record", "timeout"): _integer(1),
+    ("Record", "maxLength"): _integer(1),
+    ("Record", "playBeep"): _BOOL,
+    ("Record", "recordSession"): _BOOL,
+    ("Record", "startOnDialAnswer"): _BOOL,
+    ("Record", "transcriptionType"): _one_of("auto", "hybrid"),
+    ("Record", "transcriptionUrl"): lambda v: bool(_URL.match(v)),
+    ("Record", "transcriptionMethod"): _METHOD,
+    ("Record", "callbackUrl"): lambda v: bool(_URL.match(v)),
+    ("Record", "callbackMethod"): _METHOD,
 }
 
 #: Attributes without which an element means nothing.

@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from answer_server.sandbox.destinations import Destination
 
@@ -43,6 +44,8 @@ ACTION_URL_ERROR = Ending("completed", 7012, "ACTION_URL_ERROR", "Error Reaching
 INVALID_ANSWER_XML = Ending("completed", 8011, "INVALID_ANSWER_XML", "Invalid Answer XML", "Error")
 INVALID_ACTION_XML = Ending("completed", 8012, "INVALID_ACTION_XML", "Invalid Action XML", "Error")
 
+OUTBOUND, INBOUND = "outbound", "inbound"
+
 # Who asked for a hang-up; the driver turns this into an Ending from the call's state.
 BY_API = "api"
 BY_CALLEE = "callee"
@@ -52,6 +55,14 @@ class CallEnded(Exception):
     def __init__(self, reason: "Ending | str"):
         super().__init__(str(reason))
         self.reason = reason
+
+
+class Transferred(Exception):
+    """The API moved the call to another document (Plivo's transfer): what it was doing stops there."""
+
+    def __init__(self, url: str, method: str = "POST"):
+        super().__init__(url)
+        self.url, self.method = url, method
 
 
 class SimClock:
@@ -70,14 +81,17 @@ class SimClock:
 
 
 class CallControl:
-    """What other threads can do to a call: press keys, ask it to end."""
+    """What other threads can do to a call: press keys, speak into a recording, move it, ask it to end."""
 
     def __init__(self, clock: SimClock):
         self._clock = clock
         self._cond = threading.Condition()
         self._keys: list[str] = []
+        self._said: list[str] = []
         self._stop: Ending | str | None = None
-        self.listening = False  # keys count only while a GetDigits/GetInput listens
+        self._transfer: Transferred | None = None
+        self.listening = False  # keys count only while a GetDigits/GetInput (or a Record) listens
+        self.recording = False  # what the caller says counts only while a Record records
 
     def stop(self, reason: Ending | str) -> bool:
         """Ask the call to end; False if an end was already asked for."""
@@ -85,6 +99,15 @@ class CallControl:
             if self._stop is not None:
                 return False
             self._stop = reason
+            self._cond.notify_all()
+            return True
+
+    def transfer(self, url: str, method: str = "POST") -> bool:
+        """Move the call to the document at `url` (Plivo's transfer); False once it is ending."""
+        with self._cond:
+            if self._stop is not None:
+                return False
+            self._transfer = Transferred(url, method)
             self._cond.notify_all()
             return True
 
@@ -96,30 +119,58 @@ class CallControl:
                 self._cond.notify_all()
             return self.listening
 
-    def listen(self, on: bool) -> None:
+    def say(self, text: str) -> bool:
+        """The caller speaks; whether a recording heard it."""
         with self._cond:
-            self.listening = on
+            if self.recording:
+                self._said.append(text)
+                self._cond.notify_all()
+            return self.recording
+
+    def listen(self, on: bool, *, record: bool = False) -> None:
+        with self._cond:
+            self.listening, self.recording = on, on and record
             self._keys.clear()
+            self._said.clear()
 
     def has_keys(self) -> bool:
         with self._cond:
             return bool(self._keys)
 
+    def next_said(self) -> str | None:
+        with self._cond:
+            return self._said.pop(0) if self._said else None
+
+    def wake(self) -> None:
+        """Something a pause may wait for changed elsewhere (a conference started or ended)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def check(self) -> None:
         with self._cond:
-            if self._stop is not None:
-                raise CallEnded(self._stop)
+            self._check()
 
-    def pause(self, seconds: float, *, until_key: bool = False) -> None:
-        """Let `seconds` of call time pass; raises CallEnded if the call is ended meanwhile."""
+    def _check(self) -> None:
+        if self._stop is not None:
+            raise CallEnded(self._stop)
+        if self._transfer is not None:
+            moved, self._transfer = self._transfer, None
+            raise moved
+
+    def pause(self, seconds: float, *, until_key: bool = False, until: Callable[[], bool] | None = None) -> None:
+        """Let `seconds` of call time pass, or less: until a key (`until_key`), something said into a recording,
+        or `until()` (which must not wait on this call). Raises CallEnded if the call is ended meanwhile, and
+        Transferred if it is moved."""
         deadline = time.monotonic() + self._clock.real(seconds)
         with self._cond:
-            while self._stop is None and not (until_key and self._keys):
+            while self._stop is None and self._transfer is None and not (until_key and (self._keys or self._said)):
+                if until is not None and until():
+                    return
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
                 self._cond.wait(left)
-            self.check()
+            self._check()
 
     def next_key(self, seconds: float) -> str | None:
         """The next key pressed within `seconds` of call time, or None."""
@@ -132,7 +183,7 @@ class CallControl:
 class Line:
     """One line of what the callee hears (or of what happens on the call)."""
 
-    kind: str  # speak | play | pause | keys | pressed | event | error
+    kind: str  # speak | play | pause | keys | pressed | said | event | error
     text: str
 
 
@@ -151,6 +202,12 @@ class SimCall:
     ended_at: datetime | None = None
     ending: Ending | None = None
     transcript: list[Line] = field(default_factory=list)
+    direction: str = OUTBOUND
+
+    @property
+    def phone(self) -> str:
+        """The number of the phone this call rings (or, for an inbound call, that places it)."""
+        return self.from_number if self.direction == INBOUND else self.to_number
 
     def duration(self) -> int:
         if not (self.answered_at and self.ended_at):

@@ -61,6 +61,7 @@ VIA_HOTLINE = "hotline"
 #: A voicemail's transcript is shown up to this long.
 TRANSCRIPT_MAX = 4000
 _RECORDING_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[!-~]{1,2000}")
+_LINK = re.compile(r"[!-~]{1,2000}")
 
 
 class Transferring(Protocol):
@@ -74,6 +75,9 @@ class HotlineConfig:
     limit_per_hour: int = 3  # HOTLINE_LIMIT_CALLER_HOUR (0: none)
     blocked: frozenset[str] = frozenset()  # HOTLINE_BLOCKED, E.164
     transcribe: bool = False  # HOTLINE_TRANSCRIBE
+    #: Recording links are https; links under this URL (PLIVO_API_URL, the Plivo this server talks to) are taken
+    #: as they come too: the sandbox's Plivo serves its recordings from loopback over plain http.
+    plivo_api_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,9 @@ class HotlineService:
 
     # -- what happens to it ---------------------------------------------------------------------------
 
-    def caller_left(self, call_uuid: str) -> None:
-        """The caller hung up (or left the room while waiting): every call-out stops."""
+    def caller_left(self, call_uuid: str, *, waiting_only: bool = False) -> None:
+        """The caller hung up (or left the room while waiting): every call-out stops. `waiting_only`: they left
+        the room, which ends the call only while it waits (the move to voicemail takes them out of it too)."""
         call = self.store.by_uuid(call_uuid)
         if call is None:
             return
@@ -166,7 +171,7 @@ class HotlineService:
                     self.alerts.take_in(conn, call.alert_id, CANCELLED, (RESOLVING, ACTIVE, EXHAUSTED),
                                         resolved_via=VIA_HOTLINE, resolved_name="the caller, who hung up")
                 log.info("hotline call %s: the caller hung up while waiting", call.id)
-            elif not self.store.move(conn, call.id, (CONNECTED, VOICEMAIL), ENDED, ended_at=now):
+            elif waiting_only or not self.store.move(conn, call.id, (CONNECTED, VOICEMAIL), ENDED, ended_at=now):
                 return
             self.queue.poke(conn, REPORT_HOTLINE, str(call.id))
 
@@ -200,13 +205,19 @@ class HotlineService:
     def recorded(self, token: str, url: str | None, seconds: int | None) -> bool:
         """The voicemail was recorded; whether it was this call's (and its first)."""
         call = self.store.by_token(token)
-        if call is None or not url or not _RECORDING_URL.fullmatch(url):
+        if call is None or not url or not self._recording_url(url):
             return False
         with transaction(self.engine) as conn:
             noted = self.store.note(conn, call.id, recording_url=url, recording_seconds=seconds)
             if noted:
                 self.queue.poke(conn, REPORT_HOTLINE, str(call.id))
         return noted
+
+    def _recording_url(self, url: str) -> bool:
+        if _RECORDING_URL.fullmatch(url):
+            return True
+        under = self.config.plivo_api_url.rstrip("/") + "/"
+        return bool(self.config.plivo_api_url) and url.startswith(under) and bool(_LINK.fullmatch(url[len(under):]))
 
     def transcribed(self, token: str, text: str | None) -> None:
         call = self.store.by_token(token)

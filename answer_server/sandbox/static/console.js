@@ -29,6 +29,15 @@ function render(state) {
   renderPhones(state);
   renderModal(state);
   renderMonitoring(state);
+  renderHotline(state);
+}
+
+// The built-in hotline: its number, and the caller's number to phone it from (kept once the person edits it).
+function renderHotline(state) {
+  const line = state.hotline;
+  $("hotline-name").textContent = line.name;
+  $("hotline-number").textContent = `(${line.number})`;
+  if (!$("hotline-from").value && !view.fromEdited) $("hotline-from").value = line.caller;
 }
 
 // What the app answered the console's Alertmanager, e.g. "resolved → 202: resolved (incident 3)".
@@ -179,16 +188,20 @@ function restoreValues(box, values) {
 
 function phonePanel(call) {
   const panel = document.createElement("article");
-  panel.className = "phone";
+  const inbound = call.direction === "inbound";  // the caller's own phone, phoning a hotline
+  panel.className = inbound ? "phone inbound" : "phone";
   panel.dataset.call = call.call_uuid;
   const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
+  const head = inbound ? `📞 ${escapeHtml(call.from)} → ☎️ ${escapeHtml(call.to)}` : `📱 ${escapeHtml(call.to)}`;
+  const about = inbound ? "you are the caller: you hear what the hotline plays" : call.test_number;
   panel.innerHTML =
-    `<div class="phone-head"><span class="phone-number">📱 ${escapeHtml(call.to)}</span><span class="state"></span></div>` +
-    `<div class="test-number">${escapeHtml(call.test_number)}</div>` +
+    `<div class="phone-head"><span class="phone-number">${head}</span><span class="state"></span></div>` +
+    `<div class="test-number">${escapeHtml(about)}</div>` +
     '<ol class="transcript" aria-live="polite"></ol>' +
     '<div class="phone-controls"><div class="keypad">' +
     keys.map((k) => `<button type="button" data-key="${k}" aria-label="key ${k}">${k}</button>`).join("") +
     '</div><div class="side"><button type="button" class="hangup">Hang up</button>' +
+    (inbound ? '<button type="button" class="say" disabled title="Say a message into the recording">🎙 Leave a message</button>' : "") +
     '<label><input type="checkbox" class="speak-aloud"> speak aloud</label></div></div>';
   if (!("speechSynthesis" in window)) {
     const box = panel.querySelector(".speak-aloud");
@@ -200,10 +213,15 @@ function phonePanel(call) {
     if (key) post(`/sandbox/api/calls/${call.call_uuid}/digits`, { digits: key });
   });
   panel.querySelector(".hangup").addEventListener("click", () => post(`/sandbox/api/calls/${call.call_uuid}/hangup`));
+  if (inbound) panel.querySelector(".say").addEventListener("click", () => post(`/sandbox/api/calls/${call.call_uuid}/message`));
   return { panel, shown: 0 };
 }
 
 function stateLabel(call) {
+  const room = call.conference;
+  if (call.state === "answered" && room && room.started && room.with.length) return `connected · with ${room.with.join(", ")}`;
+  if (call.state === "answered" && room && !room.started) return "waiting in the conference room";
+  if (call.state === "answered" && call.recording) return "recording · speak, then #";
   if (call.state !== "ended") return call.state === "answered" && call.listening ? "answered · waiting for a key" : call.state;
   const e = call.ending;
   const length = call.duration ? `, ${call.duration} s` : "";
@@ -218,11 +236,16 @@ function renderPhones(state) {
     if (!phone) {
       phone = phonePanel(call);
       view.phones.set(call.call_uuid, phone);
-      box.insertBefore(phone.panel, box.firstChild);
+      // The caller's own phone stays under "Call the hotline", above the phones its call makes ring.
+      const list = call.direction === "inbound" ? $("caller-phones") : box;
+      list.insertBefore(phone.panel, list.firstChild);
     }
     const label = phone.panel.querySelector(".state");
     label.textContent = stateLabel(call);
-    label.className = `state ${call.state}`;
+    const room = call.conference;
+    label.className = `state ${call.state}${room ? (room.started && room.with.length ? " connected" : room.started ? "" : " waiting") : ""}`;
+    const say = phone.panel.querySelector(".say");
+    if (say) say.disabled = !call.recording;
     phone.panel.querySelector(".keypad").classList.toggle("listening", call.listening);
     for (const button of phone.panel.querySelectorAll(".keypad button")) button.disabled = call.state !== "answered";
     phone.panel.querySelector(".hangup").disabled = call.state === "ended";
@@ -280,6 +303,12 @@ function wire() {
     post("/sandbox/api/monitoring/alert");
   });
   $("resolve-alert").addEventListener("click", () => post("/sandbox/api/monitoring/resolve"));
+  $("hotline-from").addEventListener("input", () => { view.fromEdited = true; });
+  $("call-hotline").addEventListener("click", async () => {
+    showChannel(view.state ? view.state.hotline.channel : "C0SANDBOX");  // where its message appears
+    const answer = await post("/sandbox/api/hotline/call", { from: $("hotline-from").value.trim() });
+    $("hotline-answer").textContent = answer.ok ? "" : (answer.error || "the call could not be placed");
+  });
   $("examples").innerHTML = EXAMPLES.map((e) => `<button type="button">${escapeHtml(e)}</button>`).join("");
   $("examples").addEventListener("click", (event) => {
     if (event.target.tagName === "BUTTON") { $("composer-input").value = event.target.textContent; $("composer-input").focus(); }

@@ -9,6 +9,7 @@ const EMOJI = {
   double_vertical_bar: "⏸️", grey_question: "❔", mailbox_with_mail: "📬", speaking_head_in_silhouette: "🗣️",
   phone: "☎️", iphone: "📱", speech_balloon: "💬", bow: "🙇", wave: "👋", tada: "🎉",
   large_green_circle: "🟢", zap: "⚡",
+  telephone: "☎️", mailbox: "📫", mailbox_with_no_mail: "📭", memo: "📝",  // a hotline call's message
 };
 
 // Slack's date tokens (its docs: "Formatting message text", date formatting), shown in the reader's own
