@@ -49,7 +49,8 @@ def test_every_document_the_app_builds_in_every_language_and_voice_is_valid(spee
         alert_document(alert_intro("Ana", "ops", speech), "DB down", "https://v.test/m/tok", speech),
         menu_document(action, action, before=[phrase(speech.code, "alert_invalid_key")], speech=speech,
                       pass_on=True),
-        *(sentence_document(phrase(speech.code, key, name="Ana", sender="Ana", channel="ops", digits="1, 2"), speech)
+        *(sentence_document(phrase(speech.code, key, name="Ana", sender="Ana", channel="ops", digits="1, 2",
+                                   caller="4 1 5 5"), speech)
           for key in ALERT_PHRASE_KEYS),
     ]
     for document in documents:
