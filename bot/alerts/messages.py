@@ -166,9 +166,9 @@ def too_late_reply(alert: AlertRecord | None) -> str:
     return slack_text(":grey_question: This alert cannot be cancelled any more.")
 
 
-def other_workspace_reply(act: Act) -> str:
-    """For a click on an alert raised in another Slack workspace (a channel shared with it)."""
-    return slack_text(f":no_entry: This alert belongs to another Slack workspace; only its own people may act on "
+def other_workspace_reply(act: Act, what: str = "alert") -> str:
+    """For a click on an alert (or a hotline `call`) of another Slack workspace (a channel shared with it)."""
+    return slack_text(f":no_entry: This {what} belongs to another Slack workspace; only its own people may act on "
                       f"it here. {act.consequence}")
 
 
