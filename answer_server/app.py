@@ -59,6 +59,7 @@ from bot.alerts.listeners import register_alert_listeners
 from bot.app import Access, create_bolt_app
 from bot.codes.listeners import BotServices, register_code_listeners
 from bot.home.tab import register_home_listeners
+from bot.hotline.listeners import register_hotline_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
 from bot.integrations.manage import IntegrationCommands
 from bot.workflows.steps import register_step_listeners
@@ -107,6 +108,8 @@ def create_app(
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret,
                              integrations=integration_commands)
+    register_hotline_listeners(bolt, hotline=services.hotline, queue=services.queue, access=access,
+                               record_refusal=services.otp.refuse)
 
     app = Flask(__name__)
     _bound_request_bodies(app)

@@ -61,7 +61,7 @@ MAY_USE: dict[str, set[str]] = {
     "bot.home": BOT_SHARED | {"bot.installs", "voice"},
     "bot.workflows": BOT_SHARED | {"bot.codes", "bot.alerts", "voice"},
     "bot.oncall": BOT_SHARED | {"bot.installs", "voice"},
-    "bot.hotline": BOT_SHARED | {"voice"},
+    "bot.hotline": BOT_SHARED | {"bot.alerts", "voice"},
     # answer_server: the HTTP host, over bot and voice.
     "answer_server.__init__": {"answer_server.app"},
     "answer_server.http": set(),

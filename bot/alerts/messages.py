@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from datetime import datetime
 
 from bot.alerts import incidents
-from bot.messages import Act, format_duration
+from bot.messages import Act, format_duration, fresh_block_id
 from bot.mrkdwn import Markup, date, escape, escape_within, link, mention, slack_text
 from voice.alerts.models import (
     ACKNOWLEDGED,
@@ -144,7 +142,7 @@ def alert_blocks(view: AlertView) -> list[dict]:
         blocks.append(_section(_bridge_text(view)))
     buttons = _buttons(alert)
     if buttons:
-        blocks.append({"type": "actions", "block_id": _fresh_block_id(alert, blocks), "elements": buttons})
+        blocks.append({"type": "actions", "block_id": fresh_block_id(f"alert-{alert.id}", blocks), "elements": buttons})
     return blocks
 
 
@@ -357,17 +355,6 @@ def _chunks(lines: list[str]) -> list[str]:
         else:
             chunks.append(line)
     return chunks
-
-
-def _fresh_block_id(alert: AlertRecord, blocks: list[dict]) -> str:
-    """An id for the buttons that changes with every version of the message.
-
-    Slack asks for a new block_id on each update of a message
-    (https://docs.slack.dev/reference/block-kit/blocks/actions-block): the
-    same content gives the same id, any change a new one.
-    """
-    digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:12]
-    return f"alert-{alert.id}-{digest}"
 
 
 def _section(text: str) -> dict:
