@@ -2,7 +2,8 @@
 
 1. The README's first command, `python -m answer_server --sandbox`, from the repository's root, on a free port.
    Through the console's JSON endpoints (as the console page drives it): one `/voiceotp` until the channel's
-   message says the code was read, and one `/voicealert` until it is acknowledged on the callee's keypad.
+   message says the code was read, one `/voicealert` until it is acknowledged on the callee's keypad, and
+   the console's test alert (Alertmanager's webhook to sandbox-demo) until @alice's phone rings, then its resolve.
    Then the server is stopped by its PID.
 2. `python -m answer_server` (no sandbox) with a minimal `.env`: it must start and answer `GET /healthz`.
 
@@ -149,6 +150,20 @@ def sandbox(workdir: Path) -> None:
         press_when_asked("+14155550101", "1")
         wait_for("the channel to say the alert was acknowledged", message_with("*Acknowledged*"))
         print("first command: /voicealert rang @alice, her 1 acknowledged it, the channel says so", flush=True)
+
+        # The console's "Send a test alert": the server posts Alertmanager's webhook to sandbox-demo.
+        earlier = {c["call_uuid"] for c in state()["calls"]}
+        status, body = request("POST", f"{url}/sandbox/api/monitoring/alert", {})
+        if status != 200 or not json.loads(body).get("ok"):
+            raise Failed(f"the test alert was not accepted: {status} {body[:300]!r}")
+        wait_for("@alice's phone to ring for sandbox-demo", lambda: server.alive() and next(
+            (c for c in state()["calls"] if c["to"] == "+14155550101" and c["call_uuid"] not in earlier
+             and "sandbox-demo" in " ".join(line["text"] for line in c["transcript"])), None))
+        status, body = request("POST", f"{url}/sandbox/api/monitoring/resolve", {})
+        if status != 200 or not json.loads(body).get("ok"):
+            raise Failed(f"the resolve was not accepted: {status} {body[:300]!r}")
+        wait_for("the channel to say Alertmanager resolved it", message_with("Resolved by Alertmanager"))
+        print("first command: a test alert as Alertmanager rang @alice, its resolve shows in the channel", flush=True)
 
 
 MINIMAL_ENV = {

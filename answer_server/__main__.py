@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import partial
 
 from dotenv import dotenv_values
 
@@ -96,7 +97,9 @@ def _serve(settings: Settings, *, with_workers: bool) -> int:
     log.info("VoiceBridge listening on http://%s:%s (public URL %s): %s web processes × %s threads%s",
              settings.host, settings.port, settings.public_url, settings.web_concurrency, settings.threads,
              ", and a worker process" if workers else "; no workers here")
-    WebServer(settings, create_app, on_exit=workers.stop if workers else lambda: None,
+    # The worker process writes ROUTING_FILE to the database (at its start, on SIGHUP); the web processes read it.
+    app_factory = partial(create_app, keeps_routing=workers is None)
+    WebServer(settings, app_factory, on_exit=workers.stop if workers else lambda: None,
               read_routing=routing_reader(settings),
               on_routing=workers.reread_routing if workers else lambda: None).run()
     return 0
@@ -133,6 +136,7 @@ def run_sandbox() -> int:
     """The real app against in-process stand-ins of Slack and Plivo, with a console: one process."""
     from answer_server.sandbox import create_sandbox_app, load_sandbox_settings
     from answer_server.sandbox.app import SERVER_THREADS
+    from answer_server.sandbox.monitoring import new_token
 
     try:
         # The process environment only, never .env: a .env is for the real deployment.
@@ -142,12 +146,17 @@ def run_sandbox() -> int:
     for name in PROXY_VARIABLES:
         # Every request a sandbox makes goes to itself; a proxy would only get in the way.
         os.environ.pop(name, None)
-    configure_logging(settings.log_level, settings.secrets(), settings.log_format)
+    demo_token = new_token()  # sandbox-demo's, for this run: kept out of every log line like the other secrets
+    configure_logging(settings.log_level, (*settings.secrets(), demo_token), settings.log_format)
+    if settings.routing_file:
+        log.info("routing: %s from %s, and the sandbox's own sandbox-demo", settings.routing.described(),
+                 settings.routing_file)
     import waitress
 
     from answer_server.http.request_limits import MAX_ALERT_BODY_BYTES, MAX_HEAD_BYTES
 
-    app = create_sandbox_app(settings, speed=speed)  # its workers run in this process, beside the stand-ins
+    # Its workers run in this process, beside the stand-ins.
+    app = create_sandbox_app(settings, speed=speed, demo_token=demo_token)
     # waitress reads each request whole before a thread serves it, within the same bounds as the server (the
     # largest body, monitoring's; the application holds every other route to its own).
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=SERVER_THREADS,
@@ -198,7 +207,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="try everything with no accounts: Slack and Plivo are simulated in this process, and a console "
         "at http://127.0.0.1:PORT/sandbox shows the channel and what each callee hears. No real call is placed; "
         "only DATABASE_URL (default sqlite:///voicebridge-sandbox.sqlite3), HOST (default 127.0.0.1), PORT, "
-        "LOG_LEVEL and SANDBOX_SPEED (1 = real time, 20 = twenty times faster) are read, from the environment only.",
+        "LOG_LEVEL, SANDBOX_SPEED (1 = real time, 20 = twenty times faster), INTEGRATION_CALL_INTERVAL (default 0) "
+        "and ROUTING_FILE (read once, beside the built-in integration sandbox-demo) are read, from the environment "
+        "only.",
     )
     return parser.parse_args(argv)
 

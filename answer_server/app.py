@@ -1,4 +1,5 @@
-"""The application factory: the Flask app serving Slack, Plivo's webhooks, the API and /healthz.
+"""The application factory: the Flask app serving Slack, Plivo's webhooks, the API, monitoring's alerts,
+schedules' calendar feeds and /healthz.
 
 Requests only record and answer; the work they record is done by the
 workers (`services.workers`), which the caller starts where they should run:
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, request
 from slack_bolt import App
@@ -26,6 +28,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from answer_server.api.routes import api_blueprint
+from answer_server.calendars.names import CachedNames
+from answer_server.calendars.routes import calendars_blueprint
 from answer_server.http.request_limits import MAX_BODY_BYTES, MAX_FORM_FIELDS
 from answer_server.integrations.routes import integrations_blueprint
 from answer_server.metrics import add_metrics_route
@@ -58,16 +62,20 @@ from answer_server.slack_requests import (
 from bot.alerts.listeners import register_alert_listeners
 from bot.app import Access, create_bolt_app
 from bot.codes.listeners import BotServices, register_code_listeners
+from bot.directory import SlackDirectory
 from bot.home.tab import register_home_listeners
 from bot.hotline.listeners import register_hotline_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
+from bot.installs.workspaces import Workspaces
 from bot.integrations.manage import IntegrationCommands
+from bot.oncall.listeners import register_oncall_listeners
 from bot.workflows.steps import register_step_listeners
 from voice import metrics
 from voice.calls.dialing import LONGEST_CALL
 from voice.calls.plivo import PlivoClient
 from voice.clock import utcnow
 from voice.log_context import log_context
+from voice.queue.work import GiveUp, RetryLater
 from voice.settings import Settings
 from voice.store.db import database_ready
 from voice.store.db import is_outage as database_is_out
@@ -85,13 +93,14 @@ def create_app(
     poll_interval: float = 0.1,
     message_pace: float = 1.0,
     slack_post_rate: float = 1.0,
+    keeps_routing: bool = True,
 ) -> Flask:
     """Build the whole server. Tests pass fakes or loopback-backed clients, and a clock they move;
     `message_pace` is the least time between two updates of one Slack message, `slack_post_rate`
     the most new messages a second in one channel (Slack's pace)."""
     services = build_services(settings, engine=engine, plivo=plivo, slack_client=slack_client, clock=clock,
                               poll_interval=poll_interval, message_pace=message_pace,
-                              slack_post_rate=slack_post_rate)
+                              slack_post_rate=slack_post_rate, keeps_routing=keeps_routing)
     access = Access(settings.allowed_slack_users, settings.allowed_slack_channels)
     bot_services = BotServices(otp=services.otp, queue=services.queue, access=access)
     bolt = create_bolt_app(signing_secret=settings.slack_signing_secret, bot_token=settings.slack_bot_token,
@@ -107,7 +116,13 @@ def create_app(
     register_alert_listeners(bolt, alerts=services.alerts, queue=services.queue, access=access,
                              # Who may place calls, and the record of refusals, are the same as for voice codes.
                              record_refusal=services.otp.refuse, form_secret=settings.slack_signing_secret,
-                             integrations=integration_commands)
+                             integrations=integration_commands,
+                             schedule_names=lambda team: [item.name for item in services.schedules.listed(team)],
+                             hotlines=lambda: services.routing.current().hotlines)
+    # /oncall: who may use it is who may place calls; its form is signed as the alert form is.
+    register_oncall_listeners(bolt, schedules=services.schedules, queue=services.queue, access=access,
+                              secret=settings.slack_signing_secret, public_url=settings.public_url,
+                              record_refusal=services.otp.refuse)
     register_hotline_listeners(bolt, hotline=services.hotline, queue=services.queue, access=access,
                                record_refusal=services.otp.refuse)
 
@@ -128,13 +143,29 @@ def create_app(
         "alerts": services.alerts, "legs": services.legs, "engine": services.engine, "bolt": bolt,
         "close": close,
     }
-    app.register_blueprint(api_blueprint(services.otp, api_keys=settings.api_keys,
+    app.register_blueprint(api_blueprint(services.otp, services.schedules, api_keys=settings.api_keys,
                                          audit_channel=settings.otp_audit_channel))
     app.register_blueprint(integrations_blueprint(services.incidents, services.integrations))
+    app.register_blueprint(calendars_blueprint(services.schedules, CachedNames(_slack_name(services.workspaces)),
+                                               host=urlsplit(settings.public_url).hostname or "voicebridge"))
     _add_health_route(app, services.engine)
     add_metrics_route(app, settings, services.engine)
     _add_error_pages(app)
     return app
+
+
+def _slack_name(workspaces: Workspaces) -> Callable[[str, str], str | None]:
+    """A person's name from Slack's users.info, or None when Slack cannot give it now (the feed then shows
+    their ID: a calendar is never refused for a name)."""
+
+    def name(team_id: str, user_id: str) -> str | None:
+        try:
+            return SlackDirectory(workspaces.client(team_id), None).name(user_id)
+        except (GiveUp, RetryLater) as failed:
+            log.info("a feed names %s by ID: %s", user_id, failed)
+            return None
+
+    return name
 
 
 def _bound_request_bodies(app: Flask) -> None:

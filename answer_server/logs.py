@@ -3,8 +3,10 @@
 What may never reach a log line: the configured secrets (tokens, signing
 secrets, keys), a request's body (a slash command's body holds the code and a
 working `response_url`), Slack's `response_url`s, which anyone holding them
-can post with, and a call's whole token (a request line shows it; it is cut
-here as our own lines cut it). Libraries decide for themselves what to log
+can post with, a call's whole token (a request line shows it; it is cut
+here as our own lines cut it), and a `token=` in a URL's query (a schedule's
+calendar feed, the generic webhook: gunicorn's line for a failed request shows
+the whole URL). Libraries decide for themselves what to log
 (slack_bolt logs a rejected request's whole body at INFO; slack_sdk logs
 request bodies and webhook URLs at DEBUG; gunicorn logs each request's line
 at DEBUG), so the redaction happens here, on every record, whatever logger
@@ -34,12 +36,17 @@ _LIBRARIES = ("slack_bolt", "slack_sdk")
 # lines carry them (gunicorn's at DEBUG, urllib3's in the sandbox), and a token opens its call.
 _CALLBACK_TOKEN = re.compile(r"(/plivo/(?:[A-Za-z_]+/){1,2})([A-Za-z0-9_-]{16,})")
 
+# A token in a query string (?token=…, &token=…, percent-encoded or not), up to the next parameter.
+_QUERY_TOKEN = re.compile(r"(?i)([?&;]token=)[^&#\s'\"<>]+")
+
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret and every response_url replaced, and call tokens shortened."""
+    """`text` with every secret, every response_url and every query's token replaced, and call tokens
+    shortened."""
     for secret in secrets:
         text = text.replace(secret, REDACTED)
     text = _CALLBACK_TOKEN.sub(lambda found: found[1] + token_for_log(found[2]) + "…", text)
+    text = _QUERY_TOKEN.sub(lambda found: found[1] + REDACTED, text)
     return _RESPONSE_URL.sub("[response_url]", text)
 
 

@@ -217,6 +217,10 @@ class WorkerProcess:
         while not self._stopping.is_set():
             process = self._process
             if process is not None and process.poll() is not None and not self._stopping.is_set():
+                # A SIGTERM to the whole process group (systemd, Ctrl-C) reaches the worker first: the
+                # server's own stop follows within moments, and that exit is no failure.
+                if self._stopping.wait(STOP_GRACE):
+                    return
                 log.error("the worker process exited (status %s); starting it again in %.0f s",
                           process.returncode, delay)
                 if self._stopping.wait(delay):
@@ -224,6 +228,10 @@ class WorkerProcess:
                 os.close(self._spawn())
                 delay = min(delay * 2, 30.0)
             time.sleep(0.5)
+
+
+#: How long a worker's exit waits for the server's own stop before it counts as a failure.
+STOP_GRACE = 1.0
 
 
 def _wait_readable(fd: int, seconds: float) -> bool:

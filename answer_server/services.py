@@ -36,6 +36,7 @@ from bot.installs.workspaces import (
     StoredBotAuthorize,
     Workspaces,
 )
+from bot.oncall.covers import Covers
 from bot.oncall.handoffs import HandOffs
 from bot.workflows.steps import StepCompletion
 from voice.alerts.bridge import BridgeCalls, BridgeFollowers, BridgeService
@@ -147,7 +148,10 @@ def build_services(
     poll_interval: float = 0.1,
     message_pace: float = 1.0,
     slack_post_rate: float = 1.0,
+    keeps_routing: bool = True,
 ) -> Services:
+    """`keeps_routing`: this process writes ROUTING_FILE's integrations and schedules to the database and
+    checks every schedule's hand-off (the worker process does; the web processes, many, read them)."""
     engine = engine or make_engine(settings.database_url)
     box = SecretBox(otp_key(settings))
     prepare_database(engine, box)
@@ -186,13 +190,15 @@ def build_services(
     alert_reports.register(registry)
     Notices(messages).register(registry)
     integrations = IntegrationStore(engine)
-    integrations.sync_file(settings.routing.integrations, clock())
+    if keeps_routing:
+        integrations.sync_file(settings.routing.integrations, clock())
     incidents = IncidentService(engine, alerts, integrations, queue, call_interval=settings.integration_call_interval,
                                 clock=clock)
     StormReports(messages, incidents, pace=message_pace).register(registry)
     schedules = ScheduleService(engine, ScheduleStore(engine), queue, feed_key=otp_key(settings), clock=clock)
-    schedules.sync_file(settings.routing.schedules)
-    schedules.catch_up()
+    if keeps_routing:
+        schedules.sync_file(settings.routing.schedules)
+        schedules.catch_up()
     schedules.register(registry)
     HandOffs(engine, schedules, queue, workspaces).register(registry)
     routing = RoutingHolder(settings.routing)
@@ -209,14 +215,17 @@ def build_services(
     callbacks = CallBacks(hotline, bridge)
     HotlineReports(messages, hotline, alerts, callbacks, pace=message_pace).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
-        workspaces.client(team_id), settings.default_region, lookups, on_call=schedules.recipient)
+        workspaces.client(team_id), settings.default_region, lookups,
+        on_call=lambda name, skip: schedules.recipient(name, skip, team_id))
     CallBackClicks(callbacks, queue, directory_of, alerts.refusal_for).register(registry)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)
     steps = WorkflowSteps(engine, box, queue, clock=clock)
     StepCompletion(steps, alerts, legs, settings.slack_api_url).register(registry)
-    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for).register(registry)
+    Covers(schedules, queue, directory_of).register(registry)
+    AppHome(test_calls, queue, directory_of, workspaces, alerts.refusal_for, schedules=schedules,
+            public_url=settings.public_url).register(registry)
     retention = Retention(engine, days=settings.retention_days, clock=clock)
     registry.add(HOUSEKEEPING, lambda item: _housekeeping(queue, retention, installs, used_once),
                  Policy(rest=3600.0))

@@ -10,6 +10,10 @@ acknowledgement. The work itself runs in the workers.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import os
 from contextlib import contextmanager
@@ -129,6 +133,31 @@ def requester_of(command: dict) -> Requester:
         team_id=command.get("team_id", ""),
         reply_url=command.get("response_url"),
     )
+
+
+def sign_metadata(fields: dict, secret: str, purpose: str) -> str:
+    """`fields` for a modal's `private_metadata`, signed with a key derived from the signing secret and what
+    it is for, so that a submission is believed only about a form we opened (and only for that kind of form).
+    https://docs.slack.dev/reference/views"""
+    payload = base64.urlsafe_b64encode(json.dumps(fields, separators=(",", ":")).encode()).decode()
+    return f"{payload}.{_metadata_mac(payload, secret, purpose)}"
+
+
+def verified_metadata(metadata: str, secret: str, purpose: str) -> dict | None:
+    """The fields we signed for `purpose`, or None for anything else."""
+    payload, _, mac = (metadata or "").partition(".")
+    if not payload or not hmac.compare_digest(mac.encode(), _metadata_mac(payload, secret, purpose).encode()):
+        return None
+    try:
+        fields = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except ValueError:
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
+def _metadata_mac(payload: str, secret: str, purpose: str) -> str:
+    key = hashlib.sha256(purpose.encode() + b"\x00" + secret.encode()).digest()
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _on_error(error, body, logger) -> None:

@@ -285,15 +285,16 @@ class Notices:
         registry.add(NOTICE, self.notice, Policy(attempts=10, backoff=1.0, max_backoff=60.0))
 
     def notice(self, item: WorkItem) -> None:
-        """One message, to a channel or (ephemeral) to whoever acted:
-        payload {text, channel, reply_url, ephemeral, team}."""
+        """One message, to a channel or (ephemeral) to whoever acted, or in place of the ephemeral message they
+        acted on: payload {text, blocks, channel, reply_url, ephemeral, replace, team}."""
         payload = item.payload or {}
-        text = payload.get("text", "")
+        text, blocks = payload.get("text", ""), payload.get("blocks")
         messages = self.messages.of(payload.get("team") or "")
         if payload.get("ephemeral"):
-            messages.reply(payload.get("reply_url"), text, None, replace=False, ephemeral=True)
+            messages.reply(payload.get("reply_url"), text, blocks, replace=bool(payload.get("replace")),
+                           ephemeral=True)
         else:
-            messages.post(payload.get("channel") or "", payload.get("reply_url"), text, None)
+            messages.post(payload.get("channel") or "", payload.get("reply_url"), text, blocks)
 
 
 def _a_person(requester: Requester) -> bool:
@@ -307,5 +308,8 @@ def message_digest(text: str, blocks: list[dict] | None) -> str:
 
 
 def notice_payload(text: str, *, channel: str | None = None, reply_url: str | None = None,
-                   ephemeral: bool = False, team: str = "") -> dict:
-    return {"text": text, "channel": channel, "reply_url": reply_url, "ephemeral": ephemeral, "team": team}
+                   ephemeral: bool = False, team: str = "", blocks: list[dict] | None = None,
+                   replace: bool = False) -> dict:
+    """`replace`: an ephemeral reply takes the place of the message whose button gave `reply_url`."""
+    payload = {"text": text, "channel": channel, "reply_url": reply_url, "ephemeral": ephemeral, "team": team}
+    return payload | ({"blocks": blocks} if blocks else {}) | ({"replace": True} if replace else {})

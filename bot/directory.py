@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.delivery import slack_failures
 from voice.alerts.models import RequesterPhone, Skipped, Target
@@ -63,6 +64,7 @@ class Person:
     phone: str  # the profile's phone field, as typed
     active: bool = True  # False for deactivated users and bots
     locale: str | None = None  # their Slack language ("es-ES"), which their calls speak
+    tz: str | None = None  # their Slack time zone ("Europe/Berlin"), in which times they type are read
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,8 @@ class SlackDirectory:
                 or user.get("name") or user_id)
         return Person(user_id=user_id, name=name, phone=profile.get("phone") or "",
                       active=not user.get("deleted") and not user.get("is_bot"),
-                      locale=user.get("locale") if isinstance(user.get("locale"), str) else None)
+                      locale=user.get("locale") if isinstance(user.get("locale"), str) else None,
+                      tz=user.get("tz") if isinstance(user.get("tz"), str) else None)
 
     def name(self, user_id: str) -> str | None:
         person = self.person(user_id)
@@ -227,3 +230,14 @@ class SlackDirectory:
             return parse_profile_number(person.phone, self._default_region), None
         except InvalidPhoneNumber as error:
             return None, f"has a phone number that cannot be called: {error.reason}"
+
+
+def user_groups(client: WebClient) -> list[tuple[str, str]]:
+    """The workspace's user groups (id, handle), for a form to offer; none if Slack will not say (no scope, busy):
+    the form then asks for what it would have offered some other way."""
+    try:
+        found = client.usergroups_list(include_disabled=False).get("usergroups") or []
+    except SlackApiError:
+        return []
+    return [(group["id"], group.get("handle") or group.get("name") or group["id"]) for group in found
+            if isinstance(group, dict) and group.get("id")]

@@ -86,6 +86,12 @@ def not_allowed_channel_reply(act: Act = CALL) -> str:
                       f"An admin can add it to ALLOWED_SLACK_CHANNELS. {act.consequence}")
 
 
+def other_workspace_reply(act: Act, what: str = "alert") -> str:
+    """For a click on an alert (or a hotline `call`) of another Slack workspace (a channel shared with it)."""
+    return slack_text(f":no_entry: This {what} belongs to another Slack workspace; only its own people may act on "
+                      f"it here. {act.consequence}")
+
+
 def plain_reply(reply: str) -> str:
     """A refusal reply as plain text, without its emoji, for where its place says what it is (a form field's
     error, the Home tab's note)."""
@@ -120,3 +126,24 @@ def format_duration(seconds: int | None) -> str:
         return "duration unknown"
     minutes, seconds = divmod(max(seconds, 0), 60)
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+# -- Block Kit parts every form shares --------------------------------------------------------------------
+# https://docs.slack.dev/reference/block-kit/blocks/input-block
+
+
+def plain_text(text: str) -> dict:
+    return {"type": "plain_text", "text": text}
+
+
+def option(text: str, value: str) -> dict:
+    return {"text": plain_text(text), "value": value}
+
+
+def input_block(block_id: str, label: str, element: dict, *, optional: bool = False,
+                hint: str | None = None) -> dict:
+    block = {"type": "input", "block_id": block_id, "label": plain_text(label), "element": element,
+             "optional": optional}
+    if hint:
+        block["hint"] = plain_text(hint)
+    return block

@@ -29,7 +29,7 @@ from tests.core import wire
 from tests.fakes.plivo_api import FakePlivoApi
 from tests.fakes.senders import PlivoSender, Signed, SlackSender
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_checks import mrkdwn_problems
+from tests.fakes.slack_checks import message_problems, mrkdwn_problems
 from voice.settings import Settings
 from voice.store.db import make_engine
 from voice.store.migrate import prepare_database
@@ -281,6 +281,9 @@ def check_reply(path: str, status: int, mimetype: str, body: bytes) -> None:
     elif path == "/slack/events" and status == 200 and mimetype.startswith("text/plain") and body:
         problems = mrkdwn_problems(body.decode("utf-8"))
         assert problems == [], f"Slack would show the reply wrongly: {problems}"
+    elif path == "/slack/events" and status == 200 and mimetype == "application/json" and body:
+        problems = message_problems(json.loads(body))  # a reply with blocks: Block Kit, and its text
+        assert problems == [], f"Slack would refuse or show the reply wrongly: {problems}"
 
 
 def callback_path(url: str) -> str:

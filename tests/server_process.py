@@ -10,12 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.conftest import AUTH_ID, AUTH_TOKEN, BOT_TOKEN, SIGNING_SECRET
 from tests.fakes.senders import Signed
-from tests.processes import stop_process
+from tests.processes import stop_process, wait_until_answering
 
 ROOT = Path(__file__).resolve().parent.parent  # so `-m answer_server` imports from any cwd
 STARTUP_TIMEOUT = 15.0
@@ -64,18 +63,8 @@ class ServerProcess:
             self.process = subprocess.Popen([sys.executable, "-m", "answer_server", *self.args], cwd=self.cwd,
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited with status {self.process.returncode}:\n{self.output()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"GET /healthz did not answer 200 within {STARTUP_TIMEOUT} s; server output:\n{self.output()}")
+        wait_until_answering(self.process, self.url + "/healthz", self.output, "the server", STARTUP_TIMEOUT)
+        return self
 
     def stop(self) -> None:
         if self.process is None:

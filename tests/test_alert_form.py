@@ -59,6 +59,20 @@ def test_the_form_is_a_valid_modal_with_its_fields():
     assert "who_groups" not in json.dumps(alert_form(ORIGIN, SIGNING_SECRET))  # no groups: no field
 
 
+def test_schedules_are_offered_and_a_chosen_one_phones_whoever_it_has_on_call():
+    view = alert_form(ORIGIN, SIGNING_SECRET, schedules=["backend", "frontend"])
+    View(**view).validate_json()
+    field = next(block for block in view["blocks"] if block["block_id"] == "who_schedules")
+    assert [option["value"] for option in field["element"]["options"]] == ["backend", "frontend"]
+    chosen = values(users=["U1"], how=IN_ORDER) | {"who_schedules": {"value": {
+        "type": "multi_static_select", "selected_options": [{"text": {"type": "plain_text", "text": "backend"},
+                                                             "value": "backend"}]}}}
+    request = read_submission(chosen)
+    assert [[(r.kind, r.id, r.label) for r in stage] for stage in request.stages] == [
+        [("user", "U1", "<@U1>")], [("schedule", "backend", "schedule:backend")]]
+    assert "who_schedules" not in json.dumps(alert_form(ORIGIN, SIGNING_SECRET))  # none: no field
+
+
 def test_a_submission_becomes_the_alert_the_command_would_raise():
     request = read_submission(values(users=["U1", "U2"], numbers="+14155550103", how=IN_ORDER,
                                      message="DB <down> & out"))
@@ -135,7 +149,7 @@ def test_errors_show_on_their_field_and_nothing_is_called(client, slack, fake_sl
     assert "premium" in premium.get_json()["errors"][NUMBERS].lower()
     nobody = submit(client, slack, view, values()).get_json()
     assert nobody == {"response_action": "errors", "errors": {
-        USERS: "Choose someone to call: people, a user group or a phone number."}}
+        USERS: "Choose someone to call: people, a user group, a schedule or a phone number."}}
     flow.settle(client)
     assert plivo_rest.created == []
 

@@ -7,6 +7,7 @@ import inspect
 import json
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import schemathesis
@@ -26,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from answer_server import create_app
 from answer_server.api import routes as api_module
 from answer_server.api import values as api_values
 from answer_server.api.openapi import OPENAPI
@@ -38,13 +40,15 @@ from tests.conftest import (
     send,
 )
 from voice.codes.service import Refused
+from voice.routing.loading import parse_routing
 
 KEY = "schema-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 NUMBER = "+14155550123"
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance,
           response_headers_conformance]
-OPERATIONS = [("POST", "/otp"), ("POST", "/otp/check"), ("GET", "/otp/{id}"), ("GET", "/openapi.json")]
+OPERATIONS = [("POST", "/otp"), ("POST", "/otp/check"), ("GET", "/otp/{id}"), ("GET", "/schedules/{name}/oncall"),
+              ("GET", "/openapi.json")]
 AN_ID = "otp_Qm9uam91ciBsZSBtb25kZQ"
 
 # What each route can answer besides success, read off answer_server/api/routes.py and values.py
@@ -65,6 +69,10 @@ PRODUCED = {
         422: _FIELDS,  # parse_check_request
     },
     ("GET", "/otp/{id}"): _KEY | _EVERY_ROUTE | {404: {"not_found"}},  # code_status; routing for a non-id
+    ("GET", "/schedules/{name}/oncall"): _KEY | _EVERY_ROUTE | {
+        400: {"invalid_at", "unknown_parameter"},  # parse_oncall_query
+        404: {"not_found", "unknown_schedule"},  # routing for a name with a "/"; unknown_schedule
+    },
     ("GET", "/openapi.json"): _EVERY_ROUTE,
 }
 
@@ -91,7 +99,8 @@ def test_the_served_document_is_the_one_in_the_code(api_app):
 
 
 def test_every_route_under_the_api_is_documented(api_app):
-    routes = {(method, re.sub(r"<(\w+:)?code_id>", "{id}", rule.rule.removeprefix("/api/v1")))
+    routes = {(method, re.sub(r"<(\w+:)?name>", "{name}",
+                              re.sub(r"<(\w+:)?code_id>", "{id}", rule.rule.removeprefix("/api/v1"))))
               for rule in api_app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(method.upper(), path) for path, item in OPENAPI["paths"].items() for method in item}
@@ -152,6 +161,37 @@ def test_a_code_answers_as_documented_at_every_step(api_schema, plivo_api, fake_
     other = {"to": "+14155550124"}
     assert call("POST", "/otp", headers=AUTH | {"Idempotency-Key": "signup-1"}, body=other).status_code == 202
     assert call("POST", "/otp", headers=AUTH | {"Idempotency-Key": "signup-1"}, body=other).status_code == 409
+
+
+def test_who_is_on_call_answers_as_documented(settings, fake_slack):
+    """Random names rarely hit a schedule: this asks one that exists, across a hand-off and an override."""
+    routing = parse_routing("""
+schedules:
+  - {name: backend, time_zone: Europe/Berlin, rotation: [U0ALICE, U0BOB], shift: weekly, handoff: "monday 09:00",
+     start: 2026-12-07}
+""", {})
+    app = create_app(replace(settings, api_keys=(KEY,), routing=routing))  # no workers: nothing to hand off
+    try:
+        schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+
+        def on_call(name: str = "backend", **query):
+            case = schema["/schedules/{name}/oncall"]["GET"].Case(path_parameters={"name": name}, query=query)
+            return case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+        assert on_call(at="2026-12-07T07:59:59Z").json()["user"] is None  # not started yet
+        assert on_call(at="2026-12-07T08:00:00Z").json()["user"] == "U0ALICE"
+        assert on_call(at="2026-12-14T08:00:00Z").json()["user"] == "U0BOB"
+        assert on_call().status_code == 200
+        now = datetime.now(timezone.utc)
+        app.extensions["voicebridge"]["services"].schedules.add_override(
+            "backend", "U0CAROL", now + timedelta(days=1), now + timedelta(days=2), created_by="U0BOB")
+        covered = on_call(at=(now + timedelta(days=1, hours=1)).isoformat()).json()
+        assert (covered["user"], covered["override"]) == ("U0CAROL", True)
+        assert on_call(at="monday").status_code == 400
+        assert on_call(since="2026-12-07T08:00:00Z").status_code == 400
+        assert on_call("frontend").status_code == 404
+    finally:
+        app.extensions["voicebridge"]["close"]()
 
 
 # Schemathesis' coverage phase also sends each path the methods it does not document
@@ -264,7 +304,7 @@ def test_every_operation_documents_405_with_the_allow_header_its_path_answers(ap
             assert _code_schema(response)["enum"] == ["method_not_allowed"]
             allow = response["headers"]["Allow"]
             assert allow["required"] is True
-            answer = client.delete("/api/v1" + path.replace("{id}", AN_ID))
+            answer = client.delete("/api/v1" + path.replace("{id}", AN_ID).replace("{name}", "backend"))
             assert answer.status_code == 405
             assert allow["schema"]["enum"] == [answer.headers["Allow"]]
 
@@ -272,7 +312,8 @@ def test_every_operation_documents_405_with_the_allow_header_its_path_answers(ap
 ELSEWHERE = [("POST", "/otp", 409, "expired"), ("POST", "/otp", 429, "too_many_attempts"),
              ("POST", "/otp", 409, "already_verified"), ("POST", "/otp/check", 422, "destination_refused"),
              ("POST", "/otp/check", 400, "invalid_header"), ("GET", "/otp/{id}", 404, "no_code"),
-             ("GET", "/openapi.json", 500, "unauthorized")]
+             ("GET", "/openapi.json", 500, "unauthorized"), ("GET", "/schedules/{name}/oncall", 404, "no_code"),
+             ("POST", "/otp", 400, "invalid_at")]
 
 
 @pytest.mark.parametrize(("method", "path", "status", "code"), ELSEWHERE)

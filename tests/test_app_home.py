@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import pytest
@@ -15,6 +16,7 @@ from bot.home.view import TEST_CALL_ACTION, home_view, masked
 from tests import test_voicealert_flow as flow
 from tests.conftest import hear_code, plivo_accepts, send
 from voice.alerts.models import RequesterPhone
+from voice.routing.loading import parse_routing
 
 alert_app, client, slack, people = flow.alert_app, flow.client, flow.slack, flow.people
 ALICE = "+14155550101"
@@ -132,4 +134,45 @@ def test_the_test_call_asks_who_may_call_and_the_tab_has_no_channel(settings, pl
         assert plivo_rest.created == []
         assert flow.refusal_kinds(app) == ["not_allowed_channel" if "allowed_slack_channels" in allowed
                                            else "not_allowed_user"]
+    app.extensions["voicebridge"]["close"]()
+
+
+ROTA = """
+schedules:
+  - name: ops
+    time_zone: UTC
+    rotation: [U0ALICE, U0BOB]
+    shift: daily
+    handoff: "09:00"
+    start: 2026-11-29
+"""
+
+
+def test_the_tab_shows_your_next_on_call_shifts_and_your_calendar_feed(settings, plivo_api, clock, slack, fake_slack):
+    """Alice takes every other day of `ops` from 29 November, 09:00 UTC; it is 10:00 that day."""
+    fake_slack.add_user("U0ALICE", "Alice Smith", "+1 415 555 0101")
+    fake_slack.add_user("U0BOB", "Bob Jones", "+1 415 555 0102")
+    app = flow.clocked_app(replace(settings, routing=parse_routing(ROTA, {})), clock)
+    client_ = app.test_client()
+    schedules = app.extensions["voicebridge"]["services"].schedules
+    schedules.add_override("ops", "U0ALICE", datetime(2026, 12, 6, 9, tzinfo=timezone.utc),
+                           datetime(2026, 12, 7, 9, tzinfo=timezone.utc), created_by="U0BOB")
+    send(client_, opened(slack, user_id="U0ALICE"))
+    flow.settle(client_)
+    [view] = published(fake_slack)
+    [section] = [block["text"]["text"] for block in view["blocks"]
+                 if block["type"] == "section" and "Your next shifts" in block["text"]["text"]]
+    lines = section.splitlines()
+    def day(n: int) -> str:  # the hand-off n days after the first: Slack's token for it
+        return f"<!date^{int((datetime(2026, 11, 29, 9, tzinfo=timezone.utc) + timedelta(days=n)).timestamp())}^"
+
+    assert lines[1] == f"• *ops*: now – {day(1)}{{date_short_pretty}} {{time}}|2026-11-30 09:00 UTC>"
+    assert lines[2].startswith(f"• *ops*: {day(2)}") and day(3) in lines[2]  # 1 to 2 December, and so on
+    assert lines[5].startswith(f"• *ops*: {day(7)}") and lines[5].endswith("(override)")  # Bob's 6 December
+    assert len(lines) == 1 + 5 + 1  # five shifts at the most, then the feed
+    token = schedules.feed_token("ops")
+    assert f"<https://voice.example.test/schedules/ops.ics?token={token}|ops.ics>" in lines[-1]
+    send(client_, opened(slack, user_id="U3"))  # Carol is in no schedule: no such section
+    flow.settle(client_)
+    assert "Your next shifts" not in shown(published(fake_slack, 2)[-1])
     app.extensions["voicebridge"]["close"]()

@@ -31,7 +31,16 @@ KEY_PATH = "/plivo/alert/keys/" + "k" * 24  # any 24 characters pass the token's
 
 @pytest.fixture
 def server(launch) -> ServerProcess:
-    return launch()
+    started = launch()
+    # /healthz answers as soon as one web process is up: the measures below need every one of them.
+    deadline = time.monotonic() + 20
+    while len(web_process_ids(started)) < WEB_PROCESSES and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return started
+
+
+#: WEB_CONCURRENCY's default, which these servers run with.
+WEB_PROCESSES = 2
 
 
 # -- what a peer observes -------------------------------------------------------------------------------

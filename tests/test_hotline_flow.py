@@ -12,8 +12,9 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from answer_server.sandbox.plivo_xml_rules import document_problems
-from tests.conftest import AUTH_TOKEN, PUBLIC_URL, send
-from tests.fakes.senders import PlivoSender
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL, SIGNING_SECRET, send
+from tests.core import at_once
+from tests.fakes.senders import PlivoSender, SlackSender
 from tests.test_voicealert_flow import CHANNEL, callee, clocked_app, settle, speech
 from voice.routing.loading import parse_routing
 
@@ -220,3 +221,48 @@ def test_a_restart_while_a_caller_waits_still_sends_them_to_voicemail(settings, 
         assert plivo_rest.transferred[0][0] == caller.call_uuid
     finally:
         again.extensions["voicebridge"]["close"]()
+
+
+def test_with_transcription_on_the_transcript_is_a_reply_in_the_calls_thread(settings, plivo_api, plivo_rest,
+                                                                              clock, fake_slack):
+    app = hotline_app(settings, clock, hotline_transcribe=True)
+    client = app.test_client()
+    try:
+        caller = Caller(client)
+        caller.calls()
+        fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+        clock.advance(seconds=121)
+        settle(client)
+        fake_slack.wait_for(lambda: plivo_rest.transferred)
+        record = caller.post(path_of(plivo_rest.transferred[0][1]["aleg_url"])).find("Record")
+        assert (record.get("transcriptionType"), record.get("transcriptionMethod")) == ("auto", "POST")
+        caller.post(path_of(record.get("action")), {"RecordUrl": "https://media.plivo.com/r2.mp3",
+                                                    "RecordingDuration": "12", "RecordingID": "r2"})
+        message = fake_slack.wait_for_message(CHANNEL, lambda m: "voicemail, 12 s" in (m.text or ""))
+        # Plivo's transcription callback (https://www.plivo.com/docs/voice/xml/record): its own field names.
+        caller.post(path_of(record.get("transcriptionUrl")), {"transcription": "Hi, the <!channel> VPN is down",
+                                                              "transcription_charge": "0.05", "duration": "12",
+                                                              "call_uuid": caller.call_uuid})
+        reply = fake_slack.wait_for(lambda: fake_slack.replies(CHANNEL, message.ts))
+        assert "Hi, the &lt;!channel&gt; VPN is down" in reply[0].text
+        assert fake_slack.problems == []
+    finally:
+        app.extensions["voicebridge"]["close"]()
+
+
+def test_two_people_pressing_1_at_once_one_is_put_through_and_the_other_hears_it_was_taken(
+        client, plivo, plivo_rest, fake_slack):
+    Caller(client).calls()
+    fake_slack.wait_for(lambda: len(plivo_rest.created) == 2)
+    alice, bob = callee(client, plivo, plivo_rest, ALICE), callee(client, plivo, plivo_rest, BOB)
+    menus = {alice: alice.follow(alice.answer()), bob: bob.follow(bob.answer())}
+    heard = at_once(2, lambda n: speech(list(menus)[n].press(list(menus.values())[n], "1"))[0])
+    assert sorted(heard) == ["Connecting you to the caller.", "Someone else took this call. Goodbye."]
+
+
+def test_voicealert_hotlines_lists_the_files_hotlines_to_whoever_asks(client, fake_slack):
+    slack = SlackSender(SIGNING_SECRET, response_url=fake_slack.response_url())
+    reply = send(client, slack.command("hotlines", command="/voicealert"))
+    assert reply.status_code == 200 and reply.json["response_type"] == "ephemeral"
+    assert reply.json["text"] == (":telephone: 1 hotline (defined in ROUTING_FILE):\n• *Backend on call* — "
+                                  f"+1 415-555-0000 → <@U0ALICE> <@U0BOB>, shown in <#{CHANNEL}>")

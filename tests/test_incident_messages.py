@@ -66,8 +66,13 @@ def test_refirings_are_counted_and_the_sources_resolve_is_said_with_how_long_it_
     _, blocks = shown(replace(ALERT, status=RESOLVED, resolved_at=fired.closed_at, resolved_via=VIA_SOURCE,
                               resolved_name="Alertmanager", incident=fired))
     assert "Fired 4 times, last" in blocks
-    assert "Resolved by Alertmanager after 12 min 3 s, before anyone acknowledged. Every call was stopped." in blocks
-    assert "*Resolved* by Alertmanager" in blocks and "open 12 min 3 s" in blocks
+    assert ("Resolved by Alertmanager <!date^1796292723^at {time_secs}|at 10:12:03 UTC>, 12 min 3 s after it "
+            "opened, before anyone acknowledged. Every call was stopped.") in blocks
+    assert blocks.count("Resolved") == 1  # said once
+    _, taken = shown(replace(ALERT, status=ACKNOWLEDGED, resolved_at=T0 + timedelta(minutes=2), resolved_by="U0ALICE",
+                             resolved_via="phone", incident=fired))
+    assert "*Acknowledged* by <@U0ALICE> by phone" in taken
+    assert "*Resolved* by Alertmanager" in taken and "open 12 min 3 s" in taken
 
 
 def test_acknowledged_at_the_source_and_a_severity_that_does_not_phone():

@@ -56,6 +56,17 @@ def test_a_call_token_in_any_loggers_request_line_is_cut_to_its_first_six_charac
     assert RedactingFormatter("%(message)s", ()).format(record("GET /plivo/answer/short")) == "GET /plivo/answer/short"
 
 
+def test_a_token_in_a_urls_query_never_reaches_a_line():
+    token = "Zm9vYmFyYmF6cXV4cXV1eA-feed_token"
+    lines = [record("Error handling request %s %s", "GET", f"/schedules/backend.ics?token={token}",
+                    name="gunicorn.error", level=logging.ERROR),
+             record('"GET /integrations/generic?x=1&Token=%s HTTP/1.1" 202', token, name="urllib3.connectionpool")]
+    made = [RedactingFormatter("%(message)s", ()).format(line) for line in lines]
+    assert made == ["Error handling request GET /schedules/backend.ics?token=[redacted]",
+                    '"GET /integrations/generic?x=1&Token=[redacted] HTTP/1.1" 202']
+    assert token not in JsonFormatter(()).format(lines[0])
+
+
 def test_a_traceback_is_one_json_field_and_redacted():
     try:
         raise RuntimeError(f"Slack refused {SECRET}")

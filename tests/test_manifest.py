@@ -125,9 +125,9 @@ def test_bot_user(manifest):
     assert bot["always_online"] is True
 
 
-def test_both_commands_declared_and_point_at_events_endpoint(manifest):
+def test_every_command_declared_and_points_at_events_endpoint(manifest):
     commands = _commands(manifest)
-    assert set(commands) == {"/voiceotp", "/voicealert"}
+    assert set(commands) == {"/voiceotp", "/voicealert", "/oncall"}
     for cmd in commands.values():
         _assert_events_url(cmd["url"])
         assert cmd["description"].strip()
@@ -147,10 +147,20 @@ def test_voicealert_command_escapes_mentions(manifest):
     assert "@" in alert["usage_hint"] and "+" in alert["usage_hint"]
 
 
+def test_oncall_escapes_mentions_and_its_usage_names_the_subcommands(manifest):
+    from bot.oncall.commands import SUBCOMMANDS
+
+    oncall = _commands(manifest)["/oncall"]
+    assert oncall["should_escape"] is True  # `cover … @bob` must arrive as <@U…>, an ID
+    assert all(word in oncall["usage_hint"] for word in ("cover", "overrides", "new", "help"))
+    assert {"cover", "overrides", "new"} <= set(SUBCOMMANDS)
+
+
 def test_interactivity_enabled_and_points_at_events_endpoint(manifest):
     inter = manifest["settings"]["interactivity"]
     assert inter["is_enabled"] is True
     _assert_events_url(inter["request_url"])
+    _assert_events_url(inter["message_menu_options_url"])  # the schedule form's time zones, as typed
 
 
 def test_bot_scopes(manifest):
@@ -165,6 +175,7 @@ def test_bot_scopes(manifest):
         "chat:write.public",
         "users:read",
         "usergroups:read",
+        "usergroups:write",  # a schedule's user group, set at each hand-off
     }
     assert len(scopes) == len(set(scopes)), "duplicate scopes"
     # The install flow asks for the same scopes (bot/installs/oauth.py).

@@ -365,3 +365,15 @@ def test_grafanas_webhook_from_its_documentation_phones_with_its_title_and_links
     resolved = client.post("/integrations/alertmanager", json=body | {"status": "resolved", "state": "ok"},
                            headers={"Authorization": f"Bearer {TOKEN}"})
     assert resolved.json["outcome"] == "resolved"
+
+
+def test_the_same_body_after_the_retry_window_is_alertmanagers_repeat_and_is_counted(client, alert_app, clock,
+                                                                                    plivo_rest):
+    body = json.dumps(group())
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    first = client.post("/integrations/alertmanager", data=body, headers=headers)
+    clock.advance(minutes=3)  # repeat_interval: Alertmanager sends the very same bytes again
+    repeat = client.post("/integrations/alertmanager", data=body, headers=headers)
+    assert repeat.json["outcome"] == "fired again" and repeat.json["incident"] == first.json["incident"]
+    settle(client)
+    assert len(plivo_rest.created) == 1

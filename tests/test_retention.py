@@ -24,10 +24,12 @@ from voice.store.db import reading, transaction
 from voice.store.schema import (
     alert_numbers,
     alerts,
+    hotline_calls,
     legs,
     otp_codes,
     rate_slots,
     refusals,
+    schedule_overrides,
     work_items,
     workflow_steps,
 )
@@ -244,3 +246,25 @@ def test_retention_days_out_of_range_stop_the_server_with_one_line(days):
     with pytest.raises(SettingsError) as refused:
         load_settings(environ)
     assert refused.value.problems == ["RETENTION_DAYS must be a whole number from 1 to 3650"]
+
+
+def test_hotline_calls_that_are_over_and_overrides_that_ended_are_forgotten_after_retention_days(core, clock):
+    """A caller's number, their voicemail's link and its transcript are kept as long as calls are, no longer."""
+    now = clock()
+
+    def hotline_call(uuid: str, status: str) -> None:
+        with transaction(core.engine) as conn:
+            conn.execute(insert(hotline_calls).values(
+                token=f"tok-{uuid}", call_uuid=uuid, hotline="+14155550000", name="Backend", caller="+14155550123",
+                status=status, room=f"hotline-{uuid}", created_at=now, recording_url="https://media.plivo.com/r.mp3",
+                transcript="call me back"))
+
+    hotline_call("over", "ended")
+    hotline_call("still-waiting", "waiting")
+    with transaction(core.engine) as conn:
+        conn.execute(insert(schedule_overrides).values(schedule="backend", user_id="U0BOB", start_at=now,
+                                                       end_at=now + timedelta(hours=4), created_at=now))
+    clock.advance(days=RETENTION_DAYS + 1)
+    Retention(core.engine, days=RETENTION_DAYS, clock=clock).sweep()
+    assert rows(core, hotline_calls, hotline_calls.c.call_uuid) == ["still-waiting"]
+    assert rows(core, schedule_overrides, schedule_overrides.c.id) == []

@@ -175,3 +175,25 @@ def test_the_alert_form_errors_on_its_field_and_submitted_rings_alice_and_the_ho
     page.locator("#channels button", has_text="VoiceBridge Home").click()
     expect(page.locator(".message.home .body")).to_contain_text("Alerts reach you at +1", timeout=20_000)
     expect(page.locator(".message.home .body button", has_text="Test call to me")).to_be_visible()
+
+
+def test_a_test_alert_rings_alice_and_resolve_it_hangs_up_and_the_message_says_resolved(slow_sandbox, page):
+    page.goto(f"{slow_sandbox.url}/sandbox")
+    expect = sync_api.expect
+    resolve = page.locator("#resolve-alert")
+    expect(resolve).to_be_disabled()  # nothing fires yet
+    page.locator("#send-alert").click()
+    answer = page.locator("#monitoring-answer")
+    expect(answer).to_contain_text("firing → POST /integrations/alertmanager: 202, opened (incident", timeout=20_000)
+    alice = page.locator(".phone", has=page.locator(".phone-number", has_text="+14155550101"))
+    expect(alice.locator(".transcript")).to_contain_text("This is an alert from sandbox-demo", timeout=20_000)
+    expect(alice.locator(".transcript")).to_contain_text("Press 1 to acknowledge", timeout=20_000)
+    message = page.locator(".message:not(.ephemeral) .body", has_text="sandbox-demo").first
+    expect(message).to_contain_text("(Alertmanager)")
+    expect(message).to_contain_text("Checkout errors above 5%")
+    resolve.click()
+    expect(answer).to_contain_text("resolved → POST /integrations/alertmanager: 202, resolved (incident")
+    expect(alice.locator(".state")).to_contain_text("ended", timeout=20_000)
+    # Slack's <!date^…> shown as the time in the reader's zone, as Slack shows it.
+    expect(message).to_contain_text(re.compile(r"Resolved by Alertmanager at \d{1,2}:\d{2}:\d{2}"), timeout=20_000)
+    expect(resolve).to_be_disabled()

@@ -44,7 +44,7 @@ def dispatch(app: App, body: str, headers: dict[str, str]):
 
 
 def test_the_manifest_says_which_commands_slack_escapes():
-    assert manifest_commands() == {"/voiceotp": False, "/voicealert": True}
+    assert manifest_commands() == {"/voiceotp": False, "/voicealert": True, "/oncall": True}
 
 
 def test_with_should_escape_mentions_become_slack_escapes_and_markup_characters_entities():

@@ -9,9 +9,13 @@ from answer_server.plivo.xml import (
     alert_intro,
     code_document,
     goodbye_document,
+    into_room_document,
     key_gate_document,
     menu_document,
     sentence_document,
+    still_trying_document,
+    voicemail_document,
+    waiting_room_document,
 )
 from answer_server.sandbox.plivo_script import Gather, Hangup, Speak, Wait, parse_script
 from answer_server.sandbox.plivo_xml_rules import document_problems
@@ -50,8 +54,16 @@ def test_every_document_the_app_builds_in_every_language_and_voice_is_valid(spee
         menu_document(action, action, before=[phrase(speech.code, "alert_invalid_key")], speech=speech,
                       pass_on=True),
         *(sentence_document(phrase(speech.code, key, name="Ana", sender="Ana", channel="ops", digits="1, 2",
-                                   caller="4 1 5 5"), speech)
+                                   caller="4 1 5 5 5 5 0 1 2 3"), speech)
           for key in ALERT_PHRASE_KEYS),
+        # The hotline's: the caller's waiting room and its wait sound, voicemail, and the taker into the room.
+        waiting_room_document("You have reached Backend.", "hotline-abc", "https://v.test/plivo/hotline/hold/t0k",
+                              "https://v.test/plivo/hotline/conference/t0k", speech),
+        still_trying_document(speech),
+        voicemail_document("https://v.test/plivo/hotline/recorded/t0k", "https://v.test/plivo/hotline/transcribed/t0k",
+                           speech),
+        into_room_document("hotline-abc", "https://v.test/plivo/alert/conference/t0k", speech),
+        menu_document(action, action, speech=speech, pass_on=True, menu_key="hotline_menu"),
     ]
     for document in documents:
         assert document_problems(document) == [], document.decode()

@@ -141,3 +141,20 @@ def test_a_deactivated_person_is_passed_over_and_the_channel_says_so(core, clock
     assert texts(fake_slack, BOB) == []
     line = texts(fake_slack, CHANNEL)[-1]
     assert f"<@{ALICE}> is on call for *backend*" in line and f"<@{BOB}> cannot be on call: deactivated" in line
+
+
+def test_a_person_passed_over_is_on_call_again_once_reactivated(core, clock, fake_slack):
+    clock.advance(minutes=1)
+    settle(core)
+    fake_slack.deactivate(ALICE)
+    clock.now = FIRST + timedelta(days=7)  # Bob's week
+    settle(core)
+    clock.now = FIRST + timedelta(days=14)  # Alice's: passed over, Bob again
+    settle(core)
+    assert fake_slack.usergroup(GROUP) == [BOB]
+    fake_slack.deactivate(ALICE, deleted=False)
+    clock.now = FIRST + timedelta(days=21)  # Bob's week: the hand-off notices Alice is back
+    settle(core)
+    clock.now = FIRST + timedelta(days=28)
+    settle(core)
+    assert fake_slack.usergroup(GROUP) == [ALICE]

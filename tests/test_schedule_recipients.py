@@ -15,6 +15,7 @@ from tests.fakes.senders import SlackSender
 from tests.test_voicealert_flow import CHANNEL, clocked_app, settle
 from voice.intake.credentials import token_digest
 from voice.routing.loading import parse_routing
+from voice.schedules.models import ScheduleDef
 
 ALICE, BOB, LEAD = "+14155550101", "+14155550102", "+14155550109"
 TOKEN = "schedule-token-0123456789"
@@ -115,3 +116,15 @@ def test_an_unknown_schedule_is_said_with_the_names_that_exist(client, slack, pl
     fake_slack.wait_for(lambda: plivo_rest.created)
     said = json.dumps(fake_slack.responses_to(slack.response_url))
     assert "is not a schedule (the schedules: backend, later)" in said
+
+
+def test_another_workspaces_schedule_is_not_a_recipient_here(client, slack, plivo_rest, fake_slack):
+    services = client.application.extensions["voicebridge"]["services"]
+    theirs = services.schedules.get("backend").rotation
+    assert services.schedules.create(ScheduleDef("their-ops", theirs), team_id="T0OTHER", created_by="U0X")
+    send(client, slack.command("schedule:their-ops > <@U0LEAD> Disk full", command="/voicealert"))
+    settle(client)
+    fake_slack.wait_for(lambda: plivo_rest.created)
+    assert [call["to"] for call in plivo_rest.created] == [LEAD]
+    said = json.dumps(fake_slack.responses_to(slack.response_url))
+    assert "is not a schedule (the schedules: backend, later)" in said  # theirs is not named either

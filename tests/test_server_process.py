@@ -5,7 +5,9 @@ for Slack's Web API (FakeSlackApi) and Plivo's REST API (FakePlivoApi)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -447,3 +449,14 @@ def test_installs_in_many_workspaces_run_the_install_flow_in_the_real_server(lau
         "help", team_id="T0ONE"))
     assert reply.status_code == 200 and "/voiceotp" in reply.text
     assert "client-secret-for-tests-0123" not in server.output()
+
+
+def test_a_sigterm_to_the_whole_process_group_stops_it_without_an_error(server):
+    """systemd's default (KillMode=control-group) and Ctrl-C in a terminal signal every process at once: the
+    worker process may exit before the server notices it is stopping; that is no failure to report."""
+    process = server.process
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    server.process = None
+    assert process.returncode == 0, server.output()
+    assert "ERROR" not in server.output(), server.output()

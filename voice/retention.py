@@ -3,7 +3,9 @@
 Kept for RETENTION_DAYS (30 by default), then deleted by the hourly housekeeping:
 - calls (`legs`) and alerts with their calls: the App Home's history, and audits of who phoned whom;
   an alert still calling is kept, with its calls, until it ends;
-- voice codes (`otp_codes`: keyed hashes, never a code), refusals, Workflow steps.
+- voice codes (`otp_codes`: keyed hashes, never a code), refusals, Workflow steps;
+- hotline calls that are over (callers' numbers, voicemail links, transcripts), and schedule overrides
+  that ended.
 Deleted sooner, because nothing reads them once they are over:
 - finished work items, a week after they finished (or after RETENTION_DAYS, if shorter);
 - idle rows of coalesced work (a status message that shows its last state, an alert's next step
@@ -40,10 +42,12 @@ from voice.store.db import transaction
 from voice.store.schema import (
     alert_numbers,
     alerts,
+    hotline_calls,
     legs,
     otp_codes,
     rate_slots,
     refusals,
+    schedule_overrides,
     work_items,
     workflow_steps,
 )
@@ -105,6 +109,11 @@ class Retention:
                                        rate_slots.c.next_free < (now - KEEP_RATE_SLOT).timestamp()),
             "alert_numbers": self._delete(alert_numbers, alert_numbers.c.id,
                                           alert_numbers.c.created_at < now - KEEP_TYPED_NUMBER),
+            # Callers' numbers, their voicemails' links and transcripts: kept as long as calls are.
+            "hotline_calls": self._delete(hotline_calls, hotline_calls.c.id, and_(
+                hotline_calls.c.created_at < cutoff, hotline_calls.c.status.in_(("ended", "refused")))),
+            "schedule_overrides": self._delete(schedule_overrides, schedule_overrides.c.id,
+                                               schedule_overrides.c.end_at < cutoff),
         }
         swept = Swept({name: count for name, count in counts.items() if count})
         if swept.total:

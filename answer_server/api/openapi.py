@@ -192,6 +192,38 @@ _GET_CODE = {
     },
 }
 
+#: A schedule's name, as the routing file and Slack's form allow it (voice/routing/schedules.py).
+_SCHEDULE_NAME = {"type": "string", "pattern": "^[a-z0-9-]{1,40}$", "example": "backend"}
+
+_GET_ONCALL = {
+    "operationId": "getOnCall",
+    "summary": "Who is on call for a schedule",
+    "description": (
+        "Who is on call at `at` (now when it is not given), computed from the schedule's rotation with its "
+        "overrides applied (the later added wins where two overlap) and deactivated people passed over; "
+        "`user` is null when nobody is (the rotation has not started, or nobody in it can be on call). "
+        "`shift_start` and `shift_end` bound the stretch of time that person is on call in: their shift, or "
+        "the part of it an override leaves them, or the override's, looked for up to a whole cycle of the rotation (at least a day, at most 120 days) either "
+        "side of `at`. Every schedule is answered, the routing file's and those made in Slack."
+    ),
+    "parameters": [
+        {"name": "name", "in": "path", "required": True, "schema": _SCHEDULE_NAME},
+        {"name": "at", "in": "query", "required": False,
+         "description": "ISO 8601 with an offset (Z or +01:00, written %2B01:00 in a URL), within 100 years "
+                        "of now.",
+         "schema": {"type": "string", "format": "date-time", "example": "2026-12-07T09:00:00Z"}},
+    ],
+    "responses": {
+        "200": _ok("Who is on call then.", "OnCall"),
+        "400": _error("at is not an ISO 8601 time with an offset, or too far off; or a query parameter "
+                      "other than at", ("invalid_at", "unknown_parameter")),
+        "404": _error("No schedule has this name, or the path is not one of this API's",
+                      ("not_found", "unknown_schedule")),
+        "405": _not_allowed(_ALLOW_GET),
+        **_COMMON,
+    },
+}
+
 _GET_OPENAPI = {
     "operationId": "getOpenApi",
     "summary": "This document",
@@ -273,6 +305,20 @@ _SCHEMAS = {
             "cost": {"type": "string", "nullable": True, "description": "USD as Plivo reports it, e.g. 0.00850."},
         },
     },
+    "OnCall": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["schedule", "at", "user", "override", "shift_start", "shift_end"],
+        "properties": {
+            "schedule": {"type": "string", "example": "backend"},
+            "at": {**_TIME, "description": "The moment asked about, UTC."},
+            "user": {"type": "string", "nullable": True, "example": "U0ALICE",
+                     "description": "The Slack user ID of who is on call; null: nobody is."},
+            "override": {"type": "boolean", "description": "Whether an override put them on call."},
+            "shift_start": {**_TIME, "description": "Since when they are on call (UTC)."},
+            "shift_end": {**_TIME, "description": "Until when (UTC), as the schedule and its overrides are now."},
+        },
+    },
 }
 
 _RESPONSES = {
@@ -288,6 +334,7 @@ _PATHS = {
     "/otp": {"post": _REQUEST_CODE},
     "/otp/check": {"post": _CHECK_CODE},
     "/otp/{id}": {"get": _GET_CODE},
+    "/schedules/{name}/oncall": {"get": _GET_ONCALL},
     "/openapi.json": {"get": _GET_OPENAPI},
 }
 
@@ -313,10 +360,11 @@ _SCHEMAS["Error"] = _error_schema(tuple(_codes_in(_PATHS, _RESPONSES)))
 OPENAPI = {
     "openapi": "3.0.3",
     "info": {
-        "title": "VoiceBridge voice codes",
-        "version": "1.0.0",
+        "title": "VoiceBridge voice codes and on-call",
+        "version": "1.1.0",
         "description": (
-            "Verify a phone number by calling it and reading a one-time code. Every call placed through the "
+            "Verify a phone number by calling it and reading a one-time code; ask who is on call for a "
+            "schedule. Every call placed through the "
             "API is reported, with the number masked, in the audit channel when OTP_AUDIT_CHANNEL is set. "
             "Errors are JSON, and each response below lists every error.code it can carry. A method a path "
             "does not have answers 405 method_not_allowed with Allow, and a path not below answers 404 "

@@ -1,4 +1,5 @@
-"""The HTTP API for apps: ask for a voice code, follow its call, check what the person typed.
+"""The HTTP API for apps: ask for a voice code, follow its call, check what the person typed; ask who
+is on call for a schedule.
 
 The same OtpService as /voiceotp behind it, so the same limits, refusals and
 audit trail apply. Every answer is JSON; errors are {"error": {"code", "message"}}.
@@ -26,14 +27,18 @@ from answer_server.api.values import (
     ApiError,
     check_answer,
     iso,
+    oncall_body,
     parse_check_request,
     parse_idempotency_key,
+    parse_oncall_query,
     parse_otp_request,
     refusal_error,
     status_body,
+    unknown_schedule,
 )
 from voice.calls.models import Requester
 from voice.codes.service import API, CodeOrder, OtpService, Refused, code_owner
+from voice.schedules.service import ScheduleService
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,7 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 def api_blueprint(
     otp: OtpService,
+    schedules: ScheduleService,
     *,
     api_keys: tuple[str, ...],
     audit_channel: str,
@@ -185,6 +191,17 @@ def api_blueprint(
             return error_response(ApiError(404, "not_found", "No code with this id was requested with this key."))
         code, call = found
         return _json(status_body(code, call, otp.clock()), 200)
+
+    @bp.get("/schedules/<name>/oncall")
+    def oncall(name: str):
+        """Who is on call for the schedule at `at` (now), overrides applied; `user` null for nobody."""
+        at = parse_oncall_query(request.args.to_dict(flat=False), schedules.clock())
+        if isinstance(at, ApiError):
+            return error_response(at)
+        segment = schedules.on_call(name, at)
+        if segment is None:
+            return error_response(unknown_schedule(name, [known.name for known in schedules.listed()]))
+        return _json(oncall_body(name, at, segment), 200)
 
     @bp.errorhandler(Exception)
     def unexpected(error: Exception):

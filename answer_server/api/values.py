@@ -8,7 +8,8 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Mapping, Sequence
 
 from voice.calls.models import CALLING, DIALLING, Leg
 from voice.calls.numbers import InvalidPhoneNumber, PhoneNumber, parse_phone_number
@@ -16,6 +17,7 @@ from voice.calls.outcomes import Outcome
 from voice.codes.models import LIVE, VERIFIED, CheckResult, CodeRecord
 from voice.codes.service import Refused
 from voice.codes.store import code_is_expired
+from voice.schedules.models import Segment
 from voice.speech.languages import (
     UnknownLanguage,
     parse_language_tag,
@@ -30,6 +32,15 @@ _CODE = re.compile(r"[0-9]{4,10}")  # ASCII only: str.isdigit() also takes "²" 
 # Printable ASCII, and short enough to fit the stored request id with its prefix.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 _MAX_NUMBER_TEXT = 40  # longer cannot be a phone number; keeps the echo in a message short
+
+#: How far from now `at` may be: years of shifts are cheap, but the year 9999 overflows datetime's arithmetic.
+MAX_AT_DISTANCE = timedelta(days=100 * 366)
+# A "+hh:mm" offset sent unencoded in a query string reads as " hh:mm" ("+" is a space in a query):
+# https://url.spec.whatwg.org/#urlencoded-parsing
+_SPACED_OFFSET = re.compile(r"(.*[0-9]) ([0-9]{2}(?::?[0-9]{2})?)")
+_MAX_AT_TEXT = 64
+_AT_HELP = ("Give at as an ISO 8601 time with its offset, e.g. 2026-12-07T09:00:00Z or "
+            "2026-12-07T10:00:00%2B01:00 (a + in a URL is written %2B).")
 
 _OTP_FIELDS = ({"to"}, {"code", "lang"})
 _CHECK_FIELDS = ({"to", "code"}, set())
@@ -152,6 +163,40 @@ def parse_idempotency_key(value: str | None, label: str) -> str | None | ApiErro
     return f"api:{label}:{value}"
 
 
+def parse_oncall_query(args: Mapping[str, Sequence[str]], now: datetime) -> datetime | ApiError:
+    """The moment `?at=` asks about (now when it is absent), from the query's values by name."""
+    unknown = sorted(set(args) - {"at"})
+    if unknown:
+        return ApiError(400, "unknown_parameter", f"Unknown query parameter: {_quoted(unknown[0])}. Allowed: at.")
+    given = args.get("at") or []
+    if not given:
+        return now
+    if len(given) > 1:
+        return ApiError(400, "invalid_at", "Give at once.")
+    return parse_at(given[0], now)
+
+
+def parse_at(text: str, now: datetime) -> datetime | ApiError:
+    """An ISO 8601 time with an offset (Z or ±hh:mm), within a century of now; aware, UTC."""
+    written = text.strip()
+    if len(written) > _MAX_AT_TEXT:
+        return ApiError(400, "invalid_at", f"at is too long to be a time. {_AT_HELP}")
+    spaced = _SPACED_OFFSET.fullmatch(written)
+    if spaced and "T" in written.upper():
+        written = f"{spaced[1]}+{spaced[2]}"
+    try:
+        moment = datetime.fromisoformat(written)  # Python 3.11 reads ISO 8601's common forms, Z included
+    except ValueError:
+        return ApiError(400, "invalid_at", f"at {_quoted(text)} is not a time this API reads. {_AT_HELP}")
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return ApiError(400, "invalid_at", f"at {_quoted(text)} has no offset, so it could be any time zone's. "
+                        f"{_AT_HELP}")
+    # Checked before moving it to UTC: a year-1 time with a negative offset cannot even be moved.
+    if abs(moment - now) > MAX_AT_DISTANCE:
+        return ApiError(400, "invalid_at", f"at must be within {MAX_AT_DISTANCE.days // 366} years of now.")
+    return moment.astimezone(timezone.utc)
+
+
 # -- presenting: pure functions of the stored records ------------------------
 
 
@@ -220,3 +265,21 @@ def refusal_error(refused: Refused, now: datetime) -> ApiError:
         f"{refused} The next call is possible at {iso(refused.frees_at)} (in {minutes} min). No call was placed.",
         (("Retry-After", str(seconds)),),
     )
+
+
+def oncall_body(schedule: str, at: datetime, segment: Segment) -> dict:
+    """Who is on call for `schedule` at `at`: the stretch of time they are on call in (overrides applied)."""
+    return {
+        "schedule": schedule,
+        "at": iso(at),
+        "user": segment.user,
+        "override": segment.is_override,
+        "shift_start": iso(segment.start),
+        "shift_end": iso(segment.end),
+    }
+
+
+def unknown_schedule(name: str, known: Sequence[str]) -> ApiError:
+    names = ", ".join(known[:20]) + (", …" if len(known) > 20 else "")
+    return ApiError(404, "unknown_schedule", f"There is no schedule named {_quoted(name)}. "
+                    + (f"Schedules: {names}." if known else "No schedule is defined."))

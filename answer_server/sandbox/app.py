@@ -1,5 +1,6 @@
 """The sandbox: the real application, with Slack and Plivo replaced by stand-ins
-served from the same process under /sandbox/…, and a console to drive them.
+served from the same process under /sandbox/…, and a console to drive them; and
+the built-in integration sandbox-demo, which the console's Alertmanager alerts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from answer_server.app import create_app
 from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.console import console_blueprint
 from answer_server.sandbox.events import Changes
+from answer_server.sandbox.monitoring import DemoAlertmanager, new_token, with_demo
 from answer_server.sandbox.plivo_sim import PlivoSimulator, plivo_blueprint
 from answer_server.sandbox.slack_sim import slack_blueprint
 from answer_server.sandbox.slack_workspace import SlackWorkspace
@@ -28,12 +30,15 @@ log = logging.getLogger(__name__)
 LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
 
 
-def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
-    """create_app(settings) unchanged, plus the /sandbox blueprints (and only here).
+def create_sandbox_app(settings: Settings, *, speed: float = 1.0, demo_token: str | None = None) -> Flask:
+    """create_app(settings) unchanged but for the integration sandbox-demo beside ROUTING_FILE's, plus
+    the /sandbox blueprints (and only here). `demo_token`: sandbox-demo's token (default: a new one).
 
     One process: the stand-ins keep their state in memory, so the workers run
     here too, started with the app, rather than in a process of their own.
     """
+    demo_token = demo_token or new_token()
+    settings = with_demo(settings, demo_token)
     app = create_app(settings, poll_interval=0.02)
     _answer_loopback_names_only(app)
     changes = Changes()
@@ -42,8 +47,10 @@ def create_sandbox_app(settings: Settings, *, speed: float = 1.0) -> Flask:
     composer = Composer(workspace, app_url=settings.public_url, signing_secret=settings.slack_signing_secret)
     app.register_blueprint(plivo_blueprint(sim))
     app.register_blueprint(slack_blueprint(workspace, settings.slack_bot_token))
-    app.register_blueprint(console_blueprint(workspace, sim, composer, changes))
-    app.extensions["sandbox"] = {"simulator": sim, "workspace": workspace, "composer": composer, "changes": changes}
+    alertmanager = DemoAlertmanager(settings.public_url, demo_token, on_change=changes.touch)
+    app.register_blueprint(console_blueprint(workspace, sim, composer, changes, alertmanager))
+    app.extensions["sandbox"] = {"simulator": sim, "workspace": workspace, "composer": composer, "changes": changes,
+                                 "alertmanager": alertmanager}
     app.extensions["voicebridge"]["workers"].start()
     return app
 

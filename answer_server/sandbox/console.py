@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request, send_from_directory
 
 from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.events import Changes
+from answer_server.sandbox.monitoring import DemoAlertmanager
 from answer_server.sandbox.plivo_sim import PlivoSimulator
 from answer_server.sandbox.sim_call import SimCall
 from answer_server.sandbox.slack_workspace import (
@@ -29,7 +30,8 @@ STREAM_SECONDS = 20  # then the browser reconnects, so long-lived streams never 
 KEYS = set("0123456789*#")
 
 
-def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: Composer, changes: Changes) -> Blueprint:
+def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: Composer, changes: Changes,
+                      alertmanager: DemoAlertmanager) -> Blueprint:
     bp = Blueprint("sandbox_console", __name__, url_prefix="/sandbox", static_folder=str(STATIC),
                    static_url_path="/static")
 
@@ -50,7 +52,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
 
     @bp.get("/api/state")
     def state():
-        return jsonify(snapshot(workspace, sim, changes.version))
+        return jsonify(snapshot(workspace, sim, alertmanager, changes.version))
 
     @bp.get("/api/events")
     def events():
@@ -65,7 +67,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
                     continue
                 time.sleep(0.03)  # let a burst of changes land, then send them as one update
                 version = changes.version
-                yield f"event: state\ndata: {json.dumps(snapshot(workspace, sim, version))}\n\n"
+                yield f"event: state\ndata: {json.dumps(snapshot(workspace, sim, alertmanager, version))}\n\n"
 
         return Response(stream(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -117,6 +119,17 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
             return jsonify(ok=False, error="no such button"), 404
         return jsonify(ok=True)
 
+    # sandbox-demo's alert, sent by the server as Alertmanager sends it: the whole path, token check included.
+    @bp.post("/api/monitoring/alert")
+    def monitoring_alert():
+        sent = alertmanager.fire()
+        return jsonify(sent), 200 if sent["ok"] else 502
+
+    @bp.post("/api/monitoring/resolve")
+    def monitoring_resolve():
+        sent = alertmanager.resolve()
+        return jsonify(sent), 200 if sent["ok"] else 502
+
     @bp.post("/api/calls/<call_uuid>/digits")
     def digits(call_uuid: str):
         keys = str(request.get_json().get("digits", ""))
@@ -136,7 +149,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
     return bp
 
 
-def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, version: int) -> dict:
+def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoAlertmanager, version: int) -> dict:
     """Everything the console shows, as JSON."""
     return {
         "version": version,
@@ -150,6 +163,7 @@ def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, version: int) -> di
         "modal": workspace.modal(),
         "home": workspace.home(CONSOLE_USER),
         "calls": [call_json(call) for call in sim.calls()],
+        "monitoring": alertmanager.state(),
     }
 
 

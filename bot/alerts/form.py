@@ -11,15 +11,16 @@ https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import re
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 from bot.alerts.commands import MESSAGE_MAX, AlertRequest
-from bot.directory import GROUP, NUMBER, USER, Recipient
+from bot.app import sign_metadata, verified_metadata
+from bot.directory import GROUP, NUMBER, SCHEDULE, USER, Recipient
+from bot.messages import input_block as _input
+from bot.messages import option as _option
+from bot.messages import plain_text as _plain
 from bot.mrkdwn import escape
 from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.speech.text import is_blank, printable
@@ -29,10 +30,12 @@ SHORTCUT_ID = "phone_about_message"
 
 # Block and action IDs of the form's fields; errors are reported on the blocks.
 USERS, GROUPS, NUMBERS, HOW, MESSAGE = "who_users", "who_groups", "who_numbers", "how", "message"
+SCHEDULES = "who_schedules"
 AT_ONCE, IN_ORDER = "at_once", "in_order"
 _ACTION = "value"
 
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,20}")
+_SCHEDULE_NAME = re.compile(r"[a-z0-9-]{1,40}")
 _LIST = re.compile(r"[\s,;]+")
 #: Slack's limit on a modal's private_metadata.
 METADATA_MAX = 3000
@@ -60,14 +63,20 @@ class FormErrors:
 # -- the view -----------------------------------------------------------------------------------
 
 
-def alert_form(origin: Origin, secret: str, *, groups: list[tuple[str, str]] = (), message: str = "") -> dict:
-    """The modal: who, how, what. `groups` are the workspace's user groups (id, handle), `message` a
-    message to start from (a shortcut's, shortened to fit)."""
+def alert_form(origin: Origin, secret: str, *, groups: list[tuple[str, str]] = (), message: str = "",
+               schedules: Sequence[str] = ()) -> dict:
+    """The modal: who, how, what. `groups` are the workspace's user groups (id, handle), `schedules` its
+    on-call schedules' names, `message` a message to start from (a shortcut's, shortened to fit)."""
     blocks = [
         _input(USERS, "People", {"type": "multi_users_select", "action_id": _ACTION,
                                  "placeholder": _plain("Choose people")}, optional=True,
                hint="Each is called at the number in their Slack profile."),
     ]
+    if schedules:
+        blocks.append(_input(SCHEDULES, "Whoever is on call", {
+            "type": "multi_static_select", "action_id": _ACTION, "placeholder": _plain("Choose schedules"),
+            "options": [_option(name[:75], name) for name in list(schedules)[:100]],
+        }, optional=True, hint="The person each schedule has on call when the alert is raised."))
     if groups:
         blocks.append(_input(GROUPS, "User groups", {
             "type": "multi_static_select", "action_id": _ACTION, "placeholder": _plain("Choose user groups"),
@@ -112,6 +121,7 @@ def read_submission(values: dict) -> AlertRequest | FormErrors:
     """The alert a submitted form asks for, or what is wrong with it, field by field."""
     users = _selected(values, USERS, "selected_users")
     groups = _selected(values, GROUPS, "selected_options")
+    schedules = [name for name in _selected(values, SCHEDULES, "selected_options") if _SCHEDULE_NAME.fullmatch(name)]
     typed = str(_field(values, NUMBERS).get("value") or "")
     errors: dict[str, str] = {}
     numbers: list[Recipient] = []
@@ -124,9 +134,10 @@ def read_submission(values: dict) -> AlertRequest | FormErrors:
         numbers.append(Recipient(NUMBER, number.e164, number.display))
     people = [Recipient(USER, user, f"<@{user}>") for user in users if _SLACK_ID.fullmatch(user)]
     people += [Recipient(GROUP, group, f"<!subteam^{group}>") for group in groups if _SLACK_ID.fullmatch(group)]
+    people += [Recipient(SCHEDULE, name, f"schedule:{name}") for name in schedules]
     everyone = list(dict.fromkeys(people + numbers))
     if not everyone and NUMBERS not in errors:
-        errors[USERS] = "Choose someone to call: people, a user group or a phone number."
+        errors[USERS] = "Choose someone to call: people, a user group, a schedule or a phone number."
     message = printable(str(_field(values, MESSAGE).get("value") or "")).strip()
     if is_blank(message):
         errors[MESSAGE] = "Write the message to read out."
@@ -156,8 +167,7 @@ def _selected(values: dict, block: str, key: str) -> list[str]:
 
 
 def sign_origin(origin: Origin, secret: str) -> str:
-    payload = base64.urlsafe_b64encode(json.dumps(asdict(origin), separators=(",", ":")).encode()).decode()
-    signed = f"{payload}.{_mac(payload, secret)}"
+    signed = sign_metadata(asdict(origin), secret, _PURPOSE)
     if len(signed) > METADATA_MAX:
         # Too long for Slack (an odd response URL or link): the channel is what the alert needs.
         return sign_origin(Origin(origin.channel_id, origin.user_id, origin.team_id, origin.channel_name), secret)
@@ -166,35 +176,11 @@ def sign_origin(origin: Origin, secret: str) -> str:
 
 def verified_origin(metadata: str, secret: str) -> Origin | None:
     """The origin we wrote, or None for anything we did not sign."""
-    payload, _, mac = (metadata or "").partition(".")
-    if not payload or not hmac.compare_digest(mac.encode(), _mac(payload, secret).encode()):
-        return None
+    fields = verified_metadata(metadata, secret, _PURPOSE)
     try:
-        fields = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        return Origin(**fields)
-    except (ValueError, TypeError):
+        return Origin(**fields) if fields is not None else None
+    except TypeError:
         return None
 
 
-def _mac(payload: str, secret: str) -> str:
-    key = hashlib.sha256(b"voicebridge form origin\x00" + secret.encode()).digest()
-    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-# -- Block Kit parts ---------------------------------------------------------------------------------
-
-
-def _plain(text: str) -> dict:
-    return {"type": "plain_text", "text": text}
-
-
-def _option(text: str, value: str) -> dict:
-    return {"text": _plain(text), "value": value}
-
-
-def _input(block_id: str, label: str, element: dict, *, optional: bool = False, hint: str | None = None) -> dict:
-    block = {"type": "input", "block_id": block_id, "label": _plain(label), "element": element,
-             "optional": optional}
-    if hint:
-        block["hint"] = _plain(hint)
-    return block
+_PURPOSE = "voicebridge form origin"

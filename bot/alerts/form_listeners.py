@@ -34,7 +34,7 @@ from bot.alerts.form import (
 )
 from bot.alerts.messages import failure_reply
 from bot.app import Access
-from bot.directory import NUMBER
+from bot.directory import NUMBER, user_groups
 from bot.messages import plain_reply, rate_limit_text
 from bot.mrkdwn import slack_text
 from voice.alerts.service import AlertService
@@ -49,13 +49,18 @@ NOT_OPENED = ("The alert form could not be opened in time. Type /voicealert agai
               "`/voicealert <who> <message>` (see /voicealert help).")
 
 
+#: The names of the on-call schedules a workspace may phone: (team ID) -> names.
+ScheduleNames = Callable[[str], list[str]]
+
+
 def register_form_listeners(app: App, *, alerts: AlertService, access: Access, secret: str,
-                            record_refusal: Callable[..., None]) -> None:
-    app.shortcut(SHORTCUT_ID)(ack=lambda ack: ack(), lazy=[_open_from_message(secret, access)])
+                            record_refusal: Callable[..., None],
+                            schedule_names: ScheduleNames = lambda team: []) -> None:
+    app.shortcut(SHORTCUT_ID)(ack=lambda ack: ack(), lazy=[_open_from_message(secret, access, schedule_names)])
     app.view(CALLBACK_ID)(_submitted(alerts, access, secret, record_refusal))
 
 
-def open_form_lazily(secret: str, access: Access):
+def open_form_lazily(secret: str, access: Access, schedule_names: ScheduleNames = lambda team: []):
     """The lazy half of a bare /voicealert: the form, opened with the command's trigger."""
     def open_form(body: dict, client) -> None:
         if (body.get("text") or "").strip() or access.refusal(body.get("user_id", ""), body.get("channel_id", "")):
@@ -63,12 +68,12 @@ def open_form_lazily(secret: str, access: Access):
         origin = Origin(channel_id=body.get("channel_id", ""), user_id=body.get("user_id", ""),
                         team_id=body.get("team_id", ""), channel_name=spoken_channel(body),
                         reply_url=body.get("response_url"))
-        _open(client, body.get("trigger_id"), origin, secret, message="")
+        _open(client, body.get("trigger_id"), origin, secret, message="", schedules=schedule_names(origin.team_id))
 
     return open_form
 
 
-def _open_from_message(secret: str, access: Access):
+def _open_from_message(secret: str, access: Access, schedule_names: ScheduleNames):
     def open_form(body: dict, client) -> None:
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id", "")
@@ -81,37 +86,31 @@ def _open_from_message(secret: str, access: Access):
                             {"channel_name": (body.get("channel") or {}).get("name"), "channel_id": channel}),
                         reply_url=body.get("response_url"),
                         link=message_link(team.get("domain"), channel, message.get("ts", "")))
-        _open(client, body.get("trigger_id"), origin, secret, message=plain_message(message.get("text") or ""))
+        _open(client, body.get("trigger_id"), origin, secret, message=plain_message(message.get("text") or ""),
+              schedules=schedule_names(origin.team_id))
 
     return open_form
 
 
-def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, message: str) -> None:
+def _open(client, trigger_id: str | None, origin: Origin, secret: str, *, message: str,
+          schedules: list[str] = ()) -> None:
     """Open the form at once (the trigger lasts 3 seconds), then add the workspace's user groups."""
     try:
-        opened = client.views_open(trigger_id=trigger_id, view=alert_form(origin, secret, message=message))
+        opened = client.views_open(trigger_id=trigger_id,
+                                   view=alert_form(origin, secret, message=message, schedules=schedules))
     except SlackApiError as error:
         log.info("the alert form did not open: %s", error.response.get("error"))
         _tell(origin.reply_url, NOT_OPENED)
         return
     view = opened.get("view") if isinstance(opened.get("view"), dict) else {}
-    groups = _groups(client) if view.get("id") else []
+    groups = user_groups(client) if view.get("id") else []
     if groups:
         try:  # the hash: Slack refuses the update if the person changed the form meanwhile
             client.views_update(view_id=view["id"], hash=view.get("hash"),
-                                view=alert_form(origin, secret, groups=groups, message=message))
+                                view=alert_form(origin, secret, groups=groups, message=message,
+                                                schedules=schedules))
         except SlackApiError as error:
             log.info("the alert form's user groups were not added: %s", error.response.get("error"))
-
-
-def _groups(client) -> list[tuple[str, str]]:
-    """The workspace's user groups for the form; none if Slack will not say (no scope, busy)."""
-    try:
-        found = client.usergroups_list(include_disabled=False).get("usergroups") or []
-    except SlackApiError:
-        return []
-    return [(group["id"], group.get("handle") or group.get("name") or group["id"]) for group in found
-            if isinstance(group, dict) and group.get("id")]
 
 
 def _submitted(alerts: AlertService, access: Access, secret: str, record_refusal: Callable[..., None]):

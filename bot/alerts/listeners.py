@@ -10,9 +10,8 @@ lookups in Slack's directory and the calls happen in the workers
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import asdict
+from typing import Callable, Sequence
 
 from slack_bolt import App
 
@@ -32,18 +31,18 @@ from bot.alerts.messages import (
     alert_usage_reply,
     failure_reply,
     not_called_reply,
-    other_workspace_reply,
     starting_reply,
     too_late_reply,
 )
 from bot.app import Access, requester_of
+from bot.clicks import ClickGuard, RecordRefusal, click_of, phone_clicker
 from bot.delivery import NOTICE, notice_payload
 from bot.directory import NUMBER
+from bot.hotline.listing import hotlines_text, is_hotlines
 from bot.integrations.commands import is_integrations
 from bot.integrations.manage import IntegrationCommands
 from bot.messages import (
     ACKNOWLEDGE,
-    CALL,
     CANCEL,
     Act,
     CommandError,
@@ -54,8 +53,8 @@ from voice.alerts.bridge import JOIN
 from voice.alerts.models import Skipped
 from voice.alerts.service import AlertService, Taking
 from voice.calls.limits import Refused
-from voice.calls.models import Requester
 from voice.calls.numbers import parse_phone_number
+from voice.hotline.models import HotlineDef
 from voice.queue.work import WorkQueue
 from voice.store.db import transaction
 
@@ -64,10 +63,7 @@ log = logging.getLogger(__name__)
 #: Looks up the display name of whoever took an alert in Slack (bot/alerts/opening.py).
 TAKER = "alert.taker"
 
-_ID = re.compile(r"[0-9]{1,12}")
 
-#: Records a refusal (who, where, which number, what kind, why), like OtpService.refuse.
-RecordRefusal = Callable[..., None]
 
 
 def register_alert_listeners(
@@ -79,14 +75,16 @@ def register_alert_listeners(
     record_refusal: RecordRefusal = lambda **refusal: None,
     form_secret: str | None = None,
     integrations: IntegrationCommands | None = None,
+    schedule_names: Callable[[str], list[str]] = lambda team: [],
+    hotlines: Callable[[], Sequence[HotlineDef]] = lambda: (),
 ) -> None:
     voicealert = _voicealert(alerts, access, record_refusal, form=form_secret is not None,
-                             integrations=integrations)
+                             integrations=integrations, hotlines=hotlines)
     if form_secret is not None:
         # Nothing after /voicealert: the form opens (a lazy listener: after the acknowledgement).
-        app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access)])
+        app.command("/voicealert")(ack=voicealert, lazy=[open_form_lazily(form_secret, access, schedule_names)])
         register_form_listeners(app, alerts=alerts, access=access, secret=form_secret,
-                                record_refusal=record_refusal)
+                                record_refusal=record_refusal, schedule_names=schedule_names)
     else:
         app.command("/voicealert")(voicealert)
     # Every button asks who may act, as the command does, and acts only on an alert of the clicker's workspace.
@@ -99,7 +97,8 @@ def register_alert_listeners(
 
 
 def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False,
-                integrations: IntegrationCommands | None = None):
+                integrations: IntegrationCommands | None = None,
+                hotlines: Callable[[], Sequence[HotlineDef]] = lambda: ()):
     def voicealert(ack, command) -> None:
         """Answer at once: the usage, a specific error or refusal, "Raising the alert…", or, with
         nothing after the command, nothing (the form opens). `/voicealert integrations …` is answered
@@ -107,6 +106,10 @@ def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefu
         if integrations is not None and is_integrations(command.get("text")):
             return ack(**integrations.answer(command))
         requester = requester_of(command)
+        if is_hotlines(command.get("text")):
+            if denied := access.refusal(requester.user_id, requester.channel_id):
+                return ack(text=denied[1], response_type="ephemeral")
+            return ack(text=hotlines_text(hotlines()), response_type="ephemeral")
         if form and not (command.get("text") or "").strip():
             if denied := access.refusal(requester.user_id, requester.channel_id):
                 kind, reply = denied
@@ -162,22 +165,6 @@ def _all_numbers_refused(request: AlertRequest, alerts: AlertService) -> tuple[S
     return tuple(Skipped(recipient.label, reason) for recipient, reason in zip(recipients, reasons))
 
 
-@dataclass(frozen=True)
-class Click:
-    """A click on one of our messages' buttons (an alert's, a hotline call's), as Slack says it."""
-
-    subject: int  # the id of what the button acts on: the alert, the hotline call
-    user_id: str
-    name: str  # the clicker as the click names them
-    team_id: str  # the clicker's workspace
-    channel_id: str  # where the message with the button is
-    reply_url: str | None  # the click's response_url: what only the clicker sees
-
-    @property
-    def requester(self) -> Requester:
-        return Requester(self.user_id, self.channel_id, self.team_id)
-
-
 def alert_workspace(alerts: AlertService) -> Callable[[int], str | None]:
     """The workspace of an alert, by its id; None when it is gone."""
     def workspace(alert_id: int) -> str | None:
@@ -185,42 +172,6 @@ def alert_workspace(alerts: AlertService) -> Callable[[int], str | None]:
         return alert.requester.team_id if alert else None
 
     return workspace
-
-
-class ClickGuard:
-    """Whether a click may act: the clicker may do it (ALLOWED_SLACK_USERS, ALLOWED_SLACK_CHANNELS, as for the
-    command), and what it acts on (`workspace_of` its id) is of the clicker's workspace. A refused click changes
-    nothing; the clicker, and only they, is told why (ephemeral, through the click's response_url), and the
-    refusal is recorded. `what` names it in that reply: "alert", "call"."""
-
-    def __init__(self, workspace_of: Callable[[int], str | None], queue: WorkQueue, access: Access,
-                 record_refusal: RecordRefusal, *, what: str = "alert"):
-        self.workspace_of = workspace_of
-        self.queue = queue
-        self.access = access
-        self.record_refusal = record_refusal
-        self.what = what
-
-    def allows(self, click: Click, act: Act) -> bool:
-        refused = self.access.refusal(click.user_id, click.channel_id, act) or self._other_workspace(click, act)
-        if refused is None:
-            return True
-        kind, reply = refused
-        self.record_refusal(source="slack", requester=click.requester, number=None, kind=kind, reason=reply)
-        with transaction(self.queue.engine) as conn:
-            self.queue.enqueue(conn, NOTICE, str(click.subject), payload=notice_payload(
-                reply, reply_url=click.reply_url, ephemeral=True, team=click.team_id))
-        return False
-
-    def _other_workspace(self, click: Click, act: Act) -> tuple[str, str] | None:
-        workspace = self.workspace_of(click.subject)
-        # What is gone is said as such by whoever acts on it. ROUTING_FILE's integrations and hotlines name no
-        # workspace (""): theirs is the one the app posts their messages in, whoever clicks there.
-        if workspace is None or workspace in ("", click.team_id):
-            return None
-        log.warning("refused a click from workspace %s on %s %s of workspace %s", click.team_id or "(none)",
-                    self.what, click.subject, workspace or "(none)")
-        return "other_workspace", other_workspace_reply(act, self.what)
 
 
 def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue, guard: ClickGuard, act: Act):
@@ -240,34 +191,3 @@ def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue, guard: C
                     too_late_reply(taking.alert), reply_url=click.reply_url, ephemeral=True, team=click.team_id))
 
     return on_click
-
-
-def phone_clicker(queue: WorkQueue, guard: ClickGuard, kind: str):
-    """A button that phones whoever clicked it (Join the call, a hotline's Call back): who may place calls may
-    be phoned; told, only them, if not. The work `kind` ("<id>:<user id>") looks their number up and calls."""
-    def on_click(ack, body) -> None:
-        ack()
-        click = click_of(body)
-        if click is None or not guard.allows(click, CALL):
-            return
-        with transaction(queue.engine) as conn:
-            queue.enqueue(conn, kind, f"{click.subject}:{click.user_id}", payload={
-                "reply_url": click.reply_url, "team": click.team_id})
-
-    return on_click
-
-
-def click_of(body: dict) -> Click | None:
-    """The click on one of our buttons, or None when the payload is not one."""
-    try:
-        value = body["actions"][0]["value"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    # Our buttons carry an id (an alert's, a hotline call's); anything else (" 7\n", "7_0", "٧") is not ours.
-    if not isinstance(value, str) or not _ID.fullmatch(value):
-        return None
-    user = body.get("user") or {}
-    return Click(subject=int(value), user_id=user.get("id", ""),
-                 name=user.get("name") or user.get("username") or "someone in Slack",
-                 team_id=(body.get("team") or {}).get("id") or user.get("team_id") or "",
-                 channel_id=(body.get("channel") or {}).get("id", ""), reply_url=body.get("response_url"))

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from bot.alerts import incidents
-from bot.messages import Act, format_duration, fresh_block_id
+from bot.messages import format_duration, fresh_block_id
 from bot.mrkdwn import Markup, date, escape, escape_within, link, mention, slack_text
 from voice.alerts.models import (
     ACKNOWLEDGED,
@@ -134,7 +134,7 @@ def alert_blocks(view: AlertView) -> list[dict]:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(
             "About ", link(alert.source_link, "this message"))}]})
     blocks.append(_section(slack_text(_status(alert))))
-    closed = incidents.closed_line(alert)
+    closed = incidents.closed_line(alert) if alert.status != RESOLVED else None  # its status says it already
     if closed:
         blocks.append(_section(closed))
     blocks += [_section(chunk) for chunk in _chunks(_recipient_lines(view))]
@@ -164,12 +164,6 @@ def too_late_reply(alert: AlertRecord | None) -> str:
     return slack_text(":grey_question: This alert cannot be cancelled any more.")
 
 
-def other_workspace_reply(act: Act, what: str = "alert") -> str:
-    """For a click on an alert (or a hotline `call`) of another Slack workspace (a channel shared with it)."""
-    return slack_text(f":no_entry: This {what} belongs to another Slack workspace; only its own people may act on "
-                      f"it here. {act.consequence}")
-
-
 def recipient_label(label: str) -> str:
     """A recipient as the parser labelled it: a mention or group mention we built, else plain text."""
     if _LABEL.fullmatch(label):
@@ -196,8 +190,9 @@ def _status(alert: AlertRecord) -> Markup:
         return Markup(slack_text(":heavy_multiplication_x: *Cancelled* by ", _person(alert.resolved_by),
                                  f" in Slack after {after}. Every call was stopped."))
     if alert.status == RESOLVED:
-        return Markup(slack_text(":white_check_mark: Resolved by ", _who(alert), f" after {after}, before anyone "
-                                 "acknowledged. Every call was stopped."))
+        return Markup(slack_text(":white_check_mark: Resolved by ", _who(alert), " ",
+                                 date(alert.resolved_at, "at {time_secs}", f"at {alert.resolved_at:%H:%M:%S} UTC"),
+                                 f", {after} after it opened, before anyone acknowledged. Every call was stopped."))
     if alert.status == POSTED:
         return Markup(slack_text(":information_source: Not phoned: this integration does not phone for severity ",
                                  (alert.incident.severity or "none") if alert.incident else "none", "."))

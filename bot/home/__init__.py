@@ -1,4 +1,4 @@
-"""The App Home tab: whether calls reach you, the test call, your recent calls.
+"""The App Home tab: whether calls reach you, the test call, your next on-call shifts, your recent calls.
 
-Uses: bot.app, bot.delivery, bot.directory, bot.installs, bot.messages, bot.mrkdwn, voice.
+Uses: bot.app, bot.delivery, bot.directory, bot.installs, bot.messages, bot.mrkdwn, bot.oncall, voice.
 """

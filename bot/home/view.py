@@ -1,4 +1,5 @@
-"""The App Home tab: whether calls can reach you, a test call, and your recent calls. Pure.
+"""The App Home tab: whether calls can reach you, a test call, your next on-call shifts, and your recent calls.
+Pure.
 
 Never a code: the history says what happened to each call, not what it read.
 https://docs.slack.dev/surfaces/app-home
@@ -33,7 +34,8 @@ def masked(e164: str) -> str:
 
 
 def home_view(user_id: str, phone: RequesterPhone, recent: list[Recent], latest_test: Leg | None,
-              note: str | None = None) -> dict:
+              note: str | None = None, shifts: str | None = None) -> dict:
+    """`shifts`: the viewer's next on-call shifts, for someone in a schedule (bot.oncall.texts)."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "VoiceBridge"}},
         _section(_reach(user_id, phone)),
@@ -48,6 +50,8 @@ def home_view(user_id: str, phone: RequesterPhone, recent: list[Recent], latest_
             date(latest_test.created_at, "{date_short_pretty} {time}", f"{latest_test.created_at:%Y-%m-%d %H:%M} UTC"))}]})
     if note:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": slack_text(":warning: ", note)}]})
+    if shifts:
+        blocks += [{"type": "divider"}, _section(shifts)]
     blocks.append({"type": "divider"})
     blocks.append(_section(slack_text("*Your recent calls*")))
     if recent:

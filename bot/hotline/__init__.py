@@ -2,5 +2,5 @@
 connected with whom and for how long, or the voicemail and its transcript), and its Call back button (the
 clicker is phoned, then the caller; its clicks are guarded as an alert's buttons are).
 
-Uses: bot.alerts, bot.app, bot.delivery, bot.directory, bot.messages, bot.mrkdwn, voice.
+Uses: bot.app, bot.clicks, bot.delivery, bot.directory, bot.messages, bot.mrkdwn, voice.
 """

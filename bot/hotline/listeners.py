@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.alerts.listeners import ClickGuard, RecordRefusal, phone_clicker
 from bot.app import Access
+from bot.clicks import ClickGuard, RecordRefusal, phone_clicker
 from bot.hotline.messages import CALL_BACK_ACTION
 from voice.hotline.models import CALL_BACK
 from voice.hotline.service import HotlineService

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Sequence
 
 from bot.messages import format_duration, fresh_block_id
@@ -50,6 +52,9 @@ def hotline_blocks(call: InboundCall, view: AlertView | None, now: datetime,
                       masked(call.caller))
     lines = [head, _state(call, view, now), *(_callback(callback, now) for callback in callbacks)]
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
+    cost = _cost(view)
+    if cost:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cost}]})
     if may_call_back(call) and len(callbacks) < CALLBACKS_PER_CALL:
         blocks.append({"type": "actions", "block_id": fresh_block_id(f"hotline-{call.id}", blocks), "elements": [{
             "type": "button", "action_id": CALL_BACK_ACTION, "value": str(call.id),
@@ -83,8 +88,20 @@ def no_phone_reply(user_id: str, problem: str | None) -> str:
                       "code to your Slack profile, then click Call back again.")
 
 
+def _cost(view: AlertView | None) -> str:
+    """What the call-outs cost, as Plivo reports each once it ended (its call record)."""
+    costs = [Decimal(leg.cost) for leg in (view.legs if view else ()) if leg.cost and _AMOUNT.fullmatch(leg.cost)]
+    if not costs:
+        return ""
+    count = len(costs)
+    return slack_text(f"{count} call-out{'s' if count != 1 else ''}: ${sum(costs):.4f} (Plivo's price)")
+
+
 def transcript_text(call: InboundCall) -> str:
     return slack_text(":memo: Transcript of the voicemail (Plivo's, may be rough): ", call.transcript or "")
+
+
+_AMOUNT = re.compile(r"[0-9]{1,6}(\.[0-9]{1,8})?")
 
 
 def _state(call: InboundCall, view: AlertView | None, now: datetime) -> str:
@@ -104,7 +121,7 @@ def _state(call: InboundCall, view: AlertView | None, now: datetime) -> str:
             parts.append("ended")
         return " · ".join(parts)
     if call.status in (VOICEMAIL, ENDED) and call.voicemail_reason:
-        why = (f"this number has called {''}more than the hourly limit: straight to voicemail"
+        why = ("this number called more often than the hourly limit: straight to voicemail"
                if call.voicemail_reason == OVER_LIMIT else "nobody took it")
         if call.recording_url:
             seconds = format_duration(call.recording_seconds) if call.recording_seconds is not None else "recorded"

@@ -60,7 +60,7 @@ SEALED = SEALED_VERSION + "."
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 #: The bot scopes of manifest.yml (tests/test_manifest.py keeps the two the same).
-BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "usergroups:read")
+BOT_SCOPES = ("commands", "chat:write", "chat:write.public", "users:read", "usergroups:read", "usergroups:write")
 #: How long an install link stays good between "Add to Slack" and Slack's redirect back.
 STATE_SECONDS = 600
 

@@ -14,7 +14,7 @@ from bot.installs.workspaces import Workspaces
 from bot.oncall.texts import channel_text, incoming_text, outgoing_text
 from voice.queue.work import GiveUp, WorkItem, WorkQueue
 from voice.queue.workers import Policy, Registry
-from voice.schedules.service import HANDED_OFF, HandedOff, ScheduleService
+from voice.schedules.service import HANDED_OFF, RECHECK, HandedOff, ScheduleService
 from voice.store.db import transaction
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class HandOffs:
         slack_busy = Policy(attempts=30, backoff=2.0, max_backoff=60.0)
         registry.add(HANDED_OFF, self.handed_off, slack_busy)
         registry.add(SET_GROUP, self.set_group, slack_busy)
+        registry.add(RECHECK, self.recheck, slack_busy)
 
     def handed_off(self, item: WorkItem) -> None:
         handed = HandedOff.from_payload(item.payload or {})
@@ -79,6 +80,17 @@ class HandOffs:
     def _notice(self, conn, key: str, channel: str, text: str, team: str) -> None:
         self.queue.enqueue(conn, NOTICE, channel, key=f"{NOTICE}:{key}",
                            payload=notice_payload(text, channel=channel, team=team))
+
+    def recheck(self, item: WorkItem) -> None:
+        """Members passed over as deactivated who are active in Slack again are no longer passed over (the
+        schedule then hands off again if that changes who is on call)."""
+        schedule = self.schedules.get(item.subject)
+        if schedule is None or not schedule.inactive:
+            return
+        still = frozenset(user for user in schedule.inactive if not self._active(schedule.team_id, user))
+        if still != schedule.inactive:
+            self.schedules.members_inactive(schedule.name, still)
+            log.info("schedule %s: a member passed over is active again", schedule.name)
 
     def _active(self, team_id: str, user_id: str) -> bool:
         """Whether Slack has them as an active member (gone from the workspace: not)."""

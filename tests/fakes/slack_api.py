@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes.slack_checks import message_problems
+from tests.fakes.slack_checks import message_problems, view_problems
 
 AUTH_TEST = {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "voicebot",
              "team_id": "T0001", "user_id": "UBOT", "bot_id": "BBOT"}
@@ -156,7 +156,7 @@ class FakeSlackApi:
         with self._lock:
             self._oauth_codes[code] = {
                 "ok": True, "app_id": "A0VOICE", "authed_user": {"id": installer}, "token_type": "bot",
-                "scope": "commands,chat:write,chat:write.public,users:read,usergroups:read",
+                "scope": "commands,chat:write,chat:write.public,users:read,usergroups:read,usergroups:write",
                 "access_token": bot_token, "bot_user_id": f"U{team_id}BOT",
                 "team": {"id": team_id, "name": team_name or team_id}, "enterprise": None,
                 "is_enterprise_install": False,
@@ -196,13 +196,14 @@ class FakeSlackApi:
             self._outage_methods = frozenset(methods)
 
     def add_user(self, user_id: str, name: str, phone: str = "", *, deleted: bool = False,
-                 is_bot: bool = False, locale: str = "en-US") -> None:
+                 is_bot: bool = False, locale: str = "en-US", tz: str = "America/Los_Angeles") -> None:
         """A workspace member as users.info describes them; `phone` is the profile's free text,
-        `locale` their Slack language (sent only when asked for with include_locale, as Slack does)."""
+        `locale` their Slack language (sent only when asked for with include_locale, as Slack does),
+        `tz` their time zone (IANA, as Slack sends it on every user)."""
         with self._lock:
             self._users[user_id] = {
                 "id": user_id, "team_id": "T0001", "name": name.lower().replace(" ", "."), "deleted": deleted,
-                "real_name": name, "is_bot": is_bot, "locale": locale,
+                "real_name": name, "is_bot": is_bot, "locale": locale, "tz": tz,
                 "profile": {"real_name": name, "display_name": name.split()[0], "phone": phone},
             }
 
@@ -216,9 +217,9 @@ class FakeSlackApi:
             members = self._usergroups.get(group_id)
             return list(members) if members is not None else None
 
-    def deactivate(self, user_id: str) -> None:
+    def deactivate(self, user_id: str, deleted: bool = True) -> None:
         with self._lock:
-            self._users[user_id]["deleted"] = True
+            self._users[user_id]["deleted"] = deleted
 
     def hold(self, method: str) -> "Gate":
         """Hold every call of `method` once it has arrived, before Slack acts on it, until the gate
@@ -369,6 +370,10 @@ class FakeSlackApi:
             if str(body.get("include_locale")).lower() not in ("true", "1"):
                 user.pop("locale", None)
             return {"ok": True, "user": user}
+        if method.startswith("views."):  # open, update, push, publish: a view Slack would refuse is recorded
+            view = body.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            self._problems += [(method, problem) for problem in view_problems(view)]
         if method == "views.open":
             view = body.get("view")
             view = json.loads(view) if isinstance(view, str) else view

@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 # The control sequences the app may mean, at a `<`.
 _CONTROL = re.compile(
@@ -54,13 +55,14 @@ def mrkdwn_problems(text: str) -> list[str]:
     return problems
 
 
-def block_kit_problems(blocks: Any) -> list[str]:
+def block_kit_problems(blocks: Any, most: int = 50) -> list[str]:
+    """`most`: a message holds 50 blocks, a modal or Home tab 100."""
     if blocks is None:
         return []
     if not isinstance(blocks, list):
         return [f"blocks is not a list: {type(blocks).__name__}"]
-    if len(blocks) > 50:
-        return [f"{len(blocks)} blocks; a message holds at most 50"]
+    if len(blocks) > most:
+        return [f"{len(blocks)} blocks; at most {most} fit"]
     problems = []
     for index, (raw, block) in enumerate(zip(blocks, Block.parse_all(blocks))):
         if block is None:
@@ -89,6 +91,17 @@ def message_problems(payload: dict) -> list[str]:
             problems.append(f"text of {len(text)} characters; Slack truncates beyond 40000")
         problems += mrkdwn_problems(text)
     return problems + block_kit_problems(payload.get("blocks"))
+
+
+def view_problems(view: Any) -> list[str]:
+    """A modal or Home tab as views.open / views.update / views.publish send it: Slack's View model, its blocks."""
+    if not isinstance(view, dict):
+        return [f"view is not an object: {type(view).__name__}"]
+    try:
+        View(**view).validate_json()
+    except (SlackObjectFormationError, TypeError) as error:
+        return [f"view: {error}"]
+    return block_kit_problems(view.get("blocks") or [], most=100)
 
 
 def _mrkdwn_texts(node: Any):

@@ -23,6 +23,9 @@ from voice.routing.models import SCHEDULE, IntegrationDef, RecipientRef
 from voice.store.db import reading, transaction
 from voice.store.schema import integrations
 
+#: An integration's last alert is written at most this often.
+ALERTED_EVERY = timedelta(minutes=1)
+
 
 class IntegrationStore:
     def __init__(self, engine: Engine):
@@ -110,8 +113,11 @@ class IntegrationStore:
 
     @staticmethod
     def alerted(conn: Connection, integration_id: int, now: datetime) -> None:
-        """It sent something now; its row stays locked until the caller's transaction ends."""
-        conn.execute(update(integrations).where(integrations.c.id == integration_id).values(last_alert_at=now))
+        """It sent something now (kept to the minute: most events write nothing here, and lock nothing)."""
+        conn.execute(update(integrations).where(
+            integrations.c.id == integration_id,
+            or_(integrations.c.last_alert_at.is_(None), integrations.c.last_alert_at < now - ALERTED_EVERY))
+            .values(last_alert_at=now))
 
     @staticmethod
     def claim_call_out(conn: Connection, integration_id: int, now: datetime, interval: int) -> bool:

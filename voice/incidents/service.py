@@ -36,6 +36,7 @@ from voice.alerts.models import (
 )
 from voice.alerts.recipients import request_of
 from voice.alerts.service import AlertService
+from voice.calls.limits import serialise
 from voice.calls.models import Requester
 from voice.clock import as_utc
 from voice.incidents import models
@@ -52,8 +53,10 @@ log = logging.getLogger(__name__)
 
 #: The work that posts or updates an integration's alert-storm line; subject: the integration's id.
 REPORT_STORM = "report.storm"
-#: A request delivered again within this long is a sender's retry (Alertmanager retries for about 5 minutes).
-RETRY_WINDOW = timedelta(minutes=10)
+#: The same request again within this long is a sender's retry of one it thinks was lost (a timeout, a 5xx:
+#: Alertmanager's first retries come within seconds), recorded once; later, it is the alert firing again (an
+#: Alertmanager repeat, after `repeat_interval`, sends the very same body), counted on its message.
+RETRY_WINDOW = timedelta(minutes=2)
 #: How the sources are named where people read them.
 SOURCE_NAMES = {"alertmanager": "Alertmanager", "grafana": "Grafana", "generic": "a webhook",
                 "opsgenie": "an Opsgenie client", "pagerduty": "a PagerDuty client"}
@@ -84,12 +87,15 @@ class IncidentService:
 
     def _apply(self, conn: Connection, integration: Integration, event: Event, delivery: bytes | None,
                now: datetime) -> Received:
-        # First: the integration's row, held to the end, so its events are taken one at a time
-        # (on PostgreSQL as on SQLite) and in one lock order: no deadlock, no lost count.
+        # First: one event of an incident at a time (PostgreSQL's advisory lock on it; SQLite takes one writer
+        # at a time anyway), so a retry racing its first delivery sees it; different incidents go in parallel.
+        # The integration's own row is only ever locked last (a new incident's call-out, its last alert), so no
+        # two events wait on each other.
+        serialise(conn, f"incident:{open_key(integration.name, event.key)}")
         self.integrations.alerted(conn, integration.id, now)
         found = self.store.open(conn, integration.name, event.key)
         seen = delivery is not None and not first_use_in(conn, ALERT_DELIVERY, _delivery(integration, delivery),
-                                                         now + RETRY_WINDOW)
+                                                         now + RETRY_WINDOW, now)
         # A trigger seen before whose incident has been resolved since is a new firing, not a retry: a
         # page too many is better than one missed.
         if seen and (found is not None or event.action is not Action.TRIGGER):

@@ -1,8 +1,8 @@
 """ROUTING_FILE read whole: its text, its YAML, then each top-level section by its own function.
 
-A section is one function from its node to its values; sections not known yet (a later release's
-`schedules:`, `hotlines:`) are refused by name, so a file written for a newer server is not half
-understood by an older one.
+A section is one function from its node to its values (`integrations:`, `schedules:`, `hotlines:`); a
+section not known is refused by name, so a file written for a newer server is not half understood by an
+older one.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ HANDOFF_AT = "schedule.at"  # subject: the schedule's name; one item per change 
 #: The Slack side's work when who is on call changed: the user group, the notices. Subject: the schedule's name;
 #: payload: HandedOff's fields.
 HANDED_OFF = "schedule.handed_off"
+#: The Slack side's check of members passed over as deactivated: one active again is no longer passed over.
+#: Subject: the schedule's name; at each hand-off run of a schedule that passes someone over.
+RECHECK = "schedule.recheck"
 #: Bounds on an override.
 OVERRIDE_MAX = timedelta(days=90)
 OVERRIDE_AHEAD = timedelta(days=366)
@@ -94,12 +97,14 @@ class ScheduleService:
         return on_call(schedule.rotation, self.store.overrides(name, at - timedelta(days=400)), at,
                        schedule.inactive)
 
-    def recipient(self, name: str, passed_over: frozenset[str] = frozenset()) -> tuple[str | None, str | None]:
-        """`schedule:<name>` in an alert's recipients: who is on call now, passing over `passed_over` (Slack
-        says they are deactivated: the schedule passes them over from now on too); or None and why nobody."""
+    def recipient(self, name: str, passed_over: frozenset[str] = frozenset(),
+                  team_id: str | None = None) -> tuple[str | None, str | None]:
+        """`schedule:<name>` in an alert's recipients (of workspace `team_id`: its schedules and the file's):
+        who is on call now, passing over `passed_over` (Slack says they are deactivated: the schedule passes
+        them over from now on too); or None and why nobody."""
         schedule = self.store.get(name)
-        if schedule is None:
-            known = ", ".join(item.name for item in self.store.listed()) or "none yet"
+        if schedule is None or (team_id is not None and schedule.team_id not in ("", team_id)):
+            known = ", ".join(item.name for item in self.store.listed(team_id)) or "none yet"
             return None, f"is not a schedule (the schedules: {known})"
         if passed_over - schedule.inactive:
             self.members_inactive(name, schedule.inactive | passed_over)
@@ -229,5 +234,7 @@ class ScheduleService:
                                    payload=handed.payload())
             self.queue.enqueue(conn, HANDOFF_AT, name, key=f"{HANDOFF_AT}:{name}:{current.end.isoformat()}",
                                due_at=current.end)
+            if self.store.get(name).inactive:
+                self.queue.enqueue(conn, RECHECK, name, key=f"{RECHECK}:{name}:{now.isoformat()}")
         if before is not False:
             log.info("schedule %s: on call now: %s", name, current.user or "nobody")

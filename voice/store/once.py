@@ -53,10 +53,11 @@ class UsedOnce:
             return conn.execute(delete(used_once).where(used_once.c.expires_at < self.clock())).rowcount
 
 
-def first_use_in(conn: Connection, kind: str, value: str, expires_at: datetime) -> bool:
-    """`first_use` in the caller's transaction: the use is recorded only if the rest of it commits."""
-    return conn.execute(_insert_statement(conn.dialect.name),
-                        {"p_digest": digest(kind, value), "p_expires_at": expires_at}).first() is not None
+def first_use_in(conn: Connection, kind: str, value: str, expires_at: datetime, now: datetime) -> bool:
+    """`first_use` in the caller's transaction: the use is recorded only if the rest of it commits. A use
+    remembered past its expiry (the sweep has not forgotten it yet) counts as none."""
+    return conn.execute(_renew_statement(conn.dialect.name),
+                        {"p_digest": digest(kind, value), "p_expires_at": expires_at, "p_now": now}).first() is not None
 
 
 def digest(kind: str, value: str) -> str:
@@ -69,3 +70,14 @@ def _insert_statement(dialect: str):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(used_once).values(
         digest=bindparam("p_digest"), expires_at=bindparam("p_expires_at")).on_conflict_do_nothing(
         index_elements=["digest"]).returning(used_once.c.digest)
+
+
+@lru_cache(maxsize=None)
+def _renew_statement(dialect: str):
+    """INSERT … ON CONFLICT DO UPDATE … WHERE expired RETURNING: a row only when this use is the first (or the
+    one before it had expired)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(used_once).values(
+        digest=bindparam("p_digest"), expires_at=bindparam("p_expires_at"))
+    return insert.on_conflict_do_update(
+        index_elements=["digest"], set_={"expires_at": insert.excluded.expires_at},
+        where=used_once.c.expires_at <= bindparam("p_now")).returning(used_once.c.digest)

@@ -28,6 +28,21 @@ function render(state) {
   if (view.channel === HOME) renderHome(state); else renderMessages(state);
   renderPhones(state);
   renderModal(state);
+  renderMonitoring(state);
+}
+
+// What the app answered the console's Alertmanager, e.g. "resolved → 202: resolved (incident 3)".
+function renderMonitoring(state) {
+  const demo = state.monitoring;
+  $("resolve-alert").disabled = !demo.firing;
+  const last = demo.last, line = $("monitoring-answer");
+  line.classList.toggle("refused", !!last && !last.ok);
+  if (!last) { line.textContent = ""; return; }
+  if (!last.status) { line.textContent = `${last.sent}: ${last.error}`; return; }
+  const answer = last.answer || {};
+  const what = answer.outcome ? `${answer.outcome}${answer.incident ? ` (incident ${answer.incident})` : ""}`
+    : answer.error || JSON.stringify(answer);
+  line.textContent = `${last.sent} → POST ${demo.route}: ${last.status}, ${what}`;
 }
 
 function renderChannels(state) {
@@ -259,6 +274,12 @@ function wire() {
     }
     post("/sandbox/api/actions", { channel: button.dataset.channel, ts: button.dataset.ts, action_id: button.dataset.actionId });
   });
+  const showChannel = (channel) => { view.channel = channel; if (view.state) render(view.state); };
+  $("send-alert").addEventListener("click", () => {
+    showChannel(view.state ? view.state.monitoring.channel : "C0SANDBOX");  // where its message appears
+    post("/sandbox/api/monitoring/alert");
+  });
+  $("resolve-alert").addEventListener("click", () => post("/sandbox/api/monitoring/resolve"));
   $("examples").innerHTML = EXAMPLES.map((e) => `<button type="button">${escapeHtml(e)}</button>`).join("");
   $("examples").addEventListener("click", (event) => {
     if (event.target.tagName === "BUTTON") { $("composer-input").value = event.target.textContent; $("composer-input").focus(); }

@@ -8,7 +8,26 @@ const EMOJI = {
   heavy_minus_sign: "➖", hourglass: "⌛", lock: "🔒", no_entry: "⛔", vhs: "📼", no_bell: "🔕",
   double_vertical_bar: "⏸️", grey_question: "❔", mailbox_with_mail: "📬", speaking_head_in_silhouette: "🗣️",
   phone: "☎️", iphone: "📱", speech_balloon: "💬", bow: "🙇", wave: "👋", tada: "🎉",
+  large_green_circle: "🟢", zap: "⚡",
 };
+
+// Slack's date tokens (its docs: "Formatting message text", date formatting), shown in the reader's own
+// time zone; a format with another token shows the fallback. (No URL here: the page names no other host.)
+const DATE_TOKENS = {
+  time: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+  time_secs: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
+  date_num: (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`,
+  date_short: (d) => d.toLocaleDateString([], { month: "short", day: "numeric", year: "numeric" }),
+};
+
+function formatDate(target, label) {
+  const [, epoch, format] = target.split("^");  // !date^<epoch>^<format>[^<link>]
+  const when = new Date(Number(epoch) * 1000);
+  if (!format || Number.isNaN(when.getTime())) return escapeHtml(decodeSlack(label));
+  let known = true;
+  const text = format.replace(/\{(\w+)\}/g, (all, name) => (DATE_TOKENS[name] ? DATE_TOKENS[name](when) : (known = false, all)));
+  return escapeHtml(decodeSlack(known ? text : label));
+}
 
 function escapeHtml(s) {
   return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -38,6 +57,7 @@ function formatToken(inner, dir) {
   const mention = (text) => `<span class="mention">${escapeHtml(text)}</span>`;
   if (target.startsWith("@")) return mention("@" + (dir.users[target.slice(1)] || label || target.slice(1)));
   if (target.startsWith("#")) return mention("#" + (label || dir.channels[target.slice(1)] || target.slice(1)));
+  if (target.startsWith("!date^")) return formatDate(target, label);
   if (target.startsWith("!subteam^")) return mention(label || "@" + (dir.groups[target.slice(9)] || "group"));
   if (target.startsWith("!")) return mention("@" + target.slice(1));
   if (/^https?:\/\//.test(target)) {
