@@ -64,6 +64,7 @@ from bot.app import Access, create_bolt_app
 from bot.codes.listeners import BotServices, register_code_listeners
 from bot.directory import SlackDirectory
 from bot.home.tab import register_home_listeners
+from bot.hotline.listeners import register_hotline_listeners
 from bot.installs.oauth import INSTALL_PATH, REDIRECT_PATH
 from bot.installs.workspaces import Workspaces
 from bot.integrations.manage import IntegrationCommands
@@ -122,6 +123,8 @@ def create_app(
     register_oncall_listeners(bolt, schedules=services.schedules, queue=services.queue, access=access,
                               secret=settings.slack_signing_secret, public_url=settings.public_url,
                               record_refusal=services.otp.refuse)
+    register_hotline_listeners(bolt, hotline=services.hotline, queue=services.queue, access=access,
+                               record_refusal=services.otp.refuse)
 
     app = Flask(__name__)
     _bound_request_bodies(app)

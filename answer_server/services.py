@@ -22,6 +22,7 @@ from bot.codes.reports import CallReports
 from bot.delivery import Notices, PostLimiter, WorkspaceMessages
 from bot.directory import SlackDirectory
 from bot.home.tab import AppHome
+from bot.hotline.callbacks import CallBackClicks
 from bot.hotline.reports import HotlineReports
 from bot.installs.oauth import (
     Installs,
@@ -52,6 +53,7 @@ from voice.clock import utcnow
 from voice.codes.calls import OtpCalls, OtpFollowers
 from voice.codes.service import OtpConfig, OtpService, default_limits
 from voice.codes.store import OtpStore
+from voice.hotline.callbacks import CallBacks
 from voice.hotline.service import HotlineConfig, HotlineService
 from voice.hotline.store import HotlineStore
 from voice.incidents.integrations import IntegrationStore
@@ -211,10 +213,12 @@ def build_services(
     alert_calls = AlertCalls(alerts, alert_store, legs, lifecycle, bridge)
     alert_calls.room_entered = hotline.taker_joined
     alert_reports.hotline_changed = hotline.changed
-    HotlineReports(messages, hotline, alerts, pace=message_pace).register(registry)
+    callbacks = CallBacks(hotline, bridge)
+    HotlineReports(messages, hotline, alerts, callbacks, pace=message_pace).register(registry)
     directory_of = lambda team_id, lookups=None: SlackDirectory(  # noqa: E731
         workspaces.client(team_id), settings.default_region, lookups,
         on_call=lambda name, skip: schedules.recipient(name, skip, team_id))
+    CallBackClicks(callbacks, queue, directory_of, alerts.refusal_for).register(registry)
     AlertOpening(alerts, alert_store, queue, directory_of, record_refusal=otp.refuse).register(registry)
     BridgeJoining(bridge, alert_store, queue, directory_of, alerts.refusal_for).register(registry)
     test_calls = TestCalls(engine, legs, lifecycle, queue, clock=clock)

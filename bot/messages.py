@@ -7,6 +7,8 @@ which escapes each plain piece once and keeps only the control sequences we mean
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,6 +86,12 @@ def not_allowed_channel_reply(act: Act = CALL) -> str:
                       f"An admin can add it to ALLOWED_SLACK_CHANNELS. {act.consequence}")
 
 
+def other_workspace_reply(act: Act, what: str = "alert") -> str:
+    """For a click on an alert (or a hotline `call`) of another Slack workspace (a channel shared with it)."""
+    return slack_text(f":no_entry: This {what} belongs to another Slack workspace; only its own people may act on "
+                      f"it here. {act.consequence}")
+
+
 def plain_reply(reply: str) -> str:
     """A refusal reply as plain text, without its emoji, for where its place says what it is (a form field's
     error, the Home tab's note)."""
@@ -100,6 +108,17 @@ def not_allowed_without_channel_reply(act: Act = CALL) -> str:
 def failure_reply(problem: str) -> str:
     """Told to the requester when the call could not be started at all."""
     return slack_text(f":x: {problem}")
+
+
+def fresh_block_id(prefix: str, blocks: list[dict]) -> str:
+    """An id for a message's buttons that changes with every version of the message.
+
+    Slack asks for a new block_id on each update of a message
+    (https://docs.slack.dev/reference/block-kit/blocks/actions-block): the
+    same content gives the same id, any change a new one.
+    """
+    digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{prefix}-{digest}"
 
 
 def format_duration(seconds: int | None) -> str:

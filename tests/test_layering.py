@@ -55,13 +55,15 @@ MAY_USE: dict[str, set[str]] = {
     "bot.app": {"bot.installs", "bot.messages", "voice"},
     "bot.delivery": {"bot.installs", "bot.messages", "voice"},
     "bot.directory": {"bot.delivery", "voice"},
+    # A click on our buttons, guarded one way (an alert's, a hotline call's).
+    "bot.clicks": {"bot.app", "bot.delivery", "bot.messages", "voice"},
     "bot.codes": BOT_SHARED | {"voice"},
     "bot.integrations": {"bot.app", "bot.messages", "bot.mrkdwn", "voice"},
-    "bot.alerts": BOT_SHARED | {"bot.hotline", "bot.integrations", "voice"},
+    "bot.alerts": BOT_SHARED | {"bot.clicks", "bot.hotline", "bot.integrations", "voice"},
     "bot.home": BOT_SHARED | {"bot.installs", "bot.oncall", "voice"},
     "bot.workflows": BOT_SHARED | {"bot.codes", "bot.alerts", "voice"},
     "bot.oncall": BOT_SHARED | {"bot.installs", "voice"},
-    "bot.hotline": BOT_SHARED | {"voice"},
+    "bot.hotline": BOT_SHARED | {"bot.clicks", "voice"},
     # answer_server: the HTTP host, over bot and voice.
     "answer_server.__init__": {"answer_server.app"},
     "answer_server.http": set(),

@@ -13,13 +13,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from answer_server.http.request_limits import MAX_ALERT_BODY_BYTES, MAX_BODY_BYTES
-from tests.conftest import SIGNING_SECRET
+from tests.conftest import SIGNING_SECRET, send
 from tests.fakes.senders import SlackSender
 from tests.test_voicealert_flow import (
     CHANNEL,
     alert_message,
     callee,
     clocked_app,
+    message_of,
     settle,
     speech,
 )
@@ -306,6 +307,19 @@ def test_acknowledged_by_phone_the_next_link_is_never_called_and_later_firings_p
     assert post_alertmanager(client, group(summary="Disk full on db-1 and db-2")).json["outcome"] == "fired again"
     settle(client)
     assert created_to(plivo_rest, BOB) == [] and len(created_to(plivo_rest, ALICE)) == 1
+
+
+def test_the_acknowledge_button_of_an_incident_from_the_file_takes_it_in_slack(client, slack, plivo_rest, fake_slack):
+    # ROUTING_FILE's integrations name no workspace: the one the app posts in is theirs, its people may click.
+    post_alertmanager(client, group())
+    settle(client)
+    fake_slack.wait_for(lambda: created_to(plivo_rest, ALICE))
+    posted = alert_message(fake_slack, "Disk full on db-1")
+    value = next(e["value"] for b in posted.blocks if b["type"] == "actions" for e in b["elements"])
+    send(client, slack.action("alert_acknowledge", value, message=message_of(posted), user_id="U0BOB", username="bob"))
+    settle(client)
+    alert_message(fake_slack, "*Acknowledged* by <@U0BOB> in Slack")
+    assert plivo_rest.stopped
 
 
 def test_pagerdutys_acknowledge_stops_the_calls(client, plivo, plivo_rest, fake_slack):

@@ -86,6 +86,12 @@ def bridge_document(turn: BridgeTurn, urls: CallUrls, voice: str) -> bytes:
     if turn.turn == TURN_ALONE:
         return sentence_document(phrase(speech.code, "bridge_alone"), speech)
     alert = turn.alert
+    if alert.hotline_call is not None:
+        # A hotline call's callback: whoever clicked Call back goes in first, then the caller (its requester).
+        said = phrase(speech.code, "hotline_calling_you_back", name=alert.sender_name) if turn.is_requester \
+            else phrase(speech.code, "hotline_calling_back")
+        return into_room_document(alert.bridge_room, urls.conference, speech, sentence=said,
+                                  time_limit=BRIDGE_TIME_LIMIT)
     if turn.is_requester:
         said = phrase(speech.code, "bridge_requester", name=taker_name(alert, speech))
     else:

@@ -237,17 +237,19 @@ def voicemail_document(recorded_url: str, transcribed_url: str | None, speech: S
     return _serialize(response)
 
 
-def into_room_document(room: str, events_url: str, speech: Speech = ENGLISH) -> bytes:
-    """Whoever took a hotline call, into its room: their entry starts it, their leaving ends it."""
+def into_room_document(room: str, events_url: str, speech: Speech = ENGLISH, *, sentence: str | None = None,
+                       time_limit: int = HOTLINE_TIME_LIMIT) -> bytes:
+    """Whoever took a hotline call, into its room: their entry starts it, their leaving ends it. Also either
+    side of a callback (`sentence`: what they hear first), a room of two that ends when one leaves."""
     response = ET.Element("Response")
-    _speak(response, speech, phrase(speech.code, "hotline_to_caller"))
+    _speak(response, speech, sentence or phrase(speech.code, "hotline_to_caller"))
     conference = ET.SubElement(response, "Conference", {
         "callbackUrl": events_url,
         "callbackMethod": "POST",
         "startConferenceOnEnter": "true",
         "endConferenceOnExit": "true",
         "stayAlone": "true",
-        "timeLimit": str(HOTLINE_TIME_LIMIT),
+        "timeLimit": str(time_limit),
         "enterSound": "beep:1",
     })
     conference.text = room

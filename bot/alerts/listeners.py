@@ -10,8 +10,7 @@ lookups in Slack's directory and the calls happen in the workers
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Callable, Sequence
 
 from slack_bolt import App
@@ -32,11 +31,11 @@ from bot.alerts.messages import (
     alert_usage_reply,
     failure_reply,
     not_called_reply,
-    other_workspace_reply,
     starting_reply,
     too_late_reply,
 )
 from bot.app import Access, requester_of
+from bot.clicks import ClickGuard, RecordRefusal, click_of, phone_clicker
 from bot.delivery import NOTICE, notice_payload
 from bot.directory import NUMBER
 from bot.hotline.listing import hotlines_text, is_hotlines
@@ -44,7 +43,6 @@ from bot.integrations.commands import is_integrations
 from bot.integrations.manage import IntegrationCommands
 from bot.messages import (
     ACKNOWLEDGE,
-    CALL,
     CANCEL,
     Act,
     CommandError,
@@ -55,7 +53,6 @@ from voice.alerts.bridge import JOIN
 from voice.alerts.models import Skipped
 from voice.alerts.service import AlertService, Taking
 from voice.calls.limits import Refused
-from voice.calls.models import Requester
 from voice.calls.numbers import parse_phone_number
 from voice.hotline.models import HotlineDef
 from voice.queue.work import WorkQueue
@@ -66,10 +63,7 @@ log = logging.getLogger(__name__)
 #: Looks up the display name of whoever took an alert in Slack (bot/alerts/opening.py).
 TAKER = "alert.taker"
 
-_ALERT_ID = re.compile(r"[0-9]{1,12}")
 
-#: Records a refusal (who, where, which number, what kind, why), like OtpService.refuse.
-RecordRefusal = Callable[..., None]
 
 
 def register_alert_listeners(
@@ -94,12 +88,12 @@ def register_alert_listeners(
     else:
         app.command("/voicealert")(voicealert)
     # Every button asks who may act, as the command does, and acts only on an alert of the clicker's workspace.
-    guard = ClickGuard(alerts, queue, access, record_refusal)
+    guard = ClickGuard(alert_workspace(alerts), queue, access, record_refusal)
     # Acknowledge: calls stop, as for a keypress. Cancel (Slack confirms first): every call stops.
     app.action(ACK_ACTION)(_clicker(alerts.acknowledge, queue, guard, ACKNOWLEDGE))
     app.action(CANCEL_ACTION)(_clicker(alerts.cancel, queue, guard, CANCEL))
     # Join the call: the clicker is phoned into the voice bridge (bot/alerts/bridge.py looks them up).
-    app.action(JOIN_ACTION)(_joiner(queue, guard))
+    app.action(JOIN_ACTION)(phone_clicker(queue, guard, JOIN))
 
 
 def _voicealert(alerts: AlertService, access: Access, record_refusal: RecordRefusal, *, form: bool = False,
@@ -171,97 +165,29 @@ def _all_numbers_refused(request: AlertRequest, alerts: AlertService) -> tuple[S
     return tuple(Skipped(recipient.label, reason) for recipient, reason in zip(recipients, reasons))
 
 
-@dataclass(frozen=True)
-class Click:
-    """A click on one of an alert message's buttons, as Slack says it."""
+def alert_workspace(alerts: AlertService) -> Callable[[int], str | None]:
+    """The workspace of an alert, by its id; None when it is gone."""
+    def workspace(alert_id: int) -> str | None:
+        alert = alerts.get(alert_id)
+        return alert.requester.team_id if alert else None
 
-    alert_id: int
-    user_id: str
-    name: str  # the clicker as the click names them
-    team_id: str  # the clicker's workspace
-    channel_id: str  # where the message with the button is
-    reply_url: str | None  # the click's response_url: what only the clicker sees
-
-    @property
-    def requester(self) -> Requester:
-        return Requester(self.user_id, self.channel_id, self.team_id)
-
-
-class ClickGuard:
-    """Whether a click may act: the clicker may do it (ALLOWED_SLACK_USERS, ALLOWED_SLACK_CHANNELS, as for the
-    command), and the alert is one of the clicker's workspace. A refused click changes nothing; the clicker, and
-    only they, is told why (ephemeral, through the click's response_url), and the refusal is recorded."""
-
-    def __init__(self, alerts: AlertService, queue: WorkQueue, access: Access, record_refusal: RecordRefusal):
-        self.alerts = alerts
-        self.queue = queue
-        self.access = access
-        self.record_refusal = record_refusal
-
-    def allows(self, click: Click, act: Act) -> bool:
-        refused = self.access.refusal(click.user_id, click.channel_id, act) or self._other_workspace(click, act)
-        if refused is None:
-            return True
-        kind, reply = refused
-        self.record_refusal(source="slack", requester=click.requester, number=None, kind=kind, reason=reply)
-        with transaction(self.queue.engine) as conn:
-            self.queue.enqueue(conn, NOTICE, str(click.alert_id), payload=notice_payload(
-                reply, reply_url=click.reply_url, ephemeral=True, team=click.team_id))
-        return False
-
-    def _other_workspace(self, click: Click, act: Act) -> tuple[str, str] | None:
-        alert = self.alerts.get(click.alert_id)
-        if alert is None or alert.requester.team_id == click.team_id:
-            return None  # an alert that is gone is said as such by whoever acts on it
-        log.warning("refused a click from workspace %s on alert %s of workspace %s", click.team_id or "(none)",
-                    click.alert_id, alert.requester.team_id or "(none)")
-        return "other_workspace", other_workspace_reply(act)
+    return workspace
 
 
 def _clicker(take: Callable[[int, str, str], Taking], queue: WorkQueue, guard: ClickGuard, act: Act):
     def on_click(ack, body) -> None:
         """Take the alert for whoever clicked, if they may; tell them (only them) if not, or if someone was first."""
         ack()
-        click = _click(body)
+        click = click_of(body)
         if click is None or not guard.allows(click, act):
             return
-        taking = take(click.alert_id, click.user_id, click.name)
+        taking = take(click.subject, click.user_id, click.name)
         with transaction(queue.engine) as conn:
             if taking.won:
                 # Their display name, for the callees still to hear who took it.
-                queue.enqueue(conn, TAKER, f"{click.alert_id}:{click.user_id}", key=f"{TAKER}:{click.alert_id}")
+                queue.enqueue(conn, TAKER, f"{click.subject}:{click.user_id}", key=f"{TAKER}:{click.subject}")
             else:
-                queue.enqueue(conn, NOTICE, str(click.alert_id), payload=notice_payload(
+                queue.enqueue(conn, NOTICE, str(click.subject), payload=notice_payload(
                     too_late_reply(taking.alert), reply_url=click.reply_url, ephemeral=True, team=click.team_id))
 
     return on_click
-
-
-def _joiner(queue: WorkQueue, guard: ClickGuard):
-    def on_click(ack, body) -> None:
-        """Join the call: who may place calls may be phoned into the bridge; told, only them, if not."""
-        ack()
-        click = _click(body)
-        if click is None or not guard.allows(click, CALL):
-            return
-        with transaction(queue.engine) as conn:
-            queue.enqueue(conn, JOIN, f"{click.alert_id}:{click.user_id}", payload={
-                "reply_url": click.reply_url, "team": click.team_id})
-
-    return on_click
-
-
-def _click(body: dict) -> Click | None:
-    """The click on one of our buttons, or None when the payload is not one."""
-    try:
-        value = body["actions"][0]["value"]
-    except (KeyError, IndexError, TypeError):
-        return None
-    # Our buttons carry the alert's id; anything else (" 7\n", "7_0", "٧") is not one of ours.
-    if not isinstance(value, str) or not _ALERT_ID.fullmatch(value):
-        return None
-    user = body.get("user") or {}
-    return Click(alert_id=int(value), user_id=user.get("id", ""),
-                 name=user.get("name") or user.get("username") or "someone in Slack",
-                 team_id=(body.get("team") or {}).get("id") or user.get("team_id") or "",
-                 channel_id=(body.get("channel") or {}).get("id", ""), reply_url=body.get("response_url"))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from datetime import datetime
 
 from bot.alerts import incidents
-from bot.messages import Act, format_duration
+from bot.messages import format_duration, fresh_block_id
 from bot.mrkdwn import Markup, date, escape, escape_within, link, mention, slack_text
 from voice.alerts.models import (
     ACKNOWLEDGED,
@@ -144,7 +142,7 @@ def alert_blocks(view: AlertView) -> list[dict]:
         blocks.append(_section(_bridge_text(view)))
     buttons = _buttons(alert)
     if buttons:
-        blocks.append({"type": "actions", "block_id": _fresh_block_id(alert, blocks), "elements": buttons})
+        blocks.append({"type": "actions", "block_id": fresh_block_id(f"alert-{alert.id}", blocks), "elements": buttons})
     return blocks
 
 
@@ -164,12 +162,6 @@ def too_late_reply(alert: AlertRecord | None) -> str:
     if alert.status == CANCELLED:
         return slack_text(":heavy_multiplication_x: ", _person(alert.resolved_by), " already cancelled this alert.")
     return slack_text(":grey_question: This alert cannot be cancelled any more.")
-
-
-def other_workspace_reply(act: Act) -> str:
-    """For a click on an alert raised in another Slack workspace (a channel shared with it)."""
-    return slack_text(f":no_entry: This alert belongs to another Slack workspace; only its own people may act on "
-                      f"it here. {act.consequence}")
 
 
 def recipient_label(label: str) -> str:
@@ -358,17 +350,6 @@ def _chunks(lines: list[str]) -> list[str]:
         else:
             chunks.append(line)
     return chunks
-
-
-def _fresh_block_id(alert: AlertRecord, blocks: list[dict]) -> str:
-    """An id for the buttons that changes with every version of the message.
-
-    Slack asks for a new block_id on each update of a message
-    (https://docs.slack.dev/reference/block-kit/blocks/actions-block): the
-    same content gives the same id, any change a new one.
-    """
-    digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:12]
-    return f"alert-{alert.id}-{digest}"
 
 
 def _section(text: str) -> dict:

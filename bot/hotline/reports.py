@@ -1,5 +1,6 @@
 """A hotline call's message, as work: posted once in the hotline's channel, then kept up to date (the queue
-coalesces the pokes; the last state always lands); its voicemail's transcript, a reply in its thread."""
+coalesces the pokes; the last state always lands), its callbacks too; its voicemail's transcript, a reply in
+its thread."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.delivery import (
 from bot.hotline.messages import hotline_blocks, hotline_text, transcript_text
 from voice.alerts.service import AlertService
 from voice.calls.models import Requester
+from voice.hotline.callbacks import CallBacks
 from voice.hotline.models import REFUSED, REPORT_HOTLINE, REPORT_TRANSCRIPT
 from voice.hotline.service import HotlineService
 from voice.queue.work import RetryLater, WorkItem
@@ -22,11 +24,12 @@ from voice.queue.workers import Policy, Registry
 
 
 class HotlineReports:
-    def __init__(self, messages: WorkspaceMessages, hotline: HotlineService, alerts: AlertService, *,
-                 pace: float = MESSAGE_PACE):
+    def __init__(self, messages: WorkspaceMessages, hotline: HotlineService, alerts: AlertService,
+                 callbacks: CallBacks, *, pace: float = MESSAGE_PACE):
         self.messages = messages
         self.hotline = hotline
         self.alerts = alerts
+        self.callbacks = callbacks
         self.pace = pace
 
     def register(self, registry: Registry) -> None:
@@ -38,8 +41,9 @@ class HotlineReports:
         if call is None or call.status == REFUSED or not call.channel:
             return
         view = self.alerts.view(call.alert_id) if call.alert_id else None
+        callbacks = self.callbacks.of(call)
         now = self.hotline.clock()
-        text, blocks = hotline_text(call, view, now), hotline_blocks(call, view, now)
+        text, blocks = hotline_text(call, view, now, callbacks), hotline_blocks(call, view, now, callbacks)
         digest = message_digest(text, blocks)
         messages = self.messages.of(call.team_id)
         if call.message_ts is None:

@@ -7,6 +7,9 @@ call); each is called at their profile number. Every call into the bridge is a
 leg like any other (the same destination policy, PLIVO_CPS pacing and outcome
 reporting); Plivo's conference callbacks say who is in, and the bridge ends
 when the last one leaves and nobody is still being called into it.
+
+A hotline call's callback (voice/hotline) is a bridge too, opened from Slack: its alert is taken by whoever
+clicked Call back, whose call goes in first; their entry phones the alert's requester, the caller.
 https://www.plivo.com/docs/voice/xml/conference
 """
 
@@ -23,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from voice.alerts.models import ACKNOWLEDGED, REPORT_ALERT, AlertRecord, RequesterPhone
 from voice.alerts.store import AlertStore
 from voice.calls.legs import LegStore
-from voice.calls.lifecycle import PLACE
+from voice.calls.lifecycle import PLACE, STOP
 from voice.calls.models import BRIDGE, Leg, Requester
 from voice.calls.plivo import PlivoClient
 from voice.clock import event_time
@@ -45,6 +48,9 @@ JOIN = "bridge.join"  # subject: "<alert id>:<user id>"; payload {reply_url, tea
 
 #: How long someone waits alone in the bridge (the requester missed, everyone else left) before it ends.
 ALONE_LIMIT = 300
+#: On a hotline's callback nobody else can join: once told the caller did not answer, the call ends this
+#: long after (time for the sentence).
+CALLBACK_MISSED_LIMIT = 15
 #: Times one person may be called into one alert's bridge from Join the call.
 JOINS_PER_PERSON = 3
 
@@ -64,6 +70,13 @@ class Entry:
 def room_for(alert_id: int) -> str:
     """A conference name nobody can guess (Plivo's names are account-wide), and no personal data."""
     return f"vb-alert-{alert_id}-{secrets.token_hex(6)}"
+
+
+def opens_callback(alert: AlertRecord, leg: Leg) -> bool:
+    """On a hotline call's callback, the call of whoever clicked Call back (who took its alert): it goes into
+    the room first, and its entry phones the caller (the alert's requester)."""
+    return (alert.hotline_call is not None and leg.purpose == BRIDGE and leg.requester is not None
+            and leg.requester.user_id == alert.resolved_by)
 
 
 class BridgeService:
@@ -95,7 +108,7 @@ class BridgeService:
             first = self.store.open_bridge(conn, alert.id, room_for(alert.id), now)
             room = self.store.get_in(conn, alert.id).bridge_room
             if first and alert.requester_number:
-                self._call_in(conn, alert, alert.requester_number, alert.requester, now, alert.requester_locale)
+                self.call_in(conn, alert.id, alert.requester_number, alert.requester, now, alert.requester_locale)
             elif first and alert.requester_unknown:
                 # Their number was not read when the alert opened (Slack failing): read it now, then call.
                 subject = f"{alert.id}:{alert.requester.user_id}"
@@ -132,7 +145,7 @@ class BridgeService:
             if len(mine) >= JOINS_PER_PERSON:
                 return f"You have been called into this voice bridge {JOINS_PER_PERSON} times already."
             who = Requester(user_id=user_id, channel_id=alert.requester.channel_id, team_id=team_id)
-            self._call_in(conn, alert, number, who, self.clock(), language)
+            self.call_in(conn, alert_id, number, who, self.clock(), language)
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
         return None
 
@@ -145,12 +158,15 @@ class BridgeService:
                 if changed and leg.purpose != BRIDGE:
                     # The acknowledger is in: if the requester's call failed meanwhile, they hear it now.
                     self.queue.poke(conn, UNREACHABLE, str(leg.alert_id))
+                elif changed:
+                    self._callback_opened(conn, leg)
             elif action == EXIT:
                 changed = self.legs.left_bridge(conn, leg.token, now)
                 if changed and self.store.end_bridge_if_empty(conn, leg.alert_id, now):
                     log.info("alert %s: voice bridge ended", leg.alert_id)
                 elif changed:
                     self._bound_the_wait(conn, leg.alert_id, leg.token)  # whoever is left alone, waits a while
+                    self._callback_left(conn, leg.alert_id)
             else:
                 return  # digits, floor and record events change nothing here
             if changed:
@@ -173,6 +189,7 @@ class BridgeService:
                 log.info("alert %s: voice bridge ended", alert_id)
             elif gone:
                 self._bound_the_wait(conn, alert_id, gone[0].token)  # whoever is left alone, waits a while
+                self._callback_left(conn, alert_id)
             self.queue.poke(conn, REPORT_ALERT, str(alert_id))
 
     def requester_missed(self, alert_id: int) -> None:
@@ -189,11 +206,14 @@ class BridgeService:
         if waiting is None or not waiting.bridge_member:
             return
         speech = speech_for_number(waiting.to_number, self._language_of(alert, waiting), self.voice)
-        text = phrase(speech.code, "bridge_unreachable", name=alert.sender_name)
+        if alert.hotline_call is not None:  # a callback: the caller did not answer, and nobody else can join
+            text, limit = phrase(speech.code, "hotline_no_answer"), CALLBACK_MISSED_LIMIT
+        else:
+            text, limit = phrase(speech.code, "bridge_unreachable", name=alert.sender_name), ALONE_LIMIT
         if self.plivo.speak_to_member(alert.bridge_room, waiting.bridge_member, text, voice=speech.voice,
                                       language=speech.plivo_language):
             with transaction(self.engine) as conn:
-                self._bound_the_wait(conn, alert_id, "missed")
+                self._bound_the_wait(conn, alert_id, "missed", limit)
 
     def end_if_alone(self, alert_id: int) -> None:
         """Still alone in the bridge, and nobody on the way: that call ends (the wait is bounded)."""
@@ -203,10 +223,33 @@ class BridgeService:
             log.info("alert %s: nobody joined the voice bridge; its last call ends", alert_id)
             self.plivo.hang_up(waiting.call_uuid)
 
-    def _bound_the_wait(self, conn: Connection, alert_id: int, why: str) -> None:
-        """Look ALONE_LIMIT from now whether one call waits alone in the bridge, and end it if so."""
+    def _bound_the_wait(self, conn: Connection, alert_id: int, why: str, limit: int = ALONE_LIMIT) -> None:
+        """Look `limit` seconds from now whether one call waits alone in the bridge, and end it if so."""
         self.queue.enqueue(conn, ALONE, str(alert_id), key=f"{ALONE}:{alert_id}:{why}",
-                           due_at=self.clock() + timedelta(seconds=ALONE_LIMIT))
+                           due_at=self.clock() + timedelta(seconds=limit))
+
+    def _callback_opened(self, conn: Connection, leg: Leg) -> None:
+        """Whoever clicked Call back is in the callback's room: the caller is phoned into it (their entry
+        is recorded once, so the caller is phoned once)."""
+        alert = self.store.get_in(conn, leg.alert_id)
+        if opens_callback(alert, leg) and alert.requester_number:
+            self.call_in(conn, alert.id, alert.requester_number, alert.requester, self.clock(),
+                         alert.requester_locale)
+            log.info("alert %s: the hotline's caller is being called back", alert.id)
+
+    def _callback_left(self, conn: Connection, alert_id: int) -> None:
+        """Whoever clicked Call back left before the caller came in: the caller's call stops, rather than
+        ring on into an empty room."""
+        alert = self.store.get_in(conn, alert_id)
+        if alert.hotline_call is None:
+            return
+        calls = self.legs.of_alert_in(conn, alert_id)
+        if any(opens_callback(alert, leg) and not (leg.ended or leg.bridge_left_at) for leg in calls):
+            return
+        for leg in calls:
+            if (leg.purpose == BRIDGE and not opens_callback(alert, leg) and not leg.ended
+                    and not leg.bridge_joined_at and self.legs.request_stop_of(conn, leg.token)):
+                self.queue.poke(conn, STOP, leg.token)
 
     def _alone_in(self, alert: AlertRecord) -> Leg | None:
         """The one call in the bridge, when nobody else is in it or being called into it."""
@@ -222,9 +265,11 @@ class BridgeService:
         target = alert.target_of(leg)
         return target.language if target else None
 
-    def _call_in(self, conn: Connection, alert: AlertRecord, number: str, who: Requester, now: datetime,
-                 language: str | None) -> None:
-        token = self.legs.add_bridge_leg(conn, alert.id, number, secrets.token_urlsafe(24), who, now, language)
+    def call_in(self, conn: Connection, alert_id: int, number: str, who: Requester, now: datetime,
+                language: str | None) -> None:
+        """A call to `who` at `number` into the alert's bridge, placed as every call is (PLIVO_CPS, its
+        outcome reported), in the caller's transaction."""
+        token = self.legs.add_bridge_leg(conn, alert_id, number, secrets.token_urlsafe(24), who, now, language)
         self.queue.enqueue(conn, PLACE, token, key=f"{PLACE}:{token}")
 
 
@@ -279,7 +324,7 @@ class BridgeCalls:
         answered = self.lifecycle.answered(leg, call_uuid, needs_secret=False)
         if answered is None or alert is None:
             return BridgeTurn(TURN_GONE, alert, leg)
-        if not alert.bridge_open or not self._someone_waits(alert, answered):
+        if not alert.bridge_open or not (opens_callback(alert, answered) or self._someone_waits(alert, answered)):
             return BridgeTurn(TURN_ALONE, alert, answered)
         return BridgeTurn(TURN_JOINING, alert, answered)
 

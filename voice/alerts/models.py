@@ -141,7 +141,8 @@ class AlertRecord:
     awaiting: tuple[Awaited, ...] = ()
     #: Raised by monitoring through an integration; None for a person's alert.
     incident: Incident | None = None
-    #: The hotline call (voice/hotline) these calls are for: its caller waits in `bridge_room`; None otherwise.
+    #: The hotline call (voice/hotline) these calls are for: its caller waits in `bridge_room` (its call-outs), or
+    #: is phoned into it (a callback, taken by whoever clicked Call back); None otherwise.
     hotline_call: int | None = None
 
     def target_of(self, leg: Leg) -> Target | None:

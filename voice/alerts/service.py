@@ -375,16 +375,18 @@ class AlertService:
         for watcher in self.watchers:
             watcher(conn, alert_id, status)
 
-    def add_in(self, conn: Connection, *, requester: Requester, sender_name: str, message: str, recipients: dict,
-               status: str, columns: dict, now: datetime, rounds: int | None = None) -> int | None:
-        """Store an alert raised by monitoring (voice/incidents) or a hotline's call-outs (voice/hotline), in
-        the caller's transaction, with this service's rounds (or `rounds`, and then no second ring) and
-        delays; RESOLVING: its recipients are looked up, then called. None when its incident is open already
-        (another instance stored it first)."""
+    def add_in(self, conn: Connection, *, requester: Requester, sender_name: str, message: str,
+               recipients: dict | None, status: str, columns: dict, now: datetime, rounds: int | None = None,
+               request_id: str | None = None) -> int | None:
+        """Store an alert raised by monitoring (voice/incidents) or for a hotline call (voice/hotline: its
+        call-outs, or a callback), in the caller's transaction, with this service's rounds (or `rounds`, and
+        then no second ring) and delays; RESOLVING: its recipients are looked up, then called. None when its
+        incident is open already (another instance stored it first), or `request_id` was seen."""
         alert_id = self.store.add_request(
             conn, requester=requester, sender_name=sender_name, channel_name=None, message=message,
-            recipients=recipients, request_id=None, rounds=rounds or self.retries + 1, retry_delay=self.retry_delay,
-            redial_delay=0 if rounds else self.redial_delay, now=now, status=status, columns=columns)
+            recipients=recipients, request_id=request_id, rounds=rounds or self.retries + 1,
+            retry_delay=self.retry_delay, redial_delay=0 if rounds else self.redial_delay, now=now, status=status,
+            columns=columns)
         if alert_id is not None and status == RESOLVING:
             self.queue.enqueue(conn, OPEN, str(alert_id), key=f"{OPEN}:{alert_id}")
         return alert_id

@@ -67,6 +67,13 @@ class AlertStore:
         leg_row = {column.name: row[f"leg_{column.name}"] for column in legs.c}
         return leg_from_row(leg_row), _alert(row)
 
+    @staticmethod
+    def for_requests(conn: Connection, request_ids: Sequence[str]) -> list[AlertRecord]:
+        """The alerts raised for any of these requests, oldest first (one indexed read)."""
+        rows = conn.execute(select(alerts).where(alerts.c.request_id.in_(list(request_ids)))
+                            .order_by(alerts.c.id)).mappings()
+        return [_alert(row) for row in rows]
+
     def recipients(self, alert_id: int) -> dict | None:
         """The request as parsed, while its recipients (or some of them: `awaiting`) are being looked up."""
         with reading(self.engine) as conn:
@@ -111,17 +118,17 @@ class AlertStore:
 
     @staticmethod
     def add_request(conn: Connection, *, requester: Requester, sender_name: str, channel_name: str | None,
-                    message: str, recipients: dict, request_id: str | None, rounds: int, retry_delay: int,
+                    message: str, recipients: dict | None, request_id: str | None, rounds: int, retry_delay: int,
                     now: datetime, redial_delay: int = 0, source_link: str | None = None,
                     status: str = RESOLVING, columns: dict | None = None) -> int | None:
         """Store an alert whose recipients are still to be looked up; None if `request_id` was seen (or,
         for an incident, its `open_key` is open already). `columns`: more of its columns (an incident's, a
-        hotline call's), as written."""
+        hotline call's), as written. `recipients` None: nobody to look up (a hotline call's callback)."""
         values = dict(
             request_id=request_id, **requester_values(requester), sender_name=sender_name,
             channel_name=channel_name, message=message, targets="[]", skipped="[]",
-            recipients=json.dumps(recipients), rounds=rounds, retry_delay=retry_delay, redial_delay=redial_delay,
-            source_link=source_link,
+            recipients=None if recipients is None else json.dumps(recipients), rounds=rounds,
+            retry_delay=retry_delay, redial_delay=redial_delay, source_link=source_link,
             position=-1,
             status=status, reply_uses=0, reported_status=None, message_digest=None, created_at=now,
             **(columns or {}),

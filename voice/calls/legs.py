@@ -297,6 +297,13 @@ class LegStore:
         rows = conn.execute(update(legs).where(live).values(stop_requested=True).returning(*legs.c)).mappings().all()
         return [leg_from_row(row) for row in sorted(rows, key=lambda row: row["id"])]
 
+    @staticmethod
+    def request_stop_of(conn: Connection, token: str) -> bool:
+        """Flag one live leg to be stopped (once); whether this flagged it."""
+        return conn.execute(update(legs).where(legs.c.token == token, legs.c.status != ENDED,
+                                               legs.c.stop_requested.is_(False))
+                            .values(stop_requested=True)).rowcount == 1
+
     # -- the status message of a voice code's call --------------------------------------------
 
     def attach_message(self, token: str, via: str, channel: str | None, ts: str | None, reply_uses: int,

@@ -22,6 +22,8 @@ WAIT_OVER = "hotline.wait_over"  # HOTLINE_WAIT after the call came in: to voice
 TO_VOICEMAIL = "hotline.voicemail"  # move the caller out of the waiting room (Plivo's transfer)
 REPORT_HOTLINE = "report.hotline"  # the call's message in Slack, brought up to date
 REPORT_TRANSCRIPT = "report.hotline_transcript"  # the voicemail's transcript, as a reply in its thread
+#: Someone clicked Call back: their profile number is looked up (the Slack side), then they are phoned.
+CALL_BACK = "hotline.call_back"  # subject: "<call id>:<user id>"; payload {reply_url, team}
 
 
 @dataclass(frozen=True)
@@ -59,4 +61,4 @@ class InboundCall:
     message_channel: str | None = None
     message_ts: str | None = None
     message_digest: str | None = None
-    callback_by: str | None = None  # who clicked Call back, once
+    callback_by: str | None = None  # who clicked Call back last (its callbacks: voice/hotline/callbacks.py)

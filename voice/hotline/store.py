@@ -29,6 +29,12 @@ class HotlineStore:
     def by_uuid(self, call_uuid: str) -> InboundCall | None:
         return self._one(hotline_calls.c.call_uuid == call_uuid)
 
+    @staticmethod
+    def get_in(conn: Connection, call_id: int) -> InboundCall | None:
+        """The call as the caller's transaction sees it."""
+        row = conn.execute(select(hotline_calls).where(hotline_calls.c.id == call_id)).mappings().first()
+        return _call(row) if row else None
+
     def by_alert(self, conn: Connection, alert_id: int) -> InboundCall | None:
         row = conn.execute(select(hotline_calls).where(hotline_calls.c.alert_id == alert_id)).mappings().first()
         return _call(row) if row else None
@@ -63,6 +69,11 @@ class HotlineStore:
         return conn.execute(update(hotline_calls).where(hotline_calls.c.id == call_id,
                                                         hotline_calls.c.status.in_(list(from_statuses)))
                             .values(status=status, **values)).rowcount == 1
+
+    @staticmethod
+    def called_back(conn: Connection, call_id: int, user_id: str) -> None:
+        """Who clicked Call back last (a call never called back has none: its message reads no callbacks)."""
+        conn.execute(update(hotline_calls).where(hotline_calls.c.id == call_id).values(callback_by=user_id))
 
     @staticmethod
     def note(conn: Connection, call_id: int, **values) -> bool:

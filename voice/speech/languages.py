@@ -28,7 +28,8 @@ ALERT_PHRASE_KEYS = (
     "bridge_joining", "bridge_alone", "test_call", "alert_from_monitoring", "alert_bridge_offer_team", "bridge_team",
     "hotline_not_in_service", "hotline_refused", "hotline_greeting", "hotline_connecting", "hotline_still_trying",
     "hotline_voicemail", "hotline_no_message", "hotline_thanks", "hotline_incoming", "hotline_withheld",
-    "hotline_menu", "hotline_to_caller", "hotline_taken", "hotline_gone",
+    "hotline_menu", "hotline_to_caller", "hotline_taken", "hotline_gone", "hotline_calling_back",
+    "hotline_calling_you_back", "hotline_no_answer",
 )
 
 

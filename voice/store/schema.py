@@ -199,7 +199,8 @@ alerts = Table(
     Column("last_fired_at", DateTime(timezone=True)),
     Column("closed_at", DateTime(timezone=True)),  # the source resolved it
     Column("closed_source", String(16)),
-    # The hotline call (voice/hotline) whose call-outs this alert places; NULL for every other alert.
+    # The hotline call (voice/hotline) whose call-outs this alert places, or that it calls back; NULL for every
+    # other alert.
     Column("hotline_call", Integer),
     # ALERT_LIMIT_REQUESTER_HOUR counts a person's recent alerts.
     Index("ix_alerts_requester_created_at", "team_id", "requester_id", "created_at"),
