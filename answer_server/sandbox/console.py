@@ -15,11 +15,13 @@ from flask import Blueprint, Response, jsonify, request, send_from_directory
 from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.events import Changes
 from answer_server.sandbox.monitoring import DemoAlertmanager
+from answer_server.sandbox.oncall import SandboxOncall
 from answer_server.sandbox.plivo_sim import PlivoSimulator
 from answer_server.sandbox.sim_call import SimCall
 from answer_server.sandbox.slack_workspace import (
     CHANNELS,
     CONSOLE_USER,
+    DIRECT,
     GROUPS,
     USERS,
     SlackWorkspace,
@@ -31,7 +33,7 @@ KEYS = set("0123456789*#")
 
 
 def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: Composer, changes: Changes,
-                      alertmanager: DemoAlertmanager) -> Blueprint:
+                      alertmanager: DemoAlertmanager, oncall: SandboxOncall) -> Blueprint:
     bp = Blueprint("sandbox_console", __name__, url_prefix="/sandbox", static_folder=str(STATIC),
                    static_url_path="/static")
 
@@ -52,7 +54,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
 
     @bp.get("/api/state")
     def state():
-        return jsonify(snapshot(workspace, sim, alertmanager, changes.version))
+        return jsonify(snapshot(workspace, sim, alertmanager, oncall, changes.version))
 
     @bp.get("/api/events")
     def events():
@@ -67,7 +69,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
                     continue
                 time.sleep(0.03)  # let a burst of changes land, then send them as one update
                 version = changes.version
-                yield f"event: state\ndata: {json.dumps(snapshot(workspace, sim, alertmanager, version))}\n\n"
+                yield f"event: state\ndata: {json.dumps(snapshot(workspace, sim, alertmanager, oncall, version))}\n\n"
 
         return Response(stream(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -149,7 +151,8 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
     return bp
 
 
-def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoAlertmanager, version: int) -> dict:
+def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoAlertmanager, oncall: SandboxOncall,
+             version: int) -> dict:
     """Everything the console shows, as JSON."""
     return {
         "version": version,
@@ -157,13 +160,16 @@ def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoA
         "speed": sim.clock.speed,
         "users": {u.id: u.name for u in USERS.values()},
         "groups": {g.id: g.handle for g in GROUPS.values()},
+        "group_members": workspace.groups(),
         "channels": [{"id": c.id, "name": c.name, "is_private": c.is_private, "bot_is_member": c.bot_is_member}
                      for c in CHANNELS.values()],
+        "direct": {c.id: c.user for c in DIRECT.values()},  # the app's DM with each person: whose it is
         "messages": workspace.messages(),
         "modal": workspace.modal(),
         "home": workspace.home(CONSOLE_USER),
         "calls": [call_json(call) for call in sim.calls()],
         "monitoring": alertmanager.state(),
+        "oncall": oncall.state(),
     }
 
 

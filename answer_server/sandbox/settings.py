@@ -13,6 +13,7 @@ import string
 from typing import Mapping
 
 from answer_server.sandbox.monitoring import NAME as DEMO
+from answer_server.sandbox.oncall import NAME as ONCALL
 from voice.routing.loading import load_routing
 from voice.routing.models import Routing, RoutingProblems
 from voice.settings import Settings, SettingsError, load_settings
@@ -77,7 +78,7 @@ def load_sandbox_settings(environ: Mapping[str, str]) -> tuple[Settings, float]:
 
 
 def _routing(path: str, environ: Mapping[str, str], problems: list[str]) -> Routing:
-    """ROUTING_FILE's integrations, beside which the sandbox adds its own; read once, at start."""
+    """ROUTING_FILE's integrations and schedules, beside which the sandbox adds its own; read once, at start."""
     if not path:
         return Routing()
     routing = load_routing(path, environ)  # token_env names variables of the environment, as for a real run
@@ -87,6 +88,8 @@ def _routing(path: str, environ: Mapping[str, str], problems: list[str]) -> Rout
     if routing.named(DEMO):
         problems.append(f"ROUTING_FILE: {DEMO} is the sandbox's built-in integration: "
                         "give yours another name")
+    if any(schedule.name == ONCALL for schedule in routing.schedules):
+        problems.append(f"ROUTING_FILE: {ONCALL} is the sandbox's built-in schedule: give yours another name")
     return routing
 
 
