@@ -10,7 +10,11 @@ from dataclasses import dataclass
 import requests
 import waitress
 
-from answer_server.sandbox import create_sandbox_app, sandbox_settings
+from answer_server.sandbox import (
+    create_sandbox_app,
+    load_sandbox_settings,
+    sandbox_settings,
+)
 from answer_server.sandbox.app import SERVER_THREADS
 from voice.settings import Settings
 
@@ -81,3 +85,22 @@ def start_sandbox(database_url: str, speed: float = 50) -> tuple[RunningSandbox,
     settings = sandbox_settings(port, database_url)
     app = create_sandbox_app(settings, speed=speed)
     return RunningSandbox(settings.public_url, settings, app), ServerThread(app, port)
+
+
+def start_loaded(tmp_path, speed: float, environ: dict[str, str] | None = None,
+                 **options) -> tuple[RunningSandbox, ServerThread]:
+    """A sandbox on settings read as `--sandbox` reads them, from `environ` beside a free port and a database in
+    `tmp_path`; `options` are create_sandbox_app's."""
+    port = free_port()
+    settings, _ = load_sandbox_settings({"PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.sqlite3'}",
+                                         **(environ or {})})
+    app = create_sandbox_app(settings, speed=speed, **options)
+    return RunningSandbox(settings.public_url, settings, app), ServerThread(app, port)
+
+
+def stop_loaded(running: RunningSandbox, server: ServerThread) -> None:
+    """Its calls hung up, its server stopped, its app closed."""
+    for call in running.app.extensions["sandbox"]["simulator"].calls():
+        call.control.stop("api")
+    server.stop()
+    running.app.extensions["voicebridge"]["close"]()

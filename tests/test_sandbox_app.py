@@ -250,7 +250,7 @@ def test_a_bare_voicealert_opens_the_form_in_the_console_and_submitting_it_rings
         b["block_id"] == "who_groups" for b in s["modal"]["blocks"]) else None)
     assert modal["callback_id"] == "voicealert_form" and modal["title"]["text"] == "Phone people"
     group_block = next(b for b in modal["blocks"] if b["block_id"] == "who_groups")
-    assert [o["value"] for o in group_block["element"]["options"]] == ["S0ONCALL"]
+    assert [o["value"] for o in group_block["element"]["options"]] == ["S0ONCALL", "S0SANDBOXONCALL"]
     empty = {"message": {"value": {"type": "plain_text_input", "value": None}}}
     refused = api(sandbox, "view/submit", {"values": empty})
     assert set(refused["errors"]) == {"who_users", "message"}

@@ -45,7 +45,8 @@ def slow_sandbox(tmp_path):
 def page():
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 820})
+        # In the sandbox workspace's time zone, as a person of it would be (times are shown in the browser's).
+        page = browser.new_page(viewport={"width": 1280, "height": 820}, timezone_id="America/Los_Angeles")
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page
@@ -219,3 +220,33 @@ def test_call_the_hotline_rings_alice_her_1_connects_both_and_the_message_follow
     caller.locator(".hangup").click()
     expect(alice.locator(".state")).to_contain_text("ended", timeout=20_000)
     expect(message).to_contain_text("ended", timeout=20_000)
+
+
+def test_the_console_offers_oncall_shows_who_is_on_call_and_a_cover_hands_off_with_dms(sandbox, page):
+    page.goto(f"{sandbox.url}/sandbox")
+    expect = sync_api.expect
+    now = page.locator("#oncall-now")
+    expect(now).to_contain_text(re.compile(r"^@alice until \d{1,2}:\d{2}.*, then @bob · @sandbox-oncall = @alice$"))
+    page.locator("#examples button", has_text=re.compile(r"^/oncall$")).click()
+    page.press("#composer-input", "Enter")
+    reply = page.locator(".message.ephemeral .body", has_text="On call now").first
+    expect(reply).to_contain_text("sandbox-oncall: @alice until", timeout=20_000)
+    expect(reply).to_contain_text("then @bob")
+    expect(reply.locator("b", has_text="sandbox-oncall")).to_be_visible()
+
+    # An override from now is a hand-off: the group, #sandbox and both DMs follow.
+    page.fill("#composer-input", "/oncall cover sandbox-oncall until tomorrow 09:00")
+    page.press("#composer-input", "Enter")
+    expect(page.locator(".message.ephemeral .body", has_text="✅")).to_contain_text(
+        "@you is on call for sandbox-oncall from now until", timeout=20_000)
+    line = page.locator(".message:not(.ephemeral) .body", has_text="📟").first
+    # Until the override's end, not the rotation's next hand-off under it.
+    expect(line).to_contain_text(re.compile(r"@you is on call for sandbox-oncall from @alice until tomorrow 0?9:00"
+                                            r"\W*(AM)? \(an override\)"), timeout=20_000)
+    expect(now).to_contain_text("@you (override)", timeout=20_000)
+    expect(now).to_contain_text("@sandbox-oncall = @you")
+    page.locator("#channels button", has_text="Direct messages").click()
+    expect(page.locator(".message", has_text="to @you")).to_contain_text("You are on call for sandbox-oncall")
+    expect(page.locator(".message", has_text="to @alice")).to_contain_text(
+        "You are no longer on call for sandbox-oncall: @you is")
+    expect(page.locator(".message .shortcut")).to_have_count(0)

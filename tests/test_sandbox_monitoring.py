@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from answer_server.sandbox import create_sandbox_app, load_sandbox_settings
+from answer_server.sandbox import load_sandbox_settings
 from answer_server.sandbox.monitoring import SUMMARY, webhook_body
-from tests.sandbox_server import RunningSandbox, ServerThread, free_port
+from tests.sandbox_server import RunningSandbox, ServerThread, start_loaded, stop_loaded
 from voice.intake.credentials import token_digest
 from voice.settings import SettingsError
 
@@ -22,18 +22,10 @@ ALICE = "+14155550101"
 
 def start(tmp_path, speed: float = 5, **options) -> tuple[RunningSandbox, ServerThread]:
     # Slow enough that Alice's call still waits for her key when a test resolves the alert.
-    port = free_port()
-    settings, _ = load_sandbox_settings({"PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'sandbox.sqlite3'}",
-                                         **options.pop("environ", {})})
-    app = create_sandbox_app(settings, speed=speed, **options)
-    return RunningSandbox(settings.public_url, settings, app), ServerThread(app, port)
+    return start_loaded(tmp_path, speed, **options)
 
 
-def stop(running: RunningSandbox, server: ServerThread) -> None:
-    for call in running.app.extensions["sandbox"]["simulator"].calls():
-        call.control.stop("api")
-    server.stop()
-    running.app.extensions["voicebridge"]["close"]()
+stop = stop_loaded
 
 
 @pytest.fixture

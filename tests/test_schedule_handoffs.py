@@ -131,6 +131,26 @@ def test_an_override_hands_off_at_its_start_and_back_at_its_end(core, clock, fak
     assert len(texts(fake_slack, ALICE)) == 3  # on, off (to Carol), on again
 
 
+def test_an_override_over_a_shift_change_is_one_hand_off_until_its_end(core, clock, fake_slack):
+    clock.advance(minutes=1)
+    settle(core)
+    end = FIRST + timedelta(days=8)  # Carol covers Alice's last day and Bob's first
+    core.schedules.add_override("backend", CAROL, clock.now + timedelta(days=6), end, created_by=BOB)
+    clock.now = FIRST + timedelta(days=6)
+    settle(core)
+    (dm,) = texts(fake_slack, CAROL)
+    assert dm == f":pager: You are on call for *backend* from now until <!date^{int(end.timestamp())}^" \
+                 "{date_short_pretty} {time}|2026-12-15 08:00 UTC> (an override)."
+    assert f"until <!date^{int(end.timestamp())}^" in texts(fake_slack, CHANNEL)[-1]
+    clock.now = FIRST + timedelta(days=7)  # the rotation's hand-off, under the override: nothing to say
+    settle(core)
+    assert len(texts(fake_slack, CHANNEL)) == 2 and fake_slack.usergroup(GROUP) == [CAROL]
+    clock.now = end
+    settle(core)
+    assert texts(fake_slack, CHANNEL)[-1].startswith(f":pager: <@{BOB}> is on call for *backend* from <@{CAROL}>")
+    assert fake_slack.usergroup(GROUP) == [BOB]
+
+
 def test_a_deactivated_person_is_passed_over_and_the_channel_says_so(core, clock, fake_slack):
     clock.advance(minutes=1)
     settle(core)

@@ -1,13 +1,16 @@
 """The sandbox: the real application, with Slack and Plivo replaced by stand-ins
 served from the same process under /sandbox/…, and a console to drive them; the
 built-in integration sandbox-demo, which the console's Alertmanager alerts; and
-the built-in hotline "Sandbox on call", which the console's caller phones.
+the built-in hotline "Sandbox on call", which the console's caller phones, and the built-in on-call
+schedule sandbox-oncall.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
+from typing import Callable
 
 from flask import Flask, Response, request
 
@@ -17,6 +20,7 @@ from answer_server.sandbox.console import console_blueprint
 from answer_server.sandbox.events import Changes
 from answer_server.sandbox.hotline import ANSWER_PATH, HANGUP_PATH, with_hotline
 from answer_server.sandbox.monitoring import DemoAlertmanager, new_token, with_demo
+from answer_server.sandbox.oncall import SandboxOncall, with_oncall
 from answer_server.sandbox.plivo_sim import (
     PlivoSimulator,
     plivo_blueprint,
@@ -24,6 +28,7 @@ from answer_server.sandbox.plivo_sim import (
 )
 from answer_server.sandbox.slack_sim import slack_blueprint
 from answer_server.sandbox.slack_workspace import SlackWorkspace
+from voice.clock import utcnow
 from voice.settings import Settings
 
 SERVER_THREADS = 16  # the app calls itself over HTTP, and each console holds one live stream
@@ -36,17 +41,19 @@ log = logging.getLogger(__name__)
 LOOPBACK_HOST = re.compile(r"(?:127\.0\.0\.1|localhost|\[::1\])(?::[0-9]{1,5})?", re.IGNORECASE)
 
 
-def create_sandbox_app(settings: Settings, *, speed: float = 1.0, demo_token: str | None = None) -> Flask:
-    """create_app(settings) unchanged but for the integration sandbox-demo and the hotline "Sandbox on call"
-    beside ROUTING_FILE's, plus the /sandbox blueprints (and only here). `demo_token`: sandbox-demo's token
-    (default: a new one).
+def create_sandbox_app(settings: Settings, *, speed: float = 1.0, demo_token: str | None = None,
+                       clock: Callable[[], datetime] = utcnow) -> Flask:
+    """create_app(settings) unchanged but for the integration sandbox-demo, the hotline "Sandbox on call" and the
+    schedule sandbox-oncall beside ROUTING_FILE's, plus the /sandbox blueprints (and only here). `demo_token`:
+    sandbox-demo's token (default: a new one). `clock`: the app's (tests move it; SANDBOX_SPEED paces the
+    simulated calls only).
 
     One process: the stand-ins keep their state in memory, so the workers run
     here too, started with the app, rather than in a process of their own.
     """
     demo_token = demo_token or new_token()
-    settings = with_hotline(with_demo(settings, demo_token))
-    app = create_app(settings, poll_interval=0.02)
+    settings = with_oncall(with_hotline(with_demo(settings, demo_token)), clock())
+    app = create_app(settings, poll_interval=0.02, clock=clock)
     _answer_loopback_names_only(app)
     changes = Changes()
     workspace = SlackWorkspace(on_change=changes.touch)
@@ -59,9 +66,11 @@ def create_sandbox_app(settings: Settings, *, speed: float = 1.0, demo_token: st
     app.register_blueprint(recordings_blueprint(sim))
     app.register_blueprint(slack_blueprint(workspace, settings.slack_bot_token))
     alertmanager = DemoAlertmanager(settings.public_url, demo_token, on_change=changes.touch)
-    app.register_blueprint(console_blueprint(workspace, sim, composer, changes, alertmanager))
+    oncall = SandboxOncall(app.extensions["voicebridge"]["services"].schedules, workspace, clock)
+    oncall.begin()  # before the workers: this run's first hand-off is the first one its console sees
+    app.register_blueprint(console_blueprint(workspace, sim, composer, changes, alertmanager, oncall))
     app.extensions["sandbox"] = {"simulator": sim, "workspace": workspace, "composer": composer, "changes": changes,
-                                 "alertmanager": alertmanager}
+                                 "alertmanager": alertmanager, "oncall": oncall}
     app.extensions["voicebridge"]["workers"].start()
     return app
 

@@ -167,7 +167,7 @@ class Composer:
     def click(self, channel_id: str, ts: str, action_id: str) -> bool:
         """The console user clicks a button; False if there is no such button."""
         message = next((m for m in self.workspace.messages() if m["channel"] == channel_id and m["ts"] == ts), None)
-        found = _find_button(message["blocks"], action_id) if message else None
+        found = _find_button(message["blocks"], action_id) if message and channel_id in CHANNELS else None
         if found is None:
             return False
         action, block_id = found
@@ -182,7 +182,7 @@ class Composer:
     def shortcut(self, channel_id: str, ts: str, callback_id: str) -> bool:
         """The console user picks a message shortcut on a message; False if there is no such message."""
         message = next((m for m in self.workspace.messages() if m["channel"] == channel_id and m["ts"] == ts), None)
-        if message is None or message["ephemeral"]:
+        if message is None or message["ephemeral"] or channel_id not in CHANNELS:  # not in the app's DMs
             return False
         key = self.workspace.new_response_url(channel_id, CONSOLE_USER)
         user = USERS[CONSOLE_USER]

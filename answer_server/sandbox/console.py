@@ -16,12 +16,14 @@ from answer_server.sandbox import hotline
 from answer_server.sandbox.composer import Composer
 from answer_server.sandbox.events import Changes
 from answer_server.sandbox.monitoring import DemoAlertmanager
+from answer_server.sandbox.oncall import SandboxOncall
 from answer_server.sandbox.plivo_sim import PlivoSimulator
 from answer_server.sandbox.rooms import Rooms
 from answer_server.sandbox.sim_call import SimCall
 from answer_server.sandbox.slack_workspace import (
     CHANNELS,
     CONSOLE_USER,
+    DIRECT,
     GROUPS,
     USERS,
     SlackWorkspace,
@@ -34,7 +36,7 @@ MAX_SAID = 500  # characters the console's caller may say at once
 
 
 def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: Composer, changes: Changes,
-                      alertmanager: DemoAlertmanager) -> Blueprint:
+                      alertmanager: DemoAlertmanager, oncall: SandboxOncall) -> Blueprint:
     bp = Blueprint("sandbox_console", __name__, url_prefix="/sandbox", static_folder=str(STATIC),
                    static_url_path="/static")
 
@@ -55,7 +57,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
 
     @bp.get("/api/state")
     def state():
-        return jsonify(snapshot(workspace, sim, alertmanager, changes.version))
+        return jsonify(snapshot(workspace, sim, alertmanager, oncall, changes.version))
 
     @bp.get("/api/events")
     def events():
@@ -70,7 +72,7 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
                     continue
                 time.sleep(0.03)  # let a burst of changes land, then send them as one update
                 version = changes.version
-                yield f"event: state\ndata: {json.dumps(snapshot(workspace, sim, alertmanager, version))}\n\n"
+                yield f"event: state\ndata: {json.dumps(snapshot(workspace, sim, alertmanager, oncall, version))}\n\n"
 
         return Response(stream(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -177,7 +179,8 @@ def console_blueprint(workspace: SlackWorkspace, sim: PlivoSimulator, composer: 
     return bp
 
 
-def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoAlertmanager, version: int) -> dict:
+def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoAlertmanager, oncall: SandboxOncall,
+             version: int) -> dict:
     """Everything the console shows, as JSON."""
     return {
         "version": version,
@@ -185,14 +188,17 @@ def snapshot(workspace: SlackWorkspace, sim: PlivoSimulator, alertmanager: DemoA
         "speed": sim.clock.speed,
         "users": {u.id: u.name for u in USERS.values()},
         "groups": {g.id: g.handle for g in GROUPS.values()},
+        "group_members": workspace.groups(),
         "channels": [{"id": c.id, "name": c.name, "is_private": c.is_private, "bot_is_member": c.bot_is_member}
                      for c in CHANNELS.values()],
+        "direct": {c.id: c.user for c in DIRECT.values()},  # the app's DM with each person: whose it is
         "messages": workspace.messages(),
         "modal": workspace.modal(),
         "home": workspace.home(CONSOLE_USER),
         "calls": [call_json(call, sim.rooms) for call in sim.calls()],
         "monitoring": alertmanager.state(),
         "hotline": hotline.state(),
+        "oncall": oncall.state(),
     }
 
 

@@ -20,7 +20,7 @@ from typing import Callable
 import requests
 
 from voice.intake.credentials import token_digest
-from voice.routing.models import USER, IntegrationDef, RecipientRef, Routing
+from voice.routing.models import USER, IntegrationDef, RecipientRef
 from voice.settings import Settings
 
 NAME = "sandbox-demo"
@@ -44,8 +44,9 @@ def integration(token: str) -> IntegrationDef:
 
 
 def with_demo(settings: Settings, token: str) -> Settings:
-    """`settings` whose integrations are ROUTING_FILE's, if any, and sandbox-demo."""
-    return replace(settings, routing=Routing((*settings.routing.integrations, integration(token))))
+    """`settings` whose integrations are ROUTING_FILE's, if any, and sandbox-demo (its other sections kept)."""
+    return replace(settings, routing=replace(settings.routing, integrations=(*settings.routing.integrations,
+                                                                             integration(token))))
 
 
 class DemoAlertmanager:

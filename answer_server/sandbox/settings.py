@@ -14,6 +14,7 @@ from typing import Mapping
 
 from answer_server.sandbox.hotline import NUMBER as HOTLINE
 from answer_server.sandbox.monitoring import NAME as DEMO
+from answer_server.sandbox.oncall import NAME as ONCALL
 from voice.routing.loading import load_routing
 from voice.routing.models import Routing, RoutingProblems
 from voice.settings import Settings, SettingsError, load_settings
@@ -78,7 +79,8 @@ def load_sandbox_settings(environ: Mapping[str, str]) -> tuple[Settings, float]:
 
 
 def _routing(path: str, environ: Mapping[str, str], problems: list[str]) -> Routing:
-    """ROUTING_FILE's integrations and hotlines, beside which the sandbox adds its own; read once, at start."""
+    """ROUTING_FILE's integrations, schedules and hotlines, beside which the sandbox adds its own; read once, at
+    start."""
     if not path:
         return Routing()
     routing = load_routing(path, environ)  # token_env names variables of the environment, as for a real run
@@ -90,6 +92,8 @@ def _routing(path: str, environ: Mapping[str, str], problems: list[str]) -> Rout
                         "give yours another name")
     if routing.hotline(HOTLINE):
         problems.append(f"ROUTING_FILE: {HOTLINE} is the sandbox's built-in hotline: give yours another number")
+    if any(schedule.name == ONCALL for schedule in routing.schedules):
+        problems.append(f"ROUTING_FILE: {ONCALL} is the sandbox's built-in schedule: give yours another name")
     return routing
 
 

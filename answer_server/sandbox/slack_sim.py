@@ -16,6 +16,7 @@ from answer_server.sandbox.slack_workspace import (
     BOT_ID,
     BOT_USER_ID,
     GROUPS,
+    SLACKBOT,
     TEAM_DOMAIN,
     TEAM_ID,
     USERS,
@@ -25,7 +26,7 @@ from answer_server.sandbox.slack_workspace import (
     user_json,
 )
 
-SCOPES = "commands,chat:write,chat:write.public,users:read,users:read.phone,usergroups:read"
+SCOPES = "commands,chat:write,chat:write.public,users:read,users:read.phone,usergroups:read,usergroups:write"
 
 
 def slack_blueprint(workspace: SlackWorkspace, bot_token: str) -> Blueprint:
@@ -99,8 +100,26 @@ def web_api_methods(workspace: SlackWorkspace) -> dict[str, Callable[[dict], dic
         return {"ok": True, "user": user_json(user)} if user else {"ok": False, "error": "user_not_found"}
 
     def usergroup_members(args: dict) -> dict:
+        members = workspace.group_members(args.get("usergroup", ""))
+        return {"ok": True, "users": list(members)} if members is not None else {
+            "ok": False, "error": "no_such_subteam"}
+
+    def usergroup_update(args: dict) -> dict:
+        """usergroups.users.update: the group's members become `users` (IDs, comma-separated), as a whole."""
         group = GROUPS.get(args.get("usergroup", ""))
-        return {"ok": True, "users": list(group.members)} if group else {"ok": False, "error": "no_such_subteam"}
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        users = args.get("users")
+        users = [u.strip() for u in (users.split(",") if isinstance(users, str) else users or []) if u.strip()]
+        if not users:
+            return {"ok": False, "error": "no_users_provided"}
+        if any(user not in USERS or user in (BOT_USER_ID, SLACKBOT) for user in users):
+            return {"ok": False, "error": "invalid_users"}
+        members = tuple(dict.fromkeys(users))
+        workspace.set_group_members(group.id, members)
+        return {"ok": True, "usergroup": {"id": group.id, "team_id": TEAM_ID, "handle": group.handle,
+                                          "name": group.handle, "users": list(members),
+                                          "user_count": len(members)}}
 
     def conversations_info(args: dict) -> dict:
         channel = channel_by_name_or_id(args.get("channel", ""))
@@ -142,6 +161,7 @@ def web_api_methods(workspace: SlackWorkspace) -> dict[str, Callable[[dict], dic
         "chat.postEphemeral": post_ephemeral,
         "users.info": users_info,
         "usergroups.users.list": usergroup_members,
+        "usergroups.users.update": usergroup_update,
         "conversations.info": conversations_info,
     }
 

@@ -1,6 +1,7 @@
 """The sandbox's Slack workspace: its people, groups and channels, and every
 message shown in the console (channel messages, ephemeral replies, response_url
-posts). In memory and thread-safe; each change is announced through `on_change`.
+posts, the app's direct messages). In memory and thread-safe; each change is
+announced through `on_change`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 TEAM_ID = "T0SANDBOX"
 TEAM_DOMAIN = "sandbox"
@@ -19,6 +22,8 @@ CONSOLE_USER = "U0SANDBOX"
 SLACKBOT = "USLACKBOT"
 RESPONSE_URL_MAX_USES = 5  # Slack's limit per response_url, within 30 minutes
 RESPONSE_URL_LIFETIME = 30 * 60
+#: Everyone's Slack time zone (users.info's `tz`): the workspace's numbers are San Francisco's.
+TIME_ZONE = "America/Los_Angeles"
 
 
 @dataclass(frozen=True)
@@ -27,13 +32,14 @@ class User:
     name: str
     real_name: str
     phone: str = ""
+    tz: str = TIME_ZONE
 
 
 @dataclass(frozen=True)
 class Group:
     id: str
     handle: str
-    members: tuple[str, ...]
+    members: tuple[str, ...]  # at the start of a run; usergroups.users.update changes them (SlackWorkspace)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Channel:
     name: str
     is_private: bool
     bot_is_member: bool
+    user: str | None = None  # a direct message's person (the app's DM with them); None for a channel
 
 
 USERS = {u.id: u for u in (
@@ -54,12 +61,19 @@ USERS = {u.id: u for u in (
     User(BOT_USER_ID, "voicebridge", "VoiceBridge"),
     User(SLACKBOT, "slackbot", "Slackbot"),
 )}
-GROUPS = {g.id: g for g in (Group("S0ONCALL", "oncall", ("U0ALICE", "U0BOB")),)}
+GROUPS = {g.id: g for g in (
+    Group("S0ONCALL", "oncall", ("U0ALICE", "U0BOB")),
+    # Kept equal to whoever the built-in schedule sandbox-oncall has on call (answer_server/sandbox/oncall.py).
+    Group("S0SANDBOXONCALL", "sandbox-oncall", ()),
+)}
 CHANNELS = {c.id: c for c in (
     Channel("C0SANDBOX", "sandbox", is_private=False, bot_is_member=True),
     # The bot is not a member here, so chat.postMessage fails and the app falls back to response_url.
     Channel("G0PRIVATE", "private-sandbox", is_private=True, bot_is_member=False),
 )}
+#: The app's direct message with each person, by their user ID: chat.postMessage to a user ID posts there.
+DIRECT = {u.id: Channel("D" + u.id[1:], u.name, is_private=True, bot_is_member=True, user=u.id)
+          for u in USERS.values() if u.id not in (BOT_USER_ID, SLACKBOT)}
 
 
 @dataclass
@@ -92,6 +106,22 @@ class SlackWorkspace:
         self._last_micros = 0
         self._modal: dict | None = None  # the console user's open modal: the view, with its id
         self._homes: dict[str, dict] = {}  # each user's published Home tab
+        self._groups = {group.id: group.members for group in GROUPS.values()}
+
+    # -- user groups ------------------------------------------------------------------
+
+    def group_members(self, group_id: str) -> tuple[str, ...] | None:
+        with self._lock:
+            return self._groups.get(group_id)
+
+    def set_group_members(self, group_id: str, members: tuple[str, ...]) -> None:
+        with self._lock:
+            self._groups[group_id] = tuple(members)
+        self._on_change()
+
+    def groups(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {group_id: list(members) for group_id, members in self._groups.items()}
 
     # -- views (modals and the Home tab) --------------------------------------------
 
@@ -203,18 +233,24 @@ class SlackWorkspace:
 
 
 def channel_by_name_or_id(value: str) -> Channel | None:
+    """A channel by its ID or name; a person's user ID, or their DM's ID, is the app's DM with them."""
     value = (value or "").lstrip("#")
-    return CHANNELS.get(value) or next((c for c in CHANNELS.values() if c.name == value), None)
+    return CHANNELS.get(value) or next((c for c in CHANNELS.values() if c.name == value), None) or \
+        DIRECT.get(value) or next((c for c in DIRECT.values() if c.id == value), None)
 
 
 def user_json(user: User) -> dict:
+    local = datetime.now(ZoneInfo(user.tz))  # tz_label and tz_offset as Slack gives them: as of now
     return {
         "id": user.id, "team_id": TEAM_ID, "name": user.name, "real_name": user.real_name,
         "is_bot": user.id in (BOT_USER_ID,), "deleted": False,
+        "tz": user.tz, "tz_label": local.tzname(), "tz_offset": int(local.utcoffset().total_seconds()),
         "profile": {"real_name": user.real_name, "display_name": user.name, "phone": user.phone},
     }
 
 
 def channel_json(channel: Channel) -> dict:
+    if channel.user:
+        return {"id": channel.id, "is_im": True, "user": channel.user, "is_member": True}
     return {"id": channel.id, "name": channel.name, "is_channel": not channel.is_private,
             "is_group": channel.is_private, "is_private": channel.is_private, "is_member": channel.bot_is_member}

@@ -30,6 +30,17 @@ def on_call(rotation: Rotation, overrides: Sequence[Override], at: datetime,
                 if segment.start <= at < segment.end)
 
 
+def next_change(rotation: Rotation, overrides: Sequence[Override], current: Segment,
+                inactive: Collection[str] = ()) -> datetime:
+    """When someone other than `current.user` is next on call, `current` being a segment `on_call` gave: past the
+    boundaries where the same person stays on call (an override over the rotation's hand-offs, the rotation
+    giving them the next shift too), looking as far as `on_call` does past `current`'s end or its override's."""
+    look = min(max(_cycle(rotation), LOOK_MIN), LOOK_MAX)
+    horizon = max(current.end, current.override.end if current.override else current.end) + look
+    later = segments(rotation, overrides, current.end, horizon, inactive)
+    return next((item.start for item in later if item.user != current.user), horizon)
+
+
 def segments(rotation: Rotation, overrides: Sequence[Override], start: datetime, end: datetime,
              inactive: Collection[str] = ()) -> list[Segment]:
     """Who is on call from `start` to `end`: segments with one person (or nobody) each, in order, adjacent

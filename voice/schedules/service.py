@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 from voice.queue.work import WorkQueue
 from voice.schedules.models import Override, ScheduleDef, Segment
-from voice.schedules.oncall import on_call, segments
+from voice.schedules.oncall import next_change, on_call, segments
 from voice.schedules.store import ScheduleRecord, ScheduleStore
 from voice.store.db import transaction
 
@@ -114,6 +114,15 @@ class ScheduleService:
         if found.user is None:
             return None, f"nobody is on call for {name} now"
         return found.user, None
+
+    def next_change(self, name: str, current: Segment) -> datetime:
+        """When someone else is on call after `current`, a segment `on_call` gave (a hand-off's "until"): not simply
+        `current.end`, for a segment ends at each shift of the rotation, even where an override keeps the same
+        person on call."""
+        schedule = self.store.get(name)
+        if schedule is None:
+            return current.end
+        return next_change(schedule.rotation, self.store.overrides(name, current.start), current, schedule.inactive)
 
     def timeline(self, name: str, start: datetime, end: datetime) -> list[Segment] | None:
         schedule = self.store.get(name)
@@ -225,10 +234,11 @@ class ScheduleService:
         current = self.on_call(name, now)
         if current is None:
             return  # removed meanwhile
+        until = self.next_change(name, current)
         with transaction(self.engine) as conn:
             before = self.store.announce(conn, name, current.user, now)
             if before is not False:
-                handed = HandedOff(name, current.user, before, now, current.end, current.is_override, current.skipped)
+                handed = HandedOff(name, current.user, before, now, until, current.is_override, current.skipped)
                 self.queue.enqueue(conn, HANDED_OFF, name,
                                    key=f"{HANDED_OFF}:{name}:{now.isoformat()}:{current.user or '-'}",
                                    payload=handed.payload())

@@ -4,10 +4,13 @@
 const $ = (id) => document.getElementById(id);
 const view = { channel: "C0SANDBOX", state: null, phones: new Map(), modalId: null, errors: {} };
 const HOME = "HOME";  // the app's Home tab, shown where a channel's messages are
+const DMS = "DMS";  // the app's direct messages to each person (hand-off notices), shown together
 const EXAMPLES = ["/voiceotp +14155550123", "/voiceotp check +14155550123 ", "/voiceotp +14155550123 483920",
   "/voiceotp +34 612 34 56 78 lang=es", "/voiceotp +14155550001 1234", "/voiceotp +14155550004 2468",
   "/voiceotp help", "/voicealert @alice The database is down", "/voicealert @alice > @bob Disk full on db-1",
-  "/voicealert @oncall, +14155550004 Checkout is failing", "/voicealert"];
+  "/voicealert @oncall, +14155550004 Checkout is failing", "/voicealert",
+  "/oncall", "/oncall sandbox-oncall", "/oncall cover sandbox-oncall until 18:00",
+  "/voicealert schedule:sandbox-oncall Checkout is failing"];
 
 async function post(path, body) {
   const response = await fetch(path, {
@@ -30,6 +33,7 @@ function render(state) {
   renderModal(state);
   renderMonitoring(state);
   renderHotline(state);
+  renderOncall(state);
 }
 
 // The built-in hotline: its number, and the caller's number to phone it from (kept once the person edits it).
@@ -38,6 +42,19 @@ function renderHotline(state) {
   $("hotline-name").textContent = line.name;
   $("hotline-number").textContent = `(${line.number})`;
   if (!$("hotline-from").value && !view.fromEdited) $("hotline-from").value = line.caller;
+}
+
+// sandbox-oncall as it stands, e.g. "@alice until 10:26, then @bob · @sandbox-oncall = @alice".
+function renderOncall(state) {
+  const oncall = state.oncall, line = $("oncall-now");
+  if (!oncall) { line.textContent = ""; return; }
+  const name = (user) => user ? `@${state.users[user] || user}` : "nobody";
+  const until = oncall.until
+    ? ` until ${new Date(oncall.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}, then ${name(oncall.next)}`
+    : "";
+  const group = `@${state.groups[oncall.group] || oncall.group}`;
+  const members = oncall.members.map(name).join(", ") || "nobody";
+  line.textContent = `${name(oncall.on_call)}${oncall.override ? " (override)" : ""}${until} · ${group} = ${members}`;
 }
 
 // What the app answered the console's Alertmanager, e.g. "resolved → 202: resolved (incident 3)".
@@ -59,28 +76,32 @@ function renderChannels(state) {
   nav.innerHTML = state.channels.map((c) =>
     `<button type="button" data-channel="${c.id}" class="${c.id === view.channel ? "current" : ""}">` +
     `${c.is_private ? "🔒 " : "#"}${escapeHtml(c.name)}</button>`).join("") +
-    `<button type="button" data-channel="${HOME}" class="${view.channel === HOME ? "current" : ""}">🏠 VoiceBridge Home</button>`;
+    `<button type="button" data-channel="${HOME}" class="${view.channel === HOME ? "current" : ""}">🏠 VoiceBridge Home</button>` +
+    `<button type="button" data-channel="${DMS}" class="${view.channel === DMS ? "current" : ""}">✉ Direct messages</button>`;
   const current = state.channels.find((c) => c.id === view.channel);
   $("channel-hint").textContent = current && !current.bot_is_member
-    ? "the bot is not a member here: it answers through the command's response_url" : "";
+    ? "the bot is not a member here: it answers through the command's response_url"
+    : view.channel === DMS ? "the app's messages to each person" : "";
 }
 
 function renderMessages(state) {
   const list = $("messages");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const dir = directory(state);
-  list.innerHTML = state.messages.filter((m) => m.channel === view.channel).map((m) => {
+  const dms = view.channel === DMS;
+  list.innerHTML = state.messages.filter((m) => dms ? m.channel in state.direct : m.channel === view.channel).map((m) => {
     const who = m.user === "U0VOICEBOT" ? "bot" : m.user === "USLACKBOT" ? "slackbot" : "user";
     const name = state.users[m.user] || m.user;
+    const to = dms ? `<span class="dm-to">to @${escapeHtml(state.users[state.direct[m.channel]] || "")}</span>` : "";
     const time = new Date(parseFloat(m.ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
     return `<li class="message${m.ephemeral ? " ephemeral" : ""}" data-ts="${m.ts}">` +
       `<div class="avatar ${who}">${escapeHtml(name[0].toUpperCase())}</div><div>` +
       (m.ephemeral ? '<div class="ephemeral-label">👁 Only visible to you</div>' : "") +
       `<div class="meta"><b>${escapeHtml(name === "voicebridge" ? "VoiceBridge" : name)}</b>` +
-      `${who === "bot" ? '<span class="app-tag">APP</span>' : ""}${time}</div>` +
+      `${who === "bot" ? '<span class="app-tag">APP</span>' : ""}${to}${time}</div>` +
       `<div class="body">${messageBody(m, dir)}</div>` +
       (m.edited ? '<span class="edited">(edited)</span>' : "") +
-      (m.ephemeral ? "" : `<button type="button" class="shortcut" data-shortcut-ts="${m.ts}" ` +
+      (m.ephemeral || dms ? "" : `<button type="button" class="shortcut" data-shortcut-ts="${m.ts}" ` +
         'title="Message shortcut">⋯ Phone someone about this</button>') + "</div></li>";
   }).join("");
   if (atBottom) list.scrollTop = list.scrollHeight;

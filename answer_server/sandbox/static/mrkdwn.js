@@ -8,7 +8,7 @@ const EMOJI = {
   heavy_minus_sign: "➖", hourglass: "⌛", lock: "🔒", no_entry: "⛔", vhs: "📼", no_bell: "🔕",
   double_vertical_bar: "⏸️", grey_question: "❔", mailbox_with_mail: "📬", speaking_head_in_silhouette: "🗣️",
   phone: "☎️", iphone: "📱", speech_balloon: "💬", bow: "🙇", wave: "👋", tada: "🎉",
-  large_green_circle: "🟢", zap: "⚡",
+  large_green_circle: "🟢", zap: "⚡", pager: "📟", calendar: "📆", wastebasket: "🗑️", information_source: "ℹ️",
   telephone: "☎️", mailbox: "📫", mailbox_with_no_mail: "📭", memo: "📝",  // a hotline call's message
 };
 
@@ -19,7 +19,15 @@ const DATE_TOKENS = {
   time_secs: (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" }),
   date_num: (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`,
   date_short: (d) => d.toLocaleDateString([], { month: "short", day: "numeric", year: "numeric" }),
+  // "today", "tomorrow" or "yesterday" where one of them is meant, else as date_short.
+  date_short_pretty: (d) => nearDay(d) || DATE_TOKENS.date_short(d),
 };
+
+function nearDay(d) {
+  const day = (t) => new Date(t.getFullYear(), t.getMonth(), t.getDate()).getTime();
+  const apart = Math.round((day(d) - day(new Date())) / 86400000);
+  return { "-1": "yesterday", 0: "today", 1: "tomorrow" }[apart];
+}
 
 function formatDate(target, label) {
   const [, epoch, format] = target.split("^");  // !date^<epoch>^<format>[^<link>]
