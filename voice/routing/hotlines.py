@@ -13,21 +13,13 @@ from voice.calls.numbers import InvalidPhoneNumber, parse_phone_number
 from voice.hotline.models import HotlineDef
 from voice.routing.nodes import (
     Problems,
-    entries,
-    is_mapping,
-    is_null,
-    kind_of,
+    entry_values,
+    no_two_alike,
     section_items,
     shown,
     text,
-    unknown_keys,
 )
-from voice.routing.recipients import parse_call
-from voice.speech.languages import (
-    UnknownLanguage,
-    parse_language_tag,
-    supported_languages,
-)
+from voice.routing.recipients import language_of, parse_call
 
 KEYS = ("number", "name", "call", "channel", "lang", "greeting")
 REQUIRED = ("number", "name", "call", "channel")
@@ -40,27 +32,15 @@ _CHANNEL = re.compile(r"[CG][A-Z0-9]{2,20}")
 def read_hotlines(node: Node, problems: Problems, environ: Mapping[str, str]) -> tuple[HotlineDef, ...]:
     read = [(item, hotline(item, f"hotlines[{index}]", problems))
             for index, item in enumerate(section_items(node, "hotlines", MAX_HOTLINES, problems))]
-    numbers: dict[str, int] = {}
-    for index, (item, found) in enumerate(read):
-        if found is not None and found.number in numbers:
-            problems.add(item, f"hotlines[{index}].number", f"{found.number} is already the number of "
-                                                            f"hotlines[{numbers[found.number]}]; numbers are unique")
-        if found is not None:
-            numbers.setdefault(found.number, index)
+    no_two_alike(read, "hotlines", "number", problems)
     return tuple(found for _, found in read if found is not None)
 
 
 def hotline(node: Node, where: str, problems: Problems) -> HotlineDef | None:
-    if not is_mapping(node):
-        problems.add(node, where, f"must be a mapping of {', '.join(KEYS)}, not {kind_of(node)}")
-        return None
     before = len(problems.found)
-    found = entries(node, where, problems)
-    unknown_keys(found, KEYS, where, problems)
-    value = {key: value_node for key, (_, value_node) in found.items() if not is_null(value_node)}
-    for key in REQUIRED:
-        if key not in value:
-            problems.add(node, where, f"{key} is required")
+    value = entry_values(node, where, KEYS, REQUIRED, problems)
+    if value is None:
+        return None
     written = {key: text(value[key], f"{where}.{key}", problems) for key in KEYS if key in value}
     number = _number(written.get("number"), value, where, problems)
     name = written.get("name")
@@ -99,11 +79,8 @@ def _number(written: str | None, value: dict, where: str, problems: Problems) ->
 
 
 def _lang(written: str | None, value: dict, where: str, problems: Problems) -> str | None:
-    if written is None:
+    found = language_of(written) if written is not None else None
+    if isinstance(found, list):
+        problems.add(value["lang"], f"{where}.lang", found[0])
         return None
-    try:
-        return parse_language_tag(written)
-    except UnknownLanguage:
-        problems.add(value["lang"], f"{where}.lang",
-                     f"{shown(written)} is not a language calls speak; use one of {', '.join(supported_languages())}")
-        return None
+    return found

@@ -25,12 +25,7 @@ from voice.routing.nodes import (
     text,
     unknown_keys,
 )
-from voice.routing.recipients import parse_call
-from voice.speech.languages import (
-    UnknownLanguage,
-    parse_language_tag,
-    supported_languages,
-)
+from voice.routing.recipients import language_of, parse_call
 
 KEYS = ("name", "token_env", "token_sha256", "channel", "call", "lang", "phone")
 MAX_INTEGRATIONS = 1000
@@ -73,7 +68,7 @@ def integration(node: Node, where: str, problems: Problems, environ: Mapping[str
     name = _checked(value, "name", where, problems, _name)
     digest = _token(node, value, where, problems, environ)
     channel = _checked(value, "channel", where, problems, _channel)
-    lang = _checked(value, "lang", where, problems, _lang)
+    lang = _checked(value, "lang", where, problems, language_of)
     phone = _phone(found["phone"][1], f"{where}.phone", problems) if "phone" in found else None
     chain = _checked(value, "call", where, problems, parse_call)
     if "call" not in value and phone != ():
@@ -114,13 +109,6 @@ def _channel(written: str) -> str | list[str]:
         return [f"{shown(written)} is a channel's name; give its ID (C… or G…, at the bottom of the channel's "
                 "details)"]
     return [f"{shown(written)} is not a Slack channel ID (C… or G…)"]
-
-
-def _lang(written: str) -> str | list[str]:
-    try:
-        return parse_language_tag(written)
-    except UnknownLanguage:
-        return [f"{shown(written)} is not a language calls speak; use one of {', '.join(supported_languages())}"]
 
 
 def _token(node: Node, value: dict[str, Node], where: str, problems: Problems,

@@ -134,3 +134,32 @@ def section_items(node: Node, section: str, limit: int, problems: Problems) -> l
         problems.add(node, section, f"{len(node.value)} {section}; at most {limit}")
         return []
     return list(node.value)
+
+
+def entry_values(node: Node, where: str, keys: tuple[str, ...], required: tuple[str, ...],
+                 problems: Problems) -> dict[str, Node] | None:
+    """A section entry's values by key (null ones left out): a mapping of `keys` with every one of `required`,
+    each problem added; None when it is no mapping at all."""
+    if not is_mapping(node):
+        problems.add(node, where, f"must be a mapping of {', '.join(keys)}, not {kind_of(node)}")
+        return None
+    found = entries(node, where, problems)
+    unknown_keys(found, keys, where, problems)
+    value = {key: value_node for key, (_, value_node) in found.items() if not is_null(value_node)}
+    for key in required:
+        if key not in value:
+            problems.add(node, where, f"{key} is required")
+    return value
+
+
+def no_two_alike(read: list, section: str, field: str, problems: Problems) -> None:
+    """`field` is unique among a section's entries (read: (node, value or None) pairs): each repeat is a problem."""
+    first: dict[str, int] = {}
+    for index, (item, found) in enumerate(read):
+        if found is None:
+            continue
+        value = getattr(found, field)
+        if value in first:
+            problems.add(item, f"{section}[{index}].{field}", f"{shown(value)} is already the {field} of "
+                                                              f"{section}[{first[value]}]; {field}s are unique")
+        first.setdefault(value, index)

@@ -116,6 +116,14 @@ def recipient(token: str) -> RecipientRef | str:
             "in E.164 form (+14155550100)")
 
 
+def language_of(written: str) -> str | list[str]:
+    """A `lang:` (or `lang=`) value: the language calls speak, or why it is none."""
+    try:
+        return parse_language_tag(written)
+    except UnknownLanguage:
+        return [f"{shown(written)} is not a language calls speak; use one of {', '.join(supported_languages())}"]
+
+
 def _language(tokens: list[str], problems: list[str]) -> str | None:
     found: set[str] = set()
     for token in tokens:

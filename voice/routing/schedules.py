@@ -11,15 +11,13 @@ from yaml import Node, ScalarNode
 
 from voice.routing.nodes import (
     Problems,
-    entries,
+    entry_values,
     is_list,
-    is_mapping,
-    is_null,
     kind_of,
+    no_two_alike,
     section_items,
     shown,
     text,
-    unknown_keys,
 )
 from voice.schedules.models import Rotation, ScheduleDef
 from voice.schedules.parsing import (
@@ -45,28 +43,16 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 def read_schedules(node: Node, problems: Problems, environ: Mapping[str, str]) -> tuple[ScheduleDef, ...]:
     read = [(item, schedule(item, f"schedules[{index}]", problems))
             for index, item in enumerate(section_items(node, "schedules", MAX_SCHEDULES, problems))]
-    names: dict[str, int] = {}
-    for index, (item, found) in enumerate(read):
-        if found is not None and found.name in names:
-            problems.add(item, f"schedules[{index}].name", f"{shown(found.name)} is already the name of "
-                                                           f"schedules[{names[found.name]}]; names are unique")
-        if found is not None:
-            names.setdefault(found.name, index)
+    no_two_alike(read, "schedules", "name", problems)
     return tuple(found for _, found in read if found is not None)
 
 
 def schedule(node: Node, where: str, problems: Problems) -> ScheduleDef | None:
     """One schedule, or None with its problems added."""
-    if not is_mapping(node):
-        problems.add(node, where, f"must be a mapping of {', '.join(KEYS)}, not {kind_of(node)}")
-        return None
     before = len(problems.found)
-    found = entries(node, where, problems)
-    unknown_keys(found, KEYS, where, problems)
-    value = {key: value_node for key, (_, value_node) in found.items() if not is_null(value_node)}
-    for key in REQUIRED:
-        if key not in value:
-            problems.add(node, where, f"{key} is required")
+    value = entry_values(node, where, KEYS, REQUIRED, problems)
+    if value is None:
+        return None
     name = _field(value, "name", where, problems, lambda written: written if _NAME.fullmatch(written) else Problem(
         f"{shown(written)} must be 1 to 40 lowercase letters, digits and dashes (e.g. backend)"))
     time_zone = _field(value, "time_zone", where, problems, parse_time_zone)
