@@ -70,7 +70,7 @@ def _number(written: str | None, value: dict, where: str, problems: Problems) ->
     try:
         number = parse_phone_number(written)
     except InvalidPhoneNumber as error:
-        problems.add(value["number"], f"{where}.number", f"{shown(written)}: {error.reason}")
+        problems.add(value["number"], f"{where}.number", error.reason)  # it quotes the number itself
         return None
     if number.e164 != written:
         problems.add(value["number"], f"{where}.number", f"write it in E.164, as Plivo shows it: {number.e164}")
